@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
+import { pendingMigrations } from './db/migrate.ts';
+import { artifactOperations } from './artifacts/routes.ts';
+import { ArtifactService } from './artifacts/service.ts';
+import { buildOpenApiDocument } from './http/openapi.ts';
+import { defineOperation, registerOperations, type Operation } from './http/operations.ts';
+import { createHttpServer } from './http/server.ts';
+import { IdentityService, TokenRevocation } from './identity/service.ts';
+import { bearerAuthenticator, identityOperations } from './identity/routes.ts';
+import type { CoreServices, GlowModule } from './module.ts';
+import { createMediaModule, createUploadLinks } from './media/module.ts';
+import { createGenerationModule } from './generation/module.ts';
+
+export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+export type Services = CoreServices;
+
+export interface GlowApp {
+  http: FastifyInstance;
+  services: Services;
+  operations: Operation[];
+  /** Stops accepting requests, lets in-flight ones finish, stops background work. The database is the caller's. */
+  close(): Promise<void>;
+}
+
+function healthOperations(database: Database): Operation[] {
+  return [
+    defineOperation({
+      method: 'GET',
+      path: '/health',
+      operationId: 'health',
+      summary: 'Liveness: the process is up',
+      tag: 'health',
+      access: 'public',
+      response: z.strictObject({ status: z.literal('ok'), version: z.string() }),
+      handler: async () => ({ status: 'ok' as const, version: VERSION }),
+    }),
+    defineOperation({
+      method: 'GET',
+      path: '/ready',
+      operationId: 'ready',
+      summary: 'Readiness: the database answers and every migration is applied',
+      tag: 'health',
+      access: 'public',
+      response: z.strictObject({ status: z.enum(['ready', 'not_ready']), database: z.string(), pending_migrations: z.array(z.string()) }),
+      errors: [503],
+      handler: async ({ reply }) => {
+        try {
+          const pending = await pendingMigrations(database);
+          const ready = pending.length === 0;
+          reply.status(ready ? 200 : 503);
+          return { status: ready ? ('ready' as const) : ('not_ready' as const), database: database.backend, pending_migrations: pending };
+        } catch {
+          reply.status(503);
+          return { status: 'not_ready' as const, database: database.backend, pending_migrations: [] };
+        }
+      },
+    }),
+  ];
+}
+
+export async function createApp(config: Config, database: Database): Promise<GlowApp> {
+  const http = createHttpServer({ logLevel: config.GLOW_LOG_LEVEL });
+  const artifacts = new ArtifactService(database, createUploadLinks(database));
+  const identity = new IdentityService(database, artifacts);
+  const revocation = new TokenRevocation(database, artifacts);
+  const services: Services = { config, database, artifacts, identity };
+  const modules: GlowModule[] = [await createMediaModule(services), await createGenerationModule(services)];
+
+  const operations: Operation[] = [
+    ...healthOperations(database),
+    ...identityOperations(identity, revocation),
+    ...artifactOperations(artifacts, { profile: ['create'], auth: ['create', 'draft', 'delete'] }),
+    ...modules.flatMap((module) => module.operations),
+  ];
+
+  let openApiDocument: Record<string, unknown> | undefined;
+  operations.push(
+    defineOperation({
+      method: 'GET',
+      path: '/openapi.json',
+      operationId: 'openapi',
+      summary: 'This API\'s OpenAPI 3.1 document',
+      tag: 'health',
+      access: 'public',
+      handler: async () => (openApiDocument ??= buildOpenApiDocument(operations, { version: VERSION })),
+    }),
+  );
+  registerOperations(http, operations, bearerAuthenticator(identity));
+  await http.ready();
+  for (const module of modules) await module.start?.();
+
+  return {
+    http,
+    services,
+    operations,
+    async close() {
+      await http.close();
+      for (const module of [...modules].reverse()) await module.stop?.();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { defineFamily } from './define.ts';
+import { clip, instructionText, placeholderUuid, titleFrom, withOrdinal } from './offline-text.ts';
+
+// Deliberately no token or token-hash field: the token exists only in the auth/create response.
+const authData = z.strictObject({
+  profile_id: z.uuid()
+    .describe('Id of the profile the token acts as.'),
+  name: z.string().min(1).max(100).optional()
+    .describe("Label that tells the owner what the token is for, e.g. 'CI pipeline' or 'Laptop CLI'."),
+  last_used_at: z.string().max(40).optional()
+    .describe('When the token last authenticated a request, ISO 8601; maintained by the server.'),
+  revoked: z.boolean().optional()
+    .describe('True once the token has been revoked; revoked tokens never authenticate again.'),
+});
+
+export const authFamily = defineFamily({
+  type: 'auth',
+  plural: 'auths',
+  summary: 'An API token (session) of a profile: its label and usage, never the secret itself.',
+  data: authData,
+  writeRole: 'admin',
+  artifactRefs: { profile_id: 'profile' },
+  example: {
+    profile_id: '0190b3a4-0000-7000-8000-000000000005',
+    name: 'Laptop CLI',
+    last_used_at: '2025-03-14T09:30:00Z',
+    revoked: false,
+  },
+  offline: ({ instructions, index, random }) => {
+    const text = instructionText({ instructions });
+    const label = withOrdinal(titleFrom(text, 'API token', 4), index);
+    return {
+      name: label,
+      description: clip(text.length > 0 ? text : 'An API token.', 500),
+      data: {
+        // Placeholder: the generation layer replaces the required profile ref with a real id.
+        profile_id: placeholderUuid(random),
+        name: clip(label, 100),
+      },
+    };
+  },
+});

@@ -1,0 +1,91 @@
+import { defineOperation, type Operation } from '../http/operations.ts';
+import { FAMILIES } from './families/index.ts';
+import { crudSchemas } from './http-schemas.ts';
+import type { ArtifactService } from './service.ts';
+import type { ArtifactType, CrudArtifactType } from './types.ts';
+
+export type CrudOperationName = 'create' | 'draft' | 'update' | 'get' | 'search' | 'delete';
+
+/**
+ * The hand-written surface of every family but `system`. `replaced` names the operations a
+ * family's own concern provides instead (identity creates profiles and mints tokens).
+ */
+export function artifactOperations(
+  service: ArtifactService,
+  replaced: Partial<Record<CrudArtifactType, CrudOperationName[]>> = {},
+): Operation[] {
+  const operations: Operation[] = [];
+  for (const family of Object.values(FAMILIES)) {
+    if (family.type === 'system') continue;
+    const type = family.type as Exclude<ArtifactType, 'system'>;
+    const schemas = crudSchemas(family);
+    const skip = new Set(replaced[type] ?? []);
+    const common = { method: 'POST' as const, tag: type, access: 'member' as const };
+    const candidates: Record<CrudOperationName, Operation> = {
+      create: defineOperation({
+        ...common,
+        path: `/${type}/create`,
+        operationId: `${type}_create`,
+        summary: `Create a published ${type}, or publish a draft (draft_id)`,
+        body: schemas.create,
+        response: schemas.record,
+        errors: [400, 403, 404, 409],
+        handler: ({ actor, body }) => service.create(actor, type, body),
+      }),
+      draft: defineOperation({
+        ...common,
+        path: `/${type}/draft`,
+        operationId: `${type}_draft`,
+        summary: `Start or change a ${type} draft (visible only to its author and admins until published)`,
+        body: schemas.draft,
+        response: schemas.record,
+        errors: [400, 403, 404, 409],
+        handler: ({ actor, body }) => service.saveDraft(actor, type, body),
+      }),
+      update: defineOperation({
+        ...common,
+        path: `/${type}/update`,
+        operationId: `${type}_update`,
+        summary: `Change a ${type}; the version goes up by one`,
+        body: schemas.update,
+        response: schemas.record,
+        errors: [400, 403, 404, 409],
+        handler: ({ actor, body }) => service.update(actor, type, body),
+      }),
+      get: defineOperation({
+        ...common,
+        path: `/${type}/get`,
+        operationId: `${type}_get`,
+        summary: `Read one ${type}`,
+        body: schemas.get,
+        response: schemas.record,
+        errors: [400, 404],
+        handler: ({ actor, body }) => service.get(actor, type, body.id),
+      }),
+      search: defineOperation({
+        ...common,
+        path: `/${type}/search`,
+        operationId: `${type}_search`,
+        summary: `Find ${family.plural}, newest first, with the exact total_count`,
+        body: schemas.search,
+        response: schemas.page,
+        errors: [400],
+        handler: ({ actor, body }) => service.search(actor, type, body),
+      }),
+      delete: defineOperation({
+        ...common,
+        path: `/${type}/delete`,
+        operationId: `${type}_delete`,
+        summary: `Delete a ${type}`,
+        body: schemas.delete,
+        response: schemas.deleted,
+        errors: [400, 403, 404],
+        handler: ({ actor, body }) => service.delete(actor, type, body.id),
+      }),
+    };
+    for (const [name, operation] of Object.entries(candidates)) {
+      if (!skip.has(name as CrudOperationName)) operations.push(operation);
+    }
+  }
+  return operations;
+}

@@ -1,0 +1,170 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { CompiledQuery, Kysely, PostgresDialect, type Transaction } from 'kysely';
+import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+import { PGliteDialect } from 'kysely-pglite-dialect';
+import type { DB } from './schema.ts';
+
+// Return int8 (counts, identities) as JS numbers: every bigint Glow stores fits in 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export type Backend = 'pglite' | 'postgres';
+export type Executor = Kysely<DB> | Transaction<DB>;
+export type Unlisten = () => Promise<void>;
+
+export interface Database {
+  readonly db: Kysely<DB>;
+  readonly backend: Backend;
+  /** Human description of where the data lives (printed at start). */
+  readonly location: string;
+  /**
+   * Runs raw SQL: one parameterized statement, or (with no values) a script of several statements.
+   * With `executor` set to a transaction it runs inside it. pg-boss talks to the database through this.
+   */
+  executeSql(text: string, values?: unknown[], executor?: Executor): Promise<{ rows: any[] }>;
+  /** Subscribes to a NOTIFY channel; the same API on PostgreSQL (dedicated connection) and PGlite (in process). */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<Unlisten>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string;
+  dataDir: string;
+  /** Pool size for PostgreSQL. */
+  maxConnections?: number;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options.maxConnections ?? 10) : openPglite(options.dataDir);
+}
+
+async function openPglite(dataDir: string): Promise<Database> {
+  const pgDataDir = path.join(dataDir, 'pgdata');
+  fs.mkdirSync(pgDataDir, { recursive: true });
+  const pglite = await PGlite.create(pgDataDir);
+  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+  const listeners = new Map<string, Set<(payload: string) => void>>();
+  const unsubscribers = new Map<string, () => Promise<void>>();
+  let closed = false;
+
+  const runScript = async (text: string) => {
+    const results = await pglite.exec(text);
+    return { rows: (results.at(-1)?.rows ?? []) as any[] };
+  };
+
+  return {
+    db,
+    backend: 'pglite',
+    location: `embedded PGlite at ${pgDataDir}`,
+    async executeSql(text, values = [], executor) {
+      if (values.length > 0) {
+        const result = await (executor ?? db).executeQuery(CompiledQuery.raw(text, values));
+        return { rows: result.rows as any[] };
+      }
+      // PGlite's extended protocol takes one statement; scripts go through exec. Inside a transaction
+      // the connection is already held by it; outside, hold Kysely's connection so nothing interleaves.
+      if (executor && executor.isTransaction) return runScript(text);
+      return db.connection().execute(() => runScript(text));
+    },
+    async listen(channel, onPayload) {
+      let set = listeners.get(channel);
+      if (!set) {
+        set = new Set();
+        listeners.set(channel, set);
+        const subscribers = set;
+        const unsubscribe = await pglite.listen(channel, (payload) => {
+          for (const listener of subscribers) listener(payload);
+        });
+        unsubscribers.set(channel, unsubscribe);
+      }
+      set.add(onPayload);
+      return async () => {
+        const current = listeners.get(channel);
+        if (!current) return;
+        current.delete(onPayload);
+        if (current.size === 0) {
+          listeners.delete(channel);
+          const unsubscribe = unsubscribers.get(channel);
+          unsubscribers.delete(channel);
+          if (unsubscribe && !closed) await unsubscribe();
+        }
+      };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}
+
+async function openPostgres(databaseUrl: string, maxConnections: number): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: maxConnections });
+  pool.on('error', () => {
+    // An idle client lost its connection; the pool replaces it on next use.
+  });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const listeners = new Map<string, Set<(payload: string) => void>>();
+  let listenClient: pg.Client | undefined;
+  let listenClientReady: Promise<pg.Client> | undefined;
+  let closed = false;
+
+  const connectListener = (): Promise<pg.Client> => {
+    if (listenClientReady) return listenClientReady;
+    listenClientReady = (async () => {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      client.on('notification', (message) => {
+        const set = listeners.get(message.channel);
+        if (set) for (const listener of set) listener(message.payload ?? '');
+      });
+      client.on('error', () => {
+        // Reconnect on next listen; watchers recover through replay from the event log.
+        listenClientReady = undefined;
+        listenClient = undefined;
+      });
+      await client.connect();
+      listenClient = client;
+      return client;
+    })();
+    return listenClientReady;
+  };
+
+  const quoteIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  const url = new URL(databaseUrl);
+
+  return {
+    db,
+    backend: 'postgres',
+    location: `PostgreSQL at ${url.host}${url.pathname}`,
+    async executeSql(text, values = [], executor) {
+      const result = await (executor ?? db).executeQuery(CompiledQuery.raw(text, values));
+      return { rows: result.rows as any[] };
+    },
+    async listen(channel, onPayload) {
+      let set = listeners.get(channel);
+      if (!set) {
+        set = new Set();
+        listeners.set(channel, set);
+        const client = await connectListener();
+        await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+      }
+      set.add(onPayload);
+      return async () => {
+        const current = listeners.get(channel);
+        if (!current) return;
+        current.delete(onPayload);
+        if (current.size === 0) {
+          listeners.delete(channel);
+          if (listenClient && !closed) await listenClient.query(`UNLISTEN ${quoteIdentifier(channel)}`).catch(() => {});
+        }
+      };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (listenClient) await listenClient.end().catch(() => {});
+      await db.destroy();
+    },
+  };
+}

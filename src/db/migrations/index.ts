@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import * as core from './0001_core.ts';
+
+/**
+ * Every migration, in order. Names sort in the order they apply; a concern adds its own file
+ * and one line here. Never edit a migration that has shipped: add a new one.
+ */
+export const MIGRATIONS: Record<string, Migration> = {
+  '0001_core': core,
+};

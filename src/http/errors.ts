@@ -1,0 +1,59 @@
+import { z } from 'zod';
+
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const badRequest = (message: string, details?: Record<string, unknown>) => new AppError(400, 'invalid_request', message, details);
+export const unauthorized = (message = 'Missing or invalid credentials: send Authorization: Bearer <token> or X-Api-Key: <token>.') =>
+  new AppError(401, 'unauthorized', message);
+export const forbidden = (message: string) => new AppError(403, 'forbidden', message);
+export const notFound = (what: string, id?: string) => new AppError(404, 'not_found', id ? `${what} ${id} was not found.` : `${what} was not found.`);
+export const conflict = (message: string, details?: Record<string, unknown>) => new AppError(409, 'conflict', message, details);
+export const payloadTooLarge = (message: string) => new AppError(413, 'payload_too_large', message);
+export const unsupportedMediaType = (message: string) => new AppError(415, 'unsupported_media_type', message);
+export const unprocessable = (message: string, details?: Record<string, unknown>) => new AppError(422, 'unprocessable_content', message, details);
+
+export interface ErrorBody {
+  error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+function formatPath(prefix: (string | number)[], path: PropertyKey[]): string {
+  const full = [...prefix, ...path.map((part) => (typeof part === 'symbol' ? part.toString() : part))];
+  return full.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : String(part)), '');
+}
+
+/** Turns a zod failure into the contract's 400: a sentence naming every bad or unknown field, and the list. */
+export function validationError(error: z.ZodError, prefix: (string | number)[] = []): AppError {
+  const unknownFields: string[] = [];
+  const fieldErrors: { path: string; message: string }[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) unknownFields.push(formatPath(prefix, [...issue.path, key]));
+    } else {
+      fieldErrors.push({ path: formatPath(prefix, issue.path) || '(body)', message: issue.message });
+    }
+  }
+  const sentences: string[] = [];
+  if (unknownFields.length) sentences.push(`Unknown field${unknownFields.length > 1 ? 's' : ''}: ${unknownFields.join(', ')}.`);
+  for (const field of fieldErrors) sentences.push(`${field.path}: ${field.message}.`);
+  return new AppError(400, 'invalid_request', sentences.join(' '), {
+    ...(unknownFields.length ? { unknown_fields: unknownFields } : {}),
+    ...(fieldErrors.length ? { fields: fieldErrors } : {}),
+  });
+}
+
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, prefix: (string | number)[] = []): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationError(result.error, prefix);
+  return result.data;
+}

@@ -1,0 +1,55 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import secureJson from 'secure-json-parse';
+import { AppError, type ErrorBody } from './errors.ts';
+
+function errorBody(code: string, message: string, details?: Record<string, unknown>): ErrorBody {
+  return { error: { code, message, ...(details ? { details } : {}) } };
+}
+
+/** Fastify's own failures (bad JSON, wrong content type, body too large) in the contract's error shape. */
+function fastifyErrorCode(status: number): string {
+  if (status === 413) return 'payload_too_large';
+  if (status === 415) return 'unsupported_media_type';
+  if (status === 404) return 'not_found';
+  return 'invalid_request';
+}
+
+export function createHttpServer(options: { logLevel: string; bodyLimit?: number }): FastifyInstance {
+  const app = Fastify({
+    logger: options.logLevel === 'silent' ? false : { level: options.logLevel },
+    bodyLimit: options.bodyLimit ?? 4 * 1024 * 1024,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+
+  // An empty body is an empty object, and a JSON body sent without a JSON content type
+  // (plain `curl -d '{...}'` sends form encoding) is still read as JSON.
+  const parseJson = (body: string) => (body.trim() === '' ? {} : secureJson.parse(body, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(['application/json', 'application/x-www-form-urlencoded', 'text/plain'], { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJson(body as string));
+    } catch {
+      done(new AppError(400, 'invalid_json', 'The request body is not valid JSON.'), undefined);
+    }
+  });
+
+  app.setErrorHandler((error: any, request, reply) => {
+    if (error instanceof AppError) {
+      if (error.headers) reply.headers(error.headers);
+      return reply.status(error.status).send(errorBody(error.code, error.message, error.details));
+    }
+    const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
+    if (status >= 400 && status < 500) {
+      return reply.status(status).send(errorBody(fastifyErrorCode(status), error.message));
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.status(500).send(errorBody('internal_error', 'The server failed to handle this request; it has been logged.'));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(errorBody('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`));
+  });
+
+  return app;
+}

@@ -1,0 +1,108 @@
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { familyOf } from '../artifacts/families/index.ts';
+import { crudSchemas } from '../artifacts/http-schemas.ts';
+import { defineOperation, type Authenticate, type Operation } from '../http/operations.ts';
+import type { IdentityService, TokenRevocation } from './service.ts';
+
+function presentedToken(request: FastifyRequest, allowQueryToken: boolean): string | undefined {
+  const authorization = request.headers.authorization;
+  if (authorization) {
+    const match = /^Bearer\s+(.+)$/i.exec(authorization.trim());
+    if (match) return match[1]!.trim();
+  }
+  const apiKey = request.headers['x-api-key'];
+  if (typeof apiKey === 'string' && apiKey.trim()) return apiKey.trim();
+  if (allowQueryToken) {
+    const query = request.query as Record<string, unknown> | undefined;
+    if (typeof query?.access_token === 'string') return query.access_token;
+  }
+  return undefined;
+}
+
+export function bearerAuthenticator(identity: IdentityService): Authenticate {
+  return async (request, { allowQueryToken }) => {
+    const token = presentedToken(request, allowQueryToken);
+    return token ? identity.authenticate(token) : null;
+  };
+}
+
+const issuedTokenSchema = z.strictObject({
+  id: z.uuid(),
+  token: z.string().describe('The secret. Shown only in this response; store it now.'),
+  profile_id: z.uuid(),
+  created_at: z.string(),
+});
+
+export function identityOperations(identity: IdentityService, revocation: TokenRevocation): Operation[] {
+  return [
+    defineOperation({
+      method: 'POST',
+      path: '/system/org_create',
+      operationId: 'system_org_create',
+      summary: 'Create an org with its first admin (instance operator only)',
+      tag: 'system',
+      access: 'operator',
+      body: z.strictObject({
+        name: z.string().min(1).max(200).describe('Unique org name.'),
+        admin_name: z.string().min(1).max(200),
+        admin_email: z.email(),
+      }),
+      response: z.strictObject({ org_id: z.uuid(), profile_id: z.uuid(), token: z.string() }),
+      errors: [400, 403, 409],
+      handler: ({ actor, body }) => identity.createOrg(actor, body),
+    }),
+    defineOperation({
+      method: 'POST',
+      path: '/profile/create',
+      operationId: 'profile_create',
+      summary: 'Create a profile (a person) in the caller\'s org (org admins)',
+      tag: 'profile',
+      access: 'admin',
+      body: z.strictObject({
+        name: z.string().min(1).max(200),
+        email: z.email(),
+        role: z.enum(['admin', 'member']),
+        description: z.string().max(5000).optional(),
+      }),
+      response: crudSchemas(familyOf('profile')).record,
+      errors: [400, 403, 409],
+      handler: ({ actor, body }) => identity.createProfile(actor, body),
+    }),
+    defineOperation({
+      method: 'POST',
+      path: '/auth/create',
+      operationId: 'auth_create',
+      summary: 'Mint an API token for a profile (admins; anyone for their own profile). The token is shown once.',
+      tag: 'auth',
+      access: 'member',
+      body: z.strictObject({ profile_id: z.uuid(), name: z.string().min(1).max(200).optional() }),
+      response: issuedTokenSchema,
+      errors: [400, 403, 404],
+      handler: ({ actor, body }) => identity.createToken(actor, body),
+    }),
+    defineOperation({
+      method: 'POST',
+      path: '/auth/draft',
+      operationId: 'auth_draft',
+      summary: 'Not supported: tokens are minted by auth/create',
+      tag: 'auth',
+      access: 'member',
+      body: z.looseObject({}),
+      errors: [400],
+      handler: async () => identity.rejectTokenDraft(),
+    }),
+    defineOperation({
+      method: 'POST',
+      path: '/auth/delete',
+      operationId: 'auth_delete',
+      summary: 'Revoke a token at once',
+      tag: 'auth',
+      access: 'member',
+      body: z.strictObject({ id: z.uuid() }),
+      response: z.strictObject({ id: z.uuid(), deleted: z.literal(true) }),
+      errors: [400, 403, 404],
+      handler: ({ actor, body }) => revocation.revoke(actor, body.id),
+    }),
+  ] as Operation[];
+}

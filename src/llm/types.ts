@@ -1,0 +1,79 @@
+import type { FamilyDefinition } from '../artifacts/types.ts';
+
+/** Where a model lives and how to reach it; resolved from the org's provider/model artifacts or the environment. */
+export interface ResolvedModel {
+  /** `offline` for the built-in generator; otherwise the model artifact id, or `env:<provider>:<model>` for an environment default. */
+  modelId: string;
+  /** The provider's model name (`gpt-4o-mini`, `claude-sonnet-4-5`, `llama3.1`); `offline` offline. */
+  modelName: string;
+  providerKind: 'offline' | 'openai' | 'anthropic' | 'openai_compatible';
+  baseUrl?: string;
+  apiKey?: string;
+  supportsStructuredOutputs?: boolean;
+  /** USD per token, for the run's cost. */
+  inputPricePerToken: number;
+  outputPricePerToken: number;
+  timeoutMs: number;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  text: string;
+}
+
+export interface ArtifactGenerationRequest {
+  family: FamilyDefinition;
+  instructions: string[];
+  title?: string;
+  /** 0-based index of the resource within the run (for `count > 1`). */
+  index: number;
+  model: ResolvedModel;
+  signal?: AbortSignal;
+}
+
+export interface GeneratedArtifact {
+  name: string;
+  description: string;
+  /** Passes `family.data`. */
+  data: Record<string, unknown>;
+  /** Every message exchanged, in order: system, user, assistant (and re-asks), for the group detail. */
+  messages: ChatMessage[];
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** A generation that could not produce valid output; keeps what the model said for the group detail. */
+export class ModelOutputError extends Error {
+  constructor(
+    message: string,
+    readonly messages: ChatMessage[],
+    readonly rawText: string,
+    readonly inputTokens: number,
+    readonly outputTokens: number,
+  ) {
+    super(message);
+    this.name = 'ModelOutputError';
+  }
+}
+
+export interface ChatReplyRequest {
+  model: ResolvedModel;
+  system: string;
+  messages: ChatMessage[];
+  signal?: AbortSignal;
+  /** Called with the reply so far as text streams in. */
+  onText?: (textSoFar: string) => void;
+}
+
+export interface ChatReply {
+  text: string;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface ModelGateway {
+  /** The model a request will use: `config.params.model_id` when given, else the org default, else the environment's, else offline. */
+  resolveModel(orgId: string, requestedModelId?: string, purpose?: 'text' | 'image' | 'speech' | 'transcription'): Promise<ResolvedModel>;
+  generateArtifact(request: ArtifactGenerationRequest): Promise<GeneratedArtifact>;
+  chatReply(request: ChatReplyRequest): Promise<ChatReply>;
+}

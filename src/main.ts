@@ -1,0 +1,52 @@
+import { loadConfig } from './config.ts';
+import { createApp, VERSION } from './app.ts';
+import { openDatabase } from './db/database.ts';
+import { migrateToLatest } from './db/migrate.ts';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir });
+  await migrateToLatest(database);
+  const app = await createApp(config, database);
+  const { services } = app;
+  if (config.GLOW_ADMIN_TOKEN) await services.identity.bootstrap(config.GLOW_ADMIN_TOKEN);
+
+  await app.http.listen({ host: config.HOST, port: config.PORT });
+  const address = app.http.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const lines = [
+    `Glow ${VERSION} is listening on ${url}`,
+    `  store: ${database.location}`,
+    `  API document: ${url}/openapi.json`,
+    config.GLOW_ADMIN_TOKEN
+      ? `  authenticate: Authorization: Bearer $GLOW_ADMIN_TOKEN   (CLI: GLOW_INSTANCE_URL=${url} GLOW_TOKEN=$GLOW_ADMIN_TOKEN npx glow --help)`
+      : '  authenticate: no GLOW_ADMIN_TOKEN was set; restart with GLOW_ADMIN_TOKEN=<a secret> to create the admin, then send Authorization: Bearer <that secret>',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`Received ${signal}: finishing in-flight requests, then stopping.\n`);
+    const forceExit = setTimeout(() => process.exit(1), 30_000);
+    forceExit.unref();
+    try {
+      await app.close();
+      await database.close();
+      process.exit(0);
+    } catch (error) {
+      process.stderr.write(`Shutdown failed: ${(error as Error).message}\n`);
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error) => {
+  process.stderr.write(`Glow failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,27 @@
+import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
+import type { ArtifactService } from './artifacts/service.ts';
+import type { IdentityService } from './identity/service.ts';
+import type { Operation } from './http/operations.ts';
+
+/** What every concern is given when the app is put together. */
+export interface CoreServices {
+  config: Config;
+  database: Database;
+  artifacts: ArtifactService;
+  identity: IdentityService;
+}
+
+/**
+ * A concern plugged into the app: its operations (routes, OpenAPI, CLI help come from them) and
+ * its background work. Building the operations must not touch the database, so the catalogue of
+ * operations can be listed without a running server.
+ */
+export interface GlowModule {
+  name: string;
+  operations: Operation[];
+  /** Starts background work (workers, listeners) after the server is ready. */
+  start?(): Promise<void>;
+  /** Stops background work; called after the HTTP server stopped taking requests. */
+  stop?(): Promise<void>;
+}

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { getHarness, type Harness, type TestOrg } from '../support/harness.ts';
+
+const personaData = {
+  role: 'student',
+  description: 'A passive first-year student who hedges every answer.',
+  traits: ['passive', 'hesitant'],
+  speaking_style: 'Starts every reply with "Uh..." and trails off.',
+  intensity: 4,
+};
+
+describe('foundation', () => {
+  let harness: Harness;
+  let orgA: TestOrg;
+  let orgB: TestOrg;
+
+  before(async () => {
+    harness = await getHarness();
+    orgA = await harness.newOrg('a');
+    orgB = await harness.newOrg('b');
+  });
+
+  test('health and readiness need no token', async () => {
+    const health = await harness.anonymous.get('/health');
+    assert.equal(health.status, 200);
+    assert.equal(health.body.status, 'ok');
+    const ready = await harness.anonymous.get('/ready');
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.body, { status: 'ready', database: harness.backend, pending_migrations: [] });
+  });
+
+  test('no token or a wrong token is 401 with a JSON error', async () => {
+    const none = await harness.anonymous.post('/persona/search', {});
+    assert.equal(none.status, 401);
+    assert.equal(none.body.error.code, 'unauthorized');
+    const wrong = await harness.anonymous.withToken('glow_not-a-token').post('/persona/search', {});
+    assert.equal(wrong.status, 401);
+  });
+
+  test('X-Api-Key is accepted as the same thing as a bearer token', async () => {
+    const { token } = await orgA.addProfile('member');
+    const response = await harness.anonymous.post('/persona/search', {}, { 'x-api-key': token });
+    assert.equal(response.status, 200);
+    assert.equal(response.body.total_count, 0);
+  });
+
+  test('a JSON body sent with curl -d (form content type) is still read as JSON', async () => {
+    const response = await harness.anonymous.request('POST', '/persona/search', {
+      rawBody: '{"page_limit": 5}',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${orgA.admin.token}` },
+    });
+    assert.equal(response.status, 200);
+  });
+
+  test('malformed JSON is a 400 JSON error', async () => {
+    const response = await harness.anonymous.request('POST', '/persona/search', {
+      rawBody: '{"page_limit": ',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${orgA.admin.token}` },
+    });
+    assert.equal(response.status, 400);
+    assert.equal(response.body.error.code, 'invalid_json');
+  });
+
+  test('invalid persona data is 400 naming the field; unknown fields are 400 naming them', async () => {
+    const invalid = await orgA.admin.post('/persona/create', { name: 'Too intense', data: { ...personaData, intensity: 11 } });
+    assert.equal(invalid.status, 400);
+    assert.match(invalid.body.error.message, /data\.intensity/);
+    assert.equal(invalid.body.error.details.fields[0].path, 'data.intensity');
+
+    const unknownTop = await orgA.admin.post('/persona/create', { name: 'X', data: personaData, colour: 'blue' });
+    assert.equal(unknownTop.status, 400);
+    assert.match(unknownTop.body.error.message, /colour/);
+    assert.deepEqual(unknownTop.body.error.details.unknown_fields, ['colour']);
+
+    const unknownNested = await orgA.admin.post('/persona/create', { name: 'X', data: { ...personaData, mood: 'grumpy' } });
+    assert.equal(unknownNested.status, 400);
+    assert.deepEqual(unknownNested.body.error.details.unknown_fields, ['data.mood']);
+  });
+
+  test('another org\'s persona is 404 to read, change or delete', async () => {
+    const created = await orgA.admin.post('/persona/create', { name: 'Uh student', data: personaData });
+    assert.equal(created.status, 200);
+    const { client: memberB } = await orgB.addProfile('member');
+    for (const [path, body] of [
+      ['/persona/get', { id: created.body.id }],
+      ['/persona/update', { id: created.body.id, name: 'stolen' }],
+      ['/persona/delete', { id: created.body.id }],
+    ] as const) {
+      const response = await memberB.post(path, body);
+      assert.equal(response.status, 404, path);
+      assert.equal(response.body.error.code, 'not_found');
+    }
+    const adminB = await orgB.admin.post('/persona/get', { id: created.body.id });
+    assert.equal(adminB.status, 404);
+    const stillThere = await orgA.admin.post('/persona/get', { id: created.body.id });
+    assert.equal(stillThere.body.name, 'Uh student');
+  });
+
+  test('members cannot do admin-only operations (403)', async () => {
+    const { client: member } = await orgA.addProfile('member');
+    const profile = await member.post('/profile/create', { name: 'Sneaky', email: 'sneaky@example.edu', role: 'admin' });
+    assert.equal(profile.status, 403);
+    assert.equal(profile.body.error.code, 'forbidden');
+    const provider = await member.post('/provider/create', { name: 'p', data: { kind: 'openai', api_key_env: 'OPENAI_API_KEY' } });
+    assert.equal(provider.status, 403);
+    const org = await orgA.admin.post('/system/org_create', { name: 'nope', admin_name: 'x', admin_email: 'x@example.edu' });
+    assert.equal(org.status, 403, 'only the instance operator creates orgs');
+  });
+
+  test('tokens are shown once, stored hashed, and revoked at once', async () => {
+    const { profileId, client } = await orgA.addProfile('member');
+    const minted = await client.post('/auth/create', { profile_id: profileId, name: 'laptop' });
+    assert.equal(minted.status, 200);
+    assert.match(minted.body.token, /^glow_/);
+    const rows = await harness.database.db.selectFrom('api_tokens').selectAll().where('id', '=', minted.body.id).execute();
+    assert.equal(rows.length, 1);
+    assert.notEqual(rows[0]!.token_hash, minted.body.token);
+    assert.ok(!JSON.stringify(rows).includes(minted.body.token), 'the token itself is never stored');
+
+    const record = await client.post('/auth/get', { id: minted.body.id });
+    assert.equal(record.status, 200);
+    assert.ok(!JSON.stringify(record.body).includes(minted.body.token));
+
+    const laptop = harness.anonymous.withToken(minted.body.token);
+    assert.equal((await laptop.post('/persona/search', {})).status, 200);
+    const revoked = await client.post('/auth/delete', { id: minted.body.id });
+    assert.deepEqual(revoked.body, { id: minted.body.id, deleted: true });
+    assert.equal((await laptop.post('/persona/search', {})).status, 401);
+
+    const someoneElse = await orgA.addProfile('member');
+    const forOther = await client.post('/auth/create', { profile_id: someoneElse.profileId });
+    assert.equal(forOther.status, 403);
+  });
+
+  test('every write is in the audit log: who, what, when', async () => {
+    const created = await orgA.admin.post('/persona/create', { name: 'Audited', data: personaData });
+    await orgA.admin.post('/persona/update', { id: created.body.id, description: 'changed' });
+    await orgA.admin.post('/persona/delete', { id: created.body.id });
+    const rows = await harness.database.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('artifact_id', '=', created.body.id)
+      .orderBy('id')
+      .execute();
+    assert.deepEqual(rows.map((row) => row.action), ['persona.create', 'persona.update', 'persona.delete']);
+    for (const row of rows) {
+      assert.equal(row.profile_id, orgA.adminProfileId);
+      assert.equal(row.org_id, orgA.orgId);
+      assert.ok(row.session_id);
+      assert.ok(row.created_at instanceof Date);
+    }
+  });
+
+  test('unknown routes are a JSON 404', async () => {
+    const response = await orgA.admin.post('/persona/explode', {});
+    assert.equal(response.status, 404);
+    assert.equal(response.body.error.code, 'not_found');
+  });
+
+  test('GET /openapi.json is a valid OpenAPI 3.1 document listing every route', async () => {
+    const response = await harness.anonymous.get('/openapi.json');
+    assert.equal(response.status, 200);
+    assert.equal(response.body.openapi, '3.1.0');
+    const validator = new Validator();
+    const result = await validator.validate(response.body);
+    assert.equal(result.valid, true, JSON.stringify(result.errors)?.slice(0, 2000));
+    const documented = new Set<string>();
+    for (const [path, methods] of Object.entries<Record<string, unknown>>(response.body.paths)) {
+      for (const method of Object.keys(methods)) documented.add(`${method.toUpperCase()} ${path}`);
+    }
+    const routed = harness.app.operations.map((operation) => `${operation.method} ${operation.path}`);
+    assert.deepEqual([...documented].sort(), [...new Set(routed)].sort());
+    for (const type of ['agent', 'attempt', 'cohort', 'persona', 'rubric', 'scenario', 'tool']) {
+      for (const op of ['create', 'draft', 'update', 'get', 'search', 'delete']) assert.ok(documented.has(`POST /${type}/${op}`), `${type}/${op}`);
+    }
+  });
+});

@@ -1,0 +1,3 @@
+// Each suite registers its tests when imported; both backend entry files import this list.
+await import('./foundation.test.ts');
+await import('./artifacts.test.ts');
