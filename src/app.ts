@@ -69,7 +69,9 @@ export async function createApp(config: Config, database: Database): Promise<Glo
   const identity = new IdentityService(database, artifacts);
   const revocation = new TokenRevocation(database, artifacts);
   const services: Services = { config, database, artifacts, identity };
-  const modules: GlowModule[] = [await createMediaModule(services), await createGenerationModule(services)];
+  const generation = await createGenerationModule(services);
+  const media = await createMediaModule(services, generation.callRecords);
+  const modules: GlowModule[] = [media, generation];
 
   const operations: Operation[] = [
     ...healthOperations(database),

@@ -25,3 +25,12 @@ export interface GlowModule {
   /** Stops background work; called after the HTTP server stopped taking requests. */
   stop?(): Promise<void>;
 }
+
+/**
+ * The JSON record of one generation call (request, model output, events), served by
+ * `call_download`. Generation provides it; media serves it; neither imports the other.
+ */
+export interface CallRecordSource {
+  /** The record of run `runId` if the actor may see that run, else undefined (404). */
+  findCallRecord(actor: import('./identity/actor.ts').Actor, runId: string): Promise<Record<string, unknown> | undefined>;
+}

@@ -1,4 +1,6 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { GenerationTables } from './schema-generation.ts';
+import type { MediaTables } from './schema-media.ts';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type Json = ColumnType<any, string, string>;
@@ -53,7 +55,7 @@ export interface AuditLogTable {
   created_at: Timestamp;
 }
 
-export interface DB {
+export interface DB extends MediaTables, GenerationTables {
   orgs: OrgsTable;
   artifacts: ArtifactsTable;
   api_tokens: ApiTokensTable;

@@ -1,5 +1,9 @@
-import type { CoreServices, GlowModule } from '../module.ts';
+import type { CallRecordSource, CoreServices, GlowModule } from '../module.ts';
 
-export async function createGenerationModule(_services: CoreServices): Promise<GlowModule> {
-  return { name: 'generation', operations: [] };
+export interface GenerationModule extends GlowModule {
+  callRecords: CallRecordSource;
+}
+
+export async function createGenerationModule(_services: CoreServices): Promise<GenerationModule> {
+  return { name: 'generation', operations: [], callRecords: { findCallRecord: async () => undefined } };
 }

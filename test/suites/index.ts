@@ -1,3 +1,6 @@
 // Each suite registers its tests when imported; both backend entry files import this list.
 await import('./foundation.test.ts');
 await import('./artifacts.test.ts');
+await import('./media.test.ts');
+await import('./generation.test.ts');
+await import('./cli.test.ts');

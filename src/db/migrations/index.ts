@@ -1,5 +1,7 @@
 import type { Migration } from 'kysely';
 import * as core from './0001_core.ts';
+import * as media from './0002_media.ts';
+import * as generation from './0003_generation.ts';
 
 /**
  * Every migration, in order. Names sort in the order they apply; a concern adds its own file
@@ -7,4 +9,6 @@ import * as core from './0001_core.ts';
  */
 export const MIGRATIONS: Record<string, Migration> = {
   '0001_core': core,
+  '0002_media': media,
+  '0003_generation': generation,
 };

@@ -1,0 +1,2 @@
+// Tables owned by the generation and streaming concerns (src/generation, src/streaming).
+export interface GenerationTables {}

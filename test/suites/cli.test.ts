@@ -1,0 +1,1 @@
+// The cli suite: registers its tests when imported (see index.ts).

@@ -1,0 +1,1 @@
+// The generation suite: registers its tests when imported (see index.ts).

@@ -1,0 +1,1 @@
+// The media suite: registers its tests when imported (see index.ts).
