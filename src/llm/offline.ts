@@ -47,7 +47,7 @@ export function generateOffline(request: ArtifactGenerationRequest): GeneratedAr
   return { name: built.name, description: built.description, data: parsed.data as Record<string, unknown>, messages, inputTokens: 0, outputTokens: 0 };
 }
 
-const PERSONA_NAME = /(?:you are|your name is|play(?:ing)?|as)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)/;
+const PERSONA_NAME = /\b(?:[Yy]ou are|[Yy]our name is|[Pp]lay(?:ing)?|[Aa]s)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)/;
 
 /** The speaker's name, if the system prompt gives one (`You are Maya, ...`). */
 function personaName(system: string): string | undefined {
