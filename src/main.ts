@@ -11,21 +11,6 @@ async function main(): Promise<void> {
   const { services } = app;
   if (config.GLOW_ADMIN_TOKEN) await services.identity.bootstrap(config.GLOW_ADMIN_TOKEN);
 
-  await app.http.listen({ host: config.HOST, port: config.PORT });
-  const address = app.http.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.PORT;
-  const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
-  const lines = [
-    `Glow ${VERSION} is listening on ${url}`,
-    `  store: ${database.location}`,
-    `  API document: ${url}/openapi.json`,
-    config.GLOW_ADMIN_TOKEN
-      ? `  authenticate: Authorization: Bearer $GLOW_ADMIN_TOKEN   (CLI: GLOW_INSTANCE_URL=${url} GLOW_TOKEN=$GLOW_ADMIN_TOKEN npx glow --help)`
-      : '  authenticate: no GLOW_ADMIN_TOKEN was set; restart with GLOW_ADMIN_TOKEN=<a secret> to create the admin, then send Authorization: Bearer <that secret>',
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
-
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -44,6 +29,22 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+
+  await app.http.listen({ host: config.HOST, port: config.PORT });
+  const address = app.http.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const host = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const lines = [
+    `Glow ${VERSION} is listening on ${url}`,
+    `  store: ${database.location}`,
+    `  API document: ${url}/openapi.json`,
+    config.GLOW_ADMIN_TOKEN
+      ? `  authenticate: Authorization: Bearer $GLOW_ADMIN_TOKEN   (CLI: GLOW_INSTANCE_URL=${url} GLOW_TOKEN=$GLOW_ADMIN_TOKEN npx glow --help)`
+      : '  authenticate: no GLOW_ADMIN_TOKEN was set; restart with GLOW_ADMIN_TOKEN=<a secret> to create the admin, then send Authorization: Bearer <that secret>',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+
 }
 
 main().catch((error) => {

@@ -1,15 +1,28 @@
-import { Migrator, type MigrationProvider } from 'kysely';
+import { Migrator, sql, type Kysely, type MigrationProvider } from 'kysely';
+import type { DB } from './schema.ts';
 import type { Database } from './database.ts';
 import { MIGRATIONS } from './migrations/index.ts';
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 /**
- * Applies pending migrations. Kysely's migrator takes a row lock on its lock table inside a
- * transaction, so two processes starting at once apply each migration exactly once.
+ * Applies pending migrations. Kysely's migrator locks its lock table, but creating that table
+ * can itself race between two processes starting at once on a new database; a session
+ * advisory lock around the whole run makes it one at a time.
  */
 export async function migrateToLatest(database: Database): Promise<string[]> {
-  const migrator = new Migrator({ db: database.db, provider });
+  return database.db.connection().execute(async (connection) => {
+    await sql`SELECT pg_advisory_lock(hashtext('glow.migrations'))`.execute(connection);
+    try {
+      return await runMigrations(connection);
+    } finally {
+      await sql`SELECT pg_advisory_unlock(hashtext('glow.migrations'))`.execute(connection);
+    }
+  });
+}
+
+async function runMigrations(db: Kysely<DB>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((result) => result.status === 'Error');
