@@ -4,3 +4,4 @@ await import('./artifacts.test.ts');
 await import('./media.test.ts');
 await import('./generation.test.ts');
 await import('./cli.test.ts');
+await import('./lifecycle.test.ts');

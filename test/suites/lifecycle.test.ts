@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { FAMILIES } from '../../src/artifacts/families/index.ts';
+import { ApiClient, getHarness, type Harness } from '../support/harness.ts';
+import { startServerProcess } from '../support/server-process.ts';
+
+describe('server process', () => {
+  let harness: Harness;
+  let dataDir: string;
+
+  before(async () => {
+    harness = await getHarness();
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'glow-lifecycle-'));
+  });
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test('npm start prints where it listens and how to authenticate; data survives a restart; SIGTERM exits cleanly', async () => {
+    // PGlite belongs to one process, so this server gets its own data folder; on PostgreSQL it shares the suite's database.
+    const env: Record<string, string> = { GLOW_DATA_DIR: dataDir, GLOW_ADMIN_TOKEN: 'lifecycle-admin-token' };
+    if (harness.backend === 'postgres') env.DATABASE_URL = harness.config.DATABASE_URL!;
+
+    const first = await startServerProcess(env);
+    assert.match(first.output(), /Glow .* is listening on http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(first.output(), /Authorization: Bearer/);
+    let client = new ApiClient(first.url, 'lifecycle-admin-token');
+    const created = await client.post('/persona/create', { name: 'Survives restarts', data: FAMILIES.persona.example });
+    assert.equal(created.status, 200, created.text);
+    assert.equal(await first.stop('SIGTERM'), 0, first.output());
+
+    const second = await startServerProcess(env);
+    try {
+      client = new ApiClient(second.url, 'lifecycle-admin-token');
+      const read = await client.post('/persona/get', { id: created.body.id });
+      assert.equal(read.status, 200);
+      assert.deepEqual(read.body, created.body);
+    } finally {
+      assert.equal(await second.stop('SIGINT'), 0, second.output());
+    }
+  });
+});
