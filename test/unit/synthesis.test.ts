@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import sharp from 'sharp';
+import { renderOfflineCard } from '../../src/synthesis/card.ts';
+import { synthesizeSpeechOffline } from '../../src/synthesis/speech.ts';
+import { composeVideo, probeMedia } from '../../src/synthesis/video.ts';
+
+test('the offline card is a real PNG of the asked size, marked offline in its EXIF', async () => {
+  const png = await renderOfflineCard({ title: 'University Office', instructions: ['Wide-angle shot, late afternoon light'] });
+  const metadata = await sharp(png).metadata();
+  assert.equal(metadata.format, 'png');
+  assert.equal(metadata.width, 1024);
+  assert.equal(metadata.height, 576);
+  assert.ok(metadata.exif, 'has EXIF');
+  assert.ok(metadata.exif!.toString('latin1').includes('Glow offline placeholder'));
+  const other = await renderOfflineCard({ title: 'Hospital ward', instructions: [] });
+  assert.notDeepEqual(other, png, 'the card shows what was asked');
+});
+
+test('offline speech is a playable WAV whose length follows the text', async () => {
+  const short = await synthesizeSpeechOffline('Uh, hello.');
+  const long = await synthesizeSpeechOffline('Uh, hello. I did not finish the reading, and I am not sure what the assignment is asking me to do.');
+  for (const speech of [short, long]) {
+    assert.equal(speech.wav.subarray(0, 4).toString('ascii'), 'RIFF');
+    assert.equal(speech.wav.subarray(8, 12).toString('ascii'), 'WAVE');
+    assert.equal(speech.wav.readUInt32LE(24), 22050);
+    assert.equal(speech.wav.readUInt32LE(40), speech.wav.length - 44);
+    const probed = await probeMedia(speech.wav);
+    assert.ok(probed.hasAudio);
+    assert.ok(Math.abs(probed.durationSeconds - speech.durationSeconds) < 0.1);
+  }
+  assert.ok(long.durationSeconds > short.durationSeconds * 2);
+});
+
+test('a video composed from a card and narration is an MP4 with video, audio and the narration\'s duration', async () => {
+  const card = await renderOfflineCard({ title: 'Role play', instructions: ['A tense office-hours conversation'] });
+  const narration = await synthesizeSpeechOffline('A tense office-hours conversation.');
+  const mp4 = await composeVideo({ image: card, narration: narration.wav });
+  assert.equal(mp4.subarray(4, 8).toString('ascii'), 'ftyp');
+  const probed = await probeMedia(mp4);
+  assert.ok(probed.hasVideo);
+  assert.ok(probed.hasAudio);
+  assert.ok(Math.abs(probed.durationSeconds - narration.durationSeconds) < 0.6, `${probed.durationSeconds} vs ${narration.durationSeconds}`);
+
+  const silent = await composeVideo({ image: card, seconds: 2 });
+  const silentProbe = await probeMedia(silent);
+  assert.ok(silentProbe.hasVideo);
+  assert.ok(!silentProbe.hasAudio);
+  assert.ok(silentProbe.durationSeconds >= 1.5);
+});
