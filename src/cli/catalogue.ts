@@ -1,0 +1,196 @@
+/**
+ * The operation catalogue, built from the same Operation lists the server registers, and the
+ * help text written from it: actions, their body fields, types and descriptions come from the
+ * zod schemas, so the help cannot drift from what the server validates.
+ */
+import { z } from 'zod';
+import { FAMILIES } from '../artifacts/families/index.ts';
+import type { FamilyDefinition } from '../artifacts/types.ts';
+import { artifactOperations } from '../artifacts/routes.ts';
+import { loadConfig } from '../config.ts';
+import { createGenerationModule } from '../generation/module.ts';
+import type { Operation } from '../http/operations.ts';
+import { identityOperations } from '../identity/routes.ts';
+import { createMediaModule } from '../media/module.ts';
+import type { CoreServices } from '../module.ts';
+
+/**
+ * Mirrors the list createApp registers. Building operations never touches the services (see
+ * GlowModule), so placeholders stand in for them and no database is opened.
+ */
+export async function loadOperations(): Promise<Operation[]> {
+  const placeholders = { config: loadConfig({}), database: null, artifacts: null, identity: null } as unknown as CoreServices;
+  const operations: Operation[] = [
+    ...identityOperations(null as never, null as never),
+    ...artifactOperations(null as never, { profile: ['create'], auth: ['create', 'draft', 'delete'] }),
+  ];
+  try {
+    const generation = await createGenerationModule(placeholders);
+    operations.push(...generation.operations);
+    const media = await createMediaModule(placeholders, generation.callRecords);
+    operations.push(...media.operations);
+  } catch (error) {
+    process.stderr.write(`(help is missing the generation and media operations: ${(error as Error).message})\n`);
+  }
+  return operations;
+}
+
+/** The action name of an operation on `family`: `/persona/search` → `search`, or undefined for other families. */
+export function actionOf(operation: Operation, family: FamilyDefinition): string | undefined {
+  const prefix = `/${family.type}/`;
+  return operation.path.startsWith(prefix) ? operation.path.slice(prefix.length) : undefined;
+}
+
+interface JsonSchema {
+  type?: string | string[];
+  format?: string;
+  enum?: unknown[];
+  const?: unknown;
+  items?: JsonSchema;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  description?: string;
+  minimum?: number;
+  maximum?: number;
+  minItems?: number;
+  maxItems?: number;
+}
+
+function toJsonSchema(schema: z.ZodType): JsonSchema {
+  return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+}
+
+/** A short type for help: `integer 1..10`, `uuid`, `string[]`, `draft|published`. */
+export function describeType(schema: JsonSchema): string {
+  const variants = schema.anyOf ?? schema.oneOf;
+  if (variants) return [...new Set(variants.map(describeType))].join(' | ');
+  if (schema.enum) return schema.enum.map(String).join('|');
+  if (schema.const !== undefined) return JSON.stringify(schema.const);
+  const type = Array.isArray(schema.type) ? schema.type.join('|') : schema.type;
+  if (type === 'array') return `${schema.items ? describeType(schema.items) : 'any'}[]`;
+  if (type === 'string' && schema.format) return schema.format;
+  if (type === 'integer' || type === 'number') {
+    // zod's int() bounds an integer by the safe range; that is noise in help.
+    const min = schema.minimum !== undefined && schema.minimum > Number.MIN_SAFE_INTEGER ? schema.minimum : undefined;
+    const max = schema.maximum !== undefined && schema.maximum < Number.MAX_SAFE_INTEGER ? schema.maximum : undefined;
+    if (min !== undefined && max !== undefined) return `${type} ${min}..${max}`;
+    if (min !== undefined) return `${type} >=${min}`;
+    if (max !== undefined) return `${type} <=${max}`;
+  }
+  return type ?? 'any';
+}
+
+export interface FieldHelp {
+  name: string;
+  type: string;
+  required: boolean;
+  description?: string;
+}
+
+/** The fields of an object schema; fields of a nested object follow it as `parent.child`. */
+export function fieldsOf(schema: z.ZodType | undefined, nestedLevels = 0): FieldHelp[] {
+  return schema ? propertiesOf(toJsonSchema(schema), '', nestedLevels) : [];
+}
+
+function propertiesOf(json: JsonSchema, prefix: string, depth: number): FieldHelp[] {
+  const required = new Set(json.required ?? []);
+  return Object.entries(json.properties ?? {}).flatMap(([name, property]) => {
+    const field = { name: prefix + name, type: describeType(property), required: required.has(name), description: property.description };
+    const nested = depth > 0 && property.properties ? propertiesOf(property, `${prefix}${name}.`, depth - 1) : [];
+    return [field, ...nested];
+  });
+}
+
+function fieldLines(fields: FieldHelp[], asFlags: boolean, indentBy: string): string[] {
+  const label = (field: FieldHelp) => `${asFlags ? `--${field.name.replace(/_/g, '-')}` : field.name} <${field.type}>`;
+  const width = Math.min(44, Math.max(0, ...fields.map((field) => label(field).length)));
+  return fields.map((field) => {
+    const notes = [field.required ? '(required)' : '', field.description ?? ''].filter(Boolean).join(' ');
+    return `${indentBy}${label(field).padEnd(width)}  ${notes}`.trimEnd();
+  });
+}
+
+/** How an action is typed on the command line when it takes positionals. */
+const POSITIONAL_FORMS: Record<string, string> = {
+  get: 'get <id>',
+  delete: 'delete <id>',
+  cancel: 'cancel <run_id>',
+  group: 'group <group_id> [--detail]',
+  watch: 'watch <run_id> | watch --group <group_id>',
+  file_preview: 'preview <file_id> --output <file.png>',
+  start: 'start <simulation_id>',
+};
+
+function actionUsage(action: string, operation: Operation): string {
+  const upload = /^(\w+)_upload$/.exec(action);
+  if (upload) return `upload ${upload[1]} <path> [--name N] [--description D]`;
+  const download = /^(\w+)_download$/.exec(action);
+  if (download) return `download ${download[1]} <id> [--output F] [--range a-b]`;
+  if (action === 'generate') return 'generate [--wait] [--body JSON | --field value ...]';
+  return POSITIONAL_FORMS[action] ?? (operation.body || operation.query ? `${action.replace(/_/g, '-')} [--field value ...]` : action.replace(/_/g, '-'));
+}
+
+export function familyHelp(family: FamilyDefinition, operations: Operation[]): string {
+  const noun = family.type === 'system' ? 'system' : family.plural;
+  const lines = [`glow ${noun} — ${family.summary}`, '', `Usage: glow ${noun} <action> [positionals] [--body JSON] [--field value ...] [--json]`, '', 'Actions:'];
+  const own = operations.filter((operation) => actionOf(operation, family) !== undefined);
+  for (const operation of own) {
+    const action = actionOf(operation, family)!;
+    lines.push(`  ${actionUsage(action, operation)}`, `      ${operation.summary}${operation.method === 'GET' ? ` (GET ${operation.path})` : ''}`);
+    const body = fieldsOf(operation.body);
+    const query = fieldsOf(operation.query).filter((field) => field.name !== 'access_token');
+    lines.push(...fieldLines(body.length > 0 ? body : query, true, '      '));
+    if (operation.multipart) {
+      lines.push(...Object.entries(operation.multipart).map(([part, info]) => `      part ${part}${info.required ? ' (required)' : ''}  ${info.description}`));
+    }
+    if (action === 'create' && family.type !== 'profile' && family.type !== 'auth') {
+      lines.push(`      data fields (--data '{...}' or --data.<field> value):`, ...fieldLines(fieldsOf(family.data, 1), false, '        '));
+    }
+  }
+  if (own.length === 0) lines.push('  (none)');
+  lines.push('', `Example data: ${JSON.stringify(family.example)}`);
+  return lines.join('\n');
+}
+
+export function mainHelp(): string {
+  const families = Object.values(FAMILIES);
+  const width = Math.max(...families.map((family) => family.plural.length));
+  return [
+    'glow — the command line of a Glow server',
+    '',
+    'Usage:',
+    '  glow <family> <action> [--body JSON] [--field value ...]   POST /<singular>/<action>',
+    '  glow <family> get <id> | delete <id>',
+    '  glow <family> generate [--wait] [--body JSON | --instructions TEXT ...]',
+    '  glow scenarios generate <image|video|audio|text> <title> [--instructions TEXT] [--wait]',
+    '  glow <family> watch <run_id> | watch --group <group_id>',
+    '  glow <family> generations [--search S --date-from D --date-to D --page-limit N]',
+    '  glow <family> cancel <run_id>',
+    '  glow system group <group_id> [--detail]',
+    '  glow system org-create --name N --admin-name A --admin-email E',
+    '  glow <family> upload <kind> <path> [--name N] [--description D] [--type MIME]',
+    '  glow <family> download <kind> <id> [--output F] [--range a-b]',
+    '  glow <family> preview <file_id> --output p.png',
+    '  glow attempts start <simulation_id>',
+    '  glow attempts message <attempt_id> <text> [--audio F] [--image F] [--video F] [--file F] [--text-file F]',
+    '  glow attempts transcript <attempt_id>',
+    '  glow <family> --help                                      actions and fields of a family',
+    '',
+    'Flags become body fields: --page-limit 5 → "page_limit": 5; --data.intensity 7 nests; values are',
+    'read as numbers, true/false, null or JSON when they parse, else strings; a repeated flag is an array;',
+    '--body JSON is merged underneath (flags win).',
+    '',
+    'Global options:',
+    '  --instance-url URL   server to talk to (env GLOW_INSTANCE_URL, default http://127.0.0.1:8000)',
+    '  --token TOKEN        API token (env GLOW_TOKEN)',
+    '  --json               machine output: one JSON document; streams print one JSON object per line',
+    '  --help, -h           this help; `glow <family> --help` for a family',
+    '',
+    'Exit status: 0 success, 1 the server refused or could not be reached (message on stderr), 2 usage error.',
+    '',
+    'Families:',
+    ...families.map((family) => `  ${(family.type === 'system' ? 'system' : family.plural).padEnd(width)}  ${family.summary}`),
+  ].join('\n');
+}

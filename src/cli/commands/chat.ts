@@ -1,0 +1,73 @@
+import { allStringFlags, UsageError } from '../args.ts';
+import type { CommandContext } from '../context.ts';
+import { followWatch, frameKind, isFailure, isTerminal, describeFrame, type Frame } from '../watch.ts';
+import { describeMessage, type GroupMessage } from './generation.ts';
+import { uploadFile, type MediaKind } from './media.ts';
+
+/** Which artifact hosts each upload kind (the seed's matrix): a chat turn's media is uploaded there first. */
+const UPLOAD_HOST: Record<MediaKind, string> = { audio: 'attempt', image: 'scenario', video: 'scenario', file: 'document', text: 'document' };
+const ATTACH_FLAGS: Record<string, MediaKind> = { audio: 'audio', image: 'image', video: 'video', file: 'file', 'text-file': 'text' };
+
+/**
+ * `glow attempts message <attempt_id> <text> [--audio F] [--image F] [--video F] [--file F] [--text-file F]`:
+ * uploads the files, sends the turn with their ids, then prints the persona's reply as it streams.
+ */
+export async function messageCommand(context: CommandContext): Promise<number> {
+  const [attemptId, ...words] = context.args.positionals;
+  if (!attemptId) throw new UsageError('usage: glow attempts message <attempt_id> <text> [--audio F] [--image F] [--video F] [--file F] [--text-file F]');
+  const body: Record<string, unknown> = { attempt_id: attemptId };
+  if (words.length > 0) body.text = words.join(' ');
+  for (const [flagName, kind] of Object.entries(ATTACH_FLAGS)) {
+    const ids: string[] = [];
+    for (const file of allStringFlags(context.args, flagName)) {
+      const uploaded = await uploadFile(context.client, context.output, UPLOAD_HOST[kind], kind, file);
+      ids.push(uploaded.upload_id ?? uploaded[`${kind}_id`]!);
+    }
+    if (ids.length > 0) body[`${kind}_upload_ids`] = ids;
+  }
+  if (body.text === undefined && Object.keys(body).length === 1) throw new UsageError('a message needs text or at least one file.');
+  const turn = await context.client.call('/attempt/chat_message', body) as { message_id: string; run_id: string; group_id: string };
+  if (context.output.json) context.output.out(JSON.stringify(turn));
+
+  let shown = '';
+  let failed = false;
+  await followWatch(context.client, `/attempt/watch?run_id=${encodeURIComponent(turn.run_id)}`, {
+    reconnectOnEnd: false,
+    onFrame: (frame: Frame) => {
+      if (context.output.json) context.output.out(JSON.stringify(frame));
+      else if (frameKind(frame) === 'progress' && typeof frame.text === 'string') {
+        // Progress frames carry the reply so far: print what is new since the last one.
+        const text = frame.text as string;
+        context.output.write(text.startsWith(shown) ? text.slice(shown.length) : `\n${text}`);
+        shown = text;
+      } else if (isFailure(frame)) {
+        if (shown) context.output.write('\n');
+        context.output.err(describeFrame(frame));
+      } else if (frameKind(frame) === 'complete') {
+        if (shown) context.output.write('\n');
+        else if (frame.message) context.output.out(String(frame.message));
+      }
+      if (isFailure(frame)) failed = true;
+      return isTerminal(frame);
+    },
+  });
+  return failed ? 1 : 0;
+}
+
+/** `glow attempts transcript <attempt_id>`: every turn of the attempt's group, oldest first. */
+export async function transcriptCommand(context: CommandContext): Promise<number> {
+  const [attemptId, extra] = context.args.positionals;
+  if (!attemptId || extra !== undefined) throw new UsageError('usage: glow attempts transcript <attempt_id>');
+  const attempt = await context.client.call('/attempt/get', { id: attemptId }) as { data?: { group_id?: string } };
+  const groupId = attempt.data?.group_id;
+  if (!groupId) throw new UsageError(`attempt ${attemptId} has no conversation yet (no group_id); start one with \`glow attempts start <simulation_id>\`.`);
+  const group = await context.client.call('/system/group', { group_id: groupId, include_detail: true }) as { runs?: { messages?: GroupMessage[] }[] };
+  const messages = (group.runs ?? []).flatMap((run) => run.messages ?? [])
+    .sort((a, b) => String(a.created_at ?? '').localeCompare(String(b.created_at ?? '')));
+  if (context.output.json) {
+    context.output.out(JSON.stringify({ attempt_id: attemptId, group_id: groupId, messages }, null, 2));
+    return 0;
+  }
+  context.output.out(messages.length === 0 ? '(no messages yet)' : messages.flatMap((message) => describeMessage(message)).join('\n'));
+  return 0;
+}

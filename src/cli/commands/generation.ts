@@ -1,0 +1,164 @@
+import { hasSwitch, requestBody, stringFlag, UsageError } from '../args.ts';
+import type { CommandContext } from '../context.ts';
+import { formatKeyValues, formatTable, printResult } from '../output.ts';
+import { FrameDisplay, followWatch, isFailure, isTerminal, type Frame } from '../watch.ts';
+import { callOperation } from './generic.ts';
+
+const MODALITIES = new Set(['image', 'video', 'audio', 'text']);
+
+/**
+ * `glow <plural> generate [--wait] [--body JSON | flags]`, and the seed's positional form
+ * `glow scenarios generate <modality> <title> [--instructions <text>]`.
+ */
+export async function generateCommand(context: CommandContext): Promise<number> {
+  const body = requestBody(context.args, ['wait']);
+  const [first, second, ...extra] = context.args.positionals;
+  if (first !== undefined) {
+    if (!MODALITIES.has(first)) {
+      throw new UsageError(`unexpected argument "${first}": the positional form is \`glow ${context.noun} generate <image|video|audio|text> <title>\`; pass everything else as flags or --body.`);
+    }
+    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" after the title (quote a title with spaces).`);
+    body.modality = first;
+    if (second !== undefined) body.title = second;
+  }
+  if (typeof body.instructions === 'string') body.instructions = [body.instructions];
+  const handles = await callOperation({ ...context, action: 'generate' }, body) as { run_id: string; group_id: string };
+  if (!hasSwitch(context.args, 'wait')) {
+    printResult(context.output, handles);
+    return 0;
+  }
+  if (context.output.json) context.output.out(JSON.stringify(handles));
+  else context.output.out(`run ${handles.run_id} in group ${handles.group_id}`);
+  return watchRun(context, handles.run_id);
+}
+
+/** Follows one run to its terminal frame: 0 on complete, 1 on error, 0 when the stream ends without one. */
+export async function watchRun(context: CommandContext, runId: string): Promise<number> {
+  const display = new FrameDisplay(context.output);
+  let failed = false;
+  try {
+    await followWatch(context.client, `/${context.family.type}/watch?run_id=${encodeURIComponent(runId)}`, {
+      reconnectOnEnd: false,
+      onFrame: (frame: Frame) => {
+        display.show(frame);
+        if (frame.run_id !== undefined && frame.run_id !== runId) return false;
+        if (isFailure(frame)) failed = true;
+        return isTerminal(frame);
+      },
+    });
+  } finally {
+    display.close();
+  }
+  return failed ? 1 : 0;
+}
+
+/** `glow <plural> watch <run_id>` or `glow <plural> watch --group <group_id>` (open until Ctrl-C). */
+export async function watchCommand(context: CommandContext): Promise<number> {
+  const group = stringFlag(context.args, 'group');
+  const [runId, extra] = context.args.positionals;
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}".`);
+  if (runId === undefined && group === undefined) throw new UsageError(`usage: glow ${context.noun} watch <run_id> | watch --group <group_id>`);
+  if (runId !== undefined && group === undefined) return watchRun(context, runId);
+
+  const query = new URLSearchParams({ group_id: group! });
+  if (runId !== undefined) query.set('run_id', runId);
+  const display = new FrameDisplay(context.output, { labelRuns: true });
+  const stop = () => {
+    display.close();
+    process.exit(130);
+  };
+  process.once('SIGINT', stop);
+  try {
+    await followWatch(context.client, `/${context.family.type}/watch?${query}`, {
+      reconnectOnEnd: true,
+      onFrame: (frame) => {
+        display.show(frame);
+        return false;
+      },
+    });
+  } finally {
+    process.off('SIGINT', stop);
+    display.close();
+  }
+  return 0;
+}
+
+/** `glow <plural> generations [--search S --date-from D --date-to D --page-limit N]`. */
+export async function generationsCommand(context: CommandContext): Promise<number> {
+  if (context.args.positionals.length > 0) throw new UsageError(`unexpected argument "${context.args.positionals[0]}"; pass --search, --date-from, --date-to, --page-limit, --page-offset.`);
+  const result = await callOperation(context, requestBody(context.args, []));
+  printResult(context.output, result, ['group_id', 'group_name', 'session_id', 'created_at']);
+  return 0;
+}
+
+interface GroupRun {
+  id: string;
+  artifact_type?: string;
+  status?: string;
+  created_at?: string;
+  ended_at?: string | null;
+  model_id?: string | null;
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cost?: number | null;
+  messages?: GroupMessage[];
+}
+
+export interface GroupMessage {
+  id: string;
+  role: string;
+  created_at?: string;
+  text?: string | null;
+  [uploads: `${string}_upload_ids`]: string[] | undefined;
+}
+
+const UPLOAD_KINDS = ['text', 'audio', 'image', 'video', 'file'] as const;
+
+/** One message as lines: `[role] text`, then its uploads by kind. */
+export function describeMessage(message: GroupMessage, indentBy = ''): string[] {
+  const lines = [`${indentBy}[${message.role}]${message.created_at ? ` ${message.created_at}` : ''}`];
+  if (message.text) lines.push(...message.text.split('\n').map((line) => `${indentBy}  ${line}`));
+  for (const kind of UPLOAD_KINDS) {
+    const ids = message[`${kind}_upload_ids`];
+    if (ids && ids.length > 0) lines.push(`${indentBy}  ${kind} uploads: ${ids.join(', ')}`);
+  }
+  return lines;
+}
+
+/** `glow system group <group_id> [--detail]` (also `glow <plural> group ...`). */
+export async function groupCommand(context: CommandContext): Promise<number> {
+  const body = requestBody(context.args, ['detail']);
+  const [groupId, extra] = context.args.positionals;
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}".`);
+  if (groupId !== undefined) body.group_id = groupId;
+  if (hasSwitch(context.args, 'detail')) body.include_detail = true;
+  if (body.group_id === undefined) throw new UsageError(`usage: glow ${context.noun} group <group_id> [--detail]`);
+  const group = await callOperation(context, body) as { group_id: string; name?: string; runs?: GroupRun[] };
+  if (context.output.json) {
+    printResult(context.output, group);
+    return 0;
+  }
+  const { runs = [], ...header } = group;
+  const lines = [formatKeyValues(header), ''];
+  if (runs.length === 0) lines.push('(no runs)');
+  else {
+    lines.push(formatTable(runs.map((run) => ({
+      run_id: run.id,
+      artifact: run.artifact_type,
+      status: run.status,
+      model_id: run.model_id,
+      tokens_in: run.input_tokens,
+      tokens_out: run.output_tokens,
+      cost: run.cost,
+      created_at: run.created_at,
+      ended_at: run.ended_at,
+    })), ['run_id', 'artifact', 'status', 'model_id', 'tokens_in', 'tokens_out', 'cost', 'created_at', 'ended_at']));
+    for (const run of runs) {
+      if (!run.messages || run.messages.length === 0) continue;
+      lines.push('', `run ${run.id} messages:`);
+      for (const message of run.messages) lines.push(...describeMessage(message, '  '));
+    }
+  }
+  context.output.out(lines.join('\n'));
+  return 0;
+}

@@ -1,0 +1,184 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import cliProgress from 'cli-progress';
+import { fileTypeFromFile } from 'file-type';
+import mime from 'mime-types';
+import { stringFlag, UsageError } from '../args.ts';
+import type { CommandContext } from '../context.ts';
+import { CliError, type GlowClient } from '../http.ts';
+import { printResult, type Output } from '../output.ts';
+
+export const MEDIA_KINDS = ['audio', 'image', 'video', 'file', 'text'] as const;
+export type MediaKind = (typeof MEDIA_KINDS)[number];
+const DOWNLOAD_KINDS = [...MEDIA_KINDS, 'call'];
+
+/** Files at least this big get a progress bar on a terminal. */
+const PROGRESS_THRESHOLD = 4 * 1024 * 1024;
+
+/**
+ * The type to declare for `file`: what its bytes say (file-type), else what its name says
+ * (mime-types), else application/octet-stream. WebM, MP4 and Ogg containers read as video;
+ * uploaded as audio they are declared as the audio flavour of the same container.
+ */
+export async function contentTypeOf(file: string, kind: string): Promise<string> {
+  const fromBytes = (await fileTypeFromFile(file).catch(() => undefined))?.mime;
+  const fromName = mime.lookup(file) || undefined;
+  let type: string = fromBytes ?? fromName ?? 'application/octet-stream';
+  if (kind === 'audio') {
+    const container = /^video\/(webm|mp4|ogg)$/.exec(type);
+    if (container) type = `audio/${container[1]}`;
+  }
+  return type;
+}
+
+function quoted(value: string): string {
+  return value.replace(/"/g, '%22').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+
+/**
+ * A multipart/form-data body streamed from disk: the file is read in chunks as the request
+ * goes out, never held whole, and `onBytes` sees each chunk leave (for the progress bar).
+ */
+function multipartStream(file: string, contentType: string, fields: Record<string, string>, onBytes: (count: number) => void) {
+  const boundary = `----glow${randomBytes(12).toString('hex')}`;
+  const encoder = new TextEncoder();
+  async function* parts() {
+    for (const [name, value] of Object.entries(fields)) {
+      yield encoder.encode(`--${boundary}\r\nContent-Disposition: form-data; name="${quoted(name)}"\r\n\r\n${value}\r\n`);
+    }
+    yield encoder.encode(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${quoted(path.basename(file))}"\r\nContent-Type: ${contentType}\r\n\r\n`);
+    for await (const chunk of createReadStream(file, { highWaterMark: 256 * 1024 })) {
+      onBytes((chunk as Buffer).length);
+      yield new Uint8Array(chunk as Buffer);
+    }
+    yield encoder.encode(`\r\n--${boundary}--\r\n`);
+  }
+  return { body: Readable.toWeb(Readable.from(parts())) as ReadableStream<Uint8Array>, contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+function byteBar(output: Output, total: number, label: string): { add: (count: number) => void; stop: () => void } {
+  if (!process.stderr.isTTY || output.json || total < PROGRESS_THRESHOLD) return { add: () => undefined, stop: () => undefined };
+  const bar = new cliProgress.SingleBar({
+    format: `${label} {bar} {percentage}% {value_mb}/{total_mb} MB`,
+    stream: process.stderr,
+    hideCursor: true,
+  }, cliProgress.Presets.shades_classic);
+  const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+  let sent = 0;
+  bar.start(total, 0, { value_mb: mb(0), total_mb: mb(total) });
+  return {
+    add: (count) => {
+      sent += count;
+      bar.update(sent, { value_mb: mb(sent), total_mb: mb(total) });
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+/** Uploads `file` to `POST /<owner>/<kind>_upload`; answers the server's ids. */
+export async function uploadFile(client: GlowClient, output: Output, owner: string, kind: string, file: string, options: { name?: string; description?: string; type?: string; uploadId?: string } = {}): Promise<Record<string, string>> {
+  const info = await stat(file).catch(() => undefined);
+  if (!info?.isFile()) throw new UsageError(`${file} is not a readable file.`);
+  const contentType = options.type ?? (await contentTypeOf(file, kind));
+  const fields: Record<string, string> = {};
+  if (options.name !== undefined) fields.name = options.name;
+  if (options.description !== undefined) fields.description = options.description;
+  const progress = byteBar(output, info.size, `uploading ${path.basename(file)}`);
+  const multipart = multipartStream(file, contentType, fields, progress.add);
+  const query = options.uploadId ? `?upload_id=${encodeURIComponent(options.uploadId)}` : '';
+  try {
+    const response = await client.ensureOk(await client.send(`/${owner}/${kind}_upload${query}`, {
+      method: 'POST',
+      body: multipart.body,
+      headers: { 'content-type': multipart.contentType },
+    }));
+    return (await response.json()) as Record<string, string>;
+  } finally {
+    progress.stop();
+  }
+}
+
+/** `glow <plural> upload <kind> <path> [--name N] [--description D] [--type MIME] [--upload-id ID]`. */
+export async function uploadCommand(context: CommandContext): Promise<number> {
+  const [kind, file, extra] = context.args.positionals;
+  if (!kind || !file || extra !== undefined) throw new UsageError(`usage: glow ${context.noun} upload <${MEDIA_KINDS.join('|')}> <path> [--name N] [--description D]`);
+  if (!(MEDIA_KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown upload kind "${kind}"; one of ${MEDIA_KINDS.join(', ')}.`);
+  const result = await uploadFile(context.client, context.output, context.family.type, kind, file, {
+    name: stringFlag(context.args, 'name'),
+    description: stringFlag(context.args, 'description'),
+    type: stringFlag(context.args, 'type'),
+    uploadId: stringFlag(context.args, 'upload-id'),
+  });
+  printResult(context.output, result);
+  return 0;
+}
+
+/**
+ * Writes a binary response to `--output` (streamed) or stdout, and says what was written on
+ * stderr (or as JSON with --json when a file was written).
+ */
+async function saveBody(context: CommandContext, response: Response, outputFile: string | undefined): Promise<number> {
+  if (!response.body) throw new CliError('the server answered with no body');
+  const contentType = response.headers.get('content-type') ?? '';
+  if (!outputFile && process.stdout.isTTY && !/^(text\/|application\/json)/.test(contentType)) {
+    throw new UsageError(`refusing to write ${contentType || 'binary data'} to the terminal; pass --output <file> (or redirect stdout).`);
+  }
+  let bytes = 0;
+  const total = Number(response.headers.get('content-length') ?? 0);
+  const progress = byteBar(context.output, total, 'downloading');
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      progress.add(chunk.length);
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(Readable.fromWeb(response.body as any), counter, outputFile ? createWriteStream(outputFile) : process.stdout);
+  } finally {
+    progress.stop();
+  }
+  const summary = {
+    output: outputFile ?? '(stdout)',
+    bytes,
+    status: response.status,
+    content_type: contentType,
+    ...(response.headers.get('content-range') ? { content_range: response.headers.get('content-range') } : {}),
+  };
+  if (outputFile) {
+    if (context.output.json) context.output.out(JSON.stringify(summary));
+    else context.output.err(`wrote ${bytes} bytes to ${outputFile} (${contentType}, HTTP ${response.status}${summary.content_range ? `, ${summary.content_range}` : ''})`);
+  }
+  return 0;
+}
+
+/** `glow <plural> download <kind> <id> [--output F] [--range a-b]`. */
+export async function downloadCommand(context: CommandContext): Promise<number> {
+  const [kind, id, extra] = context.args.positionals;
+  if (!kind || !id || extra !== undefined) throw new UsageError(`usage: glow ${context.noun} download <${DOWNLOAD_KINDS.join('|')}> <id> [--output F] [--range a-b]`);
+  if (!DOWNLOAD_KINDS.includes(kind)) throw new UsageError(`unknown download kind "${kind}"; one of ${DOWNLOAD_KINDS.join(', ')}.`);
+  const range = stringFlag(context.args, 'range');
+  const headers: Record<string, string> = {};
+  if (range) headers.range = range.startsWith('bytes=') ? range : `bytes=${range}`;
+  const response = await context.client.ensureOk(await context.client.send(`/${context.family.type}/${kind}_download`, {
+    method: 'POST',
+    json: { [`${kind}_id`]: id },
+    headers,
+  }));
+  return saveBody(context, response, stringFlag(context.args, 'output'));
+}
+
+/** `glow <plural> preview <file_id> --output p.png`. */
+export async function previewCommand(context: CommandContext): Promise<number> {
+  const [fileId, extra] = context.args.positionals;
+  if (!fileId || extra !== undefined) throw new UsageError(`usage: glow ${context.noun} preview <file_id> --output <file.png>`);
+  const response = await context.client.ensureOk(await context.client.send(`/${context.family.type}/file_preview`, {
+    method: 'POST',
+    json: { file_id: fileId },
+  }));
+  return saveBody(context, response, stringFlag(context.args, 'output'));
+}
