@@ -1,30 +1,38 @@
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
+import { chatWithModel } from './chat.ts';
+import { generateWithModel } from './generate.ts';
 import { generateOffline, replyOffline } from './offline.ts';
-import type { ArtifactGenerationRequest, ChatReplyRequest, GeneratedArtifact, ChatReply, ModelGateway, ResolvedModel } from './types.ts';
+import { ConcurrencyLimits } from './providers.ts';
+import { resolveModel } from './resolve.ts';
+import type { ModelGateway } from './types.ts';
+
+export { offlineModel } from './resolve.ts';
 
 export interface ModelGatewayOptions {
   database: Database;
   config: Config;
 }
 
-export function offlineModel(timeoutMs: number): ResolvedModel {
-  return { modelId: 'offline', modelName: 'offline', providerKind: 'offline', inputPricePerToken: 0, outputPricePerToken: 0, timeoutMs };
-}
-
+/**
+ * The one door to language models: which model a request uses, structured artifact generation
+ * (with repair and re-asks) and streamed chat replies, over OpenAI, Anthropic, any
+ * OpenAI-compatible server, or the built-in offline generator.
+ */
 export function createModelGateway(options: ModelGatewayOptions): ModelGateway {
-  const { config } = options;
+  const { database, config } = options;
+  const limits = new ConcurrencyLimits();
   return {
-    async resolveModel(): Promise<ResolvedModel> {
-      return offlineModel(config.GLOW_LLM_TIMEOUT_MS);
+    resolveModel(orgId, requestedModelId, purpose = 'text') {
+      return resolveModel(database, config, orgId, requestedModelId, purpose);
     },
-    async generateArtifact(request: ArtifactGenerationRequest): Promise<GeneratedArtifact> {
+    async generateArtifact(request) {
       if (request.model.providerKind === 'offline') return generateOffline(request);
-      throw new Error(`Provider ${request.model.providerKind} is not wired yet.`);
+      return generateWithModel(request, config, limits);
     },
-    async chatReply(request: ChatReplyRequest): Promise<ChatReply> {
+    async chatReply(request) {
       if (request.model.providerKind === 'offline') return replyOffline(request);
-      throw new Error(`Provider ${request.model.providerKind} is not wired yet.`);
+      return chatWithModel(request, config, limits);
     },
   };
 }

@@ -8,8 +8,16 @@ export interface ResolvedModel {
   modelName: string;
   providerKind: 'offline' | 'openai' | 'anthropic' | 'openai_compatible';
   baseUrl?: string;
+  /** A key given directly (tests, tools). Resolved models carry `apiKeyEnv` instead, so no key travels in a job or a log. */
   apiKey?: string;
+  /** Name of the environment variable holding the key, read when the call is made. */
+  apiKeyEnv?: string;
+  /** The `provider` artifact behind the model, when there is one. */
+  providerId?: string;
   supportsStructuredOutputs?: boolean;
+  maxOutputTokens?: number;
+  /** Most calls in flight at once to this provider from this process. */
+  maxConcurrency?: number;
   /** USD per token, for the run's cost. */
   inputPricePerToken: number;
   outputPricePerToken: number;
@@ -54,6 +62,28 @@ export class ModelOutputError extends Error {
     super(message);
     this.name = 'ModelOutputError';
   }
+}
+
+/**
+ * A model call that failed before producing output: the provider refused (after retries), the
+ * call timed out, or the key is missing. Carries the conversation so far for the group detail.
+ * A call stopped by the caller's signal rejects with the signal's reason instead.
+ */
+export class ModelCallError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'timeout' | 'provider' | 'configuration',
+    readonly messages: ChatMessage[],
+    readonly inputTokens: number,
+    readonly outputTokens: number,
+    options?: { cause?: unknown; status?: number },
+  ) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = 'ModelCallError';
+    this.status = options?.status;
+  }
+
+  readonly status: number | undefined;
 }
 
 export interface ChatReplyRequest {
