@@ -114,7 +114,7 @@ export async function startFakeProvider(): Promise<FakeProvider> {
       }
       const behaviour = queue.shift() ?? defaultBehaviour;
       const context = requestContext(wire, path, body);
-      void respond(behaviour, context, request, response, () => defaultBehaviour).catch((error: unknown) => {
+      void respond(behaviour, context, response, () => defaultBehaviour).catch((error: unknown) => {
         if (!response.headersSent) sendJson(response, 500, { error: { message: String(error) } });
         else response.destroy();
       });
@@ -181,7 +181,6 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 async function respond(
   behaviour: FakeBehaviour,
   context: FakeRequestContext,
-  request: http.IncomingMessage,
   response: http.ServerResponse,
   currentDefault: () => FakeBehaviour,
 ): Promise<void> {
@@ -192,8 +191,8 @@ async function respond(
   }
   if ('delayMs' in behaviour) {
     await sleep(behaviour.delayMs);
-    if (response.destroyed || request.destroyed) return;
-    return respond(behaviour.then ?? currentDefault(), context, request, response, currentDefault);
+    if (response.destroyed) return;
+    return respond(behaviour.then ?? currentDefault(), context, response, currentDefault);
   }
   if ('status' in behaviour) {
     const body = behaviour.body ?? (context.wire === 'anthropic'
