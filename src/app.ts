@@ -101,7 +101,9 @@ export async function createApp(config: Config, database: Database): Promise<Glo
     services,
     operations,
     async close() {
-      await http.close();
+      const closing = http.close();
+      for (const module of modules) await module.beforeClose?.();
+      await closing;
       for (const module of [...modules].reverse()) await module.stop?.();
     },
   };

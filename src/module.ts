@@ -22,6 +22,8 @@ export interface GlowModule {
   operations: Operation[];
   /** Starts background work (workers, listeners) after the server is ready. */
   start?(): Promise<void>;
+  /** Ends long-lived responses (event streams) so the HTTP server can finish closing; called first. */
+  beforeClose?(): Promise<void>;
   /** Stops background work; called after the HTTP server stopped taking requests. */
   stop?(): Promise<void>;
 }

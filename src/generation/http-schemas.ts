@@ -1,0 +1,149 @@
+import { z } from 'zod';
+
+export const MODALITIES = ['text', 'image', 'video', 'audio'] as const;
+export type Modality = (typeof MODALITIES)[number];
+
+const modalitySchema = z.enum(MODALITIES);
+const modalityOrList = z.union([modalitySchema, z.array(modalitySchema).min(1).max(4)]);
+
+export const MAX_RESOURCES_PER_RUN = 10;
+
+export const generateParamsSchema = z.strictObject({
+  count: z.number().int().min(1).max(MAX_RESOURCES_PER_RUN).optional()
+    .describe(`How many artifacts this run produces, 1..${MAX_RESOURCES_PER_RUN} (default 1).`),
+  model_id: z.string().min(1).max(200).optional()
+    .describe('The model to use: a `model` artifact id, or "offline" for the built-in generator. Default: the org\'s default model.'),
+  agent_id: z.uuid().optional()
+    .describe('The agent on whose behalf the run is made; recorded on the run.'),
+});
+
+export const generateBodySchema = z
+  .strictObject({
+    instructions: z.array(z.string().min(1).max(20_000)).max(50).optional().describe('What the user wants.'),
+    config: z
+      .strictObject({
+        operations: z.array(z.string().min(1).max(100)).max(20).optional().describe('Operations the server may perform; recorded with the run.'),
+        params: generateParamsSchema.optional(),
+        dangerous: z.boolean().optional(),
+        group_id: z.uuid().optional().describe('Same as the top-level group_id.'),
+      })
+      .optional(),
+    group_id: z.uuid().optional().describe('Run inside this group. Default: the caller\'s current window for this family.'),
+    client_run_id: z.uuid().optional().describe('Run id minted by the client, so it can open /watch before triggering. Reusing one is 409.'),
+    modality: modalityOrList.optional(),
+    modalities: modalityOrList.optional(),
+    title: z.string().min(1).max(200).optional().describe('Display name for a produced media asset (scenarios).'),
+    audio: z.union([z.strictObject({ audios_id: z.uuid() }), z.strictObject({ upload_id: z.uuid() })]).optional(),
+    idempotency_key: z.uuid().optional().describe('A repeat with the same body returns the first response; another body is 409.'),
+    wait_for_complete: z.boolean().optional().describe('Block until the run ends and fill produced_media (default false).'),
+  })
+  .superRefine((body, context) => {
+    if ((body.instructions?.length ?? 0) === 0 && body.modality === undefined && body.modalities === undefined) {
+      context.addIssue({ code: 'custom', path: ['instructions'], message: 'Give instructions or a modality' });
+    }
+    if (body.group_id && body.config?.group_id && body.group_id !== body.config.group_id) {
+      context.addIssue({ code: 'custom', path: ['group_id'], message: 'Differs from config.group_id; give one group' });
+    }
+  });
+export type GenerateBody = z.infer<typeof generateBodySchema>;
+
+export const producedMediaSchema = z.strictObject({
+  modality: z.string(),
+  upload_id: z.uuid(),
+  resource_id: z.string(),
+  mime_type: z.string(),
+  file_size: z.number().int(),
+});
+export type ProducedMedia = z.infer<typeof producedMediaSchema>;
+
+export const generateResponseSchema = z.strictObject({
+  group_id: z.uuid(),
+  run_id: z.uuid(),
+  produced_media: z.array(producedMediaSchema),
+  idempotency_key: z.uuid().optional(),
+});
+export type GenerateResponse = z.infer<typeof generateResponseSchema>;
+
+export const watchQuerySchema = z
+  .strictObject({
+    run_id: z.uuid().optional().describe('Stream this run; it may be a client_run_id not triggered yet. Closes after the terminal event.'),
+    group_id: z.uuid().optional().describe('Stream every run of this group; stays open.'),
+    last_event_id: z.string().regex(/^\d{1,18}$/).optional().describe('Resume after this event id (same as the Last-Event-ID header).'),
+    access_token: z.string().min(1).optional().describe('The token, for clients that cannot send headers (EventSource).'),
+  })
+  .refine((query) => query.run_id !== undefined || query.group_id !== undefined, { message: 'Give run_id or group_id', path: ['run_id'] });
+export type WatchQuery = z.infer<typeof watchQuerySchema>;
+
+export const cancelBodySchema = z.strictObject({ run_id: z.uuid() });
+export const cancelResponseSchema = z.strictObject({
+  run_id: z.uuid(),
+  status: z.enum(['cancelled', 'cancelling']).describe('cancelled: it had not started; cancelling: the running call is being aborted and the error event follows.'),
+});
+
+const dateOrDateTime = z
+  .string()
+  .max(40)
+  .refine((text) => !Number.isNaN(Date.parse(text)), { message: 'Expected an ISO 8601 date or date-time' });
+
+export const generationsBodySchema = z.strictObject({
+  search: z.string().max(200).optional().describe('Text to find in the group name.'),
+  date_from: dateOrDateTime.optional().describe('Groups created at or after this instant (a bare date means its start, UTC).'),
+  date_to: dateOrDateTime.optional().describe('Groups created at or before this instant (a bare date includes that whole day, UTC).'),
+  page_limit: z.number().int().min(1).max(100).optional().describe('Page size, 1..100 (default 50).'),
+  page_offset: z.number().int().min(0).optional(),
+});
+export type GenerationsBody = z.infer<typeof generationsBodySchema>;
+
+export const generationsResponseSchema = z.strictObject({
+  items: z.array(z.strictObject({ group_id: z.uuid(), group_name: z.string(), session_id: z.uuid(), created_at: z.string() })),
+  total_count: z.number().int(),
+});
+
+export const groupBodySchema = z.strictObject({
+  group_id: z.uuid(),
+  include_detail: z.boolean().optional().describe('Include each run\'s messages (default false: runs only, messages empty).'),
+  message_limit: z.number().int().min(1).max(1000).optional().describe('Messages per page across the group, oldest first (default 200).'),
+  message_offset: z.number().int().min(0).optional(),
+});
+export type GroupBody = z.infer<typeof groupBodySchema>;
+
+export const groupMessageSchema = z.strictObject({
+  id: z.uuid(),
+  role: z.enum(['system', 'user', 'assistant']),
+  created_at: z.string(),
+  text: z.string(),
+  text_upload_ids: z.array(z.uuid()),
+  audio_upload_ids: z.array(z.uuid()),
+  image_upload_ids: z.array(z.uuid()),
+  video_upload_ids: z.array(z.uuid()),
+  file_upload_ids: z.array(z.uuid()),
+});
+export type GroupMessage = z.infer<typeof groupMessageSchema>;
+
+export const groupRunSchema = z.strictObject({
+  id: z.uuid(),
+  artifact_type: z.string(),
+  status: z.enum(['queued', 'running', 'completed', 'error', 'cancelled']),
+  created_at: z.string(),
+  ended_at: z.string().nullable(),
+  model_id: z.string().nullable(),
+  agent_id: z.uuid().nullable(),
+  profile_id: z.uuid(),
+  input_tokens: z.number().int(),
+  output_tokens: z.number().int(),
+  cost: z.number(),
+  messages: z.array(groupMessageSchema),
+});
+export type GroupRun = z.infer<typeof groupRunSchema>;
+
+export const groupResponseSchema = z.strictObject({
+  group_id: z.uuid(),
+  name: z.string(),
+  artifact_type: z.string(),
+  session_id: z.uuid(),
+  profile_id: z.uuid(),
+  created_at: z.string(),
+  runs: z.array(groupRunSchema),
+  message_total_count: z.number().int().describe('Messages in the group (for paging with message_limit/message_offset).'),
+});
+export type GroupResponse = z.infer<typeof groupResponseSchema>;

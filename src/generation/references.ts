@@ -1,0 +1,81 @@
+import type { Executor } from '../db/database.ts';
+import type { ArtifactType, FamilyDefinition } from '../artifacts/types.ts';
+
+/** A required reference the org cannot satisfy: the run fails naming it. */
+export class MissingDependencyError extends Error {
+  constructor(readonly field: string, readonly type: ArtifactType) {
+    super(`data.${field} needs a published ${type} in this org; create or generate one first.`);
+    this.name = 'MissingDependencyError';
+  }
+}
+
+function isOptionalField(family: FamilyDefinition, field: string): boolean {
+  const schema = family.data.shape[field] as { safeParse(value: unknown): { success: boolean } } | undefined;
+  return schema ? schema.safeParse(undefined).success : true;
+}
+
+/**
+ * A generated artifact's references name records the model (or the offline builder) cannot
+ * know: keep the ids that exist in the org with the right type, point a required reference that
+ * does not at the org's newest published record of that type, and drop optional ones.
+ */
+export async function resolveReferences(
+  executor: Executor,
+  orgId: string,
+  family: FamilyDefinition,
+  data: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const refs = Object.entries(family.artifactRefs ?? {});
+  if (refs.length === 0) return data;
+  const mentioned = refs.flatMap(([field]) => {
+    const value = data[field];
+    return typeof value === 'string' ? [value] : Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+  });
+  const existing = mentioned.length
+    ? await executor.selectFrom('artifacts').select(['id', 'type']).where('org_id', '=', orgId).where('status', '=', 'published').where('id', 'in', mentioned).execute()
+    : [];
+  const existingType = new Map(existing.map((row) => [row.id, row.type]));
+  const exists = (id: string, type: ArtifactType) => existingType.get(id) === type;
+
+  const newestOf = async (type: ArtifactType): Promise<string | undefined> => {
+    const row = await executor
+      .selectFrom('artifacts')
+      .select('id')
+      .where('org_id', '=', orgId)
+      .where('type', '=', type)
+      .where('status', '=', 'published')
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.id;
+  };
+
+  const resolved: Record<string, unknown> = { ...data };
+  for (const [field, type] of refs) {
+    const value = resolved[field];
+    if (value === undefined) continue;
+    const optional = isOptionalField(family, field);
+    if (typeof value === 'string') {
+      if (exists(value, type)) continue;
+      if (optional) {
+        delete resolved[field];
+        continue;
+      }
+      const replacement = await newestOf(type);
+      if (!replacement) throw new MissingDependencyError(field, type);
+      resolved[field] = replacement;
+    } else if (Array.isArray(value)) {
+      const kept = value.filter((id) => typeof id === 'string' && exists(id, type));
+      if (kept.length === 0 && value.length > 0 && !optional) {
+        const replacement = await newestOf(type);
+        resolved[field] = replacement ? [replacement] : [];
+      } else if (kept.length === 0 && optional) {
+        delete resolved[field];
+      } else {
+        resolved[field] = kept;
+      }
+    }
+  }
+  return resolved;
+}

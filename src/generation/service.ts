@@ -1,0 +1,202 @@
+import { createHash } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import type { Config } from '../config.ts';
+import type { Database, Executor } from '../db/database.ts';
+import { TERMINAL_RUN_STATUSES } from '../db/schema-generation.ts';
+import { familyOf } from '../artifacts/families/index.ts';
+import type { ArtifactType } from '../artifacts/types.ts';
+import { conflict, forbidden, notFound } from '../http/errors.ts';
+import type { Actor } from '../identity/actor.ts';
+import type { ModelGateway } from '../llm/types.ts';
+import type { EventHub } from '../streaming/hub.ts';
+import { errorEvent, isTerminalPayload } from './events.ts';
+import type { GenerateBody, GenerateResponse, ProducedMedia } from './http-schemas.ts';
+import { endRun } from './lifecycle.ts';
+import type { RunQueue } from './queue.ts';
+import type { RunExecutor } from './runner.ts';
+import { storedRequest } from './stored-request.ts';
+import {
+  claimIdempotencyKey, findGroup, findIdempotencyEntry, findRun, findWindowGroup, insertGroup, insertRun, requestCancel, touchGroup, type GroupRow, type RunRow,
+} from './store.ts';
+
+/** NOTIFY channel telling the process that runs a run to abort it. */
+export const CANCEL_CHANNEL = 'glow_generation_cancel';
+
+/** Thrown inside the trigger's transaction when a concurrent request claimed the same idempotency key first. */
+class IdempotencyKeyTaken extends Error {}
+
+/** Members see their own groups and runs; admins see their org's. */
+export function canSee(actor: Actor, row: { org_id: string; profile_id: string }): boolean {
+  return row.org_id === actor.orgId && (actor.role === 'admin' || row.profile_id === actor.profileId);
+}
+
+/** Key order does not change what a request means, so it must not change its hash. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, item]) => item !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function requestHash(body: unknown): string {
+  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+}
+
+function groupNameFor(type: ArtifactType, body: GenerateBody): string {
+  const first = body.title ?? body.instructions?.[0];
+  const flat = first?.replace(/\s+/g, ' ').trim();
+  if (!flat) return `${type} generation`;
+  return flat.length <= 80 ? flat : `${flat.slice(0, 79).trimEnd()}…`;
+}
+
+export interface GenerationServiceOptions {
+  config: Config;
+  database: Database;
+  queue: RunQueue;
+  hub: EventHub;
+  executor: RunExecutor;
+  gateway: ModelGateway;
+}
+
+/** Triggering, cancelling and awaiting runs. */
+export class GenerationService {
+  constructor(private readonly options: GenerationServiceOptions) {}
+
+  async trigger(actor: Actor, type: ArtifactType, body: GenerateBody): Promise<GenerateResponse> {
+    const family = familyOf(type);
+    if (family.writeRole === 'admin' && actor.role !== 'admin') {
+      throw forbidden(`Only an org admin may generate ${family.plural}: saving one needs the right to create it.`);
+    }
+    const modelId = body.config?.params?.model_id;
+    // Resolving reads the org's model records, no model call: a wrong model_id is the caller's 400 now, not a failed run later.
+    if (modelId !== undefined) await this.options.gateway.resolveModel(actor.orgId, modelId, 'text');
+    const hash = requestHash(body);
+    const key = body.idempotency_key;
+    if (key) {
+      const previous = await findIdempotencyEntry(this.options.database.db, actor.orgId, actor.profileId, key);
+      if (previous) return this.replay(previous, hash, body);
+    }
+    let response: GenerateResponse;
+    try {
+      response = await this.options.database.db.transaction().execute(async (trx) => {
+        if (body.client_run_id && (await findRun(trx, body.client_run_id))) {
+          throw conflict(`client_run_id ${body.client_run_id} already names a run; mint a new one for each trigger.`);
+        }
+        const group = await this.resolveGroup(trx, actor, type, body);
+        const runId = body.client_run_id ?? uuidv7();
+        await insertRun(trx, {
+          id: runId,
+          groupId: group.id,
+          orgId: actor.orgId,
+          artifactType: type,
+          profileId: actor.profileId,
+          sessionId: actor.sessionId,
+          request: storedRequest(body) as unknown as Record<string, unknown>,
+          requestHash: hash,
+          ...(key ? { idempotencyKey: key } : {}),
+          ...(body.config?.params?.agent_id ? { agentId: body.config.params.agent_id } : {}),
+        });
+        await this.options.queue.enqueue({ run_id: runId }, trx);
+        const handles: GenerateResponse = { group_id: group.id, run_id: runId, produced_media: [], ...(key ? { idempotency_key: key } : {}) };
+        if (key) {
+          const claim = await claimIdempotencyKey(trx, { orgId: actor.orgId, profileId: actor.profileId, key, requestHash: hash, response: handles });
+          if (!claim.claimed) throw new IdempotencyKeyTaken();
+        }
+        return handles;
+      });
+    } catch (error) {
+      if (error instanceof IdempotencyKeyTaken && key) {
+        const previous = await findIdempotencyEntry(this.options.database.db, actor.orgId, actor.profileId, key);
+        if (previous) return this.replay(previous, hash, body);
+      }
+      if ((error as { code?: string }).code === '23505' && body.client_run_id) {
+        throw conflict(`client_run_id ${body.client_run_id} already names a run; mint a new one for each trigger.`);
+      }
+      throw error;
+    }
+    this.options.queue.wakeWorker();
+    if (body.wait_for_complete) response.produced_media = await this.waitForEnd(response.group_id, response.run_id);
+    return response;
+  }
+
+  private async replay(previous: { request_hash: string; response: GenerateResponse }, hash: string, body: GenerateBody): Promise<GenerateResponse> {
+    if (previous.request_hash !== hash) {
+      throw conflict(`idempotency_key ${body.idempotency_key} was already used with a different request body.`, { idempotency_key: body.idempotency_key });
+    }
+    const response = { ...previous.response, produced_media: [...(previous.response.produced_media ?? [])] };
+    if (body.wait_for_complete) response.produced_media = await this.waitForEnd(response.group_id, response.run_id);
+    return response;
+  }
+
+  private async resolveGroup(trx: Executor, actor: Actor, type: ArtifactType, body: GenerateBody): Promise<GroupRow> {
+    const explicit = body.group_id ?? body.config?.group_id;
+    if (explicit) {
+      const group = await findGroup(trx, explicit);
+      if (!group || !canSee(actor, group)) throw notFound('generation group', explicit);
+      await touchGroup(trx, group.id);
+      return group;
+    }
+    const windowKey = { orgId: actor.orgId, profileId: actor.profileId, sessionId: actor.sessionId, artifactType: type };
+    // Two triggers racing in one session must land in the same window, not open one each.
+    await this.options.database.executeSql('SELECT pg_advisory_xact_lock(hashtextextended($1, 11))', [`${actor.profileId}:${actor.sessionId}:${type}`], trx);
+    const since = new Date(Date.now() - this.options.config.GLOW_GROUP_WINDOW_MINUTES * 60_000);
+    const current = await findWindowGroup(trx, windowKey, since);
+    if (current) {
+      await touchGroup(trx, current.id);
+      return current;
+    }
+    return insertGroup(trx, { ...windowKey, name: groupNameFor(type, body) });
+  }
+
+  /** Resolves when the run's terminal event is committed, with the media it produced. */
+  waitForEnd(groupId: string, runId: string): Promise<ProducedMedia[]> {
+    return new Promise((resolve) => {
+      const media: ProducedMedia[] = [];
+      const subscription = this.options.hub.subscribe({ groupId, runId }, 0, (events) => {
+        for (const event of events) {
+          const payload = event.payload;
+          if (payload.type === 'GenerationMediaCompleteEvent') {
+            media.push({
+              modality: String(payload.modality),
+              upload_id: String(payload.upload_id),
+              resource_id: String(payload.resource_id),
+              mime_type: String(payload.mime_type),
+              file_size: Number(payload.file_size),
+            });
+          }
+          if (isTerminalPayload(payload)) {
+            subscription.close();
+            resolve(media);
+            return;
+          }
+        }
+      });
+    });
+  }
+
+  async cancel(actor: Actor, runId: string): Promise<{ run_id: string; status: 'cancelled' | 'cancelling' }> {
+    const { database } = this.options;
+    const run = await findRun(database.db, runId);
+    if (!run || !canSee(actor, run)) throw notFound('run', runId);
+    if (TERMINAL_RUN_STATUSES.includes(run.status)) throw conflict(`Run ${runId} already ended (${run.status}); there is nothing to cancel.`, { status: run.status });
+    if (run.status === 'queued') {
+      const event = errorEvent(envelopeOf(run), run.artifact_type, run.id, 'Cancelled by request before it started.');
+      if (await endRun(database, run, 'cancelled', { queuedOnly: true }, event)) return { run_id: runId, status: 'cancelled' };
+    }
+    await requestCancel(database.db, runId);
+    const current = await findRun(database.db, runId);
+    if (current && TERMINAL_RUN_STATUSES.includes(current.status) && current.status !== 'cancelled') {
+      throw conflict(`Run ${runId} already ended (${current.status}); there is nothing to cancel.`, { status: current.status });
+    }
+    if (!this.options.executor.abort(runId, 'cancelled')) {
+      await database.executeSql('SELECT pg_notify($1, $2)', [CANCEL_CHANNEL, runId]);
+    }
+    return { run_id: runId, status: current?.status === 'cancelled' ? 'cancelled' : 'cancelling' };
+  }
+}
+
+export function envelopeOf(run: RunRow) {
+  return { orgId: run.org_id, groupId: run.group_id, runId: run.id, artifactType: run.artifact_type };
+}

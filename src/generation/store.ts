@@ -1,0 +1,299 @@
+import { sql, type Selectable } from 'kysely';
+import { v7 as uuidv7 } from 'uuid';
+import type { Executor } from '../db/database.ts';
+import type { GenerationGroupsTable, GenerationMessagesTable, GenerationRunsTable, RunStatus } from '../db/schema-generation.ts';
+import type { ChatMessage } from '../llm/types.ts';
+
+export type GroupRow = Selectable<GenerationGroupsTable>;
+export type RunRow = Selectable<GenerationRunsTable>;
+export type MessageRow = Selectable<GenerationMessagesTable>;
+
+const UNFINISHED: RunStatus[] = ['queued', 'running'];
+
+// ---- groups
+
+export async function findGroup(executor: Executor, id: string): Promise<GroupRow | undefined> {
+  return executor.selectFrom('generation_groups').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The newest group of this profile, session and family that saw activity since `since`. */
+export async function findWindowGroup(
+  executor: Executor,
+  key: { orgId: string; profileId: string; sessionId: string; artifactType: string },
+  since: Date,
+): Promise<GroupRow | undefined> {
+  return executor
+    .selectFrom('generation_groups')
+    .selectAll()
+    .where('org_id', '=', key.orgId)
+    .where('profile_id', '=', key.profileId)
+    .where('session_id', '=', key.sessionId)
+    .where('artifact_type', '=', key.artifactType)
+    .where('last_activity_at', '>=', since)
+    .orderBy('last_activity_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+}
+
+export async function insertGroup(
+  executor: Executor,
+  group: { orgId: string; profileId: string; sessionId: string; artifactType: string; name: string },
+): Promise<GroupRow> {
+  return executor
+    .insertInto('generation_groups')
+    .values({
+      id: uuidv7(),
+      org_id: group.orgId,
+      profile_id: group.profileId,
+      session_id: group.sessionId,
+      artifact_type: group.artifactType,
+      name: group.name,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function touchGroup(executor: Executor, id: string): Promise<void> {
+  await executor.updateTable('generation_groups').set({ last_activity_at: sql<Date>`now()` as any }).where('id', '=', id).execute();
+}
+
+export interface GroupListing {
+  orgId: string;
+  artifactType: string;
+  /** Only this profile's groups (members); undefined: the whole org (admins). */
+  profileId?: string;
+  search?: string;
+  from?: Date;
+  to?: Date;
+  limit: number;
+  offset: number;
+}
+
+export async function listGroups(executor: Executor, listing: GroupListing): Promise<{ rows: GroupRow[]; total: number }> {
+  let query = executor.selectFrom('generation_groups').where('org_id', '=', listing.orgId).where('artifact_type', '=', listing.artifactType);
+  if (listing.profileId) query = query.where('profile_id', '=', listing.profileId);
+  if (listing.search) query = query.where('name', 'ilike', `%${listing.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  if (listing.from) query = query.where('created_at', '>=', listing.from);
+  if (listing.to) query = query.where('created_at', '<=', listing.to);
+  const [rows, count] = await Promise.all([
+    query.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(listing.limit).offset(listing.offset).execute(),
+    query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.total) };
+}
+
+// ---- runs
+
+export interface NewRun {
+  id: string;
+  groupId: string;
+  orgId: string;
+  artifactType: string;
+  profileId: string;
+  sessionId: string;
+  request: Record<string, unknown>;
+  requestHash: string;
+  idempotencyKey?: string;
+  agentId?: string;
+}
+
+export async function insertRun(executor: Executor, run: NewRun): Promise<RunRow> {
+  return executor
+    .insertInto('generation_runs')
+    .values({
+      id: run.id,
+      group_id: run.groupId,
+      org_id: run.orgId,
+      artifact_type: run.artifactType,
+      profile_id: run.profileId,
+      session_id: run.sessionId,
+      status: 'queued',
+      request: JSON.stringify(run.request),
+      request_hash: run.requestHash,
+      idempotency_key: run.idempotencyKey ?? null,
+      agent_id: run.agentId ?? null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function findRun(executor: Executor, id: string, forUpdate = false): Promise<RunRow | undefined> {
+  let query = executor.selectFrom('generation_runs').selectAll().where('id', '=', id);
+  if (forUpdate) query = query.forUpdate();
+  return query.executeTakeFirst();
+}
+
+export async function runsOfGroup(executor: Executor, groupId: string): Promise<RunRow[]> {
+  return executor.selectFrom('generation_runs').selectAll().where('group_id', '=', groupId).orderBy('created_at').orderBy('id').execute();
+}
+
+/**
+ * Takes the run for `owner`: a queued run, or a running one whose lease has expired (its worker
+ * died). Counts the attempt. Undefined when the run is finished or another worker holds it.
+ */
+export async function claimRun(executor: Executor, runId: string, owner: string, leaseMs: number): Promise<RunRow | undefined> {
+  return executor
+    .updateTable('generation_runs')
+    .set({
+      status: 'running',
+      lease_owner: owner,
+      lease_expires_at: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})` as any,
+      attempts: sql<number>`attempts + 1` as any,
+      started_at: sql<Date>`coalesce(started_at, now())` as any,
+    })
+    .where('id', '=', runId)
+    .where((eb) => eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<', sql<Date>`now()`)])]))
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Extends the lease; false when `owner` no longer holds the run (taken over, or finished). */
+export async function renewLease(executor: Executor, runId: string, owner: string, leaseMs: number): Promise<boolean> {
+  const row = await executor
+    .updateTable('generation_runs')
+    .set({ lease_expires_at: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})` as any })
+    .where('id', '=', runId)
+    .where('status', '=', 'running')
+    .where('lease_owner', '=', owner)
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Gives the lease up at once so another process takes the run over without waiting for expiry. */
+export async function releaseLease(executor: Executor, runId: string, owner: string): Promise<void> {
+  await executor
+    .updateTable('generation_runs')
+    .set({ lease_expires_at: sql<Date>`now() - interval '1 second'` as any })
+    .where('id', '=', runId)
+    .where('status', '=', 'running')
+    .where('lease_owner', '=', owner)
+    .execute();
+}
+
+export async function addUsage(executor: Executor, runId: string, usage: { modelId: string; inputTokens: number; outputTokens: number; cost: number }): Promise<void> {
+  await executor
+    .updateTable('generation_runs')
+    .set({
+      model_id: usage.modelId,
+      input_tokens: sql<number>`input_tokens + ${usage.inputTokens}` as any,
+      output_tokens: sql<number>`output_tokens + ${usage.outputTokens}` as any,
+      cost: sql<string>`cost + ${usage.cost}` as any,
+    })
+    .where('id', '=', runId)
+    .execute();
+}
+
+export async function setRunModel(executor: Executor, runId: string, modelId: string): Promise<void> {
+  await executor.updateTable('generation_runs').set({ model_id: modelId }).where('id', '=', runId).execute();
+}
+
+/** Who may end a run: its lease holder, or (owner null) anyone once the lease expired or the run never started. */
+export type TerminalFence = { owner: string } | { expiredOrQueued: true } | { queuedOnly: true };
+
+/**
+ * Ends the run, if `fence` still holds and it has not ended: the one place a run becomes
+ * terminal. False means someone else ended it or took it over; the caller must not write its
+ * terminal event then.
+ */
+export async function finishRun(executor: Executor, runId: string, status: Exclude<RunStatus, 'queued' | 'running'>, fence: TerminalFence): Promise<boolean> {
+  let query = executor
+    .updateTable('generation_runs')
+    .set({ status, ended_at: sql<Date>`now()` as any, lease_owner: null, lease_expires_at: null })
+    .where('id', '=', runId)
+    .where('status', 'in', UNFINISHED);
+  if ('owner' in fence) query = query.where('status', '=', 'running').where('lease_owner', '=', fence.owner);
+  else if ('queuedOnly' in fence) query = query.where('status', '=', 'queued');
+  else query = query.where((eb) => eb.or([eb('status', '=', 'queued'), eb('lease_expires_at', '<', sql<Date>`now()`)]));
+  const row = await query.returning('id').executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function setTerminalSeq(executor: Executor, runId: string, seq: number): Promise<void> {
+  await executor.updateTable('generation_runs').set({ terminal_event_seq: seq }).where('id', '=', runId).execute();
+}
+
+export async function requestCancel(executor: Executor, runId: string): Promise<void> {
+  await executor.updateTable('generation_runs').set({ cancel_requested: true }).where('id', '=', runId).execute();
+}
+
+/** Running runs whose worker stopped renewing its lease. */
+export async function expiredRuns(executor: Executor, limit: number): Promise<RunRow[]> {
+  return executor
+    .selectFrom('generation_runs')
+    .selectAll()
+    .where('status', '=', 'running')
+    .where('lease_expires_at', '<', sql<Date>`now()`)
+    .orderBy('lease_expires_at')
+    .limit(limit)
+    .execute();
+}
+
+/** Puts a run whose worker died back in the queue; false if it was ended or taken meanwhile. */
+export async function requeueExpiredRun(executor: Executor, runId: string): Promise<boolean> {
+  const row = await executor
+    .updateTable('generation_runs')
+    .set({ status: 'queued', lease_owner: null, lease_expires_at: null })
+    .where('id', '=', runId)
+    .where('status', '=', 'running')
+    .where('lease_expires_at', '<', sql<Date>`now()`)
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+// ---- messages
+
+export async function insertMessages(executor: Executor, runId: string, groupId: string, messages: ChatMessage[]): Promise<void> {
+  if (messages.length === 0) return;
+  await executor
+    .insertInto('generation_messages')
+    .values(messages.map((message) => ({ id: uuidv7(), run_id: runId, group_id: groupId, role: message.role, text: message.text })))
+    .execute();
+}
+
+export async function messagesOfGroup(executor: Executor, groupId: string, limit: number, offset: number): Promise<{ rows: MessageRow[]; total: number }> {
+  const [rows, count] = await Promise.all([
+    executor.selectFrom('generation_messages').selectAll().where('group_id', '=', groupId).orderBy('created_at').orderBy('id').limit(limit).offset(offset).execute(),
+    executor.selectFrom('generation_messages').select((eb) => eb.fn.countAll<number>().as('total')).where('group_id', '=', groupId).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.total) };
+}
+
+export async function messagesOfRun(executor: Executor, runId: string): Promise<MessageRow[]> {
+  return executor.selectFrom('generation_messages').selectAll().where('run_id', '=', runId).orderBy('created_at').orderBy('id').execute();
+}
+
+// ---- idempotency
+
+/** Claims `key` for this request; returns the stored entry instead when the key was used before. */
+export async function claimIdempotencyKey(
+  executor: Executor,
+  entry: { orgId: string; profileId: string; key: string; requestHash: string; response: Record<string, unknown> },
+): Promise<{ claimed: true } | { claimed: false; requestHash: string; response: Record<string, unknown> }> {
+  const inserted = await executor
+    .insertInto('generation_idempotency')
+    .values({ org_id: entry.orgId, profile_id: entry.profileId, key: entry.key, request_hash: entry.requestHash, response: JSON.stringify(entry.response) })
+    .onConflict((conflict) => conflict.columns(['org_id', 'profile_id', 'key']).doNothing())
+    .returning('key')
+    .executeTakeFirst();
+  if (inserted) return { claimed: true };
+  const existing = await executor
+    .selectFrom('generation_idempotency')
+    .select(['request_hash', 'response'])
+    .where('org_id', '=', entry.orgId)
+    .where('profile_id', '=', entry.profileId)
+    .where('key', '=', entry.key)
+    .executeTakeFirstOrThrow();
+  return { claimed: false, requestHash: existing.request_hash, response: existing.response };
+}
+
+export async function findIdempotencyEntry(executor: Executor, orgId: string, profileId: string, key: string) {
+  return executor
+    .selectFrom('generation_idempotency')
+    .select(['request_hash', 'response'])
+    .where('org_id', '=', orgId)
+    .where('profile_id', '=', profileId)
+    .where('key', '=', key)
+    .executeTakeFirst();
+}

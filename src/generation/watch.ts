@@ -1,0 +1,89 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Database } from '../db/database.ts';
+import { badRequest, notFound } from '../http/errors.ts';
+import type { Actor } from '../identity/actor.ts';
+import type { EventHub } from '../streaming/hub.ts';
+import { SseStream, type SseStreams } from '../streaming/sse.ts';
+import { isTerminalPayload, serializeEvent } from './events.ts';
+import type { WatchQuery } from './http-schemas.ts';
+import { canSee } from './service.ts';
+import { findGroup, findRun } from './store.ts';
+
+/** A run-scoped stream with no event for this long closes (the contract's idle cut-off). */
+export const RUN_STREAM_IDLE_CUTOFF_MS = 600_000;
+
+function resumePosition(request: FastifyRequest, query: WatchQuery): number {
+  const header = request.headers['last-event-id'];
+  const text = (Array.isArray(header) ? header[0] : header) ?? query.last_event_id;
+  if (text === undefined || text === '') return 0;
+  if (!/^\d{1,18}$/.test(text.trim())) throw badRequest(`Last-Event-ID must be an event id this server sent (digits), not ${JSON.stringify(text)}.`);
+  return Number(text.trim());
+}
+
+/** `GET /<art>/watch`: checks what the caller may see, then streams the hub's events as SSE. */
+export class WatchService {
+  constructor(
+    private readonly database: Database,
+    private readonly hub: EventHub,
+    private readonly streams: SseStreams,
+  ) {}
+
+  async watch(actor: Actor, query: WatchQuery, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const afterSeq = resumePosition(request, query);
+    const db = this.database.db;
+    if (query.group_id) {
+      const group = await findGroup(db, query.group_id);
+      if (!group || !canSee(actor, group)) throw notFound('generation group', query.group_id);
+    }
+    const runId = query.run_id;
+    let knownGroupId: string | undefined;
+    if (runId) {
+      const run = await findRun(db, runId);
+      if (run) {
+        if (!canSee(actor, run) || (query.group_id && run.group_id !== query.group_id)) throw notFound('run', runId);
+        knownGroupId = run.group_id;
+      }
+    } else {
+      knownGroupId = query.group_id;
+    }
+
+    reply.hijack();
+    const stream = new SseStream(reply.raw, runId ? { idleCutoffMs: RUN_STREAM_IDLE_CUTOFF_MS } : {});
+    stream.open();
+    this.streams.add(stream);
+
+    let attached = false;
+    const attach = (groupId: string) => {
+      if (attached || stream.isClosed) return;
+      attached = true;
+      const subscription = this.hub.subscribe({ groupId, ...(runId ? { runId } : {}) }, afterSeq, (events) => {
+        for (const event of events) {
+          stream.sendEvent(event.seq, serializeEvent(event.payload));
+          if (runId && isTerminalPayload(event.payload)) {
+            stream.end();
+            return;
+          }
+        }
+      });
+      stream.onClose(() => subscription.close());
+    };
+
+    if (knownGroupId) {
+      attach(knownGroupId);
+      return;
+    }
+    // A client_run_id announced but not triggered yet: wait for its first event (bounded by the idle cut-off).
+    const attachIfVisible = async () => {
+      const run = await findRun(db, runId!);
+      if (!run || attached) return;
+      if (!canSee(actor, run) || (query.group_id && run.group_id !== query.group_id)) {
+        stream.end();
+        return;
+      }
+      attach(run.group_id);
+    };
+    const stopWaiting = this.hub.waitForRun(runId!, () => void attachIfVisible().catch(() => stream.end()));
+    stream.onClose(stopWaiting);
+    await attachIfVisible().catch(() => stream.end());
+  }
+}

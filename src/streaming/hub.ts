@@ -1,0 +1,164 @@
+import type { Database, Unlisten } from '../db/database.ts';
+import { EVENTS_CHANNEL, parseNotification, readGroupEvents, type StoredEvent } from './event-log.ts';
+
+/** Receives the events of a subscription in `seq` order, each exactly once. */
+export type EventSink = (events: StoredEvent[]) => void;
+
+export interface EventSubscription {
+  /** Highest seq handed to the sink so far. */
+  readonly lastSeq: number;
+  close(): void;
+}
+
+interface Subscriber {
+  groupId: string;
+  /** Only this run's events, when set. */
+  runId?: string;
+  lastSeq: number;
+  sink: EventSink;
+  closed: boolean;
+}
+
+interface GroupEntry {
+  subscribers: Set<Subscriber>;
+  pulling: boolean;
+  pullAgain: boolean;
+}
+
+const PULL_PAGE = 1000;
+
+/**
+ * One per process: LISTENs once on the event channel and fans events out to its subscribers.
+ *
+ * A notification only says "group G has something new"; the hub then reads the group's rows after
+ * the lowest position any of its subscribers has reached, and hands each subscriber the rows past
+ * its own position. Replay at subscribe time is the same read, so there is one code path for
+ * history and live events, and no gap or duplicate where they meet. Payload size never matters.
+ */
+export class EventHub {
+  private readonly groups = new Map<string, GroupEntry>();
+  private readonly runWaiters = new Map<string, Set<(groupId: string) => void>>();
+  private unlisten?: Unlisten;
+  private safetyTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly database: Database,
+    private readonly options: { safetyPullMs?: number } = {},
+  ) {}
+
+  async start(): Promise<void> {
+    this.unlisten = await this.database.listen(EVENTS_CHANNEL, (text) => {
+      const notification = parseNotification(text);
+      if (!notification) return;
+      const waiters = this.runWaiters.get(notification.runId);
+      if (waiters) {
+        this.runWaiters.delete(notification.runId);
+        for (const waiter of waiters) waiter(notification.groupId);
+      }
+      if (this.groups.has(notification.groupId)) this.pull(notification.groupId);
+    });
+    // A lost LISTEN connection drops notifications silently; an occasional pull of every watched
+    // group bounds how long an event can go undelivered.
+    this.safetyTimer = setInterval(() => {
+      for (const groupId of this.groups.keys()) this.pull(groupId);
+    }, this.options.safetyPullMs ?? 15_000);
+    this.safetyTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.safetyTimer) clearInterval(this.safetyTimer);
+    await this.unlisten?.();
+    this.unlisten = undefined;
+    this.groups.clear();
+    this.runWaiters.clear();
+  }
+
+  get subscriberCount(): number {
+    let count = 0;
+    for (const entry of this.groups.values()) count += entry.subscribers.size;
+    return count;
+  }
+
+  /** Delivers every event of the group (or of one run in it) after `afterSeq`, then live ones. */
+  subscribe(scope: { groupId: string; runId?: string }, afterSeq: number, sink: EventSink): EventSubscription {
+    const subscriber: Subscriber = { groupId: scope.groupId, runId: scope.runId, lastSeq: afterSeq, sink, closed: false };
+    let entry = this.groups.get(scope.groupId);
+    if (!entry) {
+      entry = { subscribers: new Set(), pulling: false, pullAgain: false };
+      this.groups.set(scope.groupId, entry);
+    }
+    entry.subscribers.add(subscriber);
+    this.pull(scope.groupId);
+    return {
+      get lastSeq() {
+        return subscriber.lastSeq;
+      },
+      close: () => this.remove(subscriber),
+    };
+  }
+
+  /**
+   * Calls `onAppeared(groupId)` once the first event of run `runId` is committed. The caller
+   * checks the run table right after registering, since the run may already exist.
+   */
+  waitForRun(runId: string, onAppeared: (groupId: string) => void): () => void {
+    let waiters = this.runWaiters.get(runId);
+    if (!waiters) {
+      waiters = new Set();
+      this.runWaiters.set(runId, waiters);
+    }
+    waiters.add(onAppeared);
+    return () => {
+      const current = this.runWaiters.get(runId);
+      current?.delete(onAppeared);
+      if (current && current.size === 0) this.runWaiters.delete(runId);
+    };
+  }
+
+  private remove(subscriber: Subscriber): void {
+    subscriber.closed = true;
+    const entry = this.groups.get(subscriber.groupId);
+    if (!entry) return;
+    entry.subscribers.delete(subscriber);
+    if (entry.subscribers.size === 0 && !entry.pulling) this.groups.delete(subscriber.groupId);
+  }
+
+  private pull(groupId: string): void {
+    const entry = this.groups.get(groupId);
+    if (!entry) return;
+    if (entry.pulling) {
+      entry.pullAgain = true;
+      return;
+    }
+    entry.pulling = true;
+    void this.drain(groupId, entry);
+  }
+
+  private async drain(groupId: string, entry: GroupEntry): Promise<void> {
+    try {
+      do {
+        entry.pullAgain = false;
+        if (entry.subscribers.size === 0) break;
+        let from = Infinity;
+        for (const subscriber of entry.subscribers) from = Math.min(from, subscriber.lastSeq);
+        const events = await readGroupEvents(this.database.db, groupId, from, PULL_PAGE);
+        for (const subscriber of [...entry.subscribers]) this.deliver(subscriber, events);
+        if (events.length === PULL_PAGE) entry.pullAgain = true;
+      } while (entry.pullAgain);
+    } catch {
+      // The database is away (restart, shutdown); the next notification or safety pull retries.
+    } finally {
+      entry.pulling = false;
+      if (entry.subscribers.size === 0 && this.groups.get(groupId) === entry) this.groups.delete(groupId);
+    }
+  }
+
+  private deliver(subscriber: Subscriber, events: StoredEvent[]): void {
+    if (subscriber.closed) return;
+    const fresh = events.filter((event) => event.seq > subscriber.lastSeq && (!subscriber.runId || event.runId === subscriber.runId));
+    // Position moves past rows of other runs too, so a run-scoped subscriber never re-reads them.
+    const last = events.at(-1);
+    if (last && last.seq > subscriber.lastSeq) subscriber.lastSeq = last.seq;
+    if (fresh.length > 0) subscriber.sink(fresh);
+  }
+}
