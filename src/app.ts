@@ -12,7 +12,7 @@ import { createHttpServer } from './http/server.ts';
 import { IdentityService, TokenRevocation } from './identity/service.ts';
 import { bearerAuthenticator, identityOperations } from './identity/routes.ts';
 import type { CoreServices, GlowModule } from './module.ts';
-import { createMediaModule, createUploadLinks } from './media/module.ts';
+import { createMediaModule, createUploadLinks, enableMultipart, isUploadOperation } from './media/module.ts';
 import { createGenerationModule } from './generation/module.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -92,7 +92,13 @@ export async function createApp(config: Config, database: Database): Promise<Glo
       handler: async () => (openApiDocument ??= buildOpenApiDocument(operations, { version: VERSION })),
     }),
   );
-  registerOperations(http, operations, bearerAuthenticator(identity));
+  const authenticate = bearerAuthenticator(identity);
+  registerOperations(http, operations.filter((operation) => !isUploadOperation(operation)), authenticate);
+  // Multipart parsing only in the upload operations' own scope: JSON operations still answer 415 to a form.
+  await http.register(async (scope) => {
+    await enableMultipart(scope, config.GLOW_MAX_UPLOAD_BYTES);
+    registerOperations(scope, operations.filter(isUploadOperation), authenticate);
+  });
   await http.ready();
   for (const module of modules) await module.start?.();
 

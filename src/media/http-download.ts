@@ -1,0 +1,63 @@
+import contentDisposition from 'content-disposition';
+import parseRange from 'range-parser';
+import type { ByteRange } from './blob-store.ts';
+
+/** What a download answers, decided from the stored size and ETag and the request's conditional headers. */
+export type DownloadPlan =
+  | { status: 304 }
+  | { status: 200 }
+  | { status: 206; range: ByteRange }
+  | { status: 416 };
+
+export interface ConditionalHeaders {
+  range?: string;
+  ifNoneMatch?: string;
+  ifRange?: string;
+}
+
+/** A strong ETag from the content hash: the same bytes always carry the same tag. */
+export function etagFor(sha256: string): string {
+  return `"${sha256}"`;
+}
+
+function listedTags(header: string): string[] {
+  return header.split(',').map((tag) => tag.trim().replace(/^W\//, '')).filter((tag) => tag.length > 0);
+}
+
+/**
+ * RFC 9110 sections 13.1.2, 13.1.5 and 14.2: If-None-Match (weak comparison) wins over Range; a
+ * Range is used only when If-Range is absent or names the current ETag (strong comparison; a
+ * date never matches as there is no Last-Modified). A malformed Range is ignored; several ranges
+ * get the whole body (no multipart/byteranges); an end past the file clamps to its last byte.
+ */
+export function planDownload(size: number, etag: string, headers: ConditionalHeaders): DownloadPlan {
+  if (headers.ifNoneMatch !== undefined) {
+    const tags = listedTags(headers.ifNoneMatch);
+    if (tags.includes('*') || tags.includes(etag)) return { status: 304 };
+  }
+  if (headers.range === undefined) return { status: 200 };
+  if (headers.ifRange !== undefined && headers.ifRange.trim() !== etag) return { status: 200 };
+  const ranges = parseRange(size, headers.range);
+  if (ranges === -1) return { status: 416 };
+  if (ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1) return { status: 200 };
+  return { status: 206, range: { start: ranges[0]!.start, end: ranges[0]!.end } };
+}
+
+/** `café ñ.pdf` → `cafe n.pdf`: accents dropped, anything else outside printable ASCII becomes `_`. */
+export function asciiFallback(filename: string): string {
+  return filename
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^\x20-\x7e]/g, '_');
+}
+
+/** RFC 8187 value-chars: attr-char stays, everything else is percent-encoded UTF-8. */
+function encodeExtendedValue(value: string): string {
+  return encodeURIComponent(value).replace(/['()*]/g, (character) => `%${character.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** `inline; filename="<ascii fallback>"; filename*=UTF-8''<percent-encoded>`, both forms always present. */
+export function inlineDisposition(filename: string): string {
+  const header = contentDisposition(filename, { type: 'inline', fallback: asciiFallback(filename) });
+  return header.includes('filename*=') ? header : `${header}; filename*=UTF-8''${encodeExtendedValue(filename)}`;
+}

@@ -1,0 +1,296 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Multipart } from '@fastify/multipart';
+import { z } from 'zod';
+import { ARTIFACT_TYPES, type ArtifactType, type MediaKind } from '../artifacts/types.ts';
+import { AppError, badRequest, parseWith } from '../http/errors.ts';
+import { defineOperation, type Operation } from '../http/operations.ts';
+import type { Actor } from '../identity/actor.ts';
+import { allowlistDescription, hostedMedia } from './kinds.ts';
+import { etagFor, inlineDisposition, planDownload } from './http-download.ts';
+import type { MediaService, StagedFile, UploadIds } from './service.ts';
+
+/**
+ * Served with every stored byte: nothing a file contains may run in the API's origin (an SVG's
+ * script, an uploaded HTML page), and browsers must not second-guess the stored type.
+ */
+export const DOWNLOAD_SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+  'x-content-type-options': 'nosniff',
+} as const;
+
+export const PREVIEW_CACHE_CONTROL = 'private, max-age=3600, must-revalidate';
+
+const labelsSchema = z.strictObject({
+  name: z.string().max(300).optional(),
+  description: z.string().max(4000).optional(),
+});
+
+const uploadMultipart = (kind: MediaKind) => ({
+  file: { description: `The bytes, with the part's Content-Type one of: ${allowlistDescription(kind)}.`, binary: true, required: true },
+  name: { description: 'Optional display name of the asset (defaults to the file name).' },
+  description: { description: 'Optional description of the asset.' },
+});
+
+function uploadResponse(kind: MediaKind, ids: UploadIds): Record<string, string> {
+  return { upload_id: ids.uploadId, [`${kind}s_id`]: ids.wrapperId, [`${kind}_id`]: ids.uploadId };
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+interface UploadForm {
+  staged?: StagedFile;
+  labels: z.infer<typeof labelsSchema>;
+}
+
+/**
+ * Reads a multipart upload: one `file` part, streamed to temporary storage as it arrives, and the
+ * optional `name`/`description` text parts before or after it. On any failure the staged bytes are
+ * dropped before the error propagates.
+ */
+async function readUploadForm(request: FastifyRequest, kind: MediaKind, service: MediaService, beforeFile?: () => Promise<void>): Promise<UploadForm> {
+  const labels: Record<string, string> = {};
+  let staged: StagedFile | undefined;
+  try {
+    for await (const part of request.parts() as AsyncIterableIterator<Multipart>) {
+      if (part.type === 'field') {
+        if (part.fieldname !== 'name' && part.fieldname !== 'description') {
+          throw badRequest(`Unknown form field: ${part.fieldname}. An upload takes the parts file, name and description.`, { unknown_fields: [part.fieldname] });
+        }
+        labels[part.fieldname] = String(part.value);
+        continue;
+      }
+      if (part.fieldname !== 'file') {
+        throw badRequest(`Unknown file part: ${part.fieldname}. Send the bytes in the part named file.`, { unknown_fields: [part.fieldname] });
+      }
+      if (staged) throw badRequest('Send one file per upload: the form has more than one file part.');
+      await beforeFile?.();
+      staged = await service.stageFile(kind, { stream: part.file, declaredType: part.mimetype, filename: part.filename });
+    }
+    return { staged, labels: parseWith(labelsSchema, labels) };
+  } catch (error) {
+    await staged?.blob.discard();
+    throw asUploadError(error, request);
+  }
+}
+
+/** Busboy's own complaints about a broken body are the client's fault (400), not a server fault. */
+function asUploadError(error: unknown, request: FastifyRequest): unknown {
+  if (error instanceof AppError) return error;
+  const status = (error as { statusCode?: number }).statusCode;
+  if (request.raw.destroyed || request.raw.readableAborted) return error;
+  if (typeof status === 'number' && status >= 400 && status < 500) return error;
+  if (error instanceof Error && /multipart|boundary|unexpected end|part terminated/i.test(error.message)) {
+    return badRequest(`The multipart body is malformed: ${error.message}.`);
+  }
+  return error;
+}
+
+/**
+ * An upload rejected part-way leaves the rest of its body unread. Closing the connection after the
+ * answer stops the client from pushing the remaining (maybe huge) body at a server that ignores it.
+ */
+function closeAfterRejection(reply: FastifyReply, error: unknown): never {
+  if (error instanceof AppError && error.status !== 404) reply.header('connection', 'close');
+  throw error;
+}
+
+export function mediaOperations(service: MediaService): Operation[] {
+  const operations: Operation[] = [];
+
+  for (const artifact of ARTIFACT_TYPES) {
+    const hosted = hostedMedia(artifact);
+    const audited = artifact === 'system' ? 'canonical' : `audited as ${artifact}`;
+
+    for (const kind of hosted.uploads) {
+      if (artifact === 'attempt' && kind === 'audio') continue;
+      operations.push(
+        defineOperation({
+          method: 'POST',
+          path: `/${artifact}/${kind}_upload`,
+          operationId: `${artifact}_${kind}_upload`,
+          summary: `Upload ${kind === 'audio' ? 'an' : 'a'} ${kind} (multipart part \`file\`)`,
+          description: `Streams the file to storage. Accepted types: ${allowlistDescription(kind)} (parameters such as ;codecs= are stripped). Answers {upload_id, ${kind}s_id, ${kind}_id}.`,
+          tag: artifact,
+          access: 'member',
+          multipart: uploadMultipart(kind),
+          errors: [400, 413, 415, 422],
+          handler: async ({ actor, request, reply }) => {
+            try {
+              if (!request.isMultipart()) throw new AppError(415, 'unsupported_media_type', `Send the file as multipart/form-data with the bytes in the part named file.`);
+              const form = await readUploadForm(request, kind, service);
+              if (!form.staged) throw badRequest('The form has no file part: send the bytes in the part named file.');
+              return uploadResponse(kind, await service.commitUpload(actor, kind, form.staged, form.labels));
+            } catch (error) {
+              closeAfterRejection(reply, error);
+            }
+          },
+        }),
+      );
+    }
+
+    for (const kind of hosted.downloads) {
+      const idField = `${kind}_id`;
+      const body = z.strictObject({ [idField]: z.uuid() }) as z.ZodType<Record<string, string>>;
+      if (kind === 'call') {
+        operations.push(
+          defineOperation({
+            method: 'POST',
+            path: `/${artifact}/call_download`,
+            operationId: `${artifact}_call_download`,
+            summary: `Download a generation call's JSON record (request, model output, events) (${audited})`,
+            tag: artifact,
+            access: 'member',
+            body,
+            response: 'binary',
+            errors: [400, 404],
+            handler: async ({ actor, body, reply }) => {
+              const callId = body[idField]!;
+              const record = await service.callRecord(actor, callId);
+              await service.recordRead(actor, artifact, 'call', { call_id: callId });
+              reply
+                .header('content-type', 'application/json; charset=utf-8')
+                .header('content-disposition', inlineDisposition(`call-${callId}.json`))
+                .headers(DOWNLOAD_SECURITY_HEADERS);
+              return reply.send(JSON.stringify(record));
+            },
+          }),
+        );
+        continue;
+      }
+      operations.push(
+        defineOperation({
+          method: 'POST',
+          path: `/${artifact}/${kind}_download`,
+          operationId: `${artifact}_${kind}_download`,
+          summary: `Download ${kind === 'audio' ? 'an' : 'a'} ${kind} upload, with Range support (${audited})`,
+          description: `Body {"${idField}": upload id or ${kind}s_id}. Range (bytes=a-b, a-, -n) answers 206; an unsatisfiable range 416; If-None-Match 304; If-Range honoured.`,
+          tag: artifact,
+          access: 'member',
+          body,
+          response: 'binary',
+          errors: [400, 404, 416],
+          handler: async ({ actor, body, request, reply }) => downloadUpload(service, actor, artifact, kind, body[idField]!, request, reply),
+        }),
+      );
+    }
+
+    if (hosted.preview) {
+      operations.push(
+        defineOperation({
+          method: 'POST',
+          path: `/${artifact}/file_preview`,
+          operationId: `${artifact}_file_preview`,
+          summary: `PNG of the first page of a PDF file upload (${audited})`,
+          description: 'Rendered once per distinct PDF and cached. A file that is not a PDF is 415; a PDF that cannot be rendered within 10 s or 512 MiB is 422.',
+          tag: artifact,
+          access: 'member',
+          body: z.strictObject({ file_id: z.uuid() }),
+          response: 'png',
+          errors: [400, 404, 415, 422],
+          handler: async ({ actor, body, reply }) => {
+            const { upload } = await service.findDownloadable(actor, 'file', body.file_id);
+            await service.recordRead(actor, artifact, 'file_preview', { upload_id: upload.id });
+            const preview = await service.preview(upload);
+            reply
+              .header('content-type', 'image/png')
+              .header('content-length', String(preview.size))
+              .header('cache-control', PREVIEW_CACHE_CONTROL)
+              .header('etag', etagFor(preview.sha256))
+              .header('x-content-type-options', 'nosniff');
+            return reply.send(preview.png);
+          },
+        }),
+      );
+    }
+  }
+
+  operations.push(
+    defineOperation({
+      method: 'POST',
+      path: '/attempt/audio/new',
+      operationId: 'attempt_audio_new',
+      summary: 'Reserve an audio upload id to fill later with attempt/audio_upload?upload_id=',
+      tag: 'attempt',
+      access: 'member',
+      body: z.strictObject({}),
+      response: z.strictObject({ upload_id: z.uuid(), audio_id: z.uuid(), audios_id: z.uuid() }),
+      handler: async ({ actor }) => {
+        const ids = await service.reserveAudio(actor);
+        return { upload_id: ids.uploadId, audio_id: ids.uploadId, audios_id: ids.wrapperId };
+      },
+    }),
+    defineOperation({
+      method: 'POST',
+      path: '/attempt/audio_upload',
+      operationId: 'attempt_audio_upload',
+      summary: 'Upload a learner audio reply, fill a reserved slot, or promote an existing audio upload',
+      description: [
+        'Three shapes. A file only: stores it. ?upload_id= with a file: fills the slot reserved by attempt/audio/new (409 when already filled).',
+        '?upload_id= without a file (no body, a JSON body {name?, description?}, or a form without a file part): stacks a new audio wrapper on an existing audio upload.',
+        `Accepted types: ${allowlistDescription('audio')}. Answers {audio_id, audios_id, upload_id}.`,
+      ].join(' '),
+      tag: 'attempt',
+      access: 'member',
+      query: z.strictObject({ upload_id: z.uuid().optional() }),
+      multipart: { ...uploadMultipart('audio'), file: { ...uploadMultipart('audio').file, required: false } },
+      errors: [400, 404, 409, 413, 415, 422],
+      handler: async ({ actor, query, request, reply }) => {
+        const uploadId = query.upload_id;
+        const answer = (ids: UploadIds) => ({ audio_id: ids.uploadId, audios_id: ids.wrapperId, upload_id: ids.uploadId });
+        try {
+          if (!request.isMultipart()) {
+            if (!uploadId) throw new AppError(415, 'unsupported_media_type', 'Send the audio as multipart/form-data in the part named file, or pass ?upload_id= to promote an existing audio upload.');
+            return answer(await service.promoteAudio(actor, uploadId, parseWith(labelsSchema, request.body ?? {})));
+          }
+          const form = await readUploadForm(request, 'audio', service, uploadId ? () => service.assertFillable(actor, uploadId) : undefined);
+          if (!form.staged) {
+            if (!uploadId) throw badRequest('The form has no file part: send the bytes in the part named file, or pass ?upload_id= to promote an existing audio upload.');
+            return answer(await service.promoteAudio(actor, uploadId, form.labels));
+          }
+          if (uploadId) return answer(await service.fillReservedAudio(actor, uploadId, form.staged));
+          return answer(await service.commitUpload(actor, 'audio', form.staged, form.labels));
+        } catch (error) {
+          closeAfterRejection(reply, error);
+        }
+      },
+    }),
+  );
+  return operations;
+}
+
+async function downloadUpload(
+  service: MediaService,
+  actor: Actor,
+  artifact: ArtifactType,
+  kind: MediaKind,
+  id: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const { upload, filename } = await service.findDownloadable(actor, kind, id);
+  await service.recordRead(actor, artifact, kind, { upload_id: upload.id });
+  const etag = etagFor(upload.sha256);
+  reply.header('etag', etag).header('accept-ranges', 'bytes').headers(DOWNLOAD_SECURITY_HEADERS);
+  const plan = planDownload(upload.size, etag, { range: header(request, 'range'), ifNoneMatch: header(request, 'if-none-match'), ifRange: header(request, 'if-range') });
+  if (plan.status === 304) return reply.status(304).send();
+  if (plan.status === 416) {
+    throw new AppError(416, 'range_not_satisfiable', `The requested range is outside the file's ${upload.size} bytes.`, { size: upload.size }, {
+      'content-range': `bytes */${upload.size}`,
+    });
+  }
+  reply.header('content-type', upload.mime_type).header('content-disposition', inlineDisposition(filename));
+  if (plan.status === 206) {
+    const { start, end } = plan.range;
+    const stream = await service.openBytes(upload, plan.range);
+    return reply
+      .status(206)
+      .header('content-range', `bytes ${start}-${end}/${upload.size}`)
+      .header('content-length', String(end - start + 1))
+      .send(stream);
+  }
+  const stream = await service.openBytes(upload);
+  return reply.status(200).header('content-length', String(upload.size)).send(stream);
+}

@@ -1,0 +1,331 @@
+import type { Readable } from 'node:stream';
+import { fileTypeFromBuffer } from 'file-type';
+import mime from 'mime-types';
+import type { Database, Executor } from '../db/database.ts';
+import type { UploadKind } from '../db/schema-media.ts';
+import type { ArtifactType, MediaKind } from '../artifacts/types.ts';
+import { recordAudit } from '../audit/audit-log.ts';
+import { conflict, notFound, payloadTooLarge, unprocessable, unsupportedMediaType } from '../http/errors.ts';
+import type { Actor } from '../identity/actor.ts';
+import type { CallRecordSource } from '../module.ts';
+import { BlobTooLargeError, HeadCheck, type BlobStore, type ByteRange, type StagedBlob } from './blob-store.ts';
+import { allowlistDescription, bareMimeType, checkSignature, isAllowed, type DownloadKind } from './kinds.ts';
+import { PreviewFailedError, type PreviewRenderer } from './preview-renderer.ts';
+import {
+  fillReservation, findPreview, findUploadByUploadOrWrapperId, firstWrapperId, insertPreview, insertReservation, insertUpload,
+  insertWrapper, isStored, unreferencedBlobs, type StoredUpload, type UploadRow,
+} from './upload-store.ts';
+import { visibleUploadIds, type ArtifactReadRules } from './visibility.ts';
+
+/** file-type reads at most this many bytes to recognise a format. */
+const SNIFF_BYTES = 4100;
+/** Temporary bytes untouched this long belong to no live upload (a slow client still writes often). */
+const STALE_STAGING_MS = 60 * 60 * 1000;
+/** A published blob younger than this may belong to a transaction still in flight elsewhere. */
+const ORPHAN_GRACE_MS = 60 * 60 * 1000;
+
+export interface IncomingFile {
+  stream: Readable;
+  /** The part's Content-Type as the client sent it, parameters and all. */
+  declaredType: string | undefined;
+  filename: string | undefined;
+}
+
+/** A file read to the end and stored under a temporary name, checked and counted, not yet an upload. */
+export interface StagedFile {
+  blob: StagedBlob;
+  mimeType: string;
+  filename: string | null;
+}
+
+export interface UploadIds {
+  uploadId: string;
+  wrapperId: string;
+}
+
+export interface StoreUploadInput {
+  orgId: string;
+  /** The profile the upload belongs to (the generating run's profile for generated media). */
+  profileId: string;
+  kind: UploadKind;
+  mimeType: string;
+  bytes: Buffer | Readable;
+  filename?: string;
+  name?: string;
+  description?: string;
+}
+
+export interface DownloadTarget {
+  upload: StoredUpload;
+  /** What Content-Disposition names it: the original file name, else one made from the id and type. */
+  filename: string;
+}
+
+export interface Preview {
+  png: Buffer | Readable;
+  size: number;
+  sha256: string;
+}
+
+function uploadFilename(upload: StoredUpload): string {
+  if (upload.filename) return upload.filename;
+  const extension = mime.extension(upload.mime_type);
+  return extension ? `${upload.kind}-${upload.id}.${extension}` : `${upload.kind}-${upload.id}`;
+}
+
+/** Keeps file names printable and short; the client's path, if it sent one, is dropped. */
+function cleanFilename(filename: string | undefined): string | null {
+  if (!filename) return null;
+  const base = filename.split(/[\\/]/).pop() ?? '';
+  const printable = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
+  return printable.length > 0 ? printable : null;
+}
+
+export class MediaService {
+  private readonly rendering = new Map<string, Promise<Preview>>();
+
+  constructor(
+    private readonly database: Database,
+    readonly store: BlobStore,
+    private readonly readRules: ArtifactReadRules,
+    private readonly callRecords: CallRecordSource,
+    private readonly renderer: PreviewRenderer,
+    private readonly maxUploadBytes: number,
+  ) {}
+
+  /** The bare type if `kind` accepts it; 415 otherwise, before any byte is read. */
+  acceptedType(kind: MediaKind, declaredType: string | undefined): string {
+    const bare = bareMimeType(declaredType);
+    if (!bare) throw unsupportedMediaType(`The file part has no Content-Type; ${kind} uploads accept ${allowlistDescription(kind)}.`);
+    if (!isAllowed(kind, bare)) throw unsupportedMediaType(`${bare} is not accepted for ${kind} uploads; send one of ${allowlistDescription(kind)}.`);
+    return bare;
+  }
+
+  /**
+   * Streams a file to temporary storage while hashing it: 415 for a type off the kind's list (no
+   * byte written), 422 when its first bytes contradict the declared type (no byte written), 413 as
+   * soon as it crosses the size limit (the partial bytes are dropped).
+   */
+  async stageFile(kind: MediaKind, file: IncomingFile): Promise<StagedFile> {
+    const mimeType = this.acceptedType(kind, file.declaredType);
+    return { blob: await this.stageBytes(mimeType, file.stream), mimeType, filename: cleanFilename(file.filename) };
+  }
+
+  private async stageBytes(mimeType: string, bytes: Buffer | Readable): Promise<StagedBlob> {
+    const signatureCheck = new HeadCheck(SNIFF_BYTES, async (head) => {
+      const sniffed = await fileTypeFromBuffer(head);
+      const verdict = checkSignature(mimeType, sniffed?.mime);
+      if (!verdict.ok) throw unprocessable(`The file does not match its declared type: ${verdict.reason}.`, { declared: mimeType, detected: sniffed?.mime ?? null });
+    });
+    try {
+      return await this.store.stage(bytes, { maxBytes: this.maxUploadBytes, before: [signatureCheck] });
+    } catch (error) {
+      if (error instanceof BlobTooLargeError) throw payloadTooLarge(`The file is larger than the upload limit of ${this.maxUploadBytes} bytes.`);
+      throw error;
+    }
+  }
+
+  /** Makes a staged file an upload: row, wrapper and published bytes together, or none of them. */
+  async commitUpload(actor: Actor, kind: MediaKind, staged: StagedFile, labels: { name?: string; description?: string }): Promise<UploadIds> {
+    return this.publishWith(staged.blob, async (executor) => {
+      const upload = await insertUpload(executor, {
+        orgId: actor.orgId,
+        profileId: actor.profileId,
+        kind,
+        mimeType: staged.mimeType,
+        size: staged.blob.size,
+        sha256: staged.blob.sha256,
+        filename: staged.filename,
+      });
+      const wrapperId = await insertWrapper(executor, { uploadId: upload.id, orgId: actor.orgId, kind, name: labels.name ?? staged.filename ?? '', description: labels.description ?? '' });
+      return { uploadId: upload.id, wrapperId };
+    });
+  }
+
+  /**
+   * Inserts the rows and publishes the bytes in one transaction: the bytes become visible just
+   * before the commit, so a failure before it leaves neither. A crash between the two leaves an
+   * unreferenced blob, which sweepOrphanBlobs removes.
+   */
+  private async publishWith<T>(blob: StagedBlob, write: (executor: Executor) => Promise<T>): Promise<T> {
+    try {
+      return await this.database.db.transaction().execute(async (transaction) => {
+        const result = await write(transaction);
+        await blob.publish();
+        return result;
+      });
+    } finally {
+      await blob.discard();
+    }
+  }
+
+  /** attempt/audio/new: an upload id with no bytes yet, and its audio wrapper. */
+  async reserveAudio(actor: Actor): Promise<UploadIds> {
+    return this.database.db.transaction().execute(async (transaction) => {
+      const reservation = await insertReservation(transaction, { orgId: actor.orgId, profileId: actor.profileId, kind: 'audio' });
+      const wrapperId = await insertWrapper(transaction, { uploadId: reservation.id, orgId: actor.orgId, kind: 'audio', name: '', description: '' });
+      return { uploadId: reservation.id, wrapperId };
+    });
+  }
+
+  /** The reserved audio slot `uploadId` if the actor may fill it: 404 unknown/invisible/not audio, 409 already filled. */
+  async assertFillable(actor: Actor, uploadId: string): Promise<void> {
+    const upload = await this.findVisible(actor, uploadId);
+    if (!upload || upload.kind !== 'audio') throw notFound('audio upload', uploadId);
+    if (upload.state !== 'reserved') throw conflict(`Audio upload ${uploadId} is already filled; reserve a new one with attempt/audio/new.`);
+  }
+
+  /** Fills a reserved audio slot with staged bytes; 409 when another request filled it first. */
+  async fillReservedAudio(actor: Actor, uploadId: string, staged: StagedFile): Promise<UploadIds> {
+    await this.assertFillable(actor, uploadId);
+    return this.publishWith(staged.blob, async (executor) => {
+      const filled = await fillReservation(executor, uploadId, { mimeType: staged.mimeType, size: staged.blob.size, sha256: staged.blob.sha256, filename: staged.filename });
+      if (!filled) throw conflict(`Audio upload ${uploadId} is already filled; reserve a new one with attempt/audio/new.`);
+      const wrapperId = (await firstWrapperId(executor, uploadId)) ?? (await insertWrapper(executor, { uploadId, orgId: actor.orgId, kind: 'audio', name: staged.filename ?? '', description: '' }));
+      return { uploadId, wrapperId };
+    });
+  }
+
+  /** Stacks a new audio wrapper on an existing audio upload (one the realtime adapter captured, say). */
+  async promoteAudio(actor: Actor, uploadId: string, labels: { name?: string; description?: string }): Promise<UploadIds> {
+    const upload = await this.findVisible(actor, uploadId);
+    if (!upload || upload.kind !== 'audio') throw notFound('audio upload', uploadId);
+    if (!isStored(upload)) throw conflict(`Audio upload ${uploadId} is reserved but has no bytes yet; send the file with this request to fill it.`);
+    const wrapperId = await insertWrapper(this.database.db, { uploadId, orgId: actor.orgId, kind: 'audio', name: labels.name ?? upload.filename ?? '', description: labels.description ?? '' });
+    return { uploadId, wrapperId };
+  }
+
+  /**
+   * Stores bytes the server produced (generated images, synthesized speech) as an upload of
+   * `profileId`, with a wrapper, checked against the kind's allowlist and signature like any upload.
+   */
+  async storeUpload(input: StoreUploadInput): Promise<UploadIds> {
+    const mimeType = this.acceptedType(input.kind, input.mimeType);
+    const blob = await this.stageBytes(mimeType, input.bytes);
+    const filename = cleanFilename(input.filename);
+    return this.publishWith(blob, async (executor) => {
+      const upload = await insertUpload(executor, {
+        orgId: input.orgId,
+        profileId: input.profileId,
+        kind: input.kind,
+        mimeType,
+        size: blob.size,
+        sha256: blob.sha256,
+        filename,
+      });
+      const wrapperId = await insertWrapper(executor, { uploadId: upload.id, orgId: input.orgId, kind: input.kind, name: input.name ?? filename ?? '', description: input.description ?? '' });
+      return { uploadId: upload.id, wrapperId };
+    });
+  }
+
+  private async findVisible(actor: Actor, id: string): Promise<UploadRow | undefined> {
+    const upload = await findUploadByUploadOrWrapperId(this.database.db, actor.orgId, id);
+    if (!upload) return undefined;
+    const visible = await visibleUploadIds(this.database.db, this.readRules, actor, [upload]);
+    return visible.has(upload.id) ? upload : undefined;
+  }
+
+  /**
+   * The stored upload an id (upload or wrapper id) names, if the actor may see it and it is of
+   * `kind`. Everything else is the same 404, so nothing leaks about ids the caller may not see.
+   */
+  async findDownloadable(actor: Actor, kind: MediaKind, id: string): Promise<DownloadTarget> {
+    const upload = await this.findVisible(actor, id);
+    if (!upload || upload.kind !== kind || !isStored(upload)) throw notFound(`${kind} upload`, id);
+    return { upload, filename: uploadFilename(upload) };
+  }
+
+  openBytes(upload: StoredUpload, range?: ByteRange): Promise<Readable> {
+    return this.store.read(upload.sha256, range);
+  }
+
+  async recordRead(actor: Actor, artifact: ArtifactType, kind: DownloadKind | 'file_preview', subject: { upload_id: string } | { call_id: string }): Promise<void> {
+    const action = kind === 'file_preview' ? `${artifact}.file_preview` : `${artifact}.${kind}_download`;
+    await recordAudit(this.database.db, actor, actor.orgId, { action, artifactType: artifact, details: subject });
+  }
+
+  async callRecord(actor: Actor, callId: string): Promise<Record<string, unknown>> {
+    const record = await this.callRecords.findCallRecord(actor, callId);
+    if (!record) throw notFound('call', callId);
+    return record;
+  }
+
+  /** First page of a PDF as PNG, rendered once per distinct PDF and kept in blob storage. */
+  async preview(upload: StoredUpload): Promise<Preview> {
+    if (upload.mime_type !== 'application/pdf') {
+      throw unsupportedMediaType(`Only PDFs have a preview; upload ${upload.id} is ${upload.mime_type}.`);
+    }
+    const cached = await this.cachedPreview(upload.sha256);
+    if (cached) return cached;
+    let rendering = this.rendering.get(upload.sha256);
+    if (!rendering) {
+      rendering = this.renderAndCache(upload).finally(() => this.rendering.delete(upload.sha256));
+      this.rendering.set(upload.sha256, rendering);
+    }
+    return rendering;
+  }
+
+  private async cachedPreview(sourceSha256: string): Promise<Preview | undefined> {
+    const row = await findPreview(this.database.db, sourceSha256);
+    if (!row) return undefined;
+    try {
+      return { png: await this.store.read(row.png_sha256), size: row.png_size, sha256: row.png_sha256 };
+    } catch {
+      // The cached bytes are gone (store wiped by hand): render again.
+      return undefined;
+    }
+  }
+
+  private async renderAndCache(upload: StoredUpload): Promise<Preview> {
+    const pdf = await readAll(await this.store.read(upload.sha256));
+    let rendered;
+    try {
+      rendered = await this.renderer.render(pdf);
+    } catch (error) {
+      if (error instanceof PreviewFailedError) throw unprocessable(error.message);
+      throw error;
+    }
+    const blob = await this.store.stage(rendered.png);
+    await this.publishWith(blob, (executor) =>
+      insertPreview(executor, { source_sha256: upload.sha256, png_sha256: blob.sha256, png_size: blob.size, width: rendered.width, height: rendered.height }),
+    );
+    return { png: rendered.png, size: rendered.png.length, sha256: blob.sha256 };
+  }
+
+  /** Start-up housekeeping: temporary bytes of interrupted uploads, blobs whose transaction never committed. */
+  async sweep(options: { stagingOlderThanMs?: number; orphansOlderThanMs?: number } = {}): Promise<{ staging: number; orphans: number }> {
+    const staging = await this.store.sweepStaging(options.stagingOlderThanMs ?? STALE_STAGING_MS);
+    let orphans = 0;
+    let batch: string[] = [];
+    const flush = async () => {
+      for (const sha256 of await unreferencedBlobs(this.database.db, batch)) {
+        await this.store.delete(sha256);
+        orphans += 1;
+      }
+      batch = [];
+    };
+    for await (const sha256 of this.store.listPublished(options.orphansOlderThanMs ?? ORPHAN_GRACE_MS)) {
+      batch.push(sha256);
+      if (batch.length >= 500) await flush();
+    }
+    await flush();
+    return { staging, orphans };
+  }
+}
+
+async function readAll(stream: Readable): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    length += (chunk as Buffer).length;
+  }
+  // One fresh ArrayBuffer, so it can be transferred to the render worker without copying again.
+  const bytes = new Uint8Array(new ArrayBuffer(length));
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}

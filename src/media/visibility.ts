@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import type { Database, Executor } from '../db/database.ts';
+import { findArtifactsByIds } from '../artifacts/store.ts';
+import { ArtifactService } from '../artifacts/service.ts';
+import type { ArtifactType } from '../artifacts/types.ts';
+import type { ArtifactUploadLinks, UploadReference } from '../artifacts/upload-links.ts';
+import { AppError } from '../http/errors.ts';
+import type { Actor } from '../identity/actor.ts';
+import { findLinks, findUploadsByIds, insertMessageLinks, replaceArtifactLinks, type UploadRow } from './upload-store.ts';
+
+/** The artifact read rules (drafts, private families) without depending on a whole app. */
+export type ArtifactReadRules = Pick<ArtifactService, 'canRead'>;
+
+/**
+ * Which of these uploads (all of the actor's org) the actor may read: its own, any when admin,
+ * those linked to a message it reads, those linked to an artifact it may read.
+ */
+export async function visibleUploadIds(executor: Executor, readRules: ArtifactReadRules, actor: Actor, uploads: UploadRow[]): Promise<Set<string>> {
+  const visible = new Set<string>();
+  const undecided: string[] = [];
+  for (const upload of uploads) {
+    if (upload.org_id !== actor.orgId) continue;
+    if (actor.role === 'admin' || upload.profile_id === actor.profileId) visible.add(upload.id);
+    else undecided.push(upload.id);
+  }
+  if (undecided.length === 0) return visible;
+  const links = await findLinks(executor, undecided);
+  const artifactIds = new Set<string>();
+  for (const link of links) {
+    if (link.message_id && link.reader_profile_id === actor.profileId) visible.add(link.upload_id);
+    if (link.artifact_id) artifactIds.add(link.artifact_id);
+  }
+  if (artifactIds.size === 0) return visible;
+  const readable = new Set(
+    (await findArtifactsByIds(executor, actor.orgId, [...artifactIds]))
+      .filter((row) => readRules.canRead(actor, row.type as ArtifactType, row))
+      .map((row) => row.id),
+  );
+  for (const link of links) {
+    if (link.artifact_id && readable.has(link.artifact_id)) visible.add(link.upload_id);
+  }
+  return visible;
+}
+
+const isUuid = (value: string) => z.uuid().safeParse(value).success;
+
+/**
+ * Throws the contract's errors for upload ids a writer references: 404 (naming the field) for an
+ * id that is unknown, of another org, not visible to the writer or only reserved; 400 for one of
+ * the wrong kind.
+ */
+export async function assertUploadsUsable(executor: Executor, readRules: ArtifactReadRules, actor: Actor, references: UploadReference[]): Promise<void> {
+  const ids = [...new Set(references.flatMap((reference) => reference.ids).filter(isUuid))];
+  const rows = await findUploadsByIds(executor, actor.orgId, ids);
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const visible = await visibleUploadIds(executor, readRules, actor, rows);
+  for (const reference of references) {
+    for (const id of reference.ids) {
+      const row = byId.get(id);
+      if (!row || row.state !== 'ready' || !visible.has(id)) {
+        throw new AppError(404, 'not_found', `${reference.field}: upload ${id} was not found.`, { field: reference.field });
+      }
+      if (row.kind !== reference.kind) {
+        throw new AppError(400, 'invalid_request', `${reference.field}: upload ${id} is ${row.kind === 'audio' ? 'an' : 'a'} ${row.kind} upload; this field takes ${reference.kind} uploads.`, {
+          fields: [{ path: reference.field, message: `Expected a ${reference.kind} upload` }],
+        });
+      }
+    }
+  }
+}
+
+/** How artifacts check and record the uploads their `data` references. */
+export function createArtifactUploadLinks(database: Database): ArtifactUploadLinks {
+  // Only the read rules are used; they are pure functions of the actor and the row.
+  const readRules: ArtifactReadRules = new ArtifactService(database);
+  return {
+    assertUsable: (executor, actor, references) => assertUploadsUsable(executor, readRules, actor, references),
+    link: (executor, orgId, artifactId, uploadIds) => replaceArtifactLinks(executor, orgId, artifactId, uploadIds),
+  };
+}
+
+/**
+ * Attaches uploads to a message so its reader can download them (chat turns, generated replies).
+ * Check them first with assertUploadsUsable when a user supplied the ids.
+ */
+export async function linkUploadsToMessage(
+  executor: Executor,
+  link: { orgId: string; messageId: string; readerProfileId: string | null; uploadIds: string[] },
+): Promise<void> {
+  await insertMessageLinks(executor, link);
+}
