@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { FAMILIES } from '../artifacts/families/index.ts';
-import type { FamilyDefinition } from '../artifacts/types.ts';
+import type { ArtifactType, FamilyDefinition } from '../artifacts/types.ts';
 import { artifactOperations } from '../artifacts/routes.ts';
 import { loadConfig } from '../config.ts';
 import { createGenerationModule } from '../generation/module.ts';
@@ -132,7 +132,8 @@ function actionUsage(action: string, operation: Operation): string {
   return POSITIONAL_FORMS[action] ?? (operation.body || operation.query ? `${action.replace(/_/g, '-')} [--field value ...]` : action.replace(/_/g, '-'));
 }
 
-export function familyHelp(family: FamilyDefinition, operations: Operation[]): string {
+export function familyHelp(type: ArtifactType, operations: Operation[]): string {
+  const family = FAMILIES[type];
   const noun = family.type === 'system' ? 'system' : family.plural;
   const lines = [`glow ${noun} — ${family.summary}`, '', `Usage: glow ${noun} <action> [positionals] [--body JSON] [--field value ...] [--json]`, '', 'Actions:'];
   const own = operations.filter((operation) => actionOf(operation, family) !== undefined);

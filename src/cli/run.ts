@@ -1,41 +1,33 @@
-import { FAMILIES, familyByPlural } from '../artifacts/families/index.ts';
-import type { ArtifactType, FamilyDefinition } from '../artifacts/types.ts';
 import { hasSwitch, parseArgs, snakeCase, stringFlag, UsageError } from './args.ts';
 import type { Command } from './context.ts';
-import { genericCommand } from './commands/generic.ts';
-import { generateCommand, generationsCommand, groupCommand, watchCommand } from './commands/generation.ts';
-import { downloadCommand, previewCommand, uploadCommand } from './commands/media.ts';
-import { messageCommand, transcriptCommand } from './commands/chat.ts';
 import { CliError, GlowClient } from './http.ts';
+import { NOUNS, typeNamed } from './nouns.ts';
 import { terminalOutput } from './output.ts';
 
 export const DEFAULT_INSTANCE_URL = 'http://127.0.0.1:8000';
 
+/** Command modules load on use: the media libraries are not paid for by `glow personas get`. */
+const generation = () => import('./commands/generation.ts');
+const media = () => import('./commands/media.ts');
+const chat = () => import('./commands/chat.ts');
+
 /** Actions with their own grammar; every other action is generic dispatch. */
-const COMMANDS: Record<string, Command> = {
-  generate: generateCommand,
-  watch: watchCommand,
-  generations: generationsCommand,
-  group: groupCommand,
-  upload: uploadCommand,
-  download: downloadCommand,
-  preview: previewCommand,
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  generate: async () => (await generation()).generateCommand,
+  watch: async () => (await generation()).watchCommand,
+  generations: async () => (await generation()).generationsCommand,
+  group: async () => (await generation()).groupCommand,
+  upload: async () => (await media()).uploadCommand,
+  download: async () => (await media()).downloadCommand,
+  preview: async () => (await media()).previewCommand,
 };
 
-const ATTEMPT_COMMANDS: Record<string, Command> = {
-  message: messageCommand,
-  transcript: transcriptCommand,
+const ATTEMPT_COMMANDS: Record<string, () => Promise<Command>> = {
+  message: async () => (await chat()).messageCommand,
+  transcript: async () => (await chat()).transcriptCommand,
 };
 
-/** `personas`, and also `persona` and `system`: the plural is the documented noun, the singular is forgiven. */
-function familyNamed(noun: string): FamilyDefinition | undefined {
-  return familyByPlural(noun) ?? FAMILIES[noun as ArtifactType];
-}
-
-function unknownFamily(noun: string): UsageError {
-  const nouns = Object.values(FAMILIES).map((family) => (family.type === 'system' ? 'system' : family.plural));
-  return new UsageError(`unknown family "${noun}". Families: ${nouns.join(', ')}. See \`glow --help\`.`);
-}
+const genericCommand = async () => (await import('./commands/generic.ts')).genericCommand;
 
 /** Runs the CLI on `argv` (without node and the script) and answers the exit status. */
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -53,11 +45,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       output.out(mainHelp());
       return 0;
     }
-    const family = familyNamed(noun);
-    if (!family) throw unknownFamily(noun);
+    const type = typeNamed(noun);
+    if (!type) throw new UsageError(`unknown family "${noun}". Families: ${[...NOUNS.keys()].join(', ')}. See \`glow --help\`.`);
     if (actionWord === undefined || wantsHelp) {
       const { familyHelp, loadOperations } = await import('./catalogue.ts');
-      const help = familyHelp(family, await loadOperations());
+      const help = familyHelp(type, await loadOperations());
       if (wantsHelp) output.out(help);
       else output.err(`${help}\n\nMissing the action: glow ${noun} <action>.`);
       return wantsHelp ? 0 : 2;
@@ -67,8 +59,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       instanceUrl: stringFlag(args, 'instance-url') ?? env.GLOW_INSTANCE_URL ?? DEFAULT_INSTANCE_URL,
       token: stringFlag(args, 'token') ?? (env.GLOW_TOKEN || undefined),
     });
-    const command = (family.type === 'attempt' ? ATTEMPT_COMMANDS[action] : undefined) ?? COMMANDS[action] ?? genericCommand;
-    return await command({ family, noun, action, args: { ...args, positionals: rest }, client, output });
+    const load = (type === 'attempt' ? ATTEMPT_COMMANDS[action] : undefined) ?? COMMANDS[action] ?? genericCommand;
+    const command = await load();
+    return await command({ type, noun, action, args: { ...args, positionals: rest }, client, output });
   } catch (error) {
     if (error instanceof UsageError || error instanceof CliError) {
       output.err(`glow: ${error.message}`);

@@ -72,8 +72,14 @@ export class FrameDisplay {
       this.drawProgress(frame, label);
       return;
     }
-    if (this.bars) this.bars.log(`${line}\n`);
-    else this.output.out(line);
+    if (this.bars && !isTerminal(frame)) {
+      this.bars.log(`${line}\n`);
+      this.bars.update();
+      return;
+    }
+    // The bar is done at a terminal frame; stopping it first keeps the last line below it.
+    this.close();
+    this.output.out(line);
   }
 
   private drawProgress(frame: Frame, label: string): void {

@@ -37,7 +37,7 @@ export async function watchRun(context: CommandContext, runId: string): Promise<
   const display = new FrameDisplay(context.output);
   let failed = false;
   try {
-    await followWatch(context.client, `/${context.family.type}/watch?run_id=${encodeURIComponent(runId)}`, {
+    await followWatch(context.client, `/${context.type}/watch?run_id=${encodeURIComponent(runId)}`, {
       reconnectOnEnd: false,
       onFrame: (frame: Frame) => {
         display.show(frame);
@@ -69,7 +69,7 @@ export async function watchCommand(context: CommandContext): Promise<number> {
   };
   process.once('SIGINT', stop);
   try {
-    await followWatch(context.client, `/${context.family.type}/watch?${query}`, {
+    await followWatch(context.client, `/${context.type}/watch?${query}`, {
       reconnectOnEnd: true,
       onFrame: (frame) => {
         display.show(frame);

@@ -15,7 +15,7 @@ const POSITIONAL_FIELD: Record<string, string> = {
 
 /** Calls `POST /<singular>/<action>` and prints its result; `--body` and flags make the body. */
 export async function callOperation(context: CommandContext, body: Record<string, unknown>): Promise<unknown> {
-  const path = `/${context.family.type}/${context.action}`;
+  const path = `/${context.type}/${context.action}`;
   try {
     return await context.client.call(path, body);
   } catch (error) {

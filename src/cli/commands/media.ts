@@ -107,7 +107,7 @@ export async function uploadCommand(context: CommandContext): Promise<number> {
   const [kind, file, extra] = context.args.positionals;
   if (!kind || !file || extra !== undefined) throw new UsageError(`usage: glow ${context.noun} upload <${MEDIA_KINDS.join('|')}> <path> [--name N] [--description D]`);
   if (!(MEDIA_KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown upload kind "${kind}"; one of ${MEDIA_KINDS.join(', ')}.`);
-  const result = await uploadFile(context.client, context.output, context.family.type, kind, file, {
+  const result = await uploadFile(context.client, context.output, context.type, kind, file, {
     name: stringFlag(context.args, 'name'),
     description: stringFlag(context.args, 'description'),
     type: stringFlag(context.args, 'type'),
@@ -164,7 +164,7 @@ export async function downloadCommand(context: CommandContext): Promise<number> 
   const range = stringFlag(context.args, 'range');
   const headers: Record<string, string> = {};
   if (range) headers.range = range.startsWith('bytes=') ? range : `bytes=${range}`;
-  const response = await context.client.ensureOk(await context.client.send(`/${context.family.type}/${kind}_download`, {
+  const response = await context.client.ensureOk(await context.client.send(`/${context.type}/${kind}_download`, {
     method: 'POST',
     json: { [`${kind}_id`]: id },
     headers,
@@ -176,7 +176,7 @@ export async function downloadCommand(context: CommandContext): Promise<number> 
 export async function previewCommand(context: CommandContext): Promise<number> {
   const [fileId, extra] = context.args.positionals;
   if (!fileId || extra !== undefined) throw new UsageError(`usage: glow ${context.noun} preview <file_id> --output <file.png>`);
-  const response = await context.client.ensureOk(await context.client.send(`/${context.family.type}/file_preview`, {
+  const response = await context.client.ensureOk(await context.client.send(`/${context.type}/file_preview`, {
     method: 'POST',
     json: { file_id: fileId },
   }));
