@@ -23,8 +23,10 @@ export async function resolveReferences(
   executor: Executor,
   orgId: string,
   family: FamilyDefinition,
-  data: Record<string, unknown>,
+  generated: Record<string, unknown>,
+  instructionText: string,
 ): Promise<Record<string, unknown>> {
+  const data = keepGivenUploads(family, generated, instructionText);
   const refs = Object.entries(family.artifactRefs ?? {});
   if (refs.length === 0) return data;
   const mentioned = refs.flatMap(([field]) => {
@@ -78,4 +80,27 @@ export async function resolveReferences(
     }
   }
   return resolved;
+}
+
+/**
+ * Upload ids cannot be invented: keep the ones the user wrote in the instructions (the service
+ * still checks the caller may use them) and drop the rest. Every upload field is optional.
+ */
+function keepGivenUploads(family: FamilyDefinition, data: Record<string, unknown>, instructionText: string): Record<string, unknown> {
+  const fields = Object.keys(family.uploadRefs ?? {});
+  if (fields.length === 0) return data;
+  const given = (id: unknown) => typeof id === 'string' && instructionText.toLowerCase().includes(id.toLowerCase());
+  const kept: Record<string, unknown> = { ...data };
+  for (const field of fields) {
+    const value = kept[field];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) {
+      const ids = value.filter(given);
+      if (ids.length > 0) kept[field] = ids;
+      else delete kept[field];
+    } else if (!given(value)) {
+      delete kept[field];
+    }
+  }
+  return kept;
 }

@@ -173,7 +173,7 @@ export class RunExecutor {
         await database.db.transaction().execute(async (trx) => {
           // Fence: this also locks the run row, so no takeover can interleave with the save.
           if (!(await renewLease(trx, run.id, ownerId, leaseMs))) throw new RunInterruption('lease_lost');
-          const data = await resolveReferences(trx, run.org_id, family, generated.data);
+          const data = await resolveReferences(trx, run.org_id, family, generated.data, request.instructions.join('\n'));
           const record = await artifacts.create(
             actor,
             type,

@@ -1,1 +1,504 @@
 // The generation suite: registers its tests when imported (see index.ts).
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { v7 as uuidv7 } from 'uuid';
+import { FAMILIES } from '../../src/artifacts/families/index.ts';
+import type { ArtifactType } from '../../src/artifacts/types.ts';
+import { errorEvent } from '../../src/generation/events.ts';
+import { endRun } from '../../src/generation/lifecycle.ts';
+import { MAX_RUN_ATTEMPTS } from '../../src/generation/module.ts';
+import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
+import { getHarness, type ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
+
+interface Frame {
+  id: string;
+  data: any;
+}
+
+interface Watch {
+  status: number;
+  frames: Frame[];
+  /** The raw text received, to check the framing itself. */
+  raw: string;
+  /** Resolves when the server ended the stream. */
+  ended: Promise<void>;
+  /** Resolves once a frame matching `predicate` arrived (checks earlier frames too). */
+  until(predicate: (frame: Frame) => boolean): Promise<Frame>;
+  close(): void;
+}
+
+/** Opens GET <path> as an SSE stream and parses it with eventsource-parser as it arrives. */
+async function openWatch(client: ApiClient, path: string, headers: Record<string, string> = {}): Promise<Watch> {
+  const controller = new AbortController();
+  const requestHeaders: Record<string, string> = { accept: 'text/event-stream', ...headers };
+  if (client.token) requestHeaders.authorization = `Bearer ${client.token}`;
+  const response = await fetch(`${client.baseUrl}${path}`, { headers: requestHeaders, signal: controller.signal });
+  const frames: Frame[] = [];
+  const waiters: { predicate: (frame: Frame) => boolean; resolve: (frame: Frame) => void }[] = [];
+  const watch: Watch = {
+    status: response.status,
+    frames,
+    raw: '',
+    ended: Promise.resolve(),
+    until(predicate) {
+      const found = frames.find(predicate);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve) => waiters.push({ predicate, resolve }));
+    },
+    close: () => controller.abort(),
+  };
+  if (response.status !== 200 || !response.body) {
+    watch.raw = await response.text();
+    return watch;
+  }
+  const parser = createParser({
+    onEvent(message: EventSourceMessage) {
+      const frame = { id: message.id ?? '', data: JSON.parse(message.data) };
+      frames.push(frame);
+      for (const waiter of [...waiters]) {
+        if (waiter.predicate(frame)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(frame);
+        }
+      }
+    },
+  });
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  watch.ended = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        watch.raw += value;
+        parser.feed(value);
+      }
+    } catch {
+      // Aborted by the test.
+    }
+  })();
+  return watch;
+}
+
+/** Watches a run to its end (the server closes a run stream after the terminal event). */
+async function watchToEnd(client: ApiClient, type: string, runId: string, headers: Record<string, string> = {}): Promise<Frame[]> {
+  const watch = await openWatch(client, `/${type}/watch?run_id=${runId}`, headers);
+  assert.equal(watch.status, 200, watch.raw);
+  await watch.ended;
+  return watch.frames;
+}
+
+const kinds = (frames: Frame[]) => frames.map((frame) => frame.data.type);
+const isTerminal = (frame: Frame) => frame.data.type === 'GenerationCompleteEvent' || frame.data.type === 'GenerationErrorEvent';
+
+async function generate(client: ApiClient, type: string, body: Record<string, unknown>) {
+  const response = await client.post(`/${type}/generate`, body);
+  assert.equal(response.status, 200, response.text);
+  return response.body as { group_id: string; run_id: string; produced_media: unknown[]; idempotency_key?: string };
+}
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, limitMs = 20_000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('generation', () => {
+  let harness: Harness;
+  let org: TestOrg;
+  let fake: FakeProvider;
+  let fakeModelId: string;
+  const apiKeyEnv = `GLOW_TEST_FAKE_KEY_${process.pid}`;
+
+  before(async () => {
+    harness = await getHarness();
+    org = await harness.newOrg('gen');
+    fake = await startFakeProvider();
+    process.env[apiKeyEnv] = 'sk-fake-test';
+    const provider = await org.admin.post('/provider/create', { name: 'Fake', data: { kind: 'openai_compatible', base_url: fake.url, api_key_env: apiKeyEnv } });
+    assert.equal(provider.status, 200, provider.text);
+    const model = await org.admin.post('/model/create', {
+      name: 'fake-model',
+      data: { provider_id: provider.body.id, model_name: 'fake-1', purpose: 'text', input_price_per_token: 0.000001, output_price_per_token: 0.000002 },
+    });
+    assert.equal(model.status, 200, model.text);
+    fakeModelId = model.body.id;
+  });
+
+  after(async () => {
+    await fake?.close();
+  });
+
+  test('an offline run streams progress, saved, complete in order; the artifact passes its schema and is searchable', async () => {
+    const handles = await generate(org.admin, 'persona', { instructions: ['A passive student who starts every reply with Uh...'] });
+    assert.deepEqual(handles.produced_media, []);
+    const frames = await watchToEnd(org.admin, 'persona', handles.run_id);
+    assert.deepEqual(kinds(frames), ['GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationCompleteEvent']);
+    for (const frame of frames) {
+      assert.equal(frame.data.run_id, handles.run_id);
+      assert.equal(frame.data.group_id, handles.group_id);
+      assert.equal(frame.data.artifact_type, 'persona');
+      assert.ok(!Number.isNaN(Date.parse(frame.data.created_at)));
+    }
+    assert.deepEqual(frames.map((frame) => frame.data.event_type), ['persona.generation.progress', 'persona.generation.saved', 'persona.generation.complete']);
+    const [progress, saved, complete] = frames.map((frame) => frame.data);
+    assert.equal(progress.completed_resources, 1);
+    assert.equal(progress.total_resources, 1);
+    assert.equal(progress.percentage, 100);
+    assert.equal(complete.success, true);
+    assert.equal(complete.artifact_id, saved.artifact_id);
+
+    const record = await org.admin.post('/persona/get', { id: saved.artifact_id });
+    assert.equal(record.status, 200);
+    assert.equal(FAMILIES.persona.data.safeParse(record.body.data).success, true);
+    const found = await org.admin.post('/persona/search', {});
+    assert.ok(found.body.items.some((item: { id: string }) => item.id === saved.artifact_id));
+  });
+
+  test('SSE framing: numeric increasing ids, data lines, no event: line; ?access_token= works on watch only', async () => {
+    const handles = await generate(org.admin, 'rubric', { instructions: ['Rubric for office-hours listening'] });
+    const watch = await openWatch(org.admin.withToken(undefined), `/rubric/watch?run_id=${handles.run_id}&access_token=${encodeURIComponent(org.admin.token!)}`);
+    assert.equal(watch.status, 200, watch.raw);
+    await watch.ended;
+    assert.doesNotMatch(watch.raw, /^event:/m);
+    assert.match(watch.raw, /^id: \d+\ndata: \{.*\}\n\n/);
+    const ids = watch.frames.map((frame) => Number(frame.id));
+    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+    assert.equal(new Set(ids).size, ids.length);
+
+    const unauthenticated = await harness.anonymous.get(`/rubric/watch?run_id=${handles.run_id}`);
+    assert.equal(unauthenticated.status, 401);
+    const tokenInQueryElsewhere = await harness.anonymous.post(`/rubric/generations?access_token=${encodeURIComponent(org.admin.token!)}`, {});
+    assert.equal(tokenInQueryElsewhere.status, 401);
+  });
+
+  test('count=3 saves three artifacts with monotonic progress', async () => {
+    const handles = await generate(org.admin, 'persona', { instructions: ['Three anxious first-years'], config: { params: { count: 3 } } });
+    const frames = await watchToEnd(org.admin, 'persona', handles.run_id);
+    const progress = frames.filter((frame) => frame.data.type === 'GenerationProgressEvent').map((frame) => frame.data.completed_resources);
+    assert.deepEqual(progress, [1, 2, 3]);
+    const saved = frames.filter((frame) => frame.data.type === 'GenerationSavedEvent').map((frame) => frame.data.artifact_id);
+    assert.equal(new Set(saved).size, 3);
+    const complete = frames.at(-1)!.data;
+    assert.equal(complete.type, 'GenerationCompleteEvent');
+    assert.deepEqual(complete.artifact_ids, saved);
+    // Every progress frame precedes the complete frame, and each saved follows its progress.
+    assert.deepEqual(kinds(frames), ['GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationCompleteEvent']);
+  });
+
+  test('every family generates offline an artifact that passes its schema (required references filled from the org)', async () => {
+    const familyOrg = await harness.newOrg('families');
+    // Dependencies first: a simulation needs a persona and a scenario, an attempt a simulation, an eval a rubric.
+    const order: ArtifactType[] = ['persona', 'scenario', 'rubric', 'simulation', 'attempt', 'eval'];
+    const rest = (Object.keys(FAMILIES) as ArtifactType[]).filter((type) => !order.includes(type));
+    for (const type of [...order, ...rest]) {
+      const handles = await generate(familyOrg.admin, type, { instructions: [`A realistic ${type} for a CS-180 office-hours practice`] });
+      const frames = await watchToEnd(familyOrg.admin, type, handles.run_id);
+      const terminal = frames.at(-1)!.data;
+      assert.equal(terminal.type, 'GenerationCompleteEvent', `${type}: ${JSON.stringify(terminal)}`);
+      const row = await harness.database.db.selectFrom('artifacts').selectAll().where('id', '=', terminal.artifact_id).executeTakeFirstOrThrow();
+      assert.equal(row.type, type);
+      assert.equal(row.org_id, familyOrg.orgId);
+      const parsed = FAMILIES[type].data.safeParse(row.data);
+      assert.equal(parsed.success, true, `${type}: ${parsed.error?.message}`);
+    }
+  });
+
+  test('a family with a required reference the org cannot satisfy ends with an error naming it', async () => {
+    const emptyOrg = await harness.newOrg('empty');
+    const handles = await generate(emptyOrg.admin, 'simulation', { instructions: ['A voice simulation'] });
+    const frames = await watchToEnd(emptyOrg.admin, 'simulation', handles.run_id);
+    assert.deepEqual(kinds(frames), ['GenerationErrorEvent']);
+    assert.match(frames[0]!.data.message, /persona/);
+    assert.equal(frames[0]!.data.success, false);
+  });
+
+  test('the trigger validates: unknown fields, nothing to do, count range, foreign group, admin-only families', async () => {
+    const unknown = await org.admin.post('/persona/generate', { instructions: ['x'], colour: 'blue' });
+    assert.equal(unknown.status, 400);
+    assert.deepEqual(unknown.body.error.details.unknown_fields, ['colour']);
+    const nestedUnknown = await org.admin.post('/persona/generate', { instructions: ['x'], config: { params: { temperature: 2 } } });
+    assert.equal(nestedUnknown.status, 400);
+    assert.match(nestedUnknown.body.error.message, /config\.params\.temperature/);
+    assert.equal((await org.admin.post('/persona/generate', {})).status, 400);
+    assert.equal((await org.admin.post('/persona/generate', { instructions: ['x'], config: { params: { count: 11 } } })).status, 400);
+    assert.equal((await org.admin.post('/persona/generate', { instructions: ['x'], config: { params: { count: 0 } } })).status, 400);
+    assert.equal((await org.admin.post('/persona/generate', { instructions: ['x'], config: { params: { model_id: 'no-such-model' } } })).status, 400);
+
+    const other = await harness.newOrg('other');
+    const foreign = await generate(other.admin, 'persona', { instructions: ['Their persona'] });
+    assert.equal((await org.admin.post('/persona/generate', { instructions: ['x'], group_id: foreign.group_id })).status, 404);
+    assert.equal((await org.admin.post('/persona/generate', { instructions: ['x'], config: { group_id: foreign.group_id } })).status, 404);
+
+    const { client: member } = await org.addProfile('member');
+    assert.equal((await member.post('/model/generate', { instructions: ['a model'] })).status, 403);
+  });
+
+  test('idempotency_key: the same body gets the first response, another body 409', async () => {
+    const key = randomUUID();
+    const body = { instructions: ['Idempotent persona'], idempotency_key: key };
+    const first = await generate(org.admin, 'persona', body);
+    assert.equal(first.idempotency_key, key);
+    const again = await generate(org.admin, 'persona', { idempotency_key: key, instructions: ['Idempotent persona'] });
+    assert.deepEqual(again, first);
+    const different = await org.admin.post('/persona/generate', { ...body, instructions: ['Something else'] });
+    assert.equal(different.status, 409);
+    const runs = await harness.database.db.selectFrom('generation_runs').select('id').where('idempotency_key', '=', key).execute();
+    assert.equal(runs.length, 1);
+  });
+
+  test('client_run_id: a watch opened before the trigger waits and then streams the run; reuse is 409', async () => {
+    const runId = uuidv7();
+    const watch = await openWatch(org.admin, `/persona/watch?run_id=${runId}`);
+    assert.equal(watch.status, 200);
+    const handles = await generate(org.admin, 'persona', { instructions: ['Announced persona'], client_run_id: runId });
+    assert.equal(handles.run_id, runId);
+    await watch.ended;
+    assert.deepEqual(kinds(watch.frames), ['GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationCompleteEvent']);
+    const reuse = await org.admin.post('/persona/generate', { instructions: ['Again'], client_run_id: runId });
+    assert.equal(reuse.status, 409);
+  });
+
+  test('Last-Event-ID (header or query) resumes with no gap and no duplicate; a finished run replays and closes', async () => {
+    const handles = await generate(org.admin, 'persona', { instructions: ['Resumable personas'], config: { params: { count: 3 } } });
+    const full = await watchToEnd(org.admin, 'persona', handles.run_id);
+    assert.equal(full.length, 7);
+    const cut = full[2]!.id;
+    const resumed = await watchToEnd(org.admin, 'persona', handles.run_id, { 'last-event-id': cut });
+    assert.deepEqual(resumed.map((frame) => frame.id), full.slice(3).map((frame) => frame.id));
+    assert.deepEqual([...full.slice(0, 3), ...resumed].map((frame) => frame.data), full.map((frame) => frame.data));
+    const viaQuery = await openWatch(org.admin, `/persona/watch?run_id=${handles.run_id}&last_event_id=${full[5]!.id}`);
+    await viaQuery.ended;
+    assert.deepEqual(viaQuery.frames.map((frame) => frame.id), [full[6]!.id]);
+    const replay = await watchToEnd(org.admin, 'persona', handles.run_id);
+    assert.deepEqual(replay, full);
+    assert.equal((await org.admin.get(`/persona/watch?run_id=${handles.run_id}&last_event_id=abc`)).status, 400);
+  });
+
+  test('a group stream multiplexes the runs of the group and stays open', async () => {
+    const first = await generate(org.admin, 'scenario', { instructions: ['Office hours after a failed midterm'] });
+    const watch = await openWatch(org.admin, `/scenario/watch?group_id=${first.group_id}`);
+    assert.equal(watch.status, 200);
+    const second = await generate(org.admin, 'scenario', { instructions: ['A late-night lab'], group_id: first.group_id });
+    assert.equal(second.group_id, first.group_id);
+    await watch.until((frame) => frame.data.run_id === first.run_id && isTerminal(frame));
+    await watch.until((frame) => frame.data.run_id === second.run_id && isTerminal(frame));
+    for (const runId of [first.run_id, second.run_id]) {
+      assert.deepEqual(kinds(watch.frames.filter((frame) => frame.data.run_id === runId)), ['GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationCompleteEvent']);
+    }
+    const ids = watch.frames.map((frame) => Number(frame.id));
+    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+    // Still open after both terminals: a third run in the group arrives on the same stream.
+    const third = await generate(org.admin, 'scenario', { instructions: ['A third'], config: { group_id: first.group_id } });
+    await watch.until((frame) => frame.data.run_id === third.run_id && isTerminal(frame));
+    watch.close();
+  });
+
+  test('generations: search, date window, exact total_count, members see their own, admins the org', async () => {
+    const scoped = await harness.newOrg('scope');
+    const alice = await scoped.addProfile('member', 'Alice');
+    const bob = await scoped.addProfile('member', 'Bob');
+    // Each token is a session, and each session has its own group window.
+    const aliceSecond = await alice.client.post('/auth/create', { profile_id: alice.profileId });
+    const aliceAgain = alice.client.withToken(aliceSecond.body.token);
+    await generate(alice.client, 'persona', { instructions: ['Confused sophomore'] });
+    await generate(aliceAgain, 'persona', { instructions: ['Confident senior'] });
+    await generate(bob.client, 'persona', { instructions: ['Confused transfer student'] });
+    await generate(alice.client, 'rubric', { instructions: ['Not a persona group'] });
+
+    const aliceOwn = await alice.client.post('/persona/generations', {});
+    assert.equal(aliceOwn.status, 200);
+    assert.equal(aliceOwn.body.total_count, 2);
+    assert.deepEqual(aliceOwn.body.items.map((item: any) => item.group_name), ['Confident senior', 'Confused sophomore']);
+    for (const item of aliceOwn.body.items) assert.deepEqual(Object.keys(item).sort(), ['created_at', 'group_id', 'group_name', 'session_id']);
+
+    const adminView = await scoped.admin.post('/persona/generations', {});
+    assert.equal(adminView.body.total_count, 3);
+    const searched = await scoped.admin.post('/persona/generations', { search: 'confused', page_limit: 1 });
+    assert.equal(searched.body.total_count, 2);
+    assert.equal(searched.body.items.length, 1);
+    const page2 = await scoped.admin.post('/persona/generations', { search: 'confused', page_limit: 1, page_offset: 1 });
+    assert.notEqual(page2.body.items[0].group_id, searched.body.items[0].group_id);
+
+    const today = new Date().toISOString().slice(0, 10);
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    assert.equal((await scoped.admin.post('/persona/generations', { date_from: today, date_to: today })).body.total_count, 3);
+    assert.equal((await scoped.admin.post('/persona/generations', { date_from: tomorrow })).body.total_count, 0);
+    assert.equal((await scoped.admin.post('/persona/generations', { date_to: yesterday })).body.total_count, 0);
+    assert.equal((await scoped.admin.post('/persona/generations', { date_from: 'not a date' })).status, 400);
+    assert.equal((await scoped.admin.post('/persona/generations', { page_limit: 0 })).status, 400);
+  });
+
+  test('group detail: runs with model_id offline, tokens, cost, and (include_detail) system/user/assistant messages; invisible groups are 404', async () => {
+    const { client: member } = await org.addProfile('member');
+    const handles = await generate(member, 'persona', { instructions: ['Detail persona'] });
+    await watchToEnd(member, 'persona', handles.run_id);
+    const summary = await member.post('/system/group', { group_id: handles.group_id });
+    assert.equal(summary.status, 200, summary.text);
+    assert.equal(summary.body.runs.length, 1);
+    const run = summary.body.runs[0];
+    assert.equal(run.id, handles.run_id);
+    assert.equal(run.status, 'completed');
+    assert.equal(run.model_id, 'offline');
+    assert.equal(run.input_tokens, 0);
+    assert.equal(run.output_tokens, 0);
+    assert.equal(run.cost, 0);
+    assert.deepEqual(run.messages, []);
+
+    const detail = await member.post('/persona/group', { group_id: handles.group_id, include_detail: true });
+    const messages = detail.body.runs[0].messages;
+    assert.deepEqual(messages.map((message: any) => message.role), ['system', 'user', 'assistant']);
+    assert.match(messages[1].text, /Detail persona/);
+    for (const message of messages) {
+      for (const field of ['text_upload_ids', 'audio_upload_ids', 'image_upload_ids', 'video_upload_ids', 'file_upload_ids']) assert.deepEqual(message[field], []);
+    }
+    const paged = await member.post('/system/group', { group_id: handles.group_id, include_detail: true, message_limit: 1, message_offset: 1 });
+    assert.deepEqual(paged.body.runs[0].messages.map((message: any) => message.role), ['user']);
+    assert.equal(paged.body.message_total_count, 3);
+
+    const { client: otherMember } = await org.addProfile('member');
+    assert.equal((await otherMember.post('/system/group', { group_id: handles.group_id })).status, 404);
+    assert.equal((await org.admin.post('/system/group', { group_id: handles.group_id })).status, 200);
+    const stranger = await harness.newOrg('stranger');
+    assert.equal((await stranger.admin.post('/system/group', { group_id: handles.group_id })).status, 404);
+    assert.equal((await stranger.admin.get(`/persona/watch?run_id=${handles.run_id}`)).status, 404);
+    assert.equal((await otherMember.get(`/persona/watch?group_id=${handles.group_id}`)).status, 404);
+  });
+
+  test('a configured provider model: the model artifact is saved with its token counts and cost', async () => {
+    fake.reset();
+    const handles = await generate(org.admin, 'persona', { instructions: ['From the fake model'], config: { params: { model_id: fakeModelId } } });
+    const frames = await watchToEnd(org.admin, 'persona', handles.run_id);
+    assert.equal(frames.at(-1)!.data.type, 'GenerationCompleteEvent', JSON.stringify(frames.at(-1)!.data));
+    const record = await org.admin.post('/persona/get', { id: frames.at(-1)!.data.artifact_id });
+    assert.deepEqual(record.body.data, FAMILIES.persona.example);
+    const detail = await org.admin.post('/system/group', { group_id: handles.group_id, include_detail: true });
+    const run = detail.body.runs.find((item: any) => item.id === handles.run_id);
+    assert.equal(run.model_id, fakeModelId);
+    assert.equal(run.input_tokens, 120);
+    assert.equal(run.output_tokens, 80);
+    assert.ok(Math.abs(run.cost - (120 * 0.000001 + 80 * 0.000002)) < 1e-9);
+    assert.ok(fake.requests.length >= 1);
+  });
+
+  test('every family generates through the provider (fake model), passing its schema', async () => {
+    fake.reset();
+    const familyOrg = await harness.newOrg('provider-families');
+    const provider = await familyOrg.admin.post('/provider/create', { name: 'Fake', data: { kind: 'openai_compatible', base_url: fake.url, api_key_env: apiKeyEnv } });
+    const model = await familyOrg.admin.post('/model/create', {
+      name: 'fake', data: { provider_id: provider.body.id, model_name: 'fake-1', purpose: 'text', input_price_per_token: 0, output_price_per_token: 0 },
+    });
+    const order: ArtifactType[] = ['persona', 'scenario', 'rubric', 'simulation', 'attempt', 'eval'];
+    const rest = (Object.keys(FAMILIES) as ArtifactType[]).filter((type) => !order.includes(type) && type !== 'profile');
+    for (const type of [...order, ...rest]) {
+      const handles = await generate(familyOrg.admin, type, { instructions: [`A ${type}`], config: { params: { model_id: model.body.id } } });
+      const frames = await watchToEnd(familyOrg.admin, type, handles.run_id);
+      const terminal = frames.at(-1)!.data;
+      assert.equal(terminal.type, 'GenerationCompleteEvent', `${type}: ${JSON.stringify(terminal)}`);
+      const row = await harness.database.db.selectFrom('artifacts').select('data').where('id', '=', terminal.artifact_id).executeTakeFirstOrThrow();
+      assert.equal(FAMILIES[type].data.safeParse(row.data).success, true, type);
+    }
+  });
+
+  test('a model that returns garbage every time: error event, raw text in the group detail, nothing saved', async () => {
+    fake.reset();
+    const garbage = 'I am sorry, I cannot produce JSON today. <<<garbage-marker-42>>>';
+    fake.setDefault({ reply: garbage });
+    try {
+      const before = (await org.admin.post('/persona/search', {})).body.total_count;
+      const handles = await generate(org.admin, 'persona', { instructions: ['Garbage in'], config: { params: { model_id: fakeModelId } } });
+      const frames = await watchToEnd(org.admin, 'persona', handles.run_id);
+      assert.deepEqual(kinds(frames), ['GenerationErrorEvent']);
+      assert.equal(frames[0]!.data.resource_type, 'persona');
+      assert.equal(frames[0]!.data.success, false);
+      const detail = await org.admin.post('/system/group', { group_id: handles.group_id, include_detail: true });
+      const run = detail.body.runs.find((item: any) => item.id === handles.run_id);
+      assert.equal(run.status, 'error');
+      assert.ok(run.messages.some((message: any) => message.role === 'assistant' && message.text.includes('garbage-marker-42')));
+      assert.equal((await org.admin.post('/persona/search', {})).body.total_count, before);
+    } finally {
+      fake.reset();
+    }
+  });
+
+  test('the trigger answers before the model does; cancel aborts the model call and ends the run with a cancelled error; a finished run is 409', async () => {
+    fake.reset();
+    fake.setDefault({ hang: true });
+    try {
+      const handles = await generate(org.admin, 'persona', { instructions: ['Never answered'], config: { params: { model_id: fakeModelId } } });
+      // The trigger has answered while the model call hangs: fire-and-return does not wait for the model.
+      await eventually('the model request', () => (fake.requests.some((request) => request.path.includes('chat/completions')) ? true : undefined));
+      const watch = await openWatch(org.admin, `/persona/watch?run_id=${handles.run_id}`);
+      const cancelled = await org.admin.post('/persona/cancel', { run_id: handles.run_id });
+      assert.equal(cancelled.status, 200, cancelled.text);
+      assert.equal(cancelled.body.status, 'cancelling');
+      await watch.ended;
+      assert.deepEqual(kinds(watch.frames), ['GenerationErrorEvent']);
+      assert.match(watch.frames[0]!.data.message, /cancel/i);
+      const again = await org.admin.post('/persona/cancel', { run_id: handles.run_id });
+      assert.equal(again.status, 409);
+      const detail = await org.admin.post('/system/group', { group_id: handles.group_id });
+      assert.equal(detail.body.runs.find((run: any) => run.id === handles.run_id).status, 'cancelled');
+    } finally {
+      fake.reset();
+    }
+    const done = await generate(org.admin, 'persona', { instructions: ['Done already'], wait_for_complete: true });
+    assert.equal((await org.admin.post('/persona/cancel', { run_id: done.run_id })).status, 409);
+    assert.equal((await org.admin.post('/persona/cancel', { run_id: randomUUID() })).status, 404);
+  });
+
+  test('wait_for_complete blocks until the run ended', async () => {
+    const handles = await generate(org.admin, 'tool', { instructions: ['A calculator tool'], wait_for_complete: true });
+    const run = await harness.database.db.selectFrom('generation_runs').select(['status', 'terminal_event_seq']).where('id', '=', handles.run_id).executeTakeFirstOrThrow();
+    assert.equal(run.status, 'completed');
+    assert.ok(run.terminal_event_seq);
+  });
+
+  describe('durable runs', () => {
+    async function insertOrphanRun(owner: TestOrg, attempts: number): Promise<{ groupId: string; runId: string }> {
+      const db = harness.database.db;
+      const session = await db.selectFrom('api_tokens').select('id').where('profile_id', '=', owner.adminProfileId).executeTakeFirstOrThrow();
+      const groupId = uuidv7();
+      const runId = uuidv7();
+      await db.insertInto('generation_groups').values({ id: groupId, org_id: owner.orgId, artifact_type: 'persona', profile_id: owner.adminProfileId, session_id: session.id, name: 'orphaned' }).execute();
+      // A run whose worker died mid-run: running, lease expired, no live job.
+      await db
+        .insertInto('generation_runs')
+        .values({
+          id: runId, group_id: groupId, org_id: owner.orgId, artifact_type: 'persona', profile_id: owner.adminProfileId, session_id: session.id,
+          status: 'running', request: JSON.stringify({ body: {}, instructions: ['Orphaned persona'], count: 1, modalities: ['text'] }), request_hash: 'x',
+          lease_owner: 'dead-worker', lease_expires_at: new Date(Date.now() - 60_000), attempts,
+        })
+        .execute();
+      return { groupId, runId };
+    }
+
+    test('a run whose worker died (lease expired) is taken over and ends exactly once; a stale worker\'s late write is rejected', async () => {
+      const { runId, groupId } = await insertOrphanRun(org, 1);
+      const frames = await watchToEnd(org.admin, 'persona', runId);
+      assert.deepEqual(kinds(frames), ['GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationCompleteEvent']);
+      const run = await harness.database.db.selectFrom('generation_runs').selectAll().where('id', '=', runId).executeTakeFirstOrThrow();
+      assert.equal(run.status, 'completed');
+      assert.equal(run.attempts, 2);
+      const stale = await endRun(harness.database, run, 'error', { owner: 'dead-worker' }, errorEvent({ orgId: org.orgId, groupId, runId, artifactType: 'persona' }, 'persona', runId, 'late'));
+      assert.equal(stale, false);
+      const anyone = await endRun(harness.database, run, 'error', { expiredOrQueued: true }, errorEvent({ orgId: org.orgId, groupId, runId, artifactType: 'persona' }, 'persona', runId, 'late'));
+      assert.equal(anyone, false);
+      const replay = await watchToEnd(org.admin, 'persona', runId);
+      assert.equal(replay.filter(isTerminal).length, 1);
+    });
+
+    test('a run whose workers kept dying ends with an error event after the attempt limit', async () => {
+      const { runId } = await insertOrphanRun(org, MAX_RUN_ATTEMPTS);
+      const frames = await watchToEnd(org.admin, 'persona', runId);
+      assert.deepEqual(kinds(frames), ['GenerationErrorEvent']);
+      assert.match(frames[0]!.data.message, /attempts/);
+    });
+  });
+});
