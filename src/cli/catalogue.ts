@@ -8,10 +8,8 @@ import { FAMILIES } from '../artifacts/families/index.ts';
 import type { ArtifactType, FamilyDefinition } from '../artifacts/types.ts';
 import { artifactOperations } from '../artifacts/routes.ts';
 import { loadConfig } from '../config.ts';
-import { createGenerationModule } from '../generation/module.ts';
 import type { Operation } from '../http/operations.ts';
 import { identityOperations } from '../identity/routes.ts';
-import { createMediaModule } from '../media/module.ts';
 import type { CoreServices } from '../module.ts';
 
 /**
@@ -25,6 +23,9 @@ export async function loadOperations(): Promise<Operation[]> {
     ...artifactOperations(null as never, { profile: ['create'], auth: ['create', 'draft', 'delete'] }),
   ];
   try {
+    // Loaded here, not at the top: they pull in the model and PDF libraries, which `glow --help` does not need.
+    const { createGenerationModule } = await import('../generation/module.ts');
+    const { createMediaModule } = await import('../media/module.ts');
     const generation = await createGenerationModule(placeholders);
     operations.push(...generation.operations);
     const media = await createMediaModule(placeholders, generation.callRecords);

@@ -36,7 +36,11 @@ export function describeFrame(frame: Frame): string {
     case 'saved':
       return `saved ${frame.artifact_id}`;
     case 'complete':
-      return `complete: ${frame.message ?? ''}${frame.artifact_id ? ` (artifact ${frame.artifact_id})` : ''}`.trimEnd();
+    {
+      const message = String(frame.message ?? '');
+      const artifact = frame.artifact_id && !message.includes(frame.artifact_id) ? ` (artifact ${frame.artifact_id})` : '';
+      return `complete: ${message}${artifact}`.trimEnd();
+    }
     case 'error':
     case 'failed': {
       const resource = [frame.resource_type, frame.resource_id].filter(Boolean).join(' ');

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -79,6 +79,50 @@ function minimalPdf(): Buffer {
   pdf += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((offset) => `${String(offset).padStart(10, '0')} 00000 n \n`).join('')}`;
   pdf += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
   return Buffer.from(pdf, 'latin1');
+}
+
+/**
+ * A TCP proxy to the server that cuts the first watch connection right after its first SSE
+ * frame, as a network failure would; later connections pass untouched.
+ */
+async function droppingProxy(target: URL): Promise<{ url: string; watchRequests: () => number; close: () => Promise<void> }> {
+  let watchRequests = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.add(client).add(upstream);
+    let cut = false;
+    client.on('data', (chunk: Buffer) => {
+      if (chunk.toString('latin1').includes('GET /persona/watch')) cut = ++watchRequests === 1;
+      upstream.write(chunk);
+    });
+    let seen = '';
+    upstream.on('data', (chunk: Buffer) => {
+      if (!cut) return void client.write(chunk);
+      seen += chunk.toString('latin1');
+      const frameEnd = seen.indexOf('\n\n', seen.indexOf('data:'));
+      if (seen.indexOf('data:') < 0 || frameEnd < 0) return;
+      client.write(Buffer.from(seen.slice(0, frameEnd + 2), 'latin1'));
+      client.destroy();
+      upstream.destroy();
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    watchRequests: () => watchRequests,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 describe('cli', () => {
@@ -238,6 +282,42 @@ describe('cli', () => {
       const kinds = frames.map((frame) => frame.event_type);
       assert.ok(kinds.includes('persona.generation.saved'), kinds.join());
       assert.equal(kinds.at(-1), 'persona.generation.complete');
+    });
+
+    test('a watch whose connection drops resumes with Last-Event-ID: no gap, no duplicate', async (t) => {
+      if (!needsRoutes(t, '/persona/watch') || !runId) return;
+      const proxy = await droppingProxy(new URL(harness.baseUrl));
+      try {
+        const result = await glow(['personas', 'watch', runId, '--json'], { ...env, GLOW_INSTANCE_URL: proxy.url });
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(proxy.watchRequests(), 2, 'the CLI reconnected once');
+        const direct = await glow(['personas', 'watch', runId, '--json'], env);
+        assert.equal(result.stdout, direct.stdout);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    test('watch --group stays open, labelling each run, until Ctrl-C', async (t) => {
+      if (!needsRoutes(t, '/persona/watch') || !groupId) return;
+      const child = spawn(process.execPath, [GLOW_BIN, 'personas', 'watch', '--group', groupId], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout.setEncoding('utf8');
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no complete frame in time: ${stdout}`)), 10_000);
+        child.stdout.on('data', (chunk) => {
+          stdout += chunk;
+          if (/complete: /.test(stdout)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      assert.equal(child.exitCode, null, 'still open after the run ended');
+      child.kill('SIGINT');
+      const [code] = await new Promise<[number | null]>((resolve) => child.on('close', (exitCode) => resolve([exitCode])));
+      assert.equal(code, 130);
+      assert.match(stdout, new RegExp(`^\\[run ${runId.slice(0, 8)}\\] saved `, 'm'));
     });
 
     test('generations lists the group; system group <id> --detail shows the run', async (t) => {
