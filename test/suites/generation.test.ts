@@ -10,7 +10,8 @@ import { errorEvent } from '../../src/generation/events.ts';
 import { endRun } from '../../src/generation/lifecycle.ts';
 import { MAX_RUN_ATTEMPTS } from '../../src/generation/module.ts';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
-import { getHarness, type ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
+import { ApiClient as Client, createScratchDatabase, DEFAULT_POSTGRES_URL, getHarness, type ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
+import { startServerProcess, type ServerProcess } from '../support/server-process.ts';
 
 interface Frame {
   id: string;
@@ -492,6 +493,50 @@ describe('generation', () => {
       assert.equal(anyone, false);
       const replay = await watchToEnd(org.admin, 'persona', runId);
       assert.equal(replay.filter(isTerminal).length, 1);
+    });
+
+    test('two server processes: trigger on one, watch on the other; kill -9 of the worker mid-run; the reconnecting watcher sees exactly one terminal', async (context) => {
+      if (harness.backend !== 'postgres') {
+        context.skip('needs PostgreSQL: PGlite is one process');
+        return;
+      }
+      const scratch = await createScratchDatabase(process.env.GLOW_TEST_DATABASE_URL ?? DEFAULT_POSTGRES_URL);
+      const token = `two-process-${randomUUID()}`;
+      const env = { DATABASE_URL: scratch.url, GLOW_ADMIN_TOKEN: token, GLOW_DATA_DIR: `/tmp/glow-two-process-${process.pid}`, [apiKeyEnv]: 'sk-fake' };
+      const processes: ServerProcess[] = [];
+      try {
+        const api = await startServerProcess({ ...env, GLOW_WORKERS: '0' });
+        processes.push(api);
+        const worker = await startServerProcess({ ...env, GLOW_WORKERS: '1' });
+        processes.push(worker);
+        const onApi = new Client(api.url, token);
+        const onWorker = new Client(worker.url, token);
+        const provider = await onApi.post('/provider/create', { name: 'Fake', data: { kind: 'openai_compatible', base_url: fake.url, api_key_env: apiKeyEnv } });
+        const model = await onApi.post('/model/create', {
+          name: 'fake', data: { provider_id: provider.body.id, model_name: 'fake-1', purpose: 'text', input_price_per_token: 0, output_price_per_token: 0 },
+        });
+        fake.reset();
+        fake.enqueue({ hang: true });
+        const handles = await generate(onApi, 'persona', { instructions: ['Survives its worker'], config: { params: { model_id: model.body.id } } });
+        const watch = await openWatch(onWorker, `/persona/watch?run_id=${handles.run_id}`);
+        assert.equal(watch.status, 200);
+        await eventually('the worker to call the model', () => (fake.requests.length > 0 ? true : undefined));
+        worker.child.kill('SIGKILL');
+        await watch.ended;
+        const seen = watch.frames;
+        const lastId = seen.at(-1)?.id;
+        // The restarted worker process takes the run over once the dead one's lease expires.
+        processes.push(await startServerProcess({ ...env, GLOW_WORKERS: '1' }));
+        const resumed = await watchToEnd(onApi, 'persona', handles.run_id, lastId ? { 'last-event-id': lastId } : {});
+        const all = [...seen, ...resumed];
+        assert.equal(all.filter(isTerminal).length, 1);
+        assert.equal(all.at(-1)!.data.type, 'GenerationCompleteEvent', JSON.stringify(all.at(-1)!.data));
+        const replay = await watchToEnd(onApi, 'persona', handles.run_id);
+        assert.deepEqual(replay.map((frame) => frame.id), all.map((frame) => frame.id));
+      } finally {
+        for (const server of processes) await server.stop('SIGKILL');
+        await scratch.drop();
+      }
     });
 
     test('a run whose workers kept dying ends with an error event after the attempt limit', async () => {
