@@ -99,7 +99,9 @@ function propertiesOf(json: JsonSchema, prefix: string, depth: number): FieldHel
   const required = new Set(json.required ?? []);
   return Object.entries(json.properties ?? {}).flatMap(([name, property]) => {
     const field = { name: prefix + name, type: describeType(property), required: required.has(name), description: property.description };
-    const nested = depth > 0 && property.properties ? propertiesOf(property, `${prefix}${name}.`, depth - 1) : [];
+    // A record's `data` has its own section in the help (see familyHelp).
+    const expands = depth > 0 && property.properties && !(prefix === '' && name === 'data');
+    const nested = expands ? propertiesOf(property, `${prefix}${name}.`, depth - 1) : [];
     return [field, ...nested];
   });
 }
@@ -124,6 +126,16 @@ const POSITIONAL_FORMS: Record<string, string> = {
   start: 'start <simulation_id>',
 };
 
+/** Flags the CLI itself reads for an action, on top of the operation's fields. */
+const CLI_FLAGS: Record<string, string[]> = {
+  generate: [
+    '--wait                                        Follow the run and print each event; exit 0 on complete, 1 on error.',
+    'positional form: generate <image|video|audio|text> <title> [--instructions TEXT] → {modality, title, instructions}',
+  ],
+  watch: ['--group <uuid>                                Same as --group-id.'],
+  group: ['--detail                                      Same as --include-detail true.'],
+};
+
 function actionUsage(action: string, operation: Operation): string {
   const upload = /^(\w+)_upload$/.exec(action);
   if (upload) return `upload ${upload[1]} <path> [--name N] [--description D]`;
@@ -141,9 +153,12 @@ export function familyHelp(type: ArtifactType, operations: Operation[]): string 
   for (const operation of own) {
     const action = actionOf(operation, family)!;
     lines.push(`  ${actionUsage(action, operation)}`, `      ${operation.summary}${operation.method === 'GET' ? ` (GET ${operation.path})` : ''}`);
-    const body = fieldsOf(operation.body);
+    // Downloads and previews take their one id as a positional; their body has nothing else.
+    const positionalOnly = /_download$|^file_preview$/.test(action);
+    const body = positionalOnly ? [] : fieldsOf(operation.body, 1);
     const query = fieldsOf(operation.query).filter((field) => field.name !== 'access_token');
     lines.push(...fieldLines(body.length > 0 ? body : query, true, '      '));
+    lines.push(...(CLI_FLAGS[action] ?? []).map((line) => `      ${line}`));
     if (operation.multipart) {
       lines.push(...Object.entries(operation.multipart).map(([part, info]) => `      part ${part}${info.required ? ' (required)' : ''}  ${info.description}`));
     }

@@ -108,6 +108,8 @@ export interface FollowOptions {
   onFrame: (frame: Frame) => boolean;
   /** Group streams stay open: reconnect even when the server ends the stream cleanly. */
   reconnectOnEnd: boolean;
+  /** Start after this event id (a watch resumed by hand). */
+  resumeAfter?: string;
   /** Reconnections in a row without receiving an event before giving up. */
   maxReconnects?: number;
 }
@@ -145,7 +147,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export async function followWatch(client: GlowClient, path: string, options: FollowOptions): Promise<'terminal' | 'ended'> {
   const maxReconnects = options.maxReconnects ?? 5;
-  let lastEventId: string | undefined;
+  let lastEventId = options.resumeAfter;
+  let connected = false;
   let reconnects = 0;
   for (;;) {
     let end: StreamEnd;
@@ -153,6 +156,7 @@ export async function followWatch(client: GlowClient, path: string, options: Fol
       const headers: Record<string, string> = { accept: 'text/event-stream' };
       if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
       const response = await client.ensureOk(await client.send(path, { method: 'GET', headers }));
+      connected = true;
       if (!response.body) return 'ended';
       end = await readEvents(response.body, (id, data) => {
         if (id !== undefined) lastEventId = id;
@@ -167,7 +171,7 @@ export async function followWatch(client: GlowClient, path: string, options: Fol
       });
     } catch (error) {
       // The first connection fails loudly (wrong URL, 401, 404); later ones are retried.
-      if (lastEventId === undefined && reconnects === 0) throw error;
+      if (!connected) throw error;
       if (!(error instanceof CliError)) throw error;
       if (error instanceof ApiError && error.status < 500) throw error;
       end = 'dropped';

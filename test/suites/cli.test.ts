@@ -81,6 +81,25 @@ function minimalPdf(): Buffer {
   return Buffer.from(pdf, 'latin1');
 }
 
+/** Half a second of 8 kHz mono silence as a WAV file. */
+function silentWav(): Buffer {
+  const samples = Buffer.alloc(8000);
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'latin1');
+  header.writeUInt32LE(36 + samples.length, 4);
+  header.write('WAVEfmt ', 8, 'latin1');
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(8000, 24);
+  header.writeUInt32LE(16000, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36, 'latin1');
+  header.writeUInt32LE(samples.length, 40);
+  return Buffer.concat([header, samples]);
+}
+
 /**
  * A TCP proxy to the server that cuts the first watch connection right after its first SSE
  * frame, as a network failure would; later connections pass untouched.
@@ -395,6 +414,51 @@ describe('cli', () => {
       const preview = await glow(['documents', 'preview', JSON.parse(uploaded.stdout).upload_id, '--output', png], env);
       assert.equal(preview.code, 0, preview.stderr);
       assert.ok(readFileSync(png).subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])));
+    });
+  });
+
+  describe('chat', () => {
+    let attemptId: string;
+
+    /** A simulation of a text persona and a scenario, made through the API (the CLI is what is under test). */
+    async function createSimulation(): Promise<string> {
+      const persona = await org.admin.post('/persona/create', { name: 'Chat student', data: personaData });
+      const scenarioData = { ...FAMILIES.scenario.example } as Record<string, unknown>;
+      for (const field of Object.keys(FAMILIES.scenario.uploadRefs ?? {})) delete scenarioData[field];
+      const scenario = await org.admin.post('/scenario/create', { name: 'Office hours', data: scenarioData });
+      assert.equal(scenario.status, 200, scenario.text);
+      const simulation = await org.admin.post('/simulation/create', {
+        name: 'Office hours practice',
+        data: { persona_id: persona.body.id, scenario_id: scenario.body.id, modality: 'text', max_turns: 10 },
+      });
+      assert.equal(simulation.status, 200, simulation.text);
+      return simulation.body.id;
+    }
+
+    test('attempts start <simulation_id> starts an attempt', async (t) => {
+      if (!needsRoutes(t, '/attempt/start')) return;
+      const result = await glow(['attempts', 'start', await createSimulation(), '--json'], env);
+      assert.equal(result.code, 0, result.stderr);
+      const attempt = JSON.parse(result.stdout);
+      assert.match(attempt.data.group_id, /^[0-9a-f-]{36}$/);
+      attemptId = attempt.id;
+    });
+
+    test('attempts message uploads the audio, sends the turn and prints the reply as it streams', async (t) => {
+      if (!needsRoutes(t, '/attempt/chat_message', '/attempt/audio_upload', '/attempt/watch') || !attemptId) return;
+      const audio = path.join(workDir, 'reply.wav');
+      writeFileSync(audio, silentWav());
+      const result = await glow(['attempts', 'message', attemptId, 'Hi, thanks for coming in.', '--audio', audio], env);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /\S/, 'the persona answered');
+    });
+
+    test('attempts transcript shows both turns with the learner\'s audio upload', async (t) => {
+      if (!needsRoutes(t, '/attempt/chat_message', '/system/group') || !attemptId) return;
+      const result = await glow(['attempts', 'transcript', attemptId], env);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /\[user\][^\n]*\n  Hi, thanks for coming in\.\n  audio uploads: [0-9a-f-]{36}/);
+      assert.match(result.stdout, /\[assistant\]/);
     });
   });
 });

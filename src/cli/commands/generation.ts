@@ -33,12 +33,14 @@ export async function generateCommand(context: CommandContext): Promise<number> 
 }
 
 /** Follows one run to its terminal frame: 0 on complete, 1 on error, 0 when the stream ends without one. */
-export async function watchRun(context: CommandContext, runId: string): Promise<number> {
+export async function watchRun(context: CommandContext, runId: string, resumeAfter?: string): Promise<number> {
   const display = new FrameDisplay(context.output);
+  const stopOnInterrupt = interruptHandler(display);
   let failed = false;
   try {
     await followWatch(context.client, `/${context.type}/watch?run_id=${encodeURIComponent(runId)}`, {
       reconnectOnEnd: false,
+      resumeAfter,
       onFrame: (frame: Frame) => {
         display.show(frame);
         if (frame.run_id !== undefined && frame.run_id !== runId) return false;
@@ -47,37 +49,47 @@ export async function watchRun(context: CommandContext, runId: string): Promise<
       },
     });
   } finally {
+    stopOnInterrupt();
     display.close();
   }
   return failed ? 1 : 0;
 }
 
-/** `glow <plural> watch <run_id>` or `glow <plural> watch --group <group_id>` (open until Ctrl-C). */
-export async function watchCommand(context: CommandContext): Promise<number> {
-  const group = stringFlag(context.args, 'group');
-  const [runId, extra] = context.args.positionals;
-  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}".`);
-  if (runId === undefined && group === undefined) throw new UsageError(`usage: glow ${context.noun} watch <run_id> | watch --group <group_id>`);
-  if (runId !== undefined && group === undefined) return watchRun(context, runId);
-
-  const query = new URLSearchParams({ group_id: group! });
-  if (runId !== undefined) query.set('run_id', runId);
-  const display = new FrameDisplay(context.output, { labelRuns: true });
+/** Ctrl-C ends a watch with status 130, after putting the terminal back (the progress bar hides the cursor). */
+function interruptHandler(display: FrameDisplay): () => void {
   const stop = () => {
     display.close();
     process.exit(130);
   };
   process.once('SIGINT', stop);
+  return () => process.off('SIGINT', stop);
+}
+
+/** `glow <plural> watch <run_id>` or `glow <plural> watch --group <group_id>` (open until Ctrl-C). */
+export async function watchCommand(context: CommandContext): Promise<number> {
+  const group = stringFlag(context.args, 'group') ?? stringFlag(context.args, 'group-id');
+  const resumeAfter = stringFlag(context.args, 'last-event-id');
+  const [positionalRunId, extra] = context.args.positionals;
+  const runId = positionalRunId ?? stringFlag(context.args, 'run-id');
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}".`);
+  if (runId === undefined && group === undefined) throw new UsageError(`usage: glow ${context.noun} watch <run_id> | watch --group <group_id>`);
+  if (runId !== undefined && group === undefined) return watchRun(context, runId, resumeAfter);
+
+  const query = new URLSearchParams({ group_id: group! });
+  if (runId !== undefined) query.set('run_id', runId);
+  const display = new FrameDisplay(context.output, { labelRuns: true });
+  const stopOnInterrupt = interruptHandler(display);
   try {
     await followWatch(context.client, `/${context.type}/watch?${query}`, {
       reconnectOnEnd: true,
+      resumeAfter,
       onFrame: (frame) => {
         display.show(frame);
         return false;
       },
     });
   } finally {
-    process.off('SIGINT', stop);
+    stopOnInterrupt();
     display.close();
   }
   return 0;
