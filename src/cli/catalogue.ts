@@ -134,11 +134,15 @@ const CLI_FLAGS: Record<string, string[]> = {
   ],
   watch: ['--group <uuid>                                Same as --group-id.'],
   group: ['--detail                                      Same as --include-detail true.'],
+  audio_upload: [
+    '--upload-id <uuid>                            Fill the slot reserved by audio/new with the file; without a file, promote that existing audio upload.',
+    '--type <mime>                                 Declare this content type instead of the one read from the file.',
+  ],
 };
 
 function actionUsage(action: string, operation: Operation): string {
   const upload = /^(\w+)_upload$/.exec(action);
-  if (upload) return `upload ${upload[1]} <path> [--name N] [--description D]`;
+  if (upload) return `upload ${upload[1]} <path> [--name N] [--description D] [--type MIME]`;
   const download = /^(\w+)_download$/.exec(action);
   if (download) return `download ${download[1]} <id> [--output F] [--range a-b]`;
   if (action === 'generate') return 'generate [--wait] [--body JSON | --field value ...]';
@@ -204,6 +208,7 @@ export function mainHelp(): string {
     '  --token TOKEN        API token (env GLOW_TOKEN)',
     '  --json               machine output: one JSON document; streams print one JSON object per line',
     '  --help, -h           this help; `glow <family> --help` for a family',
+    '  --version            the CLI\'s version',
     '',
     'Exit status: 0 success, 1 the server refused or could not be reached (message on stderr), 2 usage error.',
     '',

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { hasSwitch, parseArgs, snakeCase, stringFlag, UsageError } from './args.ts';
 import type { Command } from './context.ts';
 import { CliError, GlowClient } from './http.ts';
@@ -36,6 +37,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   try {
     const wantsHelp = hasSwitch(args, 'help');
     const [noun, actionWord, ...rest] = args.positionals;
+    if (noun === undefined && hasSwitch(args, 'version')) {
+      const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'));
+      output.out(`glow ${manifest.version}`);
+      return 0;
+    }
     if (noun === undefined || noun === 'help') {
       const { mainHelp } = await import('./catalogue.ts');
       if (noun === undefined && !wantsHelp) {

@@ -105,13 +105,22 @@ export async function uploadFile(client: GlowClient, output: Output, owner: stri
 /** `glow <plural> upload <kind> <path> [--name N] [--description D] [--type MIME] [--upload-id ID]`. */
 export async function uploadCommand(context: CommandContext): Promise<number> {
   const [kind, file, extra] = context.args.positionals;
-  if (!kind || !file || extra !== undefined) throw new UsageError(`usage: glow ${context.noun} upload <${MEDIA_KINDS.join('|')}> <path> [--name N] [--description D]`);
+  const uploadId = stringFlag(context.args, 'upload-id');
+  const name = stringFlag(context.args, 'name');
+  const description = stringFlag(context.args, 'description');
+  if (!kind || (!file && !uploadId) || extra !== undefined) throw new UsageError(`usage: glow ${context.noun} upload <${MEDIA_KINDS.join('|')}> <path> [--name N] [--description D]`);
   if (!(MEDIA_KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown upload kind "${kind}"; one of ${MEDIA_KINDS.join(', ')}.`);
+  if (!file) {
+    // No file with --upload-id: promote an upload that already exists (attempt audio).
+    const labels = { ...(name !== undefined ? { name } : {}), ...(description !== undefined ? { description } : {}) };
+    printResult(context.output, await context.client.call(`/${context.type}/${kind}_upload?upload_id=${encodeURIComponent(uploadId!)}`, labels));
+    return 0;
+  }
   const result = await uploadFile(context.client, context.output, context.type, kind, file, {
-    name: stringFlag(context.args, 'name'),
-    description: stringFlag(context.args, 'description'),
+    name,
+    description,
     type: stringFlag(context.args, 'type'),
-    uploadId: stringFlag(context.args, 'upload-id'),
+    uploadId,
   });
   printResult(context.output, result);
   return 0;
