@@ -26,6 +26,9 @@
  * - `{ status, body?, headers? }`: an error response, e.g. 429 with `retry-after`, or 500.
  * - `{ delayMs, then? }`: waits, then behaves as `then` (default: the default behaviour).
  * - `{ hang: true }`: never answers; the response ends only when the client goes away.
+ * - `{ bytes, contentType? }`: media bytes of your choosing (a real MP3, or garbage): the image
+ *   endpoint sends them as the `b64_json` image, the speech endpoint as the body with
+ *   `contentType` (default application/octet-stream); other endpoints answer them as text.
  * `enqueue(behaviour, times)` queues the same behaviour `times` times (e.g. 500 twice, then success).
  *
  * Every request (model or not) is recorded in `requests` with its method, path, lowercased
@@ -71,7 +74,8 @@ export type FakeBehaviour =
   | { reply: string | object | ((request: FakeRequestContext) => string | object); usage?: FakeUsage; chunks?: number; chunkDelayMs?: number }
   | { status: number; body?: unknown; headers?: Record<string, string> }
   | { delayMs: number; then?: FakeBehaviour }
-  | { hang: true };
+  | { hang: true }
+  | { bytes: Buffer; contentType?: string };
 
 export interface FakeProvider {
   /** OpenAI / OpenAI-compatible base URL, `http://127.0.0.1:PORT/v1`. */
@@ -200,6 +204,10 @@ async function respond(
       : { error: { message: `Fake status ${behaviour.status}`, type: behaviour.status === 429 ? 'rate_limit_error' : 'server_error', code: null } });
     sendJson(response, behaviour.status, body, behaviour.headers);
     return;
+  }
+  if ('bytes' in behaviour) {
+    if (context.wire === 'media') return respondMedia(context, '', response, behaviour);
+    return respond({ reply: behaviour.bytes.toString('utf8') }, context, response, currentDefault);
   }
   const usage = behaviour.usage ?? DEFAULT_USAGE;
   const text = 'artifact' in behaviour ? artifactReply(context, behaviour.fault) : replyText(behaviour.reply, context);
@@ -382,17 +390,23 @@ function silentWav(samples = 160, sampleRate = 16000): Buffer {
   return Buffer.concat([header, Buffer.alloc(dataBytes)]);
 }
 
-function respondMedia(context: FakeRequestContext, text: string, response: http.ServerResponse): void {
+/** The 1x1 PNG every image request gets, and the WAV every speech request gets, unless told otherwise with `{ bytes }`. */
+export const FAKE_IMAGE_PNG = ONE_PIXEL_PNG;
+export const FAKE_SPEECH_WAV = silentWav();
+
+function respondMedia(context: FakeRequestContext, text: string, response: http.ServerResponse, given?: { bytes: Buffer; contentType?: string }): void {
   if (context.path.endsWith('/images/generations')) {
     const count = Number(context.body?.n ?? 1) || 1;
-    sendJson(response, 200, { created: created(), data: Array.from({ length: count }, () => ({ b64_json: ONE_PIXEL_PNG.toString('base64') })), usage: { input_tokens: 10, output_tokens: 0, total_tokens: 10 } });
+    const image = given?.bytes ?? ONE_PIXEL_PNG;
+    sendJson(response, 200, { created: created(), data: Array.from({ length: count }, () => ({ b64_json: image.toString('base64') })), usage: { input_tokens: 10, output_tokens: 0, total_tokens: 10 } });
     return;
   }
   if (context.path.endsWith('/audio/speech')) {
-    const wav = silentWav();
-    response.writeHead(200, { 'content-type': 'audio/wav', 'content-length': String(wav.length) });
-    response.end(wav);
+    const audio = given?.bytes ?? FAKE_SPEECH_WAV;
+    response.writeHead(200, { 'content-type': given ? given.contentType ?? 'application/octet-stream' : 'audio/wav', 'content-length': String(audio.length) });
+    response.end(audio);
     return;
   }
+  if (given) text = given.bytes.toString('utf8');
   sendJson(response, 200, { text, language: 'english', duration: 0.5, segments: [] });
 }
