@@ -26,7 +26,9 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+/** Failures to open a connection at all: nothing is listening, or the host cannot be found or reached. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+const NETWORK_CODES = new Set([...UNREACHABLE_CODES, 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
 
 /** The errno-style code behind a failed fetch (`fetch failed` hides it in `cause`). */
 export function networkErrorCode(error: unknown): string | undefined {
@@ -81,7 +83,7 @@ export class GlowClient {
   explainNetworkError(error: unknown): Error {
     if ((error as Error)?.name === 'AbortError') return error as Error;
     const code = networkErrorCode(error);
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') {
+    if (code && UNREACHABLE_CODES.has(code)) {
       return new CliError(`cannot reach ${this.instanceUrl} (${code}) — is \`npm start\` running? Set GLOW_INSTANCE_URL or --instance-url to point elsewhere.`);
     }
     const cause = (error as any)?.cause?.message;

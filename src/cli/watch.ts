@@ -125,17 +125,18 @@ async function readEvents(body: ReadableStream<Uint8Array>, onEvent: (id: string
       if (!stop && onEvent(event.id, event.data)) stop = true;
     },
   });
-  try {
-    while (!stop) {
-      const { done, value } = await reader.read();
-      if (done) return 'ended';
-      parser.feed(decoder.decode(value, { stream: true }));
+  while (!stop) {
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      return 'dropped';
     }
-    await reader.cancel().catch(() => undefined);
-    return 'stopped';
-  } catch {
-    return 'dropped';
+    if (chunk.done) return 'ended';
+    parser.feed(decoder.decode(chunk.value, { stream: true }));
   }
+  await reader.cancel().catch(() => undefined);
+  return 'stopped';
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

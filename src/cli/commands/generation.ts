@@ -38,7 +38,7 @@ export async function watchRun(context: CommandContext, runId: string, resumeAft
   const stopOnInterrupt = interruptHandler(display);
   let failed = false;
   try {
-    await followWatch(context.client, `/${context.type}/watch?run_id=${encodeURIComponent(runId)}`, {
+    const outcome = await followWatch(context.client, `/${context.type}/watch?run_id=${encodeURIComponent(runId)}`, {
       reconnectOnEnd: false,
       resumeAfter,
       onFrame: (frame: Frame) => {
@@ -48,6 +48,10 @@ export async function watchRun(context: CommandContext, runId: string, resumeAft
         return isTerminal(frame);
       },
     });
+    if (outcome === 'ended') {
+      display.close();
+      context.output.err(`the server closed the stream before run ${runId} ended; \`glow ${context.noun} watch ${runId}\` follows it again.`);
+    }
   } finally {
     stopOnInterrupt();
     display.close();
