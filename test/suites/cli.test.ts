@@ -255,6 +255,14 @@ describe('cli', () => {
     assert.equal(NOUNS.size, Object.keys(FAMILIES).length);
   });
 
+  test('the help catalogue holds exactly the operations the server registers', async () => {
+    const { loadOperations } = await import('../../src/cli/catalogue.ts');
+    const key = (operation: { method: string; path: string }) => `${operation.method} ${operation.path}`;
+    const catalogue = (await loadOperations()).map(key).sort();
+    const served = harness.app.operations.filter((operation) => operation.tag !== 'health').map(key).sort();
+    assert.deepEqual(catalogue, served);
+  });
+
   test('--help lists the families and global options', async () => {
     const result = await glow(['--help'], {});
     assert.equal(result.code, 0);
