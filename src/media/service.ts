@@ -268,12 +268,10 @@ export class MediaService {
   private async cachedPreview(sourceSha256: string): Promise<Preview | undefined> {
     const row = await findPreview(this.database.db, sourceSha256);
     if (!row) return undefined;
-    try {
-      return { png: await this.store.read(row.png_sha256), size: row.png_size, sha256: row.png_sha256 };
-    } catch {
-      // The cached bytes are gone (store wiped by hand): render again.
-      return undefined;
-    }
+    // The size comes from the store, not the row: Content-Length must match the bytes actually sent.
+    const stored = await this.store.stat(row.png_sha256);
+    if (!stored) return undefined; // the cached bytes are gone (store wiped by hand): render again
+    return { png: await this.store.read(row.png_sha256), size: stored.size, sha256: row.png_sha256 };
   }
 
   private async renderAndCache(upload: StoredUpload): Promise<Preview> {

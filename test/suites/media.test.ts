@@ -1,1 +1,575 @@
 // The media suite: registers its tests when imported (see index.ts).
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import { getHarness, startServer, ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
+import { executableLike, mp4Like, noisePng, smallJpeg, SVG_WITH_SCRIPT, tinyPdf, wav, webmLike } from '../fixtures/media-files.ts';
+import { ARTIFACT_TYPES } from '../../src/artifacts/types.ts';
+import { checkSignature } from '../../src/media/kinds.ts';
+import { inlineDisposition, planDownload } from '../../src/media/http-download.ts';
+
+interface BinaryResponse {
+  status: number;
+  headers: Headers;
+  bytes: Buffer;
+  json?: any;
+}
+
+async function upload(
+  client: ApiClient,
+  route: string,
+  file: { bytes: Buffer; type: string; filename?: string } | undefined,
+  fields: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  if (file) form.append('file', new Blob([new Uint8Array(file.bytes)], { type: file.type }), file.filename ?? 'upload.bin');
+  const response = await client.request('POST', route, { rawBody: form });
+  return { status: response.status, body: response.body };
+}
+
+async function fetchBinary(client: ApiClient, route: string, body: unknown, headers: Record<string, string> = {}): Promise<BinaryResponse> {
+  const response = await fetch(`${client.baseUrl}${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${client.token}`, ...headers },
+    body: JSON.stringify(body),
+  });
+  const bytes = Buffer.from(await response.arrayBuffer());
+  const isJson = (response.headers.get('content-type') ?? '').startsWith('application/json') && bytes.length > 0;
+  return { status: response.status, headers: response.headers, bytes, json: isJson ? JSON.parse(bytes.toString('utf8')) : undefined };
+}
+
+/** Every file under the media folder (blobs and temporary files), as paths relative to it. */
+function mediaFiles(mediaRoot: string): string[] {
+  const found: string[] = [];
+  const walk = (folder: string) => {
+    let entries: import('node:fs').Dirent[] = [];
+    try {
+      entries = readdirSync(folder, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const full = path.join(folder, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else found.push(path.relative(mediaRoot, full));
+    }
+  };
+  walk(mediaRoot);
+  return found.sort();
+}
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, limitMs = 10_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const UPLOAD_ROUTES = [
+  { artifact: 'attempt', kind: 'audio', type: 'audio/wav', make: async () => wav(20_000) },
+  { artifact: 'scenario', kind: 'image', type: 'image/png', make: () => noisePng(64, 64, 7) },
+  { artifact: 'scenario', kind: 'video', type: 'video/mp4', make: async () => mp4Like(5000) },
+  { artifact: 'document', kind: 'file', type: 'application/pdf', make: async () => tinyPdf('round trip') },
+  { artifact: 'document', kind: 'text', type: 'text/plain', make: async () => Buffer.from('A transcript.\nWith ünïcödé.\n') },
+] as const;
+
+describe('media', () => {
+  let harness: Harness;
+  let orgA: TestOrg;
+  let orgB: TestOrg;
+  let mediaRoot: string;
+
+  const uploadCount = async (orgId: string) =>
+    Number((await harness.database.db.selectFrom('uploads').select((eb) => eb.fn.countAll().as('count')).where('org_id', '=', orgId).executeTakeFirstOrThrow()).count);
+
+  /** Runs `action` and asserts it left no upload row in `org` and no new file in the media folder. */
+  async function leavesNothing(org: TestOrg, action: () => Promise<void>): Promise<void> {
+    const rowsBefore = await uploadCount(org.orgId);
+    const filesBefore = mediaFiles(mediaRoot);
+    await action();
+    assert.equal(await uploadCount(org.orgId), rowsBefore, 'no upload row is left behind');
+    assert.deepEqual(mediaFiles(mediaRoot), filesBefore, 'no blob or temporary file is left behind');
+  }
+
+  before(async () => {
+    harness = await getHarness();
+    orgA = await harness.newOrg('media-a');
+    orgB = await harness.newOrg('media-b');
+    mediaRoot = path.join(harness.config.dataDir, 'media');
+  });
+
+  test('each upload route stores the bytes and they download byte-identical through /system and the artifact alias', async () => {
+    for (const route of UPLOAD_ROUTES) {
+      const bytes = await route.make();
+      const uploaded = await upload(orgA.admin, `/${route.artifact}/${route.kind}_upload`, { bytes, type: route.type, filename: `sample-${route.kind}` }, { name: `A ${route.kind}` });
+      assert.equal(uploaded.status, 200, `${route.kind}: ${JSON.stringify(uploaded.body)}`);
+      const { upload_id: uploadId } = uploaded.body;
+      assert.deepEqual(Object.keys(uploaded.body).sort(), [`${route.kind}_id`, `${route.kind}s_id`, 'upload_id'].sort());
+      assert.equal(uploaded.body[`${route.kind}_id`], uploadId);
+      assert.notEqual(uploaded.body[`${route.kind}s_id`], uploadId);
+
+      for (const artifact of ['system', route.artifact]) {
+        for (const id of [uploadId, uploaded.body[`${route.kind}s_id`]]) {
+          const download = await fetchBinary(orgA.admin, `/${artifact}/${route.kind}_download`, { [`${route.kind}_id`]: id });
+          assert.equal(download.status, 200, `${artifact}/${route.kind}_download`);
+          assert.ok(download.bytes.equals(bytes), `${artifact}/${route.kind}_download returns the same bytes`);
+          assert.equal(download.headers.get('content-type')?.split(';')[0], route.type);
+          assert.equal(download.headers.get('content-length'), String(bytes.length));
+          assert.equal(download.headers.get('accept-ranges'), 'bytes');
+          assert.equal(download.headers.get('x-content-type-options'), 'nosniff');
+          assert.equal(download.headers.get('content-disposition'), `inline; filename="sample-${route.kind}"; filename*=UTF-8''sample-${route.kind}`);
+        }
+      }
+      const [row] = await harness.database.db.selectFrom('uploads').selectAll().where('id', '=', uploadId).execute();
+      assert.equal(row!.kind, route.kind);
+      assert.equal(row!.size, bytes.length);
+      assert.equal(row!.profile_id, orgA.adminProfileId);
+    }
+  });
+
+  test('identical bytes are stored once', async () => {
+    const bytes = await noisePng(40, 40, 99);
+    const first = await upload(orgA.admin, '/scenario/image_upload', { bytes, type: 'image/png' });
+    const filesAfterFirst = mediaFiles(mediaRoot);
+    const second = await upload(orgB.admin, '/scenario/image_upload', { bytes, type: 'image/png' });
+    assert.equal(first.status, 200);
+    assert.equal(second.status, 200);
+    assert.notEqual(first.body.upload_id, second.body.upload_id);
+    assert.deepEqual(mediaFiles(mediaRoot), filesAfterFirst);
+  });
+
+  test('Range: exact first 64 KiB, suffix, open end, clamped end, 416 past the end, several ranges answer 200', async () => {
+    const bytes = await noisePng(200, 200, 3);
+    assert.ok(bytes.length > 100_000);
+    const { body } = await upload(orgA.admin, '/scenario/image_upload', { bytes, type: 'image/png', filename: 'noise.png' });
+    const get = (range: string) => fetchBinary(orgA.admin, '/scenario/image_download', { image_id: body.upload_id }, { range });
+    const total = bytes.length;
+
+    const first = await get('bytes=0-65535');
+    assert.equal(first.status, 206);
+    assert.equal(first.headers.get('content-range'), `bytes 0-65535/${total}`);
+    assert.equal(first.headers.get('content-length'), '65536');
+    assert.ok(first.bytes.equals(bytes.subarray(0, 65536)));
+
+    const suffix = await get('bytes=-100');
+    assert.equal(suffix.status, 206);
+    assert.equal(suffix.headers.get('content-range'), `bytes ${total - 100}-${total - 1}/${total}`);
+    assert.ok(suffix.bytes.equals(bytes.subarray(total - 100)));
+
+    const openEnd = await get('bytes=100-');
+    assert.equal(openEnd.status, 206);
+    assert.equal(openEnd.headers.get('content-length'), String(total - 100));
+    assert.ok(openEnd.bytes.equals(bytes.subarray(100)));
+
+    const clamped = await get(`bytes=${total - 10}-${total + 5000}`);
+    assert.equal(clamped.status, 206);
+    assert.equal(clamped.headers.get('content-range'), `bytes ${total - 10}-${total - 1}/${total}`);
+    assert.ok(clamped.bytes.equals(bytes.subarray(total - 10)));
+
+    const pastEnd = await get(`bytes=${total}-`);
+    assert.equal(pastEnd.status, 416);
+    assert.equal(pastEnd.headers.get('content-range'), `bytes */${total}`);
+    assert.equal(pastEnd.json.error.code, 'range_not_satisfiable');
+
+    const several = await get('bytes=0-9,20-29');
+    assert.equal(several.status, 200);
+    assert.ok(several.bytes.equals(bytes));
+
+    const malformed = await get('pages=1-2');
+    assert.equal(malformed.status, 200);
+    assert.ok(malformed.bytes.equals(bytes));
+  });
+
+  test('ETag from the content hash: If-None-Match answers 304, If-Range honours only the current tag', async () => {
+    const bytes = await noisePng(30, 30, 11);
+    const { body } = await upload(orgA.admin, '/scenario/image_upload', { bytes, type: 'image/png' });
+    const get = (headers: Record<string, string>) => fetchBinary(orgA.admin, '/system/image_download', { image_id: body.upload_id }, headers);
+    const full = await get({});
+    const etag = full.headers.get('etag')!;
+    assert.match(etag, /^"[0-9a-f]{64}"$/);
+
+    const notModified = await get({ 'if-none-match': etag });
+    assert.equal(notModified.status, 304);
+    assert.equal(notModified.bytes.length, 0);
+    assert.equal((await get({ 'if-none-match': '"something-else"' })).status, 200);
+
+    const current = await get({ range: 'bytes=0-9', 'if-range': etag });
+    assert.equal(current.status, 206);
+    assert.ok(current.bytes.equals(bytes.subarray(0, 10)));
+    const stale = await get({ range: 'bytes=0-9', 'if-range': '"stale"' });
+    assert.equal(stale.status, 200);
+    assert.ok(stale.bytes.equals(bytes));
+  });
+
+  test('rejected uploads (415 off-list, 422 wrong signature) leave no row and no file', async () => {
+    const text = Buffer.from('just some text, not an image at all '.repeat(200));
+    await leavesNothing(orgA, async () => {
+      const lying = await upload(orgA.admin, '/scenario/image_upload', { bytes: text, type: 'image/png', filename: 'x.png' });
+      assert.equal(lying.status, 422);
+      assert.equal(lying.body.error.code, 'unprocessable_content');
+    });
+    await leavesNothing(orgA, async () => {
+      const offList = await upload(orgA.admin, '/scenario/image_upload', { bytes: text, type: 'text/plain' });
+      assert.equal(offList.status, 415);
+      assert.equal(offList.body.error.code, 'unsupported_media_type');
+    });
+    await leavesNothing(orgA, async () => {
+      const executable = await upload(orgA.admin, '/scenario/image_upload', { bytes: executableLike(), type: 'image/png' });
+      assert.equal(executable.status, 422);
+    });
+    await leavesNothing(orgA, async () => {
+      const pngAsAudio = await upload(orgA.admin, '/attempt/audio_upload', { bytes: await noisePng(20, 20), type: 'audio/mpeg' });
+      assert.equal(pngAsAudio.status, 422);
+      assert.match(pngAsAudio.body.error.message, /image\/png/);
+    });
+    await leavesNothing(orgA, async () => {
+      const pdfAsText = await upload(orgA.admin, '/document/text_upload', { bytes: tinyPdf(), type: 'text/plain' });
+      assert.equal(pdfAsText.status, 422);
+    });
+    await leavesNothing(orgA, async () => {
+      const noFile = await upload(orgA.admin, '/document/file_upload', undefined, { name: 'nothing' });
+      assert.equal(noFile.status, 400);
+    });
+    await leavesNothing(orgA, async () => {
+      const unknownField = await upload(orgA.admin, '/document/file_upload', { bytes: tinyPdf(), type: 'application/pdf' }, { colour: 'blue' });
+      assert.equal(unknownField.status, 400);
+      assert.match(unknownField.body.error.message, /colour/);
+    });
+  });
+
+  test('audio/webm;codecs=opus is accepted and stored as audio/webm; labels may come after the file', async () => {
+    const bytes = webmLike();
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(bytes)], { type: 'audio/webm;codecs=opus' }), 'reply.webm');
+    form.append('name', 'Reply');
+    form.append('description', 'Recorded in the browser');
+    const response = await orgA.admin.request('POST', '/attempt/audio_upload', { rawBody: form });
+    assert.equal(response.status, 200, response.text);
+    assert.deepEqual(Object.keys(response.body).sort(), ['audio_id', 'audios_id', 'upload_id']);
+    const [row] = await harness.database.db.selectFrom('uploads').selectAll().where('id', '=', response.body.upload_id).execute();
+    assert.equal(row!.mime_type, 'audio/webm');
+    const [wrapper] = await harness.database.db.selectFrom('upload_wrappers').selectAll().where('id', '=', response.body.audios_id).execute();
+    assert.equal(wrapper!.name, 'Reply');
+    assert.equal(wrapper!.description, 'Recorded in the browser');
+    const download = await fetchBinary(orgA.admin, '/attempt/audio_download', { audio_id: response.body.audio_id });
+    assert.equal(download.headers.get('content-type'), 'audio/webm');
+    assert.ok(download.bytes.equals(bytes));
+  });
+
+  test('an upload over GLOW_MAX_UPLOAD_BYTES is 413 and leaves no row and no file', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'glow-media-limit-'));
+    // On PostgreSQL the second server shares the database (so orgA's token works); on PGlite it has its own.
+    const shared = harness.backend === 'postgres';
+    const adminToken = `limit-admin-${randomUUID()}`;
+    const server = await startServer({
+      GLOW_DATA_DIR: dataDir,
+      GLOW_MAX_UPLOAD_BYTES: 64 * 1024,
+      ...(shared ? { DATABASE_URL: harness.config.DATABASE_URL } : { GLOW_ADMIN_TOKEN: adminToken }),
+    });
+    try {
+      let client = new ApiClient(server.baseUrl, orgA.admin.token);
+      let orgId = orgA.orgId;
+      if (!shared) {
+        const created = await new ApiClient(server.baseUrl, adminToken).post('/system/org_create', { name: `limit-${randomUUID()}`, admin_name: 'Limit admin', admin_email: `limit-${randomUUID()}@example.edu` });
+        client = new ApiClient(server.baseUrl, created.body.token);
+        orgId = created.body.org_id;
+      }
+      const count = async () =>
+        Number((await server.database.db.selectFrom('uploads').select((eb) => eb.fn.countAll().as('count')).where('org_id', '=', orgId).executeTakeFirstOrThrow()).count);
+      const limitMedia = path.join(dataDir, 'media');
+      const rowsBefore = await count();
+      const filesBefore = mediaFiles(limitMedia);
+      const tooLarge = await upload(client, '/document/file_upload', { bytes: Buffer.alloc(300 * 1024, 7), type: 'application/octet-stream' });
+      assert.equal(tooLarge.status, 413);
+      assert.equal(tooLarge.body.error.code, 'payload_too_large');
+      assert.equal(await count(), rowsBefore);
+      assert.deepEqual(mediaFiles(limitMedia), filesBefore);
+      const fits = await upload(client, '/document/file_upload', { bytes: Buffer.alloc(64 * 1024, 7), type: 'application/octet-stream' });
+      assert.equal(fits.status, 200, 'exactly the limit is accepted');
+    } finally {
+      await server.app.close();
+      await server.database.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('a client that disconnects halfway through an upload leaves no row and no file', async () => {
+    const boundary = `----glow${randomUUID()}`;
+    const content = Buffer.alloc(4 * 1024 * 1024, 5);
+    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const url = new URL(`${harness.baseUrl}/document/file_upload`);
+    const stagingDir = path.join(mediaRoot, 'staging');
+    const staged = () => readdirSync(stagingDir).filter((name) => name.endsWith('.part'));
+
+    await leavesNothing(orgA, async () => {
+      const request = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${orgA.admin.token}`,
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': String(head.length + content.length + tail.length),
+        },
+      });
+      request.on('error', () => {});
+      request.write(head);
+      request.write(content.subarray(0, content.length / 2));
+      await until(() => staged().length > 0, 'the upload to reach storage');
+      request.destroy();
+      await until(() => staged().length === 0, 'the interrupted upload to be dropped');
+    });
+  });
+
+  test('PDF preview: a PNG of the first page with the cache header, rendered once and then served from the cache', async () => {
+    const pdf = tinyPdf('Preview me');
+    const { body } = await upload(orgA.admin, '/document/file_upload', { bytes: pdf, type: 'application/pdf', filename: 'preview.pdf' });
+    const first = await fetchBinary(orgA.admin, '/document/file_preview', { file_id: body.upload_id });
+    assert.equal(first.status, 200, first.json ? JSON.stringify(first.json) : '');
+    assert.equal(first.headers.get('content-type'), 'image/png');
+    assert.equal(first.headers.get('cache-control'), 'private, max-age=3600, must-revalidate');
+    const metadata = await sharp(first.bytes).metadata();
+    assert.equal(metadata.format, 'png');
+    assert.ok(metadata.width! > 100 && metadata.height! > metadata.width!, 'a portrait page');
+
+    const [upload_] = await harness.database.db.selectFrom('uploads').select('sha256').where('id', '=', body.upload_id).execute();
+    const cacheRows = await harness.database.db.selectFrom('upload_previews').selectAll().where('source_sha256', '=', upload_!.sha256!).execute();
+    assert.equal(cacheRows.length, 1);
+    assert.equal(cacheRows[0]!.width, metadata.width);
+
+    // Replace the cached PNG's bytes: a second preview that returns them cannot have rendered again.
+    const marker = await sharp({ create: { width: 3, height: 5, channels: 3, background: '#00ff00' } }).png().toBuffer();
+    writeFileSync(path.join(mediaRoot, 'blobs', cacheRows[0]!.png_sha256.slice(0, 2), cacheRows[0]!.png_sha256), marker);
+    const second = await fetchBinary(orgA.admin, '/system/file_preview', { file_id: body.files_id });
+    assert.equal(second.status, 200);
+    assert.equal((await sharp(second.bytes).metadata()).width, 3);
+    assert.equal(second.headers.get('cache-control'), 'private, max-age=3600, must-revalidate');
+  });
+
+  test('preview of a PNG is 415; a PDF that cannot be rendered is 422 and the server stays up', async () => {
+    const png = await upload(orgA.admin, '/document/file_upload', { bytes: await noisePng(20, 20), type: 'image/png' });
+    const pngPreview = await fetchBinary(orgA.admin, '/document/file_preview', { file_id: png.body.upload_id });
+    assert.equal(pngPreview.status, 415);
+
+    const broken = await upload(orgA.admin, '/document/file_upload', { bytes: Buffer.from('%PDF-1.7\nthis is not a real PDF body\n%%EOF\n'), type: 'application/pdf' });
+    assert.equal(broken.status, 200);
+    const brokenPreview = await fetchBinary(orgA.admin, '/system/file_preview', { file_id: broken.body.upload_id });
+    assert.equal(brokenPreview.status, 422);
+    assert.equal(brokenPreview.json.error.code, 'unprocessable_content');
+    assert.equal((await harness.anonymous.get('/health')).status, 200);
+  });
+
+  test("another org's upload id is 404 on every download and preview route that hosts its kind", async () => {
+    const ids: Record<string, string> = {};
+    for (const route of UPLOAD_ROUTES) {
+      const uploaded = await upload(orgA.admin, `/${route.artifact}/${route.kind}_upload`, { bytes: await route.make(), type: route.type });
+      assert.equal(uploaded.status, 200);
+      ids[route.kind] = uploaded.body.upload_id;
+      ids[`${route.kind}s`] = uploaded.body[`${route.kind}s_id`];
+    }
+    let checked = 0;
+    for (const artifact of ARTIFACT_TYPES) {
+      for (const kind of ['audio', 'image', 'video', 'file', 'text']) {
+        for (const id of [ids[kind], ids[`${kind}s`]]) {
+          const own = await fetchBinary(orgA.admin, `/${artifact}/${kind}_download`, { [`${kind}_id`]: id }, { range: 'bytes=0-0' });
+          if (own.status === 404) continue; // not hosted on this artifact: the route does not exist
+          assert.equal(own.status, 206);
+          const foreign = await fetchBinary(orgB.admin, `/${artifact}/${kind}_download`, { [`${kind}_id`]: id });
+          assert.equal(foreign.status, 404, `/${artifact}/${kind}_download from another org`);
+          assert.equal(foreign.json.error.code, 'not_found');
+          checked += 1;
+        }
+      }
+      const preview = await fetchBinary(orgB.admin, `/${artifact}/file_preview`, { file_id: ids.file });
+      assert.equal(preview.status, 404);
+    }
+    // system, attempt: 5 kinds; scenario: image, video, file, text; document: file, text; 16 others: file, text. Two ids each.
+    assert.equal(checked, 2 * (5 + 5 + 4 + 2 + 16 * 2));
+  });
+
+  test('the per-artifact matrix: hosted routes exist, every other combination is 404', async () => {
+    const file = await upload(orgA.admin, '/document/file_upload', { bytes: Buffer.from('plain bytes'), type: 'application/octet-stream', filename: 'notes.bin' });
+    const image = await upload(orgA.admin, '/scenario/image_upload', { bytes: await smallJpeg(), type: 'image/jpeg' });
+    const personaFile = await fetchBinary(orgA.admin, '/persona/file_download', { file_id: file.body.upload_id });
+    assert.equal(personaFile.status, 200);
+    assert.equal(personaFile.bytes.toString(), 'plain bytes');
+    const personaImage = await fetchBinary(orgA.admin, '/persona/image_download', { image_id: image.body.upload_id });
+    assert.equal(personaImage.status, 404);
+    assert.match(personaImage.json.error.message, /No route/);
+    for (const missing of ['/scenario/audio_download', '/document/image_download', '/persona/file_preview', '/rubric/audio_download']) {
+      assert.equal((await fetchBinary(orgA.admin, missing, {})).status, 404, missing);
+    }
+    for (const missing of ['/persona/image_upload', '/document/image_upload', '/scenario/file_upload', '/system/file_upload', '/attempt/image_upload']) {
+      assert.equal((await upload(orgA.admin, missing, { bytes: await smallJpeg(), type: 'image/jpeg' })).status, 404, missing);
+    }
+    // The id's kind must match the route's kind.
+    assert.equal((await fetchBinary(orgA.admin, '/system/audio_download', { audio_id: image.body.upload_id })).status, 404);
+    assert.equal((await fetchBinary(orgA.admin, '/system/image_download', { image_id: image.body.upload_id })).status, 200);
+    // A JSON route still refuses a form body.
+    const form = new FormData();
+    form.append('name', 'x');
+    assert.equal((await orgA.admin.request('POST', '/persona/search', { rawBody: form })).status, 415);
+  });
+
+  test('attempt audio: reserve, fill, refill is 409, promote an existing upload; other orgs get 404', async () => {
+    const reserved = await orgA.admin.post('/attempt/audio/new', {});
+    assert.equal(reserved.status, 200);
+    assert.deepEqual(Object.keys(reserved.body).sort(), ['audio_id', 'audios_id', 'upload_id']);
+    const slot = reserved.body.upload_id;
+    assert.equal((await fetchBinary(orgA.admin, '/system/audio_download', { audio_id: slot })).status, 404, 'a reserved slot has no bytes yet');
+
+    const foreign = await upload(orgB.admin, `/attempt/audio_upload?upload_id=${slot}`, { bytes: wav(100), type: 'audio/wav' });
+    assert.equal(foreign.status, 404);
+    const unknown = await upload(orgA.admin, `/attempt/audio_upload?upload_id=${randomUUID()}`, { bytes: wav(100), type: 'audio/wav' });
+    assert.equal(unknown.status, 404);
+
+    const bytes = wav(4000);
+    const filled = await upload(orgA.admin, `/attempt/audio_upload?upload_id=${slot}`, { bytes, type: 'audio/x-wav' });
+    assert.equal(filled.status, 200, JSON.stringify(filled.body));
+    assert.deepEqual(filled.body, { audio_id: slot, audios_id: reserved.body.audios_id, upload_id: slot });
+    const download = await fetchBinary(orgA.admin, '/attempt/audio_download', { audio_id: reserved.body.audios_id });
+    assert.ok(download.bytes.equals(bytes));
+
+    await leavesNothing(orgA, async () => {
+      const again = await upload(orgA.admin, `/attempt/audio_upload?upload_id=${slot}`, { bytes: wav(50), type: 'audio/wav' });
+      assert.equal(again.status, 409);
+    });
+
+    const promotedEmpty = await orgA.admin.request('POST', `/attempt/audio_upload?upload_id=${slot}`);
+    assert.equal(promotedEmpty.status, 200, promotedEmpty.text);
+    assert.equal(promotedEmpty.body.upload_id, slot);
+    assert.notEqual(promotedEmpty.body.audios_id, reserved.body.audios_id);
+    const promotedJson = await orgA.admin.post(`/attempt/audio_upload?upload_id=${slot}`, { name: 'Promoted' });
+    assert.equal(promotedJson.status, 200);
+    const wrapper = await harness.database.db.selectFrom('upload_wrappers').selectAll().where('id', '=', promotedJson.body.audios_id).executeTakeFirstOrThrow();
+    assert.equal(wrapper.name, 'Promoted');
+    assert.equal((await fetchBinary(orgA.admin, '/system/audio_download', { audio_id: promotedJson.body.audios_id })).bytes.length, bytes.length);
+
+    assert.equal((await orgB.admin.post(`/attempt/audio_upload?upload_id=${slot}`, {})).status, 404);
+    const image = await upload(orgA.admin, '/scenario/image_upload', { bytes: await smallJpeg(), type: 'image/jpeg' });
+    assert.equal((await orgA.admin.post(`/attempt/audio_upload?upload_id=${image.body.upload_id}`, {})).status, 404, 'an image cannot be promoted to audio');
+    const reservedOnly = await orgA.admin.post('/attempt/audio/new', {});
+    assert.equal((await orgA.admin.post(`/attempt/audio_upload?upload_id=${reservedOnly.body.upload_id}`, {})).status, 409, 'nothing to promote in an empty slot');
+  });
+
+  test('scenario image references: checked against org, kind and visibility; readers of the scenario may download the image', async () => {
+    const scenarioData = {
+      setting: 'Office hours',
+      learner_role: 'instructor',
+      learner_goal: 'Agree a plan',
+      difficulty: 'introductory',
+      context: 'The student missed two labs.',
+      success_criteria: ['Asks an open question'],
+    };
+    const author = await orgA.addProfile('member');
+    const reader = await orgA.addProfile('member');
+    const image = await upload(author.client, '/scenario/image_upload', { bytes: await noisePng(16, 16, 5), type: 'image/png' });
+    const video = await upload(author.client, '/scenario/video_upload', { bytes: webmLike(), type: 'video/webm' });
+    const foreignImage = await upload(orgB.admin, '/scenario/image_upload', { bytes: await noisePng(16, 16, 6), type: 'image/png' });
+
+    const foreign = await author.client.post('/scenario/create', { name: 'S', data: { ...scenarioData, image_upload_ids: [foreignImage.body.upload_id] } });
+    assert.equal(foreign.status, 404);
+    assert.match(foreign.body.error.message, /data\.image_upload_ids/);
+    const wrongKind = await author.client.post('/scenario/create', { name: 'S', data: { ...scenarioData, image_upload_ids: [video.body.upload_id] } });
+    assert.equal(wrongKind.status, 400);
+    assert.match(wrongKind.body.error.message, /data\.image_upload_ids/);
+    const notVisible = await reader.client.post('/scenario/create', { name: 'S', data: { ...scenarioData, image_upload_ids: [image.body.upload_id] } });
+    assert.equal(notVisible.status, 404, "another member's unattached upload is not theirs to reference");
+
+    assert.equal((await fetchBinary(reader.client, '/scenario/image_download', { image_id: image.body.upload_id })).status, 404, 'not visible before it is attached');
+    const created = await author.client.post('/scenario/create', { name: 'With image', data: { ...scenarioData, image_upload_ids: [image.body.upload_id] } });
+    assert.equal(created.status, 200, created.text);
+    const readable = await fetchBinary(reader.client, '/scenario/image_download', { image_id: image.body.upload_id });
+    assert.equal(readable.status, 200);
+    assert.equal((await fetchBinary(orgB.admin, '/scenario/image_download', { image_id: image.body.upload_id })).status, 404);
+
+    const updated = await author.client.post('/scenario/update', { id: created.body.id, data: { ...scenarioData, image_upload_ids: [] } });
+    assert.equal(updated.status, 200);
+    assert.equal((await fetchBinary(reader.client, '/scenario/image_download', { image_id: image.body.upload_id })).status, 404, 'detached again');
+  });
+
+  test('SVG (and every download) is served with a CSP that stops scripts', async () => {
+    const svg = await upload(orgA.admin, '/scenario/image_upload', { bytes: SVG_WITH_SCRIPT, type: 'image/svg+xml', filename: 'logo.svg' });
+    assert.equal(svg.status, 200);
+    const download = await fetchBinary(orgA.admin, '/system/image_download', { image_id: svg.body.upload_id });
+    assert.equal(download.headers.get('content-type'), 'image/svg+xml');
+    assert.equal(download.headers.get('content-security-policy'), "default-src 'none'; style-src 'unsafe-inline'; sandbox");
+    assert.ok(download.bytes.equals(SVG_WITH_SCRIPT));
+  });
+
+  test('members see their own uploads and admins see the org; a per-artifact read is in the audit log under that artifact', async () => {
+    const owner = await orgA.addProfile('member');
+    const other = await orgA.addProfile('member');
+    const text = await upload(owner.client, '/document/text_upload', { bytes: Buffer.from('{"a":1}'), type: 'application/json', filename: 'ä.json' });
+    assert.equal(text.status, 200);
+    assert.equal((await fetchBinary(other.client, '/system/text_download', { text_id: text.body.upload_id })).status, 404);
+    assert.equal((await fetchBinary(orgA.admin, '/system/text_download', { text_id: text.body.upload_id })).status, 200);
+    const read = await fetchBinary(owner.client, '/attempt/text_download', { text_id: text.body.texts_id });
+    assert.equal(read.status, 200);
+    assert.equal(read.headers.get('content-disposition'), `inline; filename="a.json"; filename*=UTF-8''%C3%A4.json`);
+    const audit = await harness.database.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('org_id', '=', orgA.orgId)
+      .where('profile_id', '=', owner.profileId)
+      .where('action', '=', 'attempt.text_download')
+      .execute();
+    assert.equal(audit.length, 1);
+    assert.equal(audit[0]!.artifact_type, 'attempt');
+    assert.equal(audit[0]!.details.upload_id, text.body.upload_id);
+    const systemReads = await harness.database.db.selectFrom('audit_log').select('artifact_type').where('org_id', '=', orgA.orgId).where('action', '=', 'system.text_download').execute();
+    assert.ok(systemReads.length >= 1 && systemReads.every((row) => row.artifact_type === 'system'));
+  });
+
+  test('call_download of an unknown call is 404', async () => {
+    const response = await fetchBinary(orgA.admin, '/attempt/call_download', { call_id: randomUUID() });
+    assert.equal(response.status, 404);
+    assert.equal((await fetchBinary(orgA.admin, '/persona/call_download', { call_id: 'not-a-uuid' })).status, 400);
+  });
+});
+
+describe('media rules', () => {
+  test('signature check: declared types must match the bytes where the format has a signature', () => {
+    assert.deepEqual(checkSignature('image/png', 'image/png'), { ok: true });
+    assert.equal(checkSignature('image/png', undefined).ok, false);
+    assert.equal(checkSignature('image/png', 'application/x-msdownload').ok, false);
+    assert.equal(checkSignature('audio/mpeg', 'image/png').ok, false);
+    assert.deepEqual(checkSignature('audio/webm', 'video/webm'), { ok: true });
+    assert.deepEqual(checkSignature('audio/x-m4a', 'video/mp4'), { ok: true });
+    assert.deepEqual(checkSignature('video/mp4', 'video/quicktime'), { ok: true });
+    assert.deepEqual(checkSignature('text/plain', undefined), { ok: true });
+    assert.equal(checkSignature('text/csv', 'application/zip').ok, false);
+    assert.deepEqual(checkSignature('image/svg+xml', 'application/xml'), { ok: true });
+    assert.deepEqual(checkSignature('application/octet-stream', 'image/png'), { ok: true });
+    assert.deepEqual(checkSignature('video/x-unknown', 'video/webm'), { ok: true });
+    assert.equal(checkSignature('video/x-unknown', 'image/png').ok, false);
+  });
+
+  test('download plan: conditional and range headers per RFC 9110', () => {
+    const etag = '"abc"';
+    assert.deepEqual(planDownload(1000, etag, {}), { status: 200 });
+    assert.deepEqual(planDownload(1000, etag, { ifNoneMatch: 'W/"abc", "x"' }), { status: 304 });
+    assert.deepEqual(planDownload(1000, etag, { ifNoneMatch: '*' }), { status: 304 });
+    assert.deepEqual(planDownload(1000, etag, { range: 'bytes=0-0' }), { status: 206, range: { start: 0, end: 0 } });
+    assert.deepEqual(planDownload(1000, etag, { range: 'bytes=990-2000' }), { status: 206, range: { start: 990, end: 999 } });
+    assert.deepEqual(planDownload(1000, etag, { range: 'bytes=1000-' }), { status: 416 });
+    assert.deepEqual(planDownload(0, etag, { range: 'bytes=0-' }), { status: 416 });
+    assert.deepEqual(planDownload(1000, etag, { range: 'bytes=0-1,5-6' }), { status: 200 });
+    assert.deepEqual(planDownload(1000, etag, { range: 'bytes=0-1', ifRange: 'Mon, 01 Jan 2024 00:00:00 GMT' }), { status: 200 });
+  });
+
+  test('Content-Disposition always carries an ASCII fallback and the UTF-8 name', () => {
+    assert.equal(inlineDisposition('report.pdf'), `inline; filename="report.pdf"; filename*=UTF-8''report.pdf`);
+    assert.equal(inlineDisposition('café (1).pdf'), `inline; filename="cafe (1).pdf"; filename*=UTF-8''caf%C3%A9%20%281%29.pdf`);
+    assert.equal(inlineDisposition('日本.txt'), `inline; filename="__.txt"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.txt`);
+  });
+});
