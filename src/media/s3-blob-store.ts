@@ -28,6 +28,10 @@ export function s3BlobKey(sha256: string): string {
 export function s3ClientConfig(settings: S3Settings): S3ClientConfig {
   return {
     region: settings.region ?? 'us-east-1',
+    // The SDK's default CRC checksums (aws-chunked trailers) are not understood by every
+    // S3-compatible server; send and check them only where the API requires them.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     ...(settings.forcePathStyle !== undefined ? { forcePathStyle: settings.forcePathStyle } : {}),
     ...(settings.accessKeyId && settings.secretAccessKey
