@@ -107,7 +107,7 @@ function propertiesOf(json: JsonSchema, prefix: string, depth: number): FieldHel
 }
 
 function fieldLines(fields: FieldHelp[], asFlags: boolean, indentBy: string): string[] {
-  const label = (field: FieldHelp) => `${asFlags ? `--${field.name.replace(/_/g, '-')}` : field.name} <${field.type}>`;
+  const label = (field: FieldHelp) => `${asFlags ? `--${field.name.replace(/_/g, '-')}` : field.name}${field.type ? ` <${field.type}>` : ''}`;
   const width = Math.min(44, Math.max(0, ...fields.map((field) => label(field).length)));
   return fields.map((field) => {
     const notes = [field.required ? '(required)' : '', field.description ?? ''].filter(Boolean).join(' ');
@@ -126,18 +126,19 @@ const POSITIONAL_FORMS: Record<string, string> = {
   start: 'start <simulation_id>',
 };
 
-/** Flags the CLI itself reads for an action, on top of the operation's fields. */
-const CLI_FLAGS: Record<string, string[]> = {
-  generate: [
-    '--wait                                        Follow the run and print each event; exit 0 on complete, 1 on error.',
-    'positional form: generate <image|video|audio|text> <title> [--instructions TEXT] → {modality, title, instructions}',
-  ],
-  watch: ['--group <uuid>                                Same as --group-id.'],
-  group: ['--detail                                      Same as --include-detail true.'],
+/** Flags the CLI itself reads for an action, on top of the operation's fields (type '' is a switch). */
+const CLI_FLAGS: Record<string, FieldHelp[]> = {
+  generate: [{ name: 'wait', type: '', required: false, description: 'Follow the run and print each event; exit 0 on complete, 1 on error.' }],
+  watch: [{ name: 'group', type: 'uuid', required: false, description: 'Same as --group-id.' }],
+  group: [{ name: 'detail', type: '', required: false, description: 'Same as --include-detail true.' }],
   audio_upload: [
-    '--upload-id <uuid>                            Fill the slot reserved by audio/new with the file; without a file, promote that existing audio upload.',
-    '--type <mime>                                 Declare this content type instead of the one read from the file.',
+    { name: 'upload-id', type: 'uuid', required: false, description: 'Fill the slot reserved by audio/new with the file; with no file, promote that existing audio upload.' },
   ],
+};
+
+/** Lines of help after an action's fields. */
+const CLI_NOTES: Record<string, string> = {
+  generate: 'positional form: generate <image|video|audio|text> <title> [--instructions TEXT] → {modality, title, instructions}',
 };
 
 function actionUsage(action: string, operation: Operation): string {
@@ -161,8 +162,11 @@ export function familyHelp(type: ArtifactType, operations: Operation[]): string 
     const positionalOnly = /_download$|^file_preview$/.test(action);
     const body = positionalOnly ? [] : fieldsOf(operation.body, 1);
     const query = fieldsOf(operation.query).filter((field) => field.name !== 'access_token');
-    lines.push(...fieldLines(body.length > 0 ? body : query, true, '      '));
-    lines.push(...(CLI_FLAGS[action] ?? []).map((line) => `      ${line}`));
+    const cliFlags = CLI_FLAGS[action] ?? [];
+    const flagName = (field: FieldHelp) => field.name.replace(/_/g, '-');
+    const described = (body.length > 0 ? body : query).filter((field) => !cliFlags.some((flag) => flagName(flag) === flagName(field)));
+    lines.push(...fieldLines([...described, ...cliFlags], true, '      '));
+    if (CLI_NOTES[action]) lines.push(`      ${CLI_NOTES[action]}`);
     if (operation.multipart) {
       lines.push(...Object.entries(operation.multipart).map(([part, info]) => `      part ${part}${info.required ? ' (required)' : ''}  ${info.description}`));
     }
