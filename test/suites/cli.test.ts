@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import ffmpeg from '@ffmpeg-installer/ffmpeg';
 import sharp from 'sharp';
 import { FAMILIES } from '../../src/artifacts/families/index.ts';
+import { parseArgs, requestBody } from '../../src/cli/args.ts';
 import { NOUNS, typeNamed } from '../../src/cli/nouns.ts';
 import { getHarness, type Harness, type TestOrg } from '../support/harness.ts';
 
@@ -245,6 +246,24 @@ describe('cli', () => {
     });
     assert.equal(result.code, 0, result.stderr);
     assert.match(JSON.parse(result.stdout).token, /\S/);
+  });
+
+  test('flags become the body: kebab to snake, coerced values, dots nest, repeats are arrays, --body underneath', () => {
+    const args = parseArgs([
+      'p1', '--page-limit', '5', '--dangerous', 'false', '--ids', '[1,2]', '--data.intensity', '7', '--data.voice.voice-id', 'nova',
+      '--instructions', 'one', '--instructions', 'two', '--code', '007', '--note=a=b', '--wait', 'p2', '--body', '{"data":{"role":"student","intensity":1},"page_limit":9}',
+      '--', '--literal',
+    ]);
+    assert.deepEqual(args.positionals, ['p1', 'p2', '--literal']);
+    assert.deepEqual(requestBody(args, ['wait']), {
+      page_limit: 5,
+      dangerous: false,
+      ids: [1, 2],
+      data: { role: 'student', intensity: 7, voice: { voice_id: 'nova' } },
+      instructions: ['one', 'two'],
+      code: '007',
+      note: 'a=b',
+    });
   });
 
   test('the CLI\'s noun table (kept free of the schemas for start-up speed) names every family by its plural', () => {
