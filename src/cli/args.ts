@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /**
  * The command line as the CLI reads it: positionals, then `--key value` flags in any order.
  * Commander is not used because the flags of `glow <plural> <action>` are the body fields of
@@ -109,9 +111,18 @@ export function deepMerge(base: JsonObject, override: JsonObject): JsonObject {
   return merged;
 }
 
+/** `--body JSON`, `--body @file.json` or `--body -` (standard input). */
 export function parseBodyFlag(args: ParsedArgs): JsonObject {
-  const text = stringFlag(args, 'body');
-  if (text === undefined) return {};
+  const value = stringFlag(args, 'body');
+  if (value === undefined) return {};
+  let text = value;
+  if (value === '-' || value.startsWith('@')) {
+    try {
+      text = readFileSync(value === '-' ? 0 : value.slice(1), 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read --body ${value}: ${(error as Error).message}`);
+    }
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

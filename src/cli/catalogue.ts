@@ -205,7 +205,7 @@ export function mainHelp(): string {
     '',
     'Flags become body fields: --page-limit 5 → "page_limit": 5; --data.intensity 7 nests; values are',
     'read as numbers, true/false, null or JSON when they parse, else strings; a repeated flag is an array;',
-    '--body JSON is merged underneath (flags win).',
+    '--body JSON (or @file.json, or - for standard input) is merged underneath (flags win).',
     '',
     'Global options:',
     '  --instance-url URL   server to talk to (env GLOW_INSTANCE_URL, default http://127.0.0.1:8000)',
