@@ -42,6 +42,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FAMILIES } from '../../src/artifacts/families/index.ts';
 import type { ArtifactType, FamilyDefinition } from '../../src/artifacts/types.ts';
+import { encodeWav } from '../../src/synthesis/speech.ts';
 
 export interface RecordedRequest {
   method: string;
@@ -372,22 +373,7 @@ async function streamAnthropic(response: http.ServerResponse, context: FakeReque
 const ONE_PIXEL_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 
 function silentWav(samples = 160, sampleRate = 16000): Buffer {
-  const dataBytes = samples * 2;
-  const header = Buffer.alloc(44);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(36 + dataBytes, 4);
-  header.write('WAVE', 8);
-  header.write('fmt ', 12);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20);
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write('data', 36);
-  header.writeUInt32LE(dataBytes, 40);
-  return Buffer.concat([header, Buffer.alloc(dataBytes)]);
+  return encodeWav(new Int16Array(samples), sampleRate);
 }
 
 /** The 1x1 PNG every image request gets, and the WAV every speech request gets, unless told otherwise with `{ bytes }`. */
