@@ -7,6 +7,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { HashingMeter, SHA256_HEX, toReadable, type BlobStore, type ByteRange, type StagedBlob, type StageOptions } from './blob-store.ts';
 
 const STAGING_SUFFIX = '.part';
+const READ_CHUNK_BYTES = 256 * 1024;
 
 /**
  * Blobs in a folder: `<root>/blobs/ab/<sha256>`, temporary bytes in `<root>/staging` on the same
@@ -67,7 +68,8 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async read(sha256: string, range?: ByteRange): Promise<Readable> {
-    const stream = createReadStream(this.blobPath(sha256), range ? { start: range.start, end: range.end } : {});
+    // Larger reads than the 64 KiB default: fewer syscalls and chunks per response, still bounded by socket backpressure.
+    const stream = createReadStream(this.blobPath(sha256), { highWaterMark: READ_CHUNK_BYTES, ...(range ? { start: range.start, end: range.end } : {}) });
     // Surface a missing file as a rejected promise rather than an error on a stream already handed out.
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve());
