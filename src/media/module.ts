@@ -11,7 +11,7 @@ import { S3BlobStore } from './s3-blob-store.ts';
 import { MediaService } from './service.ts';
 import { createArtifactUploadLinks } from './visibility.ts';
 
-export { linkUploadsToMessage, assertUploadsUsable } from './visibility.ts';
+export { linkUploadsToMessage, linkUploadsToArtifact, assertUploadsUsable } from './visibility.ts';
 export { enableMultipart, isUploadOperation } from './multipart.ts';
 export type { MediaService, StoreUploadInput, UploadIds } from './service.ts';
 

@@ -12,7 +12,7 @@ import { BlobTooLargeError, HeadCheck, type BlobStore, type ByteRange, type Stag
 import { allowlistDescription, bareMimeType, checkSignature, isAllowed, type DownloadKind } from './kinds.ts';
 import { PreviewFailedError, type PreviewRenderer } from './preview-renderer.ts';
 import {
-  fillReservation, findPreview, findUploadByUploadOrWrapperId, firstWrapperId, insertPreview, insertReservation, insertUpload,
+  fillReservation, findPreview, findUploadByUploadOrWrapperId, findUploadsByIds, firstWrapperId, insertPreview, insertReservation, insertUpload,
   insertWrapper, isStored, unreferencedBlobs, type StoredUpload, type UploadRow,
 } from './upload-store.ts';
 import { visibleUploadIds, type ArtifactReadRules } from './visibility.ts';
@@ -53,6 +53,11 @@ export interface StoreUploadInput {
   filename?: string;
   name?: string;
   description?: string;
+  /**
+   * The upload id to store under. A generating run derives it from its own id, so a run executed
+   * again after its worker died finds the asset stored instead of storing it twice.
+   */
+  uploadId?: string;
 }
 
 export interface DownloadTarget {
@@ -203,19 +208,42 @@ export class MediaService {
     const mimeType = this.acceptedType(input.kind, input.mimeType);
     const blob = await this.stageBytes(mimeType, input.bytes);
     const filename = cleanFilename(input.filename);
-    return this.publishWith(blob, async (executor) => {
-      const upload = await insertUpload(executor, {
-        orgId: input.orgId,
-        profileId: input.profileId,
-        kind: input.kind,
-        mimeType,
-        size: blob.size,
-        sha256: blob.sha256,
-        filename,
-      });
-      const wrapperId = await insertWrapper(executor, { uploadId: upload.id, orgId: input.orgId, kind: input.kind, name: input.name ?? filename ?? '', description: input.description ?? '' });
-      return { uploadId: upload.id, wrapperId };
+    try {
+      return await this.publishWith(blob, (executor) => this.insertStoredUpload(executor, input, { mimeType, filename, size: blob.size, sha256: blob.sha256 }));
+    } catch (error) {
+      // Another worker executing the same run stored this very asset first: it is the same upload.
+      if (input.uploadId && (error as { code?: string }).code === '23505') {
+        const existing = await this.findStoredUpload(input.orgId, input.uploadId);
+        const wrapperId = existing ? await firstWrapperId(this.database.db, existing.id) : undefined;
+        if (existing && wrapperId) return { uploadId: existing.id, wrapperId };
+      }
+      throw error;
+    }
+  }
+
+  /** A stored upload of the org by its upload id (no visibility check: for server-side work such as a run's own assets). */
+  async findStoredUpload(orgId: string, uploadId: string): Promise<StoredUpload | undefined> {
+    const [row] = await findUploadsByIds(this.database.db, orgId, [uploadId]);
+    return row && isStored(row) ? row : undefined;
+  }
+
+  private async insertStoredUpload(
+    executor: Executor,
+    input: StoreUploadInput,
+    stored: { mimeType: string; filename: string | null; size: number; sha256: string },
+  ): Promise<UploadIds> {
+    const upload = await insertUpload(executor, {
+      ...(input.uploadId ? { id: input.uploadId } : {}),
+      orgId: input.orgId,
+      profileId: input.profileId,
+      kind: input.kind,
+      mimeType: stored.mimeType,
+      size: stored.size,
+      sha256: stored.sha256,
+      filename: stored.filename,
     });
+    const wrapperId = await insertWrapper(executor, { uploadId: upload.id, orgId: input.orgId, kind: input.kind, name: input.name ?? stored.filename ?? '', description: input.description ?? '' });
+    return { uploadId: upload.id, wrapperId };
   }
 
   private async findVisible(actor: Actor, id: string): Promise<UploadRow | undefined> {

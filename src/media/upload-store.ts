@@ -140,6 +140,18 @@ export async function replaceArtifactLinks(executor: Executor, orgId: string, ar
     .execute();
 }
 
+/** Adds links without touching the artifact's others; a link already there is not added twice. */
+export async function addArtifactLinks(executor: Executor, orgId: string, artifactId: string, uploadIds: string[]): Promise<void> {
+  const unique = [...new Set(uploadIds)];
+  if (unique.length === 0) return;
+  const present = new Set(
+    (await executor.selectFrom('upload_links').select('upload_id').where('artifact_id', '=', artifactId).where('upload_id', 'in', unique).execute()).map((row) => row.upload_id),
+  );
+  const missing = unique.filter((uploadId) => !present.has(uploadId));
+  if (missing.length === 0) return;
+  await executor.insertInto('upload_links').values(missing.map((uploadId) => ({ upload_id: uploadId, org_id: orgId, artifact_id: artifactId }))).execute();
+}
+
 export async function insertMessageLinks(
   executor: Executor,
   link: { orgId: string; messageId: string; readerProfileId: string | null; uploadIds: string[] },

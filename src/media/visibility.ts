@@ -6,7 +6,7 @@ import type { ArtifactType } from '../artifacts/types.ts';
 import type { ArtifactUploadLinks, UploadReference } from '../artifacts/upload-links.ts';
 import { AppError } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
-import { findLinks, findUploadsByIds, insertMessageLinks, replaceArtifactLinks, type UploadRow } from './upload-store.ts';
+import { addArtifactLinks, findLinks, findUploadsByIds, insertMessageLinks, replaceArtifactLinks, type UploadRow } from './upload-store.ts';
 
 /** The artifact read rules (drafts, private families) without depending on a whole app. */
 export type ArtifactReadRules = Pick<ArtifactService, 'canRead'>;
@@ -77,6 +77,15 @@ export function createArtifactUploadLinks(database: Database): ArtifactUploadLin
     assertUsable: (executor, actor, references) => assertUploadsUsable(executor, readRules, actor, references),
     link: (executor, orgId, artifactId, uploadIds) => replaceArtifactLinks(executor, orgId, artifactId, uploadIds),
   };
+}
+
+/**
+ * Makes uploads readable to whoever may read the artifact, for artifacts whose `data` has no field
+ * for them (a persona's generated voice sample). Fields listed in a family's uploadRefs are linked
+ * by the artifact service itself when the record is written.
+ */
+export async function linkUploadsToArtifact(executor: Executor, link: { orgId: string; artifactId: string; uploadIds: string[] }): Promise<void> {
+  await addArtifactLinks(executor, link.orgId, link.artifactId, link.uploadIds);
 }
 
 /**
