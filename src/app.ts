@@ -13,7 +13,8 @@ import { IdentityService, TokenRevocation } from './identity/service.ts';
 import { bearerAuthenticator, identityOperations } from './identity/routes.ts';
 import type { CoreServices, GlowModule } from './module.ts';
 import { createMediaModule, createUploadLinks, enableMultipart, isUploadOperation } from './media/module.ts';
-import { createGenerationModule } from './generation/module.ts';
+import { createGenerationModule, type GenerationModule } from './generation/module.ts';
+import { createChatModule } from './chat/module.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -69,9 +70,13 @@ export async function createApp(config: Config, database: Database): Promise<Glo
   const identity = new IdentityService(database, artifacts);
   const revocation = new TokenRevocation(database, artifacts);
   const services: Services = { config, database, artifacts, identity };
-  const generation = await createGenerationModule(services);
-  const media = await createMediaModule(services, generation.callRecords);
-  const modules: GlowModule[] = [media, generation];
+  // Media serves generation's call records; generation stores the media its runs produce. Media is
+  // built first and reaches the call records through generation once that exists.
+  let generation: GenerationModule | undefined;
+  const media = await createMediaModule(services, { findCallRecord: (actor, runId) => generation!.callRecords.findCallRecord(actor, runId) });
+  generation = await createGenerationModule(services, media.service);
+  const chat = createChatModule(services, generation, media.service);
+  const modules: GlowModule[] = [media, generation, chat];
 
   const operations: Operation[] = [
     ...healthOperations(database),

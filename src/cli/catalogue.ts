@@ -26,12 +26,12 @@ export async function loadOperations(): Promise<Operation[]> {
     // Loaded here, not at the top: they pull in the model and PDF libraries, which `glow --help` does not need.
     const { createGenerationModule } = await import('../generation/module.ts');
     const { createMediaModule } = await import('../media/module.ts');
-    const generation = await createGenerationModule(placeholders);
-    operations.push(...generation.operations);
-    const media = await createMediaModule(placeholders, generation.callRecords);
-    operations.push(...media.operations);
+    const { createChatModule } = await import('../chat/module.ts');
+    const media = await createMediaModule(placeholders, { findCallRecord: async () => undefined });
+    const generation = await createGenerationModule(placeholders, media.service);
+    operations.push(...generation.operations, ...media.operations, ...createChatModule(placeholders, generation, media.service).operations);
   } catch (error) {
-    process.stderr.write(`(help is missing the generation and media operations: ${(error as Error).message})\n`);
+    process.stderr.write(`(help is missing the generation, media and chat operations: ${(error as Error).message})\n`);
   }
   return operations;
 }

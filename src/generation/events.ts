@@ -62,8 +62,33 @@ export const savedEvent = (run: RunEnvelope, artifactId: string) => event(run, '
 export const completeEvent = (run: RunEnvelope, message: string, artifactIds: string[]) =>
   event(run, 'GenerationCompleteEvent', { success: true, message, artifact_id: artifactIds[0] ?? null, artifact_ids: artifactIds });
 
-export const errorEvent = (run: RunEnvelope, resourceType: string, resourceId: string, message: string) =>
-  event(run, 'GenerationErrorEvent', { resource_type: resourceType, resource_id: resourceId, message, success: false });
+export const errorEvent = (run: RunEnvelope, resourceType: string, resourceId: string, message: string, extra: Record<string, unknown> = {}) =>
+  event(run, 'GenerationErrorEvent', { ...extra, resource_type: resourceType, resource_id: resourceId, message, success: false });
+
+export type MediaModality = 'image' | 'video' | 'audio';
+
+export const mediaProgressEvent = (run: RunEnvelope, modality: MediaModality, status: 'started' | 'in_progress', message: string, resourceId: string) =>
+  event(run, 'GenerationMediaProgressEvent', { modality, status, message, resource_id: resourceId });
+
+export interface MediaCompleteFields {
+  modality: MediaModality;
+  upload_id: string;
+  file_size: number;
+  mime_type: string;
+  resource_id: string;
+}
+
+export const mediaCompleteEvent = (run: RunEnvelope, asset: MediaCompleteFields) => event(run, 'GenerationMediaCompleteEvent', { ...asset });
+
+/** A chat reply streaming in: `text` is the whole reply so far, so a client that joins late still shows it all. */
+export const replyProgressEvent = (run: RunEnvelope, text: string, done: boolean) =>
+  event(run, 'GenerationProgressEvent', {
+    completed_resources: done ? 1 : 0,
+    total_resources: 1,
+    percentage: done ? 100 : 0,
+    last_completed_resource: null,
+    text,
+  });
 
 const ENVELOPE_ORDER = ['event_type', 'type', 'artifact_type', 'group_id', 'run_id', 'created_at'];
 

@@ -15,6 +15,12 @@ export const generateParamsSchema = z.strictObject({
     .describe('The model to use: a `model` artifact id, or "offline" for the built-in generator. Default: the org\'s default model.'),
   agent_id: z.uuid().optional()
     .describe('The agent on whose behalf the run is made; recorded on the run.'),
+  artifact_id: z.uuid().optional()
+    .describe('With an image, video or audio modality: attach the produced media to this existing record instead of generating a new one (no saved event).'),
+  image_model_id: z.string().min(1).max(200).optional()
+    .describe('The image model for image and video frames: a `model` artifact with purpose image, or "offline". Default: the org\'s default image model.'),
+  speech_model_id: z.string().min(1).max(200).optional()
+    .describe('The text-to-speech model for audio and video narration: a `model` artifact with purpose speech, or "offline". Default: the org\'s default speech model.'),
 });
 
 export const generateBodySchema = z

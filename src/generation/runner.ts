@@ -1,17 +1,21 @@
 import { v5 as uuidv5 } from 'uuid';
-import type { Database } from '../db/database.ts';
+import type { Database, Executor } from '../db/database.ts';
 import type { ArtifactService } from '../artifacts/service.ts';
 import { familyOf } from '../artifacts/families/index.ts';
 import type { ArtifactType } from '../artifacts/types.ts';
 import { AppError } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import { ModelOutputError, type ChatMessage, type GeneratedArtifact, type ModelGateway, type ResolvedModel } from '../llm/types.ts';
+import type { VoiceSettings } from '../llm/media.ts';
+import { linkUploadsToArtifact, linkUploadsToMessage } from '../media/module.ts';
 import { appendEvents } from '../streaming/event-log.ts';
-import { completeEvent, errorEvent, progressEvent, savedEvent, type RunEnvelope } from './events.ts';
+import { completeEvent, errorEvent, progressEvent, savedEvent, type MediaModality, type RunEnvelope } from './events.ts';
 import { costOf, endRun, type Usage } from './lifecycle.ts';
+import { FAMILY_MEDIA, mediaModalities } from './media-request.ts';
+import { MediaStepError, type MediaSpec, type MediaSteps, type MediaStepRun, type ProducedAsset } from './media-step.ts';
 import { MissingDependencyError, resolveReferences } from './references.ts';
 import type { StoredRequest } from './stored-request.ts';
-import { addUsage, claimRun, insertMessages, messagesOfRun, releaseLease, renewLease, setRunModel, type RunRow } from './store.ts';
+import { addUsage, claimRun, insertMessage, insertMessages, messagesOfRun, releaseLease, renewLease, setRunModel, type RunRow } from './store.ts';
 
 /** Namespace of produced artifact ids: uuid v5 of `<run id>/<resource index>`. */
 const RESOURCE_ID_NAMESPACE = '5b0d1f0e-6f0c-4f7c-9d5e-2f4c8a9e7b31';
@@ -29,18 +33,35 @@ export class RunInterruption extends Error {
   }
 }
 
-/** A resource (or the run as a whole) could not be produced; ends the run with an error event. */
-class RunFailure extends Error {
+/** A resource (or the run as a whole) could not be produced; ends the run with an error event naming it. */
+export class RunFailure extends Error {
   constructor(
     message: string,
     readonly resourceId: string,
     readonly messages: ChatMessage[] = [],
     readonly usage?: Usage,
+    /** The error event's `resource_type` when it is not the run's family, and fields it adds (the failed `modality`). */
+    readonly naming: { resourceType?: string; extra?: Record<string, unknown> } = {},
   ) {
     super(message);
     this.name = 'RunFailure';
   }
 }
+
+/** What a run handler is given: its run, the acting profile, and the fenced writes and media steps of the runner. */
+export interface RunHandlerContext extends MediaStepRun {
+  actor: Actor;
+  media: MediaSteps;
+}
+
+export interface RunOutcome {
+  /** The records the run produced or changed; the complete event names the first. */
+  artifactIds: string[];
+  message: string;
+}
+
+/** Executes runs another concern defines (StoredRequest.handler); throws RunFailure to end the run with an error. */
+export type RunHandler = (context: RunHandlerContext) => Promise<RunOutcome>;
 
 export interface RunExecutorOptions {
   database: Database;
@@ -51,16 +72,25 @@ export interface RunExecutorOptions {
   leaseMs: number;
   /** Attempts (worker deaths included) after which a run ends with an error instead of another try. */
   maxAttempts: number;
+  /** Produces and stores generated images, videos and speech. */
+  media: MediaSteps;
 }
 
 /** Executes runs in this process: claims the lease, produces each resource, ends the run once. */
 export class RunExecutor {
   private readonly inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private readonly handlers = new Map<string, RunHandler>();
 
   constructor(private readonly options: RunExecutorOptions) {}
 
   get ownerId(): string {
     return this.options.ownerId;
+  }
+
+  /** Lets another concern define a kind of run (chat replies): runs whose request names `kind` go to `handler`. */
+  registerHandler(kind: string, handler: RunHandler): void {
+    if (this.handlers.has(kind)) throw new Error(`A run handler for ${kind} is already registered.`);
+    this.handlers.set(kind, handler);
   }
 
   /** Aborts a run executing in this process; false when it is not here. */
@@ -103,9 +133,8 @@ export class RunExecutor {
     }, Math.max(200, Math.floor(leaseMs / 3)));
     try {
       if (run.cancel_requested) throw new RunInterruption('cancelled');
-      const artifactIds = await this.produce(run, envelope, controller.signal);
-      const message = artifactIds.length === 1 ? `Saved ${run.artifact_type} ${artifactIds[0]}.` : `Saved ${artifactIds.length} ${run.artifact_type} artifacts.`;
-      await endRun(database, run, 'completed', { owner: ownerId }, completeEvent(envelope, message, artifactIds));
+      const outcome = await this.produce(run, envelope, controller.signal);
+      await endRun(database, run, 'completed', { owner: ownerId }, completeEvent(envelope, outcome.message, outcome.artifactIds));
     } catch (error) {
       await this.fail(run, envelope, controller.signal.aborted ? controller.signal.reason : error).catch(() => {
         // The database went away; the lease expires and the sweeper finishes the run elsewhere.
@@ -117,15 +146,44 @@ export class RunExecutor {
     }
   }
 
-  private async produce(run: RunRow, envelope: RunEnvelope, signal: AbortSignal): Promise<string[]> {
+  /** Runs `work` in a transaction that first renews the run's lease (and so locks its row): a worker that lost the run writes nothing. */
+  private fenced<T>(runId: string, work: (executor: Executor) => Promise<T>): Promise<T> {
+    const { database, ownerId, leaseMs } = this.options;
+    return database.db.transaction().execute(async (trx) => {
+      if (!(await renewLease(trx, runId, ownerId, leaseMs))) throw new RunInterruption('lease_lost');
+      return work(trx);
+    });
+  }
+
+  private stepOf(run: RunRow, envelope: RunEnvelope, signal: AbortSignal): MediaStepRun {
+    return { run, envelope, signal, fenced: (work) => this.fenced(run.id, work) };
+  }
+
+  private async produce(run: RunRow, envelope: RunEnvelope, signal: AbortSignal): Promise<RunOutcome> {
+    const request = run.request as StoredRequest;
+    if (request.handler) {
+      const handler = this.handlers.get(request.handler.kind);
+      if (!handler) throw new RunFailure(`This server cannot execute ${request.handler.kind} runs.`, run.id);
+      return handler({ ...this.stepOf(run, envelope, signal), actor: await this.actorOf(run), media: this.options.media });
+    }
+    const media = mediaModalities(request);
+    const attachTo = request.body.config?.params?.artifact_id;
+    if (attachTo && media.length > 0) return this.attachMedia(run, envelope, signal, attachTo, media);
+    const artifactIds = await this.generateArtifacts(run, envelope, signal, media);
+    const message = artifactIds.length === 1 ? `Saved ${run.artifact_type} ${artifactIds[0]}.` : `Saved ${artifactIds.length} ${run.artifact_type} artifacts.`;
+    return { artifactIds, message };
+  }
+
+  /**
+   * The artifacts of a generate run, each with its media: the text first (a persona's voice speaks
+   * its generated lines), then each asset, then the record saved with the assets' ids. When an
+   * asset fails, the record is still saved without it and the run ends with an error naming it.
+   */
+  private async generateArtifacts(run: RunRow, envelope: RunEnvelope, signal: AbortSignal, media: MediaModality[]): Promise<string[]> {
     const { database, artifacts, gateway, ownerId, leaseMs } = this.options;
     const request = run.request as StoredRequest;
     const type = run.artifact_type as ArtifactType;
     const family = familyOf(type);
-    const media = request.modalities.filter((modality) => modality !== 'text');
-    if (media.length > 0) {
-      throw new RunFailure(`Generating ${media.join(' and ')} is not available on this server yet; ask for modality "text".`, run.id, userMessages(request));
-    }
     let model: ResolvedModel;
     try {
       model = await gateway.resolveModel(run.org_id, request.modelId, 'text');
@@ -169,18 +227,31 @@ export class RunExecutor {
         outputTokens: generated.outputTokens,
         cost: costOf(generated.inputTokens, generated.outputTokens, model),
       };
+      const assets: ProducedAsset[] = [];
+      let mediaFailure: MediaStepError | undefined;
+      for (const modality of media) {
+        try {
+          assets.push(await this.options.media.produce(this.stepOf(run, envelope, signal), mediaSpec(request, modality, artifactId, `${index}/${modality}`, generated)));
+        } catch (error) {
+          if (!(error instanceof MediaStepError)) throw error;
+          mediaFailure = error;
+          break;
+        }
+      }
       try {
         await database.db.transaction().execute(async (trx) => {
           // Fence: this also locks the run row, so no takeover can interleave with the save.
           if (!(await renewLease(trx, run.id, ownerId, leaseMs))) throw new RunInterruption('lease_lost');
-          const data = await resolveReferences(trx, run.org_id, family, generated.data, request.instructions.join('\n'));
+          const resolved = await resolveReferences(trx, run.org_id, family, generated.data, request.instructions.join('\n'));
+          const data = withMediaFields(type, resolved, assets);
           const record = await artifacts.create(
             actor,
             type,
             { name: clip(generated.name, 200) || `${type} ${index + 1}`, description: clip(generated.description, 5000), data },
             { executor: trx, id: artifactId },
           );
-          await insertMessages(trx, run.id, run.group_id, generated.messages);
+          await recordMessagesWithMedia(trx, run, generated.messages, assets, `Produced ${assets.map((asset) => asset.modality).join(' and ')} for ${type} ${record.id}.`);
+          await linkUnlistedMedia(trx, run, type, record.id, assets);
           await addUsage(trx, run.id, usage);
           await appendEvents(database, trx, [
             progressEvent(envelope, index + 1, request.count, { resource_type: type, resource_id: record.id, index, name: record.name }),
@@ -192,9 +263,52 @@ export class RunExecutor {
         const reason = error instanceof MissingDependencyError || error instanceof AppError ? error.message : `saving failed: ${(error as Error).message}`;
         throw new RunFailure(`Could not save ${type} ${index + 1} of ${request.count}: ${reason}`, artifactId, generated.messages, usage);
       }
+      if (mediaFailure) {
+        throw new RunFailure(`${mediaFailure.message} The ${type} ${artifactId} was saved without it.`, artifactId, [], undefined, { extra: { modality: mediaFailure.modality } });
+      }
       artifactIds.push(artifactId);
     }
     return artifactIds;
+  }
+
+  /** `config.params.artifact_id`: only media, attached to an existing record (appended to its media field); no saved event. */
+  private async attachMedia(run: RunRow, envelope: RunEnvelope, signal: AbortSignal, artifactId: string, media: MediaModality[]): Promise<RunOutcome> {
+    const { artifacts } = this.options;
+    const request = run.request as StoredRequest;
+    const type = run.artifact_type as ArtifactType;
+    const actor = await this.actorOf(run);
+    const outcome = { artifactIds: [artifactId], message: `Attached ${media.join(' and ')} to ${type} ${artifactId}.` };
+    // Executed again after its worker died past the point of attaching: already done.
+    if ((await messagesOfRun(this.options.database.db, run.id)).some((message) => message.role === 'assistant')) return outcome;
+    let record;
+    try {
+      record = await artifacts.get(actor, type, artifactId);
+    } catch (error) {
+      if (error instanceof AppError) throw new RunFailure(`${type} ${artifactId} is gone or no longer visible to the profile that started this run.`, artifactId, userMessages(request));
+      throw error;
+    }
+    const assets: ProducedAsset[] = [];
+    for (const modality of media) {
+      try {
+        assets.push(await this.options.media.produce(this.stepOf(run, envelope, signal), mediaSpec(request, modality, artifactId, `attach/${modality}`, record)));
+      } catch (error) {
+        if (!(error instanceof MediaStepError)) throw error;
+        throw new RunFailure(error.message, artifactId, userMessages(request), undefined, { extra: { modality: error.modality } });
+      }
+    }
+    try {
+      await this.fenced(run.id, async (trx) => {
+        const current = await artifacts.get(actor, type, artifactId, trx);
+        const data = withMediaFields(type, current.data, assets);
+        if (data !== current.data) await artifacts.update(actor, type, { id: artifactId, data }, { executor: trx });
+        await linkUnlistedMedia(trx, run, type, artifactId, assets);
+        await recordMessagesWithMedia(trx, run, userMessages(request), assets, outcome.message);
+      });
+    } catch (error) {
+      if (error instanceof RunInterruption) throw error;
+      throw new RunFailure(`Could not attach the media to ${type} ${artifactId}: ${(error as Error).message}`, artifactId, userMessages(request));
+    }
+    return outcome;
   }
 
   private async fail(run: RunRow, envelope: RunEnvelope, error: unknown): Promise<void> {
@@ -213,7 +327,8 @@ export class RunExecutor {
     }
     if (error instanceof RunFailure) {
       // The failing resource's own exchange (raw model text included), so the group detail shows why.
-      await endRun(database, run, 'error', fence, errorEvent(envelope, run.artifact_type, error.resourceId, error.message), {
+      const event = errorEvent(envelope, error.naming.resourceType ?? run.artifact_type, error.resourceId, error.message, error.naming.extra);
+      await endRun(database, run, 'error', fence, event, {
         messages: error.messages,
         ...(error.usage ? { usage: error.usage } : {}),
       });
@@ -246,6 +361,89 @@ export class RunExecutor {
 function userMessages(request: StoredRequest): ChatMessage[] {
   const text = [request.title ? `Title: ${request.title}` : undefined, ...request.instructions].filter(Boolean).join('\n');
   return text ? [{ role: 'user', text }] : [];
+}
+
+/** The record's data with each asset's upload id appended to the family's field for its modality (the same object when none applies). */
+function withMediaFields(type: ArtifactType, data: Record<string, unknown>, assets: ProducedAsset[]): Record<string, unknown> {
+  let result = data;
+  for (const asset of assets) {
+    const field = FAMILY_MEDIA[type]?.[asset.modality];
+    if (!field) continue;
+    const current = Array.isArray(result[field]) ? (result[field] as string[]) : [];
+    if (current.includes(asset.uploadId)) continue;
+    result = { ...result, [field]: [...current, asset.uploadId] };
+  }
+  return result;
+}
+
+/** Assets the family has no data field for (a persona's voice) become readable with the record through a link. */
+async function linkUnlistedMedia(executor: Executor, run: RunRow, type: ArtifactType, artifactId: string, assets: ProducedAsset[]): Promise<void> {
+  const unlisted = assets.filter((asset) => !FAMILY_MEDIA[type]?.[asset.modality]).map((asset) => asset.uploadId);
+  await linkUploadsToArtifact(executor, { orgId: run.org_id, artifactId, uploadIds: unlisted });
+}
+
+const UPLOAD_FIELD: Record<MediaModality, 'image_upload_ids' | 'video_upload_ids' | 'audio_upload_ids'> = {
+  image: 'image_upload_ids',
+  video: 'video_upload_ids',
+  audio: 'audio_upload_ids',
+};
+
+/**
+ * The run's messages, the last assistant message carrying the assets' upload ids (a new assistant
+ * message saying `summary` when there is none), linked so the run's profile can download them.
+ */
+async function recordMessagesWithMedia(executor: Executor, run: RunRow, messages: ChatMessage[], assets: ProducedAsset[], summary: string): Promise<void> {
+  if (assets.length === 0) {
+    await insertMessages(executor, run.id, run.group_id, messages);
+    return;
+  }
+  const lastAssistant = messages.map((message) => message.role).lastIndexOf('assistant');
+  const carrier = lastAssistant >= 0 ? lastAssistant : messages.length;
+  const all = lastAssistant >= 0 ? messages : [...messages, { role: 'assistant' as const, text: summary }];
+  const uploads: Record<string, string[]> = {};
+  for (const asset of assets) (uploads[UPLOAD_FIELD[asset.modality]] ??= []).push(asset.uploadId);
+  for (const [position, message] of all.entries()) {
+    const row = await insertMessage(executor, { runId: run.id, groupId: run.group_id, role: message.role, text: message.text, ...(position === carrier ? { uploads } : {}) });
+    if (position === carrier) {
+      await linkUploadsToMessage(executor, { orgId: run.org_id, messageId: row.id, readerProfileId: run.profile_id, uploadIds: assets.map((asset) => asset.uploadId) });
+    }
+  }
+}
+
+/** What one asset of a record is made from: the request's title and instructions, else the record's own name and text. */
+function mediaSpec(request: StoredRequest, modality: MediaModality, resourceId: string, key: string, source: { name: string; description: string; data: Record<string, unknown> }): MediaSpec {
+  const params = request.body.config?.params;
+  const voice = voiceOf(source.data);
+  const instructions = request.instructions.length > 0 ? request.instructions : [source.description].filter((line) => line.trim().length > 0);
+  return {
+    modality,
+    resourceId,
+    key,
+    title: request.title ?? source.name,
+    instructions,
+    ...(modality === 'audio' ? { speechText: speakingSample(source) } : {}),
+    ...(voice ? { voice } : {}),
+    ...(params?.image_model_id ? { imageModelId: params.image_model_id } : {}),
+    ...(params?.speech_model_id ? { speechModelId: params.speech_model_id } : {}),
+  };
+}
+
+/** A persona's voice sample says its opening line, else its description. */
+function speakingSample(source: { name: string; description: string; data: Record<string, unknown> }): string {
+  const opening = source.data.opening_line;
+  if (typeof opening === 'string' && opening.trim()) return opening.trim();
+  const description = typeof source.data.description === 'string' ? source.data.description : source.description;
+  return description.trim() || source.name;
+}
+
+function voiceOf(data: Record<string, unknown>): VoiceSettings | undefined {
+  const voice = data.voice as { voice_id?: unknown; speed?: unknown; language?: unknown } | undefined;
+  if (!voice || typeof voice.voice_id !== 'string') return undefined;
+  return {
+    voice_id: voice.voice_id,
+    ...(typeof voice.speed === 'number' ? { speed: voice.speed } : {}),
+    ...(typeof voice.language === 'string' ? { language: voice.language } : {}),
+  };
 }
 
 function clip(text: string, max: number): string {

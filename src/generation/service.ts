@@ -14,7 +14,7 @@ import type { GenerateBody, GenerateResponse, ProducedMedia } from './http-schem
 import { endRun } from './lifecycle.ts';
 import type { RunQueue } from './queue.ts';
 import type { RunExecutor } from './runner.ts';
-import { storedRequest } from './stored-request.ts';
+import { storedRequest, type StoredRequest } from './stored-request.ts';
 import {
   claimIdempotencyKey, findGroup, findIdempotencyEntry, findRun, findWindowGroup, insertGroup, insertRun, requestCancel, touchGroup, type GroupRow, type RunRow,
 } from './store.ts';
@@ -58,6 +58,8 @@ export interface GenerationServiceOptions {
   hub: EventHub;
   executor: RunExecutor;
   gateway: ModelGateway;
+  /** Checks a request's media part at trigger time (modality per family, media models, config.params.artifact_id). */
+  mediaCheck?: { check(actor: Actor, type: ArtifactType, body: GenerateBody): Promise<void> };
 }
 
 /** Triggering, cancelling and awaiting runs. */
@@ -72,6 +74,7 @@ export class GenerationService {
     const modelId = body.config?.params?.model_id;
     // Resolving reads the org's model records, no model call: a wrong model_id is the caller's 400 now, not a failed run later.
     if (modelId !== undefined) await this.options.gateway.resolveModel(actor.orgId, modelId, 'text');
+    await this.options.mediaCheck?.check(actor, type, body);
     const hash = requestHash(body);
     const key = body.idempotency_key;
     if (key) {
@@ -174,6 +177,37 @@ export class GenerationService {
         }
       });
     });
+  }
+
+  /**
+   * Starts a run another concern defines (a chat reply, StoredRequest.handler) in an existing group
+   * the caller may use. `prepare` writes that concern's rows (the learner's message) in the same
+   * transaction as the run and its job, so the worker always finds them.
+   */
+  async startRun<T>(
+    actor: Actor,
+    input: { type: ArtifactType; groupId: string; request: StoredRequest },
+    prepare: (executor: Executor, runId: string) => Promise<T>,
+  ): Promise<{ runId: string; prepared: T }> {
+    const runId = uuidv7();
+    const prepared = await this.options.database.db.transaction().execute(async (trx) => {
+      await insertRun(trx, {
+        id: runId,
+        groupId: input.groupId,
+        orgId: actor.orgId,
+        artifactType: input.type,
+        profileId: actor.profileId,
+        sessionId: actor.sessionId,
+        request: input.request as unknown as Record<string, unknown>,
+        requestHash: requestHash(input.request),
+      });
+      const result = await prepare(trx, runId);
+      await touchGroup(trx, input.groupId);
+      await this.options.queue.enqueue({ run_id: runId }, trx);
+      return result;
+    });
+    this.options.queue.wakeWorker();
+    return { runId, prepared };
   }
 
   async cancel(actor: Actor, runId: string): Promise<{ run_id: string; status: 'cancelled' | 'cancelling' }> {

@@ -252,6 +252,57 @@ export async function insertMessages(executor: Executor, runId: string, groupId:
     .execute();
 }
 
+export interface MessageUploads {
+  text_upload_ids?: string[];
+  audio_upload_ids?: string[];
+  image_upload_ids?: string[];
+  video_upload_ids?: string[];
+  file_upload_ids?: string[];
+}
+
+/** One message with the uploads it carries (a learner's turn, a reply with its speech, generated media). */
+export async function insertMessage(
+  executor: Executor,
+  message: { runId: string; groupId: string; role: MessageRow['role']; text: string; uploads?: MessageUploads; id?: string },
+): Promise<MessageRow> {
+  return executor
+    .insertInto('generation_messages')
+    .values({ id: message.id ?? uuidv7(), run_id: message.runId, group_id: message.groupId, role: message.role, text: message.text, ...message.uploads })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function setMessageText(executor: Executor, messageId: string, text: string): Promise<void> {
+  await executor.updateTable('generation_messages').set({ text }).where('id', '=', messageId).execute();
+}
+
+/** Adds an audio upload to a message unless it is already there (a re-executed run attaches once). */
+export async function addMessageAudio(executor: Executor, messageId: string, uploadId: string): Promise<void> {
+  await executor
+    .updateTable('generation_messages')
+    .set({ audio_upload_ids: sql<string[]>`array_append(audio_upload_ids, ${uploadId}::uuid)` as any })
+    .where('id', '=', messageId)
+    .where(sql<boolean>`NOT (${uploadId}::uuid = ANY(audio_upload_ids))`)
+    .execute();
+}
+
+export async function findMessage(executor: Executor, messageId: string): Promise<MessageRow | undefined> {
+  return executor.selectFrom('generation_messages').selectAll().where('id', '=', messageId).executeTakeFirst();
+}
+
+/** Whether the run already announced this upload (a re-executed run must not announce it twice). */
+export async function hasMediaCompleteEvent(executor: Executor, runId: string, uploadId: string): Promise<boolean> {
+  const row = await executor
+    .selectFrom('generation_events')
+    .select('seq')
+    .where('run_id', '=', runId)
+    .where(sql<string>`payload->>'type'`, '=', 'GenerationMediaCompleteEvent')
+    .where(sql<string>`payload->>'upload_id'`, '=', uploadId)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function messagesOfGroup(executor: Executor, groupId: string, limit: number, offset: number): Promise<{ rows: MessageRow[]; total: number }> {
   const [rows, count] = await Promise.all([
     executor.selectFrom('generation_messages').selectAll().where('group_id', '=', groupId).orderBy('created_at').orderBy('id').limit(limit).offset(offset).execute(),

@@ -8,6 +8,12 @@ export interface StoredRequest {
   count: number;
   modelId?: string;
   modalities: Modality[];
+  /**
+   * Set on runs another concern defines (a chat reply): the kind names the handler registered with
+   * RunExecutor.registerHandler, `input` is that concern's own. `body` then holds the request that
+   * started it, for the call record.
+   */
+  handler?: { kind: string; input: Record<string, unknown> };
 }
 
 export function storedRequest(body: GenerateBody): StoredRequest {

@@ -1,0 +1,221 @@
+import type { Readable } from 'node:stream';
+import type { Database, Executor } from '../db/database.ts';
+import { findArtifact, type ArtifactRow } from '../artifacts/store.ts';
+import { replyProgressEvent, type RunEnvelope } from '../generation/events.ts';
+import { costOf } from '../generation/lifecycle.ts';
+import { MediaStepError } from '../generation/media-step.ts';
+import { RunFailure, RunInterruption, type RunHandler, type RunHandlerContext } from '../generation/runner.ts';
+import type { StoredRequest } from '../generation/stored-request.ts';
+import { addMessageAudio, addUsage, insertMessage, messagesOfGroup, messagesOfRun, setMessageText, setRunModel, type MessageRow } from '../generation/store.ts';
+import type { MediaGateway, VoiceSettings } from '../llm/media.ts';
+import type { ChatMessage, ModelGateway } from '../llm/types.ts';
+import type { MediaService } from '../media/module.ts';
+import { linkUploadsToMessage } from '../media/module.ts';
+import { appendEvents } from '../streaming/event-log.ts';
+import { buildPersonaSystemPrompt, type PersonaData, type ScenarioData } from './persona-prompt.ts';
+import type { AttemptData, PersonaReplyInput } from './service.ts';
+
+/** A streaming reply is written to the event log at most this often; the final text always follows. */
+const PROGRESS_INTERVAL_MS = 100;
+/** The conversation so far that a reply sees, oldest turns dropped beyond it. */
+const HISTORY_LIMIT = 200;
+
+export interface PersonaReplyDependencies {
+  database: Database;
+  gateway: ModelGateway;
+  mediaGateway: MediaGateway;
+  media: MediaService;
+}
+
+/**
+ * The persona's answer to a learner's turn, as a run: transcribes an audio-only turn (when a
+ * speech-to-text model is configured), streams the in-character reply as progress frames carrying
+ * the text so far, stores it as the assistant message and, when the persona has a voice, speaks it
+ * and attaches the speech. Executed again after a worker died, it keeps what was already stored.
+ */
+export function personaReplyHandler(dependencies: PersonaReplyDependencies): RunHandler {
+  const { database, gateway } = dependencies;
+  return async (context) => {
+    const { run } = context;
+    const { attempt_id: attemptId } = (run.request as StoredRequest).handler!.input as unknown as PersonaReplyInput;
+    const attempt = await findArtifact(database.db, run.org_id, 'attempt', attemptId);
+    if (!attempt) throw new RunFailure(`attempt ${attemptId} was deleted before the persona could reply.`, attemptId, [], undefined, { resourceType: 'attempt' });
+    const attemptData = attempt.data as AttemptData;
+    const persona = attemptData.persona_id ? await findArtifact(database.db, run.org_id, 'persona', attemptData.persona_id) : undefined;
+    if (!persona) throw new RunFailure(`The persona of attempt ${attemptId} no longer exists.`, attemptData.persona_id ?? attemptId, [], undefined, { resourceType: 'persona' });
+    const scenario = attemptData.scenario_id ? await findArtifact(database.db, run.org_id, 'scenario', attemptData.scenario_id) : undefined;
+    const learnerProfileId = attemptData.learner_profile_id ?? attempt.created_by;
+
+    const recorded = await messagesOfRun(database.db, run.id);
+    let reply = recorded.find((message) => message.role === 'assistant');
+    if (!reply) {
+      const turn = recorded.find((message) => message.role === 'user');
+      if (turn && turn.text.trim() === '' && turn.audio_upload_ids.length > 0) await transcribeTurn(dependencies, context, turn);
+      const history = (await messagesOfGroup(database.db, run.group_id, HISTORY_LIMIT, 0)).rows;
+      const system = buildPersonaSystemPrompt(
+        { name: persona.name, data: persona.data as PersonaData },
+        scenario ? { name: scenario.name, data: scenario.data as ScenarioData } : undefined,
+      );
+      reply = await streamReply(dependencies, context, system, history.map(asChatMessage), persona);
+    }
+
+    const answer = reply;
+    const voice = voiceOf(persona);
+    if (voice && answer.audio_upload_ids.length === 0 && answer.text.trim()) {
+      let uploadId: string;
+      try {
+        const asset = await context.media.produce(context, {
+          modality: 'audio',
+          resourceId: answer.id,
+          key: 'reply',
+          title: `${persona.name} reply`,
+          instructions: [],
+          speechText: answer.text,
+          voice,
+        });
+        uploadId = asset.uploadId;
+      } catch (error) {
+        if (!(error instanceof MediaStepError)) throw error;
+        throw new RunFailure(`${error.message} The reply text was kept.`, answer.id, [], undefined, { resourceType: 'message', extra: { modality: 'audio' } });
+      }
+      await context.fenced(async (trx) => {
+        await addMessageAudio(trx, answer.id, uploadId);
+        await linkUploadsToMessage(trx, { orgId: run.org_id, messageId: answer.id, readerProfileId: learnerProfileId, uploadIds: [uploadId] });
+      });
+    }
+    return { artifactIds: [attempt.id], message: `${persona.name} replied.` };
+  };
+
+  async function streamReply(deps: PersonaReplyDependencies, context: RunHandlerContext, system: string, history: ChatMessage[], persona: ArtifactRow): Promise<MessageRow> {
+    const { run, envelope, signal } = context;
+    const model = await gateway.resolveModel(run.org_id, undefined, 'text').catch((error: Error) => {
+      throw new RunFailure(`No usable model for the persona's reply: ${error.message}`, persona.id, [], undefined, { resourceType: 'persona' });
+    });
+    await setRunModel(deps.database.db, run.id, model.modelId);
+    const progress = new ReplyProgress(deps.database, context, envelope);
+    let result;
+    try {
+      result = await gateway.chatReply({ model, system, messages: history, signal, onText: (text) => progress.update(text) });
+    } catch (error) {
+      progress.stop();
+      if (signal.aborted) throw signal.reason;
+      throw new RunFailure(`${persona.name}'s reply failed: ${(error as Error).message}`, persona.id, [], undefined, { resourceType: 'persona' });
+    }
+    await progress.finish();
+    const usage = { modelId: model.modelId, inputTokens: result.inputTokens, outputTokens: result.outputTokens, cost: costOf(result.inputTokens, result.outputTokens, model) };
+    return context.fenced(async (trx) => {
+      const message = await insertMessage(trx, { runId: run.id, groupId: run.group_id, role: 'assistant', text: result.text });
+      await addUsage(trx, run.id, usage);
+      await appendEvents(deps.database, trx, [replyProgressEvent(envelope, result.text, true)]);
+      return message;
+    });
+  }
+}
+
+/** The learner spoke without typing: the transcript becomes the turn's text (the audio stays attached). No model: the text stays empty. */
+async function transcribeTurn(deps: PersonaReplyDependencies, context: RunHandlerContext, turn: MessageRow): Promise<void> {
+  const { run, signal } = context;
+  const texts: string[] = [];
+  for (const uploadId of turn.audio_upload_ids) {
+    const upload = await deps.media.findStoredUpload(run.org_id, uploadId);
+    if (!upload) continue;
+    let transcript;
+    try {
+      transcript = await deps.mediaGateway.transcribe({ orgId: run.org_id, audio: await readAll(await deps.media.openBytes(upload)), mimeType: upload.mime_type, signal });
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      throw new RunFailure(`Could not transcribe the learner's audio ${uploadId}: ${(error as Error).message}`, turn.id, [], undefined, {
+        resourceType: 'message',
+        extra: { modality: 'audio', upload_id: uploadId },
+      });
+    }
+    if (!transcript) return;
+    if (transcript.text) texts.push(transcript.text);
+  }
+  const text = texts.join('\n');
+  if (!text) return;
+  await context.fenced((trx) => setMessageText(trx, turn.id, text));
+  turn.text = text;
+}
+
+const MEDIA_NOTES: [keyof MessageRow, string][] = [
+  ['image_upload_ids', 'image'],
+  ['video_upload_ids', 'video'],
+  ['audio_upload_ids', 'audio clip'],
+  ['file_upload_ids', 'file'],
+  ['text_upload_ids', 'text file'],
+];
+
+/** A stored turn as the model sees it; attachments it cannot see are named, so the persona can react to them. */
+function asChatMessage(message: MessageRow): ChatMessage {
+  const attached = MEDIA_NOTES.flatMap(([field, noun]) => {
+    const count = (message[field] as string[] | undefined)?.length ?? 0;
+    return count === 0 ? [] : [`${count} ${noun}${count > 1 ? 's' : ''}`];
+  });
+  const speaker = message.role === 'assistant' ? 'You' : 'The learner';
+  const note = attached.length > 0 && message.role === 'user' ? `(${speaker} attached ${attached.join(', ')}.)` : '';
+  return { role: message.role, text: [message.text, note].filter((part) => part.trim()).join('\n') || '(no words)' };
+}
+
+function voiceOf(persona: ArtifactRow): VoiceSettings | undefined {
+  const voice = (persona.data as PersonaData).voice;
+  return voice ? { voice_id: voice.voice_id, ...(voice.speed !== undefined ? { speed: voice.speed } : {}), ...(voice.language ? { language: voice.language } : {}) } : undefined;
+}
+
+/**
+ * Writes the reply so far as progress frames, at most every PROGRESS_INTERVAL_MS and in order
+ * (each frame carries the whole text, so skipping intermediate ones loses nothing).
+ */
+class ReplyProgress {
+  private latest = '';
+  private written = '';
+  private lastWriteAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private writes: Promise<void> = Promise.resolve();
+  private failure: unknown;
+
+  constructor(
+    private readonly database: Database,
+    private readonly context: RunHandlerContext,
+    private readonly envelope: RunEnvelope,
+  ) {}
+
+  update(text: string): void {
+    this.latest = text;
+    if (this.timer) return;
+    const wait = this.lastWriteAt + PROGRESS_INTERVAL_MS - Date.now();
+    if (wait <= 0) this.write();
+    else this.timer = setTimeout(() => this.write(), wait);
+  }
+
+  private write(): void {
+    this.timer = undefined;
+    if (this.latest === this.written) return;
+    const text = this.latest;
+    this.written = text;
+    this.lastWriteAt = Date.now();
+    this.writes = this.writes
+      .then(() => this.context.fenced((trx: Executor) => appendEvents(this.database, trx, [replyProgressEvent(this.envelope, text, false)])).then(() => undefined))
+      .catch((error: unknown) => {
+        this.failure ??= error;
+      });
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Waits for the frames already written; rethrows a lost lease so the run stops there. */
+  async finish(): Promise<void> {
+    this.stop();
+    await this.writes;
+    if (this.failure instanceof RunInterruption) throw this.failure;
+  }
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

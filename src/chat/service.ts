@@ -1,0 +1,125 @@
+import type { z } from 'zod';
+import type { Database } from '../db/database.ts';
+import type { attemptFamily } from '../artifacts/families/attempt.ts';
+import type { simulationFamily } from '../artifacts/families/simulation.ts';
+import type { ArtifactRecord, ArtifactService } from '../artifacts/service.ts';
+import type { UploadReference } from '../artifacts/upload-links.ts';
+import type { GenerateBody } from '../generation/http-schemas.ts';
+import type { GenerationService } from '../generation/service.ts';
+import type { StoredRequest } from '../generation/stored-request.ts';
+import { insertGroup, insertMessage, type MessageUploads } from '../generation/store.ts';
+import { badRequest, conflict, notFound } from '../http/errors.ts';
+import type { Actor } from '../identity/actor.ts';
+import { assertUploadsUsable, linkUploadsToMessage } from '../media/module.ts';
+import type { ChatMessageBody, ChatMessageResponse, StartAttemptBody } from './http-schemas.ts';
+
+export type AttemptData = z.infer<(typeof attemptFamily)['data']>;
+type SimulationData = z.infer<(typeof simulationFamily)['data']>;
+
+/** The kind of run (StoredRequest.handler) that makes a persona's reply. */
+export const PERSONA_REPLY_RUN = 'chat.persona_reply';
+
+/** The reply run's own input; the learner's turn it answers is the run's user message. */
+export interface PersonaReplyInput {
+  attempt_id: string;
+}
+
+const UPLOAD_FIELDS = [
+  ['text_upload_ids', 'text'],
+  ['audio_upload_ids', 'audio'],
+  ['image_upload_ids', 'image'],
+  ['video_upload_ids', 'video'],
+  ['file_upload_ids', 'file'],
+] as const;
+
+/** Attempts: starting one from a simulation, and the learner's turns (each answered by a persona reply run). */
+export class ChatService {
+  constructor(
+    private readonly database: Database,
+    private readonly artifacts: ArtifactService,
+    private readonly generation: GenerationService,
+  ) {}
+
+  /** A new attempt of the caller at `simulation_id`, with its own group for the transcript. */
+  async start(actor: Actor, body: StartAttemptBody): Promise<ArtifactRecord> {
+    const simulation = await this.artifacts.get(actor, 'simulation', body.simulation_id);
+    if (simulation.status !== 'published') {
+      throw badRequest(`simulation ${simulation.id} is a draft; publish it before starting attempts.`, { field: 'simulation_id' });
+    }
+    const setup = simulation.data as SimulationData;
+    // The learner must be able to read what the persona plays; the reply run reads them as the learner.
+    await this.artifacts.get(actor, 'persona', setup.persona_id);
+    await this.artifacts.get(actor, 'scenario', setup.scenario_id);
+    return this.database.db.transaction().execute(async (trx) => {
+      const group = await insertGroup(trx, {
+        orgId: actor.orgId,
+        profileId: actor.profileId,
+        sessionId: actor.sessionId,
+        artifactType: 'attempt',
+        name: clip(`${simulation.name} attempt`, 80),
+      });
+      const data: AttemptData = {
+        simulation_id: simulation.id,
+        learner_profile_id: actor.profileId,
+        state: 'in_progress',
+        group_id: group.id,
+        persona_id: setup.persona_id,
+        scenario_id: setup.scenario_id,
+        ...(setup.rubric_id ? { rubric_id: setup.rubric_id } : {}),
+        turn_count: 0,
+        started_at: new Date().toISOString(),
+      };
+      return this.artifacts.create(actor, 'attempt', { name: clip(`${simulation.name} attempt`, 200), data }, { executor: trx });
+    });
+  }
+
+  /**
+   * Stores the learner's turn with its uploads and starts the persona's reply run, in one
+   * transaction; answers before any model call. Upload ids must be visible to the caller (404)
+   * and of the field's kind (400).
+   */
+  async sendMessage(actor: Actor, body: ChatMessageBody): Promise<ChatMessageResponse> {
+    const attempt = await this.ownAttempt(actor, body.attempt_id);
+    const data = attempt.data as AttemptData;
+    if (data.state !== 'in_progress') throw conflict(`attempt ${attempt.id} is ${data.state}; start a new attempt to keep practising.`, { state: data.state });
+    if (!data.group_id) throw conflict(`attempt ${attempt.id} has no conversation group; it was not started with attempt/start.`);
+    const references: UploadReference[] = UPLOAD_FIELDS.map(([field, kind]) => ({ field, kind, ids: body[field] ?? [] })).filter((reference) => reference.ids.length > 0);
+    await assertUploadsUsable(this.database.db, this.artifacts, actor, references);
+
+    const groupId = data.group_id;
+    const learnerProfileId = data.learner_profile_id ?? attempt.created_by;
+    const uploads: MessageUploads = Object.fromEntries(UPLOAD_FIELDS.map(([field]) => [field, dedupe(body[field] ?? [])]));
+    const input: PersonaReplyInput = { attempt_id: attempt.id };
+    const request: StoredRequest = {
+      // The request that started the run, for its call record; a chat turn is not a generate body.
+      body: body as unknown as GenerateBody,
+      instructions: [],
+      count: 1,
+      modalities: ['text'],
+      handler: { kind: PERSONA_REPLY_RUN, input: input as unknown as Record<string, unknown> },
+    };
+    const { runId, prepared: messageId } = await this.generation.startRun(actor, { type: 'attempt', groupId, request }, async (executor, runId) => {
+      const message = await insertMessage(executor, { runId, groupId, role: 'user', text: body.text ?? '', uploads });
+      await linkUploadsToMessage(executor, { orgId: actor.orgId, messageId: message.id, readerProfileId: learnerProfileId, uploadIds: Object.values(uploads).flat() });
+      await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: { ...data, turn_count: (data.turn_count ?? 0) + 1 } }, { executor });
+      return message.id;
+    });
+    return { message_id: messageId, run_id: runId, group_id: groupId };
+  }
+
+  /** The attempt if the caller is its learner or an org admin; 404 for anyone else, as if it did not exist. */
+  private async ownAttempt(actor: Actor, attemptId: string): Promise<ArtifactRecord> {
+    const attempt = await this.artifacts.get(actor, 'attempt', attemptId);
+    const learner = (attempt.data as AttemptData).learner_profile_id ?? attempt.created_by;
+    if (actor.role !== 'admin' && learner !== actor.profileId) throw notFound('attempt', attemptId);
+    return attempt;
+  }
+}
+
+function dedupe(ids: string[]): string[] {
+  return [...new Set(ids)];
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`;
+}
