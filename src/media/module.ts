@@ -15,6 +15,8 @@ export { linkUploadsToMessage, linkUploadsToArtifact, assertUploadsUsable } from
 export { enableMultipart, isUploadOperation } from './multipart.ts';
 export type { MediaService, StoreUploadInput, UploadIds } from './service.ts';
 
+const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
+
 export interface MediaModule extends GlowModule {
   /** For other concerns: storeUpload (generated media), findDownloadable. */
   service: MediaService;
@@ -44,14 +46,19 @@ export async function createMediaModule(services: CoreServices, callRecords: Cal
   const store = createBlobStore(services.config);
   const renderer = new PreviewRenderer();
   const service = new MediaService(services.database, store, services.artifacts, callRecords, renderer, services.config.GLOW_MAX_UPLOAD_BYTES);
+  let sweeper: NodeJS.Timeout | undefined;
   return {
     name: 'media',
     operations: mediaOperations(service),
     service,
     async start() {
       await service.sweep();
+      // Again every hour: a long-running server must not keep a killed sibling's temporary bytes forever.
+      sweeper = setInterval(() => void service.sweep().catch(() => {}), SWEEP_INTERVAL_MS);
+      sweeper.unref();
     },
     async stop() {
+      clearInterval(sweeper);
       await renderer.close();
     },
   };

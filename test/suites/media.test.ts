@@ -14,6 +14,9 @@ import { checkSignature } from '../../src/media/kinds.ts';
 import { inlineDisposition, planDownload } from '../../src/media/http-download.ts';
 import { BlobTooLargeError } from '../../src/media/blob-store.ts';
 import { S3BlobStore } from '../../src/media/s3-blob-store.ts';
+import { LocalBlobStore } from '../../src/media/local-blob-store.ts';
+import { PreviewRenderer } from '../../src/media/preview-renderer.ts';
+import { MediaService } from '../../src/media/service.ts';
 import { startFakeS3 } from '../fixtures/fake-s3.ts';
 
 interface BinaryResponse {
@@ -531,6 +534,36 @@ describe('media', () => {
     assert.equal(audit[0]!.details.upload_id, text.body.upload_id);
     const systemReads = await harness.database.db.selectFrom('audit_log').select('artifact_type').where('org_id', '=', orgA.orgId).where('action', '=', 'system.text_download').execute();
     assert.ok(systemReads.length >= 1 && systemReads.every((row) => row.artifact_type === 'system'));
+  });
+
+  test('storeUpload keeps server-produced media; the start-up sweep removes temporary bytes and unreferenced blobs only', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'glow-media-sweep-'));
+    const store = new LocalBlobStore(folder);
+    const renderer = new PreviewRenderer();
+    const service = new MediaService(harness.database, store, harness.app.services.artifacts, { findCallRecord: async () => undefined }, renderer, 1024 * 1024);
+    try {
+      const speech = wav(1000);
+      const stored = await service.storeUpload({ orgId: orgA.orgId, profileId: orgA.adminProfileId, kind: 'audio', mimeType: 'audio/wav', bytes: speech, name: 'Generated reply' });
+      const [row] = await harness.database.db.selectFrom('uploads').selectAll().where('id', '=', stored.uploadId).execute();
+      assert.equal(row!.mime_type, 'audio/wav');
+      await assert.rejects(
+        service.storeUpload({ orgId: orgA.orgId, profileId: orgA.adminProfileId, kind: 'image', mimeType: 'image/png', bytes: speech }),
+        (error: any) => error.status === 422,
+        'generated media is checked like any upload',
+      );
+
+      // A crash after publishing but before the commit, and one in the middle of writing.
+      const orphan = await store.stage(Buffer.from(`orphan ${randomUUID()}`));
+      await orphan.publish();
+      writeFileSync(path.join(folder, 'staging', `${randomUUID()}.part`), 'half an upload');
+      assert.deepEqual(await service.sweep({ stagingOlderThanMs: 0, orphansOlderThanMs: 0 }), { staging: 1, orphans: 1 });
+      assert.equal(await store.stat(orphan.sha256), undefined);
+      assert.deepEqual(await store.stat(row!.sha256!), { size: speech.length }, 'a blob an upload refers to stays');
+      assert.deepEqual(mediaFiles(folder), [path.join('blobs', row!.sha256!.slice(0, 2), row!.sha256!)]);
+    } finally {
+      await renderer.close();
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   test('call_download of an unknown call is 404', async () => {
