@@ -1,3 +1,7 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+
 /** The CLI's view of a Glow server: JSON calls, raw responses (SSE, downloads) and clear errors. */
 
 export class CliError extends Error {
@@ -88,6 +92,38 @@ export class GlowClient {
     }
     const cause = (error as any)?.cause?.message;
     return new CliError(`request to ${this.instanceUrl} failed: ${(error as Error)?.message ?? error}${cause ? ` (${cause})` : ''}`);
+  }
+
+  /**
+   * POSTs a streamed body through node:http rather than fetch. A server that refuses an upload
+   * early (415, 413, 422) answers and closes the connection while the body is still going out;
+   * fetch then reports only the broken pipe, node:http still delivers the answer.
+   */
+  sendStreaming(path: string, body: Readable, headers: Record<string, string>): Promise<Response> {
+    const url = new URL(this.url(path));
+    const allHeaders = { ...headers, ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) };
+    const outgoing = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'POST', headers: allHeaders });
+    return new Promise((resolve, reject) => {
+      let answered = false;
+      outgoing.on('response', (incoming) => {
+        answered = true;
+        body.unpipe(outgoing);
+        body.destroy();
+        const responseHeaders = new Headers();
+        for (let index = 0; index < incoming.rawHeaders.length; index += 2) {
+          responseHeaders.append(incoming.rawHeaders[index]!, incoming.rawHeaders[index + 1]!);
+        }
+        const status = incoming.statusCode ?? 502;
+        const hasBody = status !== 204 && status !== 304;
+        if (!hasBody) incoming.resume();
+        resolve(new Response(hasBody ? (Readable.toWeb(incoming) as ReadableStream<Uint8Array>) : null, { status, headers: responseHeaders }));
+      });
+      outgoing.on('error', (error) => {
+        if (!answered) reject(this.explainNetworkError(error));
+      });
+      body.on('error', (error) => outgoing.destroy(error));
+      body.pipe(outgoing);
+    });
   }
 
   /** Throws the server's error for a non-2xx response; returns it untouched otherwise. */

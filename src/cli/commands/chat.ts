@@ -20,7 +20,11 @@ export async function messageCommand(context: CommandContext): Promise<number> {
   for (const [flagName, kind] of Object.entries(ATTACH_FLAGS)) {
     const ids: string[] = [];
     for (const file of allStringFlags(context.args, flagName)) {
-      const uploaded = await uploadFile(context.client, context.output, UPLOAD_HOST[kind], kind, file);
+      const uploaded = await uploadFile(context.client, context.output, UPLOAD_HOST[kind], kind, file).catch((error: Error) => {
+        // Several files may go up before the turn: say which one was refused.
+        error.message = `uploading ${file} (--${flagName}): ${error.message}`;
+        throw error;
+      });
       ids.push(uploaded.upload_id ?? uploaded[`${kind}_id`]!);
     }
     if (ids.length > 0) body[`${kind}_upload_ids`] = ids;

@@ -57,7 +57,7 @@ function multipartStream(file: string, contentType: string, fields: Record<strin
     }
     yield encoder.encode(`\r\n--${boundary}--\r\n`);
   }
-  return { body: Readable.toWeb(Readable.from(parts())) as ReadableStream<Uint8Array>, contentType: `multipart/form-data; boundary=${boundary}` };
+  return { body: Readable.from(parts()), contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
 function byteBar(output: Output, total: number, label: string): { add: (count: number) => void; stop: () => void } {
@@ -90,16 +90,19 @@ export async function uploadFile(client: GlowClient, output: Output, owner: stri
   const progress = byteBar(output, info.size, `uploading ${path.basename(file)}`);
   const multipart = multipartStream(file, contentType, fields, progress.add);
   const query = options.uploadId ? `?upload_id=${encodeURIComponent(options.uploadId)}` : '';
+  let response: Response;
   try {
-    const response = await client.ensureOk(await client.send(`/${owner}/${kind}_upload${query}`, {
-      method: 'POST',
-      body: multipart.body,
-      headers: { 'content-type': multipart.contentType },
-    }));
-    return (await response.json()) as Record<string, string>;
+    response = await client.sendStreaming(`/${owner}/${kind}_upload${query}`, multipart.body, { 'content-type': multipart.contentType });
+  } catch (error) {
+    if (!(error instanceof CliError) || /cannot reach/.test(error.message)) throw error;
+    // The server refuses an upload as soon as it has seen enough, and may reset the connection
+    // before its answer can be read; a failed upload leaves nothing behind on the server.
+    throw new CliError(`the server closed the connection while ${file} (${contentType}, ${info.size} bytes) was being sent. It does that when it refuses an upload early: a type not accepted for ${kind} uploads (declare another with --type), bytes that do not match the type, or a file over its size limit. Nothing was stored. (${error.message})`);
   } finally {
     progress.stop();
   }
+  await client.ensureOk(response);
+  return (await response.json()) as Record<string, string>;
 }
 
 /** `glow <plural> upload <kind> <path> [--name N] [--description D] [--type MIME] [--upload-id ID]`. */
