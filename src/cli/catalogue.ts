@@ -139,6 +139,7 @@ const CLI_FLAGS: Record<string, FieldHelp[]> = {
 /** Lines of help after an action's fields. */
 const CLI_NOTES: Record<string, string> = {
   generate: 'positional form: generate <image|video|audio|text> <title> [--instructions TEXT] → {modality, title, instructions}',
+  chat_message: 'shortcut: message <attempt_id> <text> [--audio F] [--image F] [--video F] [--file F] [--text-file F] uploads the files, sends the turn and prints the reply as it streams; transcript <attempt_id> prints the conversation',
 };
 
 function actionUsage(action: string, operation: Operation): string {
