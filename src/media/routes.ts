@@ -245,7 +245,7 @@ export function mediaOperations(service: MediaService): Operation[] {
             if (!uploadId) throw new AppError(415, 'unsupported_media_type', 'Send the audio as multipart/form-data in the part named file, or pass ?upload_id= to promote an existing audio upload.');
             return answer(await service.promoteAudio(actor, uploadId, parseWith(labelsSchema, request.body ?? {})));
           }
-          const form = await readUploadForm(request, 'audio', service, uploadId ? () => service.assertFillable(actor, uploadId) : undefined);
+          const form = await readUploadForm(request, 'audio', service, uploadId ? async () => void (await service.assertFillable(actor, uploadId)) : undefined);
           if (!form.staged) {
             if (!uploadId) throw badRequest('The form has no file part: send the bytes in the part named file, or pass ?upload_id= to promote an existing audio upload.');
             return answer(await service.promoteAudio(actor, uploadId, form.labels));

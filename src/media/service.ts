@@ -173,16 +173,20 @@ export class MediaService {
     });
   }
 
-  /** The reserved audio slot `uploadId` if the actor may fill it: 404 unknown/invisible/not audio, 409 already filled. */
-  async assertFillable(actor: Actor, uploadId: string): Promise<void> {
-    const upload = await this.findVisible(actor, uploadId);
-    if (!upload || upload.kind !== 'audio') throw notFound('audio upload', uploadId);
-    if (upload.state !== 'reserved') throw conflict(`Audio upload ${uploadId} is already filled; reserve a new one with attempt/audio/new.`);
+  /**
+   * The upload id of the reserved audio slot `id` (an upload or wrapper id) if the actor may fill
+   * it: 404 unknown/invisible/not audio, 409 already filled.
+   */
+  async assertFillable(actor: Actor, id: string): Promise<string> {
+    const upload = await this.findVisible(actor, id);
+    if (!upload || upload.kind !== 'audio') throw notFound('audio upload', id);
+    if (upload.state !== 'reserved') throw conflict(`Audio upload ${upload.id} is already filled; reserve a new one with attempt/audio/new.`);
+    return upload.id;
   }
 
   /** Fills a reserved audio slot with staged bytes; 409 when another request filled it first. */
-  async fillReservedAudio(actor: Actor, uploadId: string, staged: StagedFile): Promise<UploadIds> {
-    await this.assertFillable(actor, uploadId);
+  async fillReservedAudio(actor: Actor, id: string, staged: StagedFile): Promise<UploadIds> {
+    const uploadId = await this.assertFillable(actor, id);
     return this.publishWith(staged.blob, async (executor) => {
       const filled = await fillReservation(executor, uploadId, { mimeType: staged.mimeType, size: staged.blob.size, sha256: staged.blob.sha256, filename: staged.filename });
       if (!filled) throw conflict(`Audio upload ${uploadId} is already filled; reserve a new one with attempt/audio/new.`);
@@ -192,12 +196,12 @@ export class MediaService {
   }
 
   /** Stacks a new audio wrapper on an existing audio upload (one the realtime adapter captured, say). */
-  async promoteAudio(actor: Actor, uploadId: string, labels: { name?: string; description?: string }): Promise<UploadIds> {
-    const upload = await this.findVisible(actor, uploadId);
-    if (!upload || upload.kind !== 'audio') throw notFound('audio upload', uploadId);
-    if (!isStored(upload)) throw conflict(`Audio upload ${uploadId} is reserved but has no bytes yet; send the file with this request to fill it.`);
-    const wrapperId = await insertWrapper(this.database.db, { uploadId, orgId: actor.orgId, kind: 'audio', name: labels.name ?? upload.filename ?? '', description: labels.description ?? '' });
-    return { uploadId, wrapperId };
+  async promoteAudio(actor: Actor, id: string, labels: { name?: string; description?: string }): Promise<UploadIds> {
+    const upload = await this.findVisible(actor, id);
+    if (!upload || upload.kind !== 'audio') throw notFound('audio upload', id);
+    if (!isStored(upload)) throw conflict(`Audio upload ${upload.id} is reserved but has no bytes yet; send the file with this request to fill it.`);
+    const wrapperId = await insertWrapper(this.database.db, { uploadId: upload.id, orgId: actor.orgId, kind: 'audio', name: labels.name ?? upload.filename ?? '', description: labels.description ?? '' });
+    return { uploadId: upload.id, wrapperId };
   }
 
   /**

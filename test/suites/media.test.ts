@@ -454,7 +454,8 @@ describe('media', () => {
     assert.equal(promotedEmpty.status, 200, promotedEmpty.text);
     assert.equal(promotedEmpty.body.upload_id, slot);
     assert.notEqual(promotedEmpty.body.audios_id, reserved.body.audios_id);
-    const promotedJson = await orgA.admin.post(`/attempt/audio_upload?upload_id=${slot}`, { name: 'Promoted' });
+    const promotedJson = await orgA.admin.post(`/attempt/audio_upload?upload_id=${reserved.body.audios_id}`, { name: 'Promoted' });
+    assert.equal(promotedJson.body?.upload_id, slot, 'the audios_id names the same upload');
     assert.equal(promotedJson.status, 200);
     const wrapper = await harness.database.db.selectFrom('upload_wrappers').selectAll().where('id', '=', promotedJson.body.audios_id).executeTakeFirstOrThrow();
     assert.equal(wrapper.name, 'Promoted');
@@ -464,7 +465,10 @@ describe('media', () => {
     const image = await upload(orgA.admin, '/scenario/image_upload', { bytes: await smallJpeg(), type: 'image/jpeg' });
     assert.equal((await orgA.admin.post(`/attempt/audio_upload?upload_id=${image.body.upload_id}`, {})).status, 404, 'an image cannot be promoted to audio');
     const reservedOnly = await orgA.admin.post('/attempt/audio/new', {});
-    assert.equal((await orgA.admin.post(`/attempt/audio_upload?upload_id=${reservedOnly.body.upload_id}`, {})).status, 409, 'nothing to promote in an empty slot');
+    const filledByWrapper = await upload(orgA.admin, `/attempt/audio_upload?upload_id=${reservedOnly.body.audios_id}`, { bytes: wav(10), type: 'audio/wav' });
+    assert.deepEqual(filledByWrapper.body, { audio_id: reservedOnly.body.upload_id, audios_id: reservedOnly.body.audios_id, upload_id: reservedOnly.body.upload_id });
+    const emptySlot = await orgA.admin.post('/attempt/audio/new', {});
+    assert.equal((await orgA.admin.post(`/attempt/audio_upload?upload_id=${emptySlot.body.upload_id}`, {})).status, 409, 'nothing to promote in an empty slot');
   });
 
   test('scenario image references: checked against org, kind and visibility; readers of the scenario may download the image', async () => {
