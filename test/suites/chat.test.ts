@@ -1,0 +1,224 @@
+// The chat suite: registers its tests when imported (see index.ts). Attempts, learner turns with
+// media, and the persona's streamed reply (and its speech), offline and through a fake provider.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { FAMILIES } from '../../src/artifacts/families/index.ts';
+import { wavDurationSeconds } from '../../src/llm/media.ts';
+import { synthesizeSpeechOffline } from '../../src/synthesis/speech.ts';
+import { noisePng } from '../fixtures/media-files.ts';
+import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
+import { getHarness, type ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
+import { frameKinds, watchRunToEnd, type Frame } from '../support/sse-watch.ts';
+
+async function upload(client: ApiClient, route: string, bytes: Buffer, type: string, filename: string): Promise<string> {
+  const form = new FormData();
+  form.append('file', new Blob([new Uint8Array(bytes)], { type }), filename);
+  const response = await client.request('POST', route, { rawBody: form });
+  assert.equal(response.status, 200, response.text);
+  return response.body.upload_id;
+}
+
+async function download(client: ApiClient, route: string, body: Record<string, string>): Promise<{ status: number; bytes: Buffer }> {
+  const response = await fetch(`${client.baseUrl}${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${client.token}` },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, bytes: Buffer.from(await response.arrayBuffer()) };
+}
+
+const scenarioData = () => {
+  const data = structuredClone(FAMILIES.scenario.example) as Record<string, unknown>;
+  delete data.image_upload_ids;
+  delete data.video_upload_ids;
+  return data;
+};
+
+/** A published simulation of `persona` data in the example scenario, made by the org's admin. */
+async function createSimulation(org: TestOrg, personaName: string, personaData: Record<string, unknown>): Promise<{ simulationId: string; personaId: string; scenarioId: string }> {
+  const persona = await org.admin.post('/persona/create', { name: personaName, data: personaData });
+  assert.equal(persona.status, 200, persona.text);
+  const scenario = await org.admin.post('/scenario/create', { name: 'Office hours', data: scenarioData() });
+  assert.equal(scenario.status, 200, scenario.text);
+  const simulation = await org.admin.post('/simulation/create', {
+    name: 'Office hours practice',
+    data: { persona_id: persona.body.id, scenario_id: scenario.body.id, modality: 'voice', max_turns: 10 },
+  });
+  assert.equal(simulation.status, 200, simulation.text);
+  return { simulationId: simulation.body.id, personaId: persona.body.id, scenarioId: scenario.body.id };
+}
+
+async function startAttempt(client: ApiClient, simulationId: string): Promise<{ id: string; data: any }> {
+  const response = await client.post('/attempt/start', { simulation_id: simulationId });
+  assert.equal(response.status, 200, response.text);
+  return response.body;
+}
+
+async function groupMessages(client: ApiClient, groupId: string): Promise<any[]> {
+  const group = await client.post('/attempt/group', { group_id: groupId, include_detail: true });
+  assert.equal(group.status, 200, group.text);
+  return group.body.runs.flatMap((run: any) => run.messages);
+}
+
+const progressTexts = (frames: Frame[]) => frames.filter((frame) => frame.data.type === 'GenerationProgressEvent').map((frame) => frame.data.text as string);
+
+describe('chat', () => {
+  let harness: Harness;
+  let org: TestOrg;
+  let outsider: TestOrg;
+  let learner: { profileId: string; client: ApiClient };
+  let classmate: { profileId: string; client: ApiClient };
+  const { example } = FAMILIES.persona;
+
+  before(async () => {
+    harness = await getHarness();
+    org = await harness.newOrg('chat');
+    outsider = await harness.newOrg('chat-outsider');
+    learner = await org.addProfile('member', 'Learner');
+    classmate = await org.addProfile('member', 'Classmate');
+  });
+
+  test('attempt/start copies the simulation onto a new attempt with its own group; unknown or foreign simulations are 404', async () => {
+    const { simulationId, personaId, scenarioId } = await createSimulation(org, 'Sam', { ...example });
+    const attempt = await startAttempt(learner.client, simulationId);
+    assert.equal(attempt.data.simulation_id, simulationId);
+    assert.equal(attempt.data.persona_id, personaId);
+    assert.equal(attempt.data.scenario_id, scenarioId);
+    assert.equal(attempt.data.learner_profile_id, learner.profileId);
+    assert.equal(attempt.data.state, 'in_progress');
+    const group = await learner.client.post('/attempt/group', { group_id: attempt.data.group_id });
+    assert.equal(group.status, 200, group.text);
+    assert.equal(group.body.profile_id, learner.profileId);
+    assert.equal((await learner.client.post('/attempt/start', { simulation_id: randomUUID() })).status, 404);
+    assert.equal((await outsider.admin.post('/attempt/start', { simulation_id: simulationId })).status, 404);
+  });
+
+  test('offline: a turn with audio and an image, the reply streamed as text and spoken in the persona\'s voice; both turns downloadable by the learner and admins only', async () => {
+    const { simulationId } = await createSimulation(org, 'Maya', { ...example, voice: { voice_id: 'nova', language: 'en-US' } });
+    const attempt = await startAttempt(learner.client, simulationId);
+    const spoken = await synthesizeSpeechOffline('Hello, can we talk about the assignment?');
+    const audioId = await upload(learner.client, '/attempt/audio_upload', spoken.wav, 'audio/wav', 'turn.wav');
+    const imageId = await upload(learner.client, '/scenario/image_upload', await noisePng(40, 40, 3), 'image/png', 'whiteboard.png');
+
+    const sent = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Hi, thanks for coming in.', audio_upload_ids: [audioId], image_upload_ids: [imageId] });
+    assert.equal(sent.status, 200, sent.text);
+    assert.equal(sent.body.group_id, attempt.data.group_id);
+    const frames = await watchRunToEnd(learner.client, 'attempt', sent.body.run_id);
+    const kinds = frameKinds(frames);
+    assert.equal(kinds.at(-1), 'complete', kinds.join(', '));
+    const texts = progressTexts(frames);
+    assert.ok(texts.length >= 1 && texts.every((text) => text.length > 0), 'progress frames carry the text so far');
+    const mediaAt = kinds.indexOf('media_complete');
+    assert.ok(kinds.indexOf('media_progress:started') < mediaAt && mediaAt < kinds.length - 1, kinds.join(', '));
+    const speech = frames[mediaAt]!.data;
+    assert.equal(speech.modality, 'audio');
+
+    const messages = await groupMessages(learner.client, attempt.data.group_id);
+    assert.deepEqual(messages.map((message) => message.role), ['user', 'assistant']);
+    const [turn, reply] = messages;
+    assert.equal(turn.id, sent.body.message_id);
+    assert.equal(turn.text, 'Hi, thanks for coming in.');
+    assert.deepEqual(turn.audio_upload_ids, [audioId]);
+    assert.deepEqual(turn.image_upload_ids, [imageId]);
+    assert.equal(reply.text, texts.at(-1));
+    assert.match(reply.text, /Hi, thanks for coming in/);
+    assert.deepEqual(reply.audio_upload_ids, [speech.upload_id]);
+    assert.equal(speech.resource_id, reply.id);
+
+    const replySpeech = await download(learner.client, '/attempt/audio_download', { audio_id: speech.upload_id });
+    assert.equal(replySpeech.status, 200);
+    assert.ok((wavDurationSeconds(replySpeech.bytes) ?? 0) > 0.2, 'the spoken reply lasts');
+    const reads: [string, Record<string, string>][] = [
+      ['/attempt/audio_download', { audio_id: audioId }],
+      ['/attempt/image_download', { image_id: imageId }],
+      ['/attempt/audio_download', { audio_id: speech.upload_id }],
+    ];
+    for (const [route, body] of reads) {
+      assert.equal((await download(learner.client, route, body)).status, 200, `learner ${route}`);
+      assert.equal((await download(org.admin, route, body)).status, 200, `admin ${route}`);
+      assert.equal((await download(classmate.client, route, body)).status, 404, `classmate ${route}`);
+      assert.equal((await download(outsider.admin, route, body)).status, 404, `other org ${route}`);
+    }
+    assert.equal((await classmate.client.post('/attempt/group', { group_id: attempt.data.group_id })).status, 404);
+    assert.equal((await classmate.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Let me in' })).status, 404);
+    assert.equal((await outsider.admin.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Let me in' })).status, 404);
+    const turns = await learner.client.post('/attempt/get', { id: attempt.id });
+    assert.equal(turns.body.data.turn_count, 1);
+  });
+
+  test('a turn\'s upload ids must exist, be visible to the learner and match the field\'s kind; a turn needs text or an upload', async () => {
+    const { simulationId } = await createSimulation(org, 'Kai', { ...example, voice: undefined });
+    const attempt = await startAttempt(learner.client, simulationId);
+    const imageId = await upload(learner.client, '/scenario/image_upload', await noisePng(16, 16, 9), 'image/png', 'a.png');
+    const classmateImage = await upload(classmate.client, '/scenario/image_upload', await noisePng(16, 16, 10), 'image/png', 'b.png');
+    const unknown = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, image_upload_ids: [randomUUID()] });
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body.error.message, /image_upload_ids/);
+    assert.equal((await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, image_upload_ids: [classmateImage] })).status, 404);
+    assert.equal((await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, audio_upload_ids: [imageId] })).status, 400);
+    assert.equal((await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id })).status, 400);
+    assert.equal((await learner.client.post('/attempt/chat_message', { attempt_id: randomUUID(), text: 'Hello' })).status, 404);
+    assert.deepEqual(await groupMessages(learner.client, attempt.data.group_id), [], 'nothing was stored');
+  });
+
+  describe('through a provider (the fake OpenAI-compatible server)', () => {
+    let fake: FakeProvider;
+    let providerOrg: TestOrg;
+    let providerLearner: { profileId: string; client: ApiClient };
+    const apiKeyEnv = `GLOW_TEST_CHAT_KEY_${process.pid}`;
+
+    before(async () => {
+      fake = await startFakeProvider();
+      process.env[apiKeyEnv] = 'sk-fake-chat';
+      providerOrg = await harness.newOrg('chat-provider');
+      providerLearner = await providerOrg.addProfile('member', 'Provider learner');
+      const provider = await providerOrg.admin.post('/provider/create', { name: 'Fake', data: { kind: 'openai_compatible', base_url: fake.url, api_key_env: apiKeyEnv } });
+      assert.equal(provider.status, 200, provider.text);
+      for (const [purpose, modelName] of [['text', 'fake-chat-1'], ['transcription', 'fake-whisper-1']]) {
+        const model = await providerOrg.admin.post('/model/create', {
+          name: modelName,
+          data: { provider_id: provider.body.id, model_name: modelName, purpose, is_default: true, input_price_per_token: 0, output_price_per_token: 0 },
+        });
+        assert.equal(model.status, 200, model.text);
+      }
+    });
+
+    after(async () => {
+      await fake?.close();
+    });
+
+    test('an audio-only turn is transcribed (the audio stays attached); the reply is in character and streams its text', async () => {
+      const { voice: _voice, ...silentPersona } = example;
+      const { simulationId } = await createSimulation(providerOrg, 'Jordan', silentPersona);
+      const attempt = await startAttempt(providerLearner.client, simulationId);
+      const spoken = await synthesizeSpeechOffline('Can I get an extension?');
+      const audioId = await upload(providerLearner.client, '/attempt/audio_upload', spoken.wav, 'audio/wav', 'turn.wav');
+      const imageId = await upload(providerLearner.client, '/scenario/image_upload', await noisePng(24, 24, 4), 'image/png', 'note.png');
+      fake.reset();
+      fake.enqueue({ reply: 'Can I get an extension?' });
+
+      const sent = await providerLearner.client.post('/attempt/chat_message', { attempt_id: attempt.id, audio_upload_ids: [audioId], image_upload_ids: [imageId] });
+      assert.equal(sent.status, 200, sent.text);
+      const frames = await watchRunToEnd(providerLearner.client, 'attempt', sent.body.run_id);
+      assert.equal(frameKinds(frames).at(-1), 'complete');
+      assert.ok(!frameKinds(frames).includes('media_complete'), 'a persona without a voice is not spoken');
+
+      const transcription = fake.requests.find((request) => request.path.endsWith('/audio/transcriptions'));
+      assert.ok(transcription, 'the audio went to the transcription model');
+      const chat = fake.requests.find((request) => request.path.endsWith('/chat/completions'))!;
+      const system = chat.body.messages.find((message: any) => message.role === 'system' || message.role === 'developer');
+      assert.match(String(system.content), /You are Jordan/);
+      assert.match(String(system.content), new RegExp(String(FAMILIES.scenario.example.learner_goal).slice(0, 30)));
+
+      const [turn, reply] = await groupMessages(providerLearner.client, attempt.data.group_id);
+      assert.equal(turn.text, 'Can I get an extension?');
+      assert.deepEqual(turn.audio_upload_ids, [audioId]);
+      assert.deepEqual(turn.image_upload_ids, [imageId]);
+      assert.match(reply.text, /^Fake reply to: Can I get an extension\?/);
+      assert.equal(progressTexts(frames).at(-1), reply.text);
+      assert.equal((await download(providerLearner.client, '/system/audio_download', { audio_id: audioId })).status, 200);
+      assert.equal((await download(providerOrg.admin, '/system/image_download', { image_id: imageId })).status, 200);
+    });
+  });
+});
