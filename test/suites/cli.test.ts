@@ -385,6 +385,24 @@ describe('cli', () => {
       assert.match(group.stdout, /offline/);
     });
 
+    test('scenarios generate image <title> --wait prints the media frames; the image downloads as a PNG', async (t) => {
+      if (!needsRoutes(t, '/scenario/generate', '/scenario/watch', '/scenario/image_download')) return;
+      const result = await glow(['scenarios', 'generate', 'image', 'University Office', '--instructions', 'Wide-angle shot, late afternoon light', '--wait'], env);
+      assert.equal(result.code, 0, result.stderr);
+      const lines = result.stdout.trim().split('\n');
+      const started = lines.findIndex((line) => line.startsWith('media_progress image started'));
+      const completed = lines.findIndex((line) => /^media_complete image \S+ \d+ bytes image\/png$/.test(line));
+      const saved = lines.findIndex((line) => line.startsWith('saved '));
+      assert.ok(started > 0 && completed > started && saved > completed, result.stdout);
+      assert.match(lines.at(-1)!, /^complete: /);
+
+      const uploadId = lines[completed]!.split(' ')[2]!;
+      const image = path.join(workDir, 'office.png');
+      const downloaded = await glow(['scenarios', 'download', 'image', uploadId, '--output', image], env);
+      assert.equal(downloaded.code, 0, downloaded.stderr);
+      assert.equal((await sharp(image).metadata()).format, 'png');
+    });
+
     test('the positional form sends modality and title for scenarios', async (t) => {
       if (!needsRoutes(t, '/scenario/generate')) return;
       const result = await glow(['scenarios', 'generate', 'text', 'University Office', '--instructions', 'An office-hours meeting about a late assignment', '--json'], env);
