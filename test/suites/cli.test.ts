@@ -13,6 +13,7 @@ import sharp from 'sharp';
 import { FAMILIES } from '../../src/artifacts/families/index.ts';
 import { parseArgs, requestBody } from '../../src/cli/args.ts';
 import { NOUNS, typeNamed } from '../../src/cli/nouns.ts';
+import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
 import { getHarness, type Harness, type TestOrg } from '../support/harness.ts';
 
 const execFileAsync = promisify(execFile);
@@ -410,6 +411,49 @@ describe('cli', () => {
       const handles = JSON.parse(result.stdout);
       assert.match(handles.run_id, /^[0-9a-f-]{36}$/);
       assert.match(handles.group_id, /^[0-9a-f-]{36}$/);
+    });
+  });
+
+  describe('generation with a model', () => {
+    let fake: FakeProvider;
+    let modelId: string;
+    const apiKeyEnv = `GLOW_TEST_CLI_FAKE_KEY_${process.pid}`;
+
+    before(async () => {
+      fake = await startFakeProvider();
+      process.env[apiKeyEnv] = 'sk-fake-cli';
+      const provider = await org.admin.post('/provider/create', { name: 'Fake', data: { kind: 'openai_compatible', base_url: fake.url, api_key_env: apiKeyEnv } });
+      assert.equal(provider.status, 200, provider.text);
+      const model = await org.admin.post('/model/create', { name: 'fake-model', data: { provider_id: provider.body.id, model_name: 'fake-1', purpose: 'text', input_price_per_token: 0.000001, output_price_per_token: 0.000002 } });
+      assert.equal(model.status, 200, model.text);
+      modelId = model.body.id;
+    });
+
+    after(async () => {
+      await fake?.close();
+      delete process.env[apiKeyEnv];
+    });
+
+    test('the model\'s run saves its artifact; system group --detail shows its model and tokens', async (t) => {
+      if (!needsRoutes(t, '/persona/generate', '/persona/watch', '/system/group')) return;
+      const result = await glow(['personas', 'generate', '--wait', '--instructions', 'A confused student', '--config.params.model-id', modelId], env);
+      assert.equal(result.code, 0, result.stderr);
+      const groupId = /^run \S+ in group (\S+)$/m.exec(result.stdout)![1]!;
+      assert.match(result.stdout, /^saved /m);
+
+      const group = await glow(['system', 'group', groupId, '--detail'], env);
+      assert.equal(group.code, 0, group.stderr);
+      assert.match(group.stdout, new RegExp(`completed\\s+${modelId}\\s+120\\s+80\\s`), group.stdout);
+    });
+
+    test('a model that returns garbage: the error frame is the last line and the exit status is 1', async (t) => {
+      if (!needsRoutes(t, '/persona/generate', '/persona/watch')) return;
+      fake.setDefault({ reply: 'I cannot produce JSON today. <<<garbage>>>' });
+      const result = await glow(['personas', 'generate', '--wait', '--instructions', 'A confused student', '--config.params.model-id', modelId], env);
+      fake.reset();
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(result.stdout.trim().split('\n').at(-1)!, /^error: .+ \(resource persona/);
+      assert.doesNotMatch(result.stdout, /^saved /m);
     });
   });
 
