@@ -15,7 +15,7 @@ export async function generateCommand(context: CommandContext): Promise<number> 
   const [first, second, ...extra] = context.args.positionals;
   if (first !== undefined) {
     if (!MODALITIES.has(first)) {
-      throw new UsageError(`unexpected argument "${first}": the positional form is \`glow ${context.noun} generate <image|video|audio|text> <title>\`; pass everything else as flags or --body.`);
+      throw new UsageError(`unexpected argument "${first}": pass what you want as --instructions "<text>" (or --body); the only positional form is \`glow ${context.noun} generate <image|video|audio|text> <title>\`.`);
     }
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" after the title (quote a title with spaces).`);
     body.modality = first;
