@@ -43,7 +43,24 @@ async function openPglite(dataDir: string): Promise<Database> {
   const pgDataDir = path.join(dataDir, 'pgdata');
   fs.mkdirSync(pgDataDir, { recursive: true });
   const pglite = await PGlite.create(pgDataDir);
-  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+  // PGlite answers synchronously inside a promise, so back-to-back queries would chain as
+  // microtasks and starve I/O: with workers busy, a new request would not even be parsed until
+  // they idle. Queries hand back to the event loop now and then, so requests and timers interleave.
+  // Yielding after every query would idle the connection for a loop turn each time; after a few
+  // milliseconds without a turn is enough to bound the wait.
+  let lastTurn = performance.now();
+  const yielding = {
+    query: async (...args: Parameters<PGlite['query']>) => {
+      const result = await pglite.query(...args);
+      if (performance.now() - lastTurn > 3) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastTurn = performance.now();
+      }
+      return result;
+    },
+    close: () => pglite.close(),
+  } as unknown as PGlite;
+  const db = new Kysely<DB>({ dialect: new PGliteDialect(yielding) });
   const listeners = new Map<string, Set<(payload: string) => void>>();
   const unsubscribers = new Map<string, () => Promise<void>>();
   let closed = false;
