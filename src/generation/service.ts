@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../config.ts';
+import { Coalescer } from '../db/coalescer.ts';
 import type { Database, Executor } from '../db/database.ts';
 import { TERMINAL_RUN_STATUSES } from '../db/schema-generation.ts';
 import { familyOf } from '../artifacts/families/index.ts';
@@ -16,7 +17,8 @@ import type { RunQueue } from './queue.ts';
 import type { RunExecutor } from './runner.ts';
 import { storedRequest, type StoredRequest } from './stored-request.ts';
 import {
-  claimIdempotencyKey, findGroup, findIdempotencyEntry, findRun, findWindowGroup, insertGroup, insertRun, requestCancel, touchGroup, type GroupRow, type RunRow,
+  claimIdempotencyKey, findGroup, findIdempotencyEntry, findRun, findWindowGroup, findWindowGroups, insertGroup, insertGroups, insertRun, insertRuns, requestCancel, touchGroup, touchGroups,
+  type GroupRow, type NewRun, type RunRow,
 } from './store.ts';
 
 /** NOTIFY channel telling the process that runs a run to abort it. */
@@ -62,8 +64,19 @@ export interface GenerationServiceOptions {
   mediaCheck?: { check(actor: Actor, type: ArtifactType, body: GenerateBody): Promise<void> };
 }
 
+/** A trigger with nothing that needs its own transaction: no idempotency key, client_run_id or explicit group. */
+interface WindowTrigger {
+  actor: Actor;
+  type: ArtifactType;
+  body: GenerateBody;
+  hash: string;
+}
+
 /** Triggering, cancelling and awaiting runs. */
 export class GenerationService {
+  /** Concurrent plain triggers share one transaction (group commit); each answers only after it committed. */
+  private readonly windowTriggers = new Coalescer<WindowTrigger, GenerateResponse>((batch) => this.commitWindowTriggers(batch), 500);
+
   constructor(private readonly options: GenerationServiceOptions) {}
 
   async trigger(actor: Actor, type: ArtifactType, body: GenerateBody): Promise<GenerateResponse> {
@@ -77,6 +90,11 @@ export class GenerationService {
     await this.options.mediaCheck?.check(actor, type, body);
     const hash = requestHash(body);
     const key = body.idempotency_key;
+    if (!key && !body.client_run_id && !(body.group_id ?? body.config?.group_id)) {
+      const response = await this.windowTriggers.submit({ actor, type, body, hash });
+      if (body.wait_for_complete) response.produced_media = await this.waitForEnd(response.group_id, response.run_id);
+      return response;
+    }
     if (key) {
       const previous = await findIdempotencyEntry(this.options.database.db, actor.orgId, actor.profileId, key);
       if (previous) return this.replay(previous, hash, body);
@@ -122,6 +140,65 @@ export class GenerationService {
     this.options.queue.wakeWorker();
     if (body.wait_for_complete) response.produced_media = await this.waitForEnd(response.group_id, response.run_id);
     return response;
+  }
+
+  /**
+   * Commits a batch of window triggers in one transaction: the window locks of all their keys (in
+   * key order, so two batches never deadlock), one read of the open windows, one touch, the new
+   * groups, the runs and their jobs. If the batch fails, each trigger is retried alone, so one bad
+   * trigger fails only its own request.
+   */
+  private async commitWindowTriggers(batch: WindowTrigger[]): Promise<(GenerateResponse | Error)[]> {
+    const { database, queue, config } = this.options;
+    let responses: (GenerateResponse | Error)[];
+    try {
+      responses = await database.db.transaction().execute(async (trx) => {
+        const windowKeyOf = (item: WindowTrigger) => `${item.actor.profileId}:${item.actor.sessionId}:${item.type}`;
+        const keys = new Map<string, WindowTrigger>();
+        for (const item of batch) if (!keys.has(windowKeyOf(item))) keys.set(windowKeyOf(item), item);
+        const ordered = [...keys.keys()].sort();
+        await database.executeSql('SELECT pg_advisory_xact_lock(hashtextextended(k, 11)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) AS window_keys', [ordered], trx);
+        const firsts = ordered.map((windowKey) => keys.get(windowKey)!);
+        const since = new Date(Date.now() - config.GLOW_GROUP_WINDOW_MINUTES * 60_000);
+        const open = await findWindowGroups(
+          trx,
+          firsts.map((item) => ({ orgId: item.actor.orgId, profileId: item.actor.profileId, sessionId: item.actor.sessionId, artifactType: item.type })),
+          since,
+        );
+        const groupOf = new Map<string, string>();
+        for (const group of open) groupOf.set(`${group.profile_id}:${group.session_id}:${group.artifact_type}`, group.id);
+        await touchGroups(trx, [...groupOf.values()]);
+        const fresh = firsts.filter((item) => !groupOf.has(windowKeyOf(item)));
+        const created = await insertGroups(
+          trx,
+          fresh.map((item) => ({ orgId: item.actor.orgId, profileId: item.actor.profileId, sessionId: item.actor.sessionId, artifactType: item.type, name: groupNameFor(item.type, item.body) })),
+        );
+        fresh.forEach((item, index) => groupOf.set(windowKeyOf(item), created[index]!.id));
+        const runs: NewRun[] = batch.map((item) => ({
+          id: uuidv7(),
+          groupId: groupOf.get(windowKeyOf(item))!,
+          orgId: item.actor.orgId,
+          artifactType: item.type,
+          profileId: item.actor.profileId,
+          sessionId: item.actor.sessionId,
+          request: storedRequest(item.body) as unknown as Record<string, unknown>,
+          requestHash: item.hash,
+          ...(item.body.config?.params?.agent_id ? { agentId: item.body.config.params.agent_id } : {}),
+        }));
+        await insertRuns(trx, runs);
+        await queue.enqueueMany(runs.map((run) => ({ run_id: run.id })), trx);
+        return runs.map((run) => ({ group_id: run.groupId, run_id: run.id, produced_media: [] }));
+      });
+    } catch (error) {
+      if (batch.length === 1) throw error;
+      responses = [];
+      for (const item of batch) {
+        responses.push(await this.commitWindowTriggers([item]).then(([one]) => one!, (failure: unknown) => (failure instanceof Error ? failure : new Error(String(failure)))));
+      }
+      return responses;
+    }
+    queue.wakeWorker();
+    return responses;
   }
 
   private async replay(previous: { request_hash: string; response: GenerateResponse }, hash: string, body: GenerateBody): Promise<GenerateResponse> {

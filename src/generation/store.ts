@@ -35,6 +35,46 @@ export async function findWindowGroup(
     .executeTakeFirst();
 }
 
+/** The open window group of each key (newest activity since `since`), in one read; keys without one are absent. */
+export async function findWindowGroups(
+  executor: Executor,
+  keys: { orgId: string; profileId: string; sessionId: string; artifactType: string }[],
+  since: Date,
+): Promise<GroupRow[]> {
+  if (keys.length === 0) return [];
+  const result = await sql<GroupRow>`
+    SELECT DISTINCT ON (g.profile_id, g.session_id, g.artifact_type) g.*
+    FROM generation_groups g
+    JOIN unnest(${keys.map((key) => key.orgId)}::uuid[], ${keys.map((key) => key.profileId)}::uuid[], ${keys.map((key) => key.sessionId)}::uuid[], ${keys.map((key) => key.artifactType)}::text[])
+      AS k (org_id, profile_id, session_id, artifact_type)
+      ON g.org_id = k.org_id AND g.profile_id = k.profile_id AND g.session_id = k.session_id AND g.artifact_type = k.artifact_type
+    WHERE g.last_activity_at >= ${since}
+    ORDER BY g.profile_id, g.session_id, g.artifact_type, g.last_activity_at DESC`.execute(executor);
+  return result.rows;
+}
+
+export async function insertGroups(
+  executor: Executor,
+  groups: { orgId: string; profileId: string; sessionId: string; artifactType: string; name: string }[],
+): Promise<{ id: string }[]> {
+  if (groups.length === 0) return [];
+  const values = groups.map((group) => ({
+    id: uuidv7(),
+    org_id: group.orgId,
+    profile_id: group.profileId,
+    session_id: group.sessionId,
+    artifact_type: group.artifactType,
+    name: group.name,
+  }));
+  await executor.insertInto('generation_groups').values(values).execute();
+  return values.map((value) => ({ id: value.id }));
+}
+
+export async function touchGroups(executor: Executor, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await executor.updateTable('generation_groups').set({ last_activity_at: sql<Date>`now()` as any }).where('id', 'in', ids).execute();
+}
+
 export async function insertGroup(
   executor: Executor,
   group: { orgId: string; profileId: string; sessionId: string; artifactType: string; name: string },
@@ -115,6 +155,29 @@ export async function insertRun(executor: Executor, run: NewRun): Promise<RunRow
     })
     .returningAll()
     .executeTakeFirstOrThrow();
+}
+
+/** Many new runs in one statement (nothing returned: the caller minted their ids). */
+export async function insertRuns(executor: Executor, runs: NewRun[]): Promise<void> {
+  if (runs.length === 0) return;
+  await executor
+    .insertInto('generation_runs')
+    .values(
+      runs.map((run) => ({
+        id: run.id,
+        group_id: run.groupId,
+        org_id: run.orgId,
+        artifact_type: run.artifactType,
+        profile_id: run.profileId,
+        session_id: run.sessionId,
+        status: 'queued' as const,
+        request: JSON.stringify(run.request),
+        request_hash: run.requestHash,
+        idempotency_key: run.idempotencyKey ?? null,
+        agent_id: run.agentId ?? null,
+      })),
+    )
+    .execute();
 }
 
 export async function findRun(executor: Executor, id: string, forUpdate = false): Promise<RunRow | undefined> {

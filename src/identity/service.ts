@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { Database, Executor } from '../db/database.ts';
 import { recordAudit } from '../audit/audit-log.ts';
+import { Coalescer } from '../db/coalescer.ts';
 import { insertArtifact } from '../artifacts/store.ts';
 import { toRecord, type ArtifactRecord, type ArtifactService } from '../artifacts/service.ts';
 import { AppError, badRequest, conflict, forbidden } from '../http/errors.ts';
@@ -28,25 +29,39 @@ export class IdentityService {
     private readonly artifacts: ArtifactService,
   ) {}
 
+  /**
+   * Concurrent authentications share one query (no cache: each request still reads the token
+   * table after it arrived, so a revoked token is refused on the very next request).
+   */
+  private readonly lookups = new Coalescer<string, Actor | null>((hashes) => this.lookUp(hashes), 500);
+
   /** Resolves a presented token to its actor, or null. Revoked tokens are gone from the table, so revocation is immediate. */
   async authenticate(token: string): Promise<Actor | null> {
     if (!token) return null;
-    const row = await this.database.db
+    return this.lookups.submit(hashToken(token));
+  }
+
+  private async lookUp(hashes: string[]): Promise<(Actor | null)[]> {
+    const rows = await this.database.db
       .selectFrom('api_tokens as t')
       .innerJoin('artifacts as p', 'p.id', 't.profile_id')
       .leftJoin('instance_settings as s', (join) => join.on('s.key', '=', OPERATOR_SETTING))
-      .select(['t.id as token_id', 't.org_id', 't.profile_id', sql<string>`p.data->>'role'`.as('role'), sql<string | null>`s.value #>> '{}'`.as('operator_id')])
-      .where('t.token_hash', '=', hashToken(token))
+      .select(['t.token_hash', 't.id as token_id', 't.org_id', 't.profile_id', sql<string>`p.data->>'role'`.as('role'), sql<string | null>`s.value #>> '{}'`.as('operator_id')])
+      .where('t.token_hash', 'in', [...new Set(hashes)])
       .where('p.status', '=', 'published')
-      .executeTakeFirst();
-    if (!row) return null;
-    return {
-      orgId: row.org_id,
-      profileId: row.profile_id,
-      role: row.role === 'admin' ? 'admin' : 'member',
-      sessionId: row.token_id,
-      isOperator: row.operator_id === row.profile_id,
-    };
+      .execute();
+    const byHash = new Map(rows.map((row) => [row.token_hash, row]));
+    return hashes.map((hash) => {
+      const row = byHash.get(hash);
+      if (!row) return null;
+      return {
+        orgId: row.org_id,
+        profileId: row.profile_id,
+        role: row.role === 'admin' ? 'admin' : 'member',
+        sessionId: row.token_id,
+        isOperator: row.operator_id === row.profile_id,
+      };
+    });
   }
 
   /**

@@ -1,0 +1,48 @@
+/**
+ * Group commit: calls that arrive while a batch is being processed wait and go together in the
+ * next one, so N concurrent callers cost a few statements instead of N transactions. Nothing
+ * waits on a timer: a call arriving at an idle coalescer is processed on the next turn of the
+ * event loop (with whatever else arrived in the same turn).
+ *
+ * `process` answers each input on its own (a value or an Error), so one input's failure is that
+ * caller's alone; a throw from `process` fails the whole batch.
+ */
+export class Coalescer<In, Out> {
+  private pending: { input: In; resolve: (value: Out) => void; reject: (error: unknown) => void }[] = [];
+  private busy = false;
+
+  constructor(
+    private readonly process: (inputs: In[]) => Promise<(Out | Error)[]>,
+    private readonly maxBatch = 500,
+  ) {}
+
+  submit(input: In): Promise<Out> {
+    return new Promise<Out>((resolve, reject) => {
+      this.pending.push({ input, resolve, reject });
+      if (!this.busy) {
+        this.busy = true;
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, this.maxBatch);
+        try {
+          const outputs = await this.process(batch.map((entry) => entry.input));
+          batch.forEach((entry, index) => {
+            const output = outputs[index];
+            if (output instanceof Error) entry.reject(output);
+            else entry.resolve(output as Out);
+          });
+        } catch (error) {
+          for (const entry of batch) entry.reject(error);
+        }
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+}
