@@ -3,7 +3,8 @@ import type { Database } from '../db/database.ts';
 import { badRequest, notFound } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import type { EventHub } from '../streaming/hub.ts';
-import { SseStream, type SseStreams } from '../streaming/sse.ts';
+import type { StoredEvent } from '../streaming/event-log.ts';
+import { SseStream, sseFrame, type SseStreams } from '../streaming/sse.ts';
 import { isTerminalPayload, serializeEvent } from './events.ts';
 import type { WatchQuery } from './http-schemas.ts';
 import { canSee } from './service.ts';
@@ -18,6 +19,18 @@ function resumePosition(request: FastifyRequest, query: WatchQuery): number {
   if (text === undefined || text === '') return 0;
   if (!/^\d{1,18}$/.test(text.trim())) throw badRequest(`Last-Event-ID must be an event id this server sent (digits), not ${JSON.stringify(text)}.`);
   return Number(text.trim());
+}
+
+const frames = new WeakMap<StoredEvent, string>();
+
+/** The SSE frame of an event, built once per delivered event object (the hub hands the same object to every watcher of its group). */
+function frameOf(event: StoredEvent): string {
+  let frame = frames.get(event);
+  if (frame === undefined) {
+    frame = sseFrame(event.seq, serializeEvent(event.payload));
+    frames.set(event, frame);
+  }
+  return frame;
 }
 
 /** `GET /<art>/watch`: checks what the caller may see, then streams the hub's events as SSE. */
@@ -57,13 +70,17 @@ export class WatchService {
       if (attached || stream.isClosed) return;
       attached = true;
       const subscription = this.hub.subscribe({ groupId, ...(runId ? { runId } : {}) }, afterSeq, (events) => {
+        // One write per delivery; a frame is built once and shared by every watcher of the group.
+        let frames = '';
         for (const event of events) {
-          stream.sendEvent(event.seq, serializeEvent(event.payload));
+          frames += frameOf(event);
           if (runId && isTerminalPayload(event.payload)) {
+            stream.sendFrames(frames);
             stream.end();
             return;
           }
         }
+        stream.sendFrames(frames);
       });
       stream.onClose(() => subscription.close());
     };

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Database, Executor } from '../db/database.ts';
 
 /** The NOTIFY channel every process LISTENs on; the payload names the group, run and seq, never the event. */
@@ -35,37 +36,40 @@ export function parseNotification(text: string): EventNotification | undefined {
 }
 
 /**
- * Appends events inside the caller's transaction and notifies every process on commit.
+ * Appends events inside the caller's transaction and notifies every process on commit, in one
+ * statement whatever the number of events.
  *
- * Writers of one group are serialized by a transaction-scoped advisory lock, so within a group
- * events commit in `seq` order: a reader that has seen seq N of a group can never later find a
- * committed event of that group below N. That is what makes "everything after Last-Event-ID" a
- * gap-free replay without a global lock.
+ * Writers of one group are serialized by a transaction-scoped advisory lock, taken before any seq
+ * is drawn, so within a group events commit in `seq` order: a reader that has seen seq N of a
+ * group can never later find a committed event of that group below N. That is what makes
+ * "everything after Last-Event-ID" a gap-free replay without a global lock. (The locks are taken
+ * in group order, so two writers of several groups never deadlock; the insert's one-time filter on
+ * the materialized lock CTE makes them precede the first row drawn.)
  */
 export async function appendEvents(database: Database, executor: Executor, events: NewEvent[]): Promise<StoredEvent[]> {
-  const stored: StoredEvent[] = [];
-  const lockedGroups = new Set<string>();
-  for (const event of events) {
-    if (!lockedGroups.has(event.groupId)) {
-      await database.executeSql('SELECT pg_advisory_xact_lock(hashtextextended($1, 7))', [event.groupId], executor);
-      lockedGroups.add(event.groupId);
-    }
-    const row = await executor
-      .insertInto('generation_events')
-      .values({
-        group_id: event.groupId,
-        run_id: event.runId,
-        org_id: event.orgId,
-        artifact_type: event.artifactType,
-        payload: JSON.stringify(event.payload),
-      })
-      .returning('seq')
-      .executeTakeFirstOrThrow();
-    const seq = Number(row.seq);
-    await database.executeSql('SELECT pg_notify($1, $2)', [EVENTS_CHANNEL, JSON.stringify({ g: event.groupId, r: event.runId, s: seq })], executor);
-    stored.push({ seq, runId: event.runId, groupId: event.groupId, payload: event.payload });
-  }
-  return stored;
+  if (events.length === 0) return [];
+  const groups = [...new Set(events.map((event) => event.groupId))].sort();
+  const rows = events.map((event) => ({ g: event.groupId, r: event.runId, o: event.orgId, t: event.artifactType, p: event.payload }));
+  const result = await database.executeSql(
+    `WITH locks AS MATERIALIZED (
+       SELECT pg_advisory_xact_lock(hashtextextended(g, 7)) FROM (SELECT unnest($1::text[]) AS g ORDER BY 1) AS lock_order
+     ), inserted AS (
+       INSERT INTO generation_events (group_id, run_id, org_id, artifact_type, payload)
+       SELECT (e.value->>'g')::uuid, (e.value->>'r')::uuid, (e.value->>'o')::uuid, e.value->>'t', e.value->'p'
+       FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e (value, ord)
+       WHERE (SELECT count(*) FROM locks) >= 0
+       ORDER BY e.ord
+       RETURNING seq
+     )
+     SELECT seq, pg_notify($3, json_build_object('g', e.value->>'g', 'r', e.value->>'r', 's', i.seq)::text) AS notified
+     FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS ord FROM inserted) AS i
+     JOIN jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e (value, ord) ON e.ord = i.ord
+     ORDER BY i.seq`,
+    [groups, JSON.stringify(rows), EVENTS_CHANNEL],
+    executor,
+  );
+  if (result.rows.length !== events.length) throw new Error(`appendEvents: ${result.rows.length} of ${events.length} events written`);
+  return events.map((event, index) => ({ seq: Number(result.rows[index].seq), runId: event.runId, groupId: event.groupId, payload: event.payload }));
 }
 
 /** Events of a group after `afterSeq`, oldest first. */
@@ -79,6 +83,21 @@ export async function readGroupEvents(executor: Executor, groupId: string, after
     .limit(limit)
     .execute();
   return rows.map((row) => ({ seq: Number(row.seq), runId: row.run_id, groupId: row.group_id, payload: row.payload }));
+}
+
+/** For each group, its first `limit` events after its own position, oldest first within a group; one query. */
+export async function readGroupsEvents(executor: Executor, positions: { groupId: string; afterSeq: number }[], limit: number): Promise<StoredEvent[]> {
+  if (positions.length === 0) return [];
+  const result = await sql<{ seq: number | string; run_id: string; group_id: string; payload: Record<string, unknown> }>`
+    SELECT e.seq, e.run_id, e.group_id, e.payload
+    FROM unnest(${positions.map((position) => position.groupId)}::uuid[], ${positions.map((position) => position.afterSeq)}::bigint[]) AS w (group_id, after_seq)
+    CROSS JOIN LATERAL (
+      SELECT seq, run_id, group_id, payload FROM generation_events
+      WHERE group_id = w.group_id AND seq > w.after_seq
+      ORDER BY seq
+      LIMIT ${limit}
+    ) AS e`.execute(executor);
+  return result.rows.map((row) => ({ seq: Number(row.seq), runId: row.run_id, groupId: row.group_id, payload: row.payload }));
 }
 
 export async function readRunEvents(executor: Executor, runId: string): Promise<StoredEvent[]> {

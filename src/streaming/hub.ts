@@ -1,5 +1,5 @@
 import type { Database, Unlisten } from '../db/database.ts';
-import { EVENTS_CHANNEL, parseNotification, readGroupEvents, type StoredEvent } from './event-log.ts';
+import { EVENTS_CHANNEL, parseNotification, readGroupsEvents, type StoredEvent } from './event-log.ts';
 
 /** Receives the events of a subscription in `seq` order, each exactly once. */
 export type EventSink = (events: StoredEvent[]) => void;
@@ -21,18 +21,21 @@ interface Subscriber {
 
 interface GroupEntry {
   subscribers: Set<Subscriber>;
-  pulling: boolean;
-  pullAgain: boolean;
 }
 
 const PULL_PAGE = 1000;
+/** Notifications arriving within this long are served by one read. */
+const PULL_DEBOUNCE_MS = 3;
+/** Groups read per query. */
+const PULL_GROUPS = 500;
 
 /**
  * One per process: LISTENs once on the event channel and fans events out to its subscribers.
  *
  * A notification only says "group G has something new"; the hub then reads the group's rows after
  * the lowest position any of its subscribers has reached, and hands each subscriber the rows past
- * its own position. Replay at subscribe time is the same read, so there is one code path for
+ * its own position. The groups notified within a few milliseconds are read together, in one query
+ * (one reader at a time, so a subscriber's position only moves forward). Replay at subscribe time is the same read, so there is one code path for
  * history and live events, and no gap or duplicate where they meet. Payload size never matters.
  */
 export class EventHub {
@@ -40,6 +43,10 @@ export class EventHub {
   private readonly runWaiters = new Map<string, Set<(groupId: string) => void>>();
   private unlisten?: Unlisten;
   private safetyTimer?: NodeJS.Timeout;
+  /** Groups to read at the next pull. */
+  private readonly dirty = new Set<string>();
+  private pullTimer?: NodeJS.Timeout;
+  private pulling = false;
 
   constructor(
     private readonly database: Database,
@@ -67,6 +74,9 @@ export class EventHub {
 
   async stop(): Promise<void> {
     if (this.safetyTimer) clearInterval(this.safetyTimer);
+    if (this.pullTimer) clearTimeout(this.pullTimer);
+    this.pullTimer = undefined;
+    this.dirty.clear();
     await this.unlisten?.();
     this.unlisten = undefined;
     this.groups.clear();
@@ -84,7 +94,7 @@ export class EventHub {
     const subscriber: Subscriber = { groupId: scope.groupId, runId: scope.runId, lastSeq: afterSeq, sink, closed: false };
     let entry = this.groups.get(scope.groupId);
     if (!entry) {
-      entry = { subscribers: new Set(), pulling: false, pullAgain: false };
+      entry = { subscribers: new Set() };
       this.groups.set(scope.groupId, entry);
     }
     entry.subscribers.add(subscriber);
@@ -120,36 +130,66 @@ export class EventHub {
     const entry = this.groups.get(subscriber.groupId);
     if (!entry) return;
     entry.subscribers.delete(subscriber);
-    if (entry.subscribers.size === 0 && !entry.pulling) this.groups.delete(subscriber.groupId);
+    if (entry.subscribers.size === 0) this.groups.delete(subscriber.groupId);
   }
 
   private pull(groupId: string): void {
-    const entry = this.groups.get(groupId);
-    if (!entry) return;
-    if (entry.pulling) {
-      entry.pullAgain = true;
-      return;
-    }
-    entry.pulling = true;
-    void this.drain(groupId, entry);
+    if (!this.groups.has(groupId)) return;
+    this.dirty.add(groupId);
+    this.schedulePull();
   }
 
-  private async drain(groupId: string, entry: GroupEntry): Promise<void> {
+  private schedulePull(): void {
+    if (this.pulling || this.pullTimer || this.dirty.size === 0) return;
+    this.pullTimer = setTimeout(() => {
+      this.pullTimer = undefined;
+      void this.drain();
+    }, PULL_DEBOUNCE_MS);
+  }
+
+  private async drain(): Promise<void> {
+    this.pulling = true;
     try {
-      do {
-        entry.pullAgain = false;
-        if (entry.subscribers.size === 0) break;
-        let from = Infinity;
-        for (const subscriber of entry.subscribers) from = Math.min(from, subscriber.lastSeq);
-        const events = await readGroupEvents(this.database.db, groupId, from, PULL_PAGE);
-        for (const subscriber of [...entry.subscribers]) this.deliver(subscriber, events);
-        if (events.length === PULL_PAGE) entry.pullAgain = true;
-      } while (entry.pullAgain);
-    } catch {
-      // The database is away (restart, shutdown); the next notification or safety pull retries.
+      while (this.dirty.size > 0) {
+        const wanted: { groupId: string; afterSeq: number }[] = [];
+        for (const groupId of this.dirty) {
+          this.dirty.delete(groupId);
+          const entry = this.groups.get(groupId);
+          if (!entry || entry.subscribers.size === 0) continue;
+          let from = Infinity;
+          for (const subscriber of entry.subscribers) from = Math.min(from, subscriber.lastSeq);
+          wanted.push({ groupId, afterSeq: from });
+          if (wanted.length === PULL_GROUPS) break;
+        }
+        if (wanted.length === 0) continue;
+        let events: StoredEvent[];
+        try {
+          events = await readGroupsEvents(this.database.db, wanted, PULL_PAGE);
+        } catch {
+          // The database is away (restart, shutdown); the next notification or safety pull retries.
+          return;
+        }
+        const byGroup = new Map<string, StoredEvent[]>();
+        for (const event of events) {
+          let list = byGroup.get(event.groupId);
+          if (!list) byGroup.set(event.groupId, (list = []));
+          list.push(event);
+        }
+        for (const { groupId, afterSeq } of wanted) {
+          const list = (byGroup.get(groupId) ?? []).sort((a, b) => a.seq - b.seq);
+          const entry = this.groups.get(groupId);
+          if (!entry) continue;
+          for (const subscriber of [...entry.subscribers]) {
+            // One that subscribed during the read, behind its start: its own read comes next (it is dirty).
+            if (subscriber.lastSeq < afterSeq) continue;
+            this.deliver(subscriber, list);
+          }
+          if (list.length === PULL_PAGE) this.dirty.add(groupId);
+        }
+      }
     } finally {
-      entry.pulling = false;
-      if (entry.subscribers.size === 0 && this.groups.get(groupId) === entry) this.groups.delete(groupId);
+      this.pulling = false;
+      this.schedulePull();
     }
   }
 

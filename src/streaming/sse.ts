@@ -8,6 +8,11 @@ export interface SseStreamOptions {
   idleCutoffMs?: number;
 }
 
+/** One SSE frame: `id:` and `data:` lines and a blank line. */
+export function sseFrame(id: number | string, data: string): string {
+  return `id: ${id}\ndata: ${data}\n\n`;
+}
+
 /**
  * One open `text/event-stream` response. Frames are `id:` + `data:` lines and a blank line, with
  * no `event:` line, so `EventSource.onmessage` sees every frame.
@@ -40,8 +45,14 @@ export class SseStream {
   }
 
   sendEvent(id: number | string, data: string): void {
+    this.sendFrames(sseFrame(id, data));
+  }
+
+  /** Already-built frames (`sseFrame`), written at once. */
+  sendFrames(frames: string): void {
+    if (frames === '') return;
     this.lastEventAt = Date.now();
-    this.write(`id: ${id}\ndata: ${data}\n\n`);
+    this.write(frames);
   }
 
   comment(text: string): void {
