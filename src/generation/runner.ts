@@ -197,8 +197,8 @@ export class RunExecutor {
     for (let index = 0; index < request.count; index += 1) {
       signal.throwIfAborted();
       const artifactId = resourceArtifactId(run.id, index);
-      // Saved on an earlier attempt of this run (with its progress and saved events): keep it.
-      const alreadySaved = await database.db.selectFrom('artifacts').select('id').where('id', '=', artifactId).executeTakeFirst();
+      // Saved on an earlier attempt of this run (with its progress and saved events): keep it. (A first attempt has none.)
+      const alreadySaved = run.attempts > 1 && (await database.db.selectFrom('artifacts').select('id').where('id', '=', artifactId).executeTakeFirst());
       if (alreadySaved) {
         artifactIds.push(artifactId);
         continue;
