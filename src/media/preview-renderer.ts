@@ -51,6 +51,7 @@ export class PreviewRenderer {
   private readonly idle: Worker[] = [];
   private readonly busy = new Set<Worker>();
   private readonly queue: PendingJob[] = [];
+  private starting = 0;
   private closed = false;
 
   constructor(options: PreviewRendererOptions = {}) {
@@ -73,23 +74,71 @@ export class PreviewRenderer {
 
   private dispatch(): void {
     while (this.queue.length > 0) {
-      let worker = this.idle.pop();
-      if (!worker) {
-        if (this.busy.size >= this.size) return;
-        worker = this.spawn();
+      const worker = this.idle.pop();
+      if (worker) {
+        this.run(worker, this.queue.shift()!);
+        continue;
       }
-      this.run(worker, this.queue.shift()!);
+      if (this.busy.size + this.starting >= this.size) return;
+      const job = this.queue.shift()!;
+      this.starting += 1;
+      this.spawn().then(
+        (started) => {
+          this.starting -= 1;
+          if (this.closed) {
+            void started.terminate();
+            job.reject(new Error('the preview renderer is closed'));
+            return;
+          }
+          this.run(started, job);
+        },
+        (error: Error) => {
+          this.starting -= 1;
+          job.reject(new PreviewFailedError(`The PDF could not be rendered: the renderer did not start (${error.message}).`));
+          this.dispatch();
+        },
+      );
     }
   }
 
-  private spawn(): Worker {
+  /**
+   * A worker that has loaded pdfjs. Starting one (TypeScript loader, pdfjs, canvas) can take
+   * seconds on a loaded machine; that is not the PDF's fault, so the render deadline starts
+   * only once the worker says it is ready.
+   */
+  private spawn(): Promise<Worker> {
     const worker = new Worker(WORKER_URL, {
       resourceLimits: { maxOldGenerationSizeMb: this.maxHeapMb, maxYoungGenerationSizeMb: 64 },
       stdout: false,
       stderr: false,
     });
     worker.unref();
-    return worker;
+    return new Promise((resolve, reject) => {
+      const cleanup = () => {
+        clearTimeout(bootDeadline);
+        worker.off('message', onReady);
+        worker.off('error', onFailure);
+        worker.off('exit', onExit);
+      };
+      const onReady = (message: { ready?: boolean }) => {
+        if (!message?.ready) return;
+        cleanup();
+        resolve(worker);
+      };
+      const onFailure = (error: Error) => {
+        cleanup();
+        void worker.terminate();
+        reject(error);
+      };
+      const onExit = (code: number) => {
+        cleanup();
+        reject(new Error(`exit ${code}`));
+      };
+      const bootDeadline = setTimeout(() => onFailure(new Error('not ready within 60 s')), 60_000);
+      worker.on('message', onReady);
+      worker.on('error', onFailure);
+      worker.on('exit', onExit);
+    });
   }
 
   private run(worker: Worker, job: PendingJob): void {

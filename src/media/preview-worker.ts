@@ -46,3 +46,6 @@ parentPort?.on('message', (job: PreviewJob) => {
     else parentPort!.postMessage(result);
   });
 });
+
+// Tells the pool that pdfjs is loaded, so the render deadline measures rendering only.
+parentPort?.postMessage({ ready: true });

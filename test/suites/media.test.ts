@@ -1,7 +1,7 @@
 // The media suite: registers its tests when imported (see index.ts).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -559,8 +559,16 @@ describe('media', () => {
       // A crash after publishing but before the commit, and one in the middle of writing.
       const orphan = await store.stage(Buffer.from(`orphan ${randomUUID()}`));
       await orphan.publish();
-      writeFileSync(path.join(folder, 'staging', `${randomUUID()}.part`), 'half an upload');
-      assert.deepEqual(await service.sweep({ stagingOlderThanMs: 0, orphansOlderThanMs: 0 }), { staging: 1, orphans: 1 });
+      const halfUpload = path.join(folder, 'staging', `${randomUUID()}.part`);
+      writeFileSync(halfUpload, 'half an upload');
+      // Age them past the hour's grace with the file clock itself: comparing a fresh mtime with Date.now() is a coin toss.
+      const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+      utimesSync(halfUpload, twoHoursAgo, twoHoursAgo);
+      utimesSync(path.join(folder, 'blobs', orphan.sha256.slice(0, 2), orphan.sha256), twoHoursAgo, twoHoursAgo);
+      const inFlight = path.join(folder, 'staging', `${randomUUID()}.part`);
+      writeFileSync(inFlight, 'another process is still writing this');
+      assert.deepEqual(await service.sweep({ stagingOlderThanMs: 3_600_000, orphansOlderThanMs: 3_600_000 }), { staging: 1, orphans: 1 });
+      rmSync(inFlight);
       assert.equal(await store.stat(orphan.sha256), undefined);
       assert.deepEqual(await store.stat(row!.sha256!), { size: speech.length }, 'a blob an upload refers to stays');
       assert.deepEqual(mediaFiles(folder), [path.join('blobs', row!.sha256!.slice(0, 2), row!.sha256!)]);
