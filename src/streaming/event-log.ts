@@ -36,8 +36,11 @@ export function parseNotification(text: string): EventNotification | undefined {
 }
 
 /**
- * Appends events inside the caller's transaction and notifies every process on commit, in one
- * statement whatever the number of events.
+ * Appends events inside the caller's transaction (or alone, autocommit, with `database.db`), in one
+ * statement whatever the number of events. Other processes learn of them from the process-wide
+ * notifier (`EventNotifier`) once they are committed, never from a NOTIFY inside this transaction:
+ * a transaction that notifies holds PostgreSQL's cluster-wide notify lock through its commit, which
+ * serializes every event writer behind one lock (a third of the commits per second).
  *
  * Writers of one group are serialized by a transaction-scoped advisory lock, taken before any seq
  * is drawn, so within a group events commit in `seq` order: a reader that has seen seq N of a
@@ -53,23 +56,147 @@ export async function appendEvents(database: Database, executor: Executor, event
   const result = await database.executeSql(
     `WITH locks AS MATERIALIZED (
        SELECT pg_advisory_xact_lock(hashtextextended(g, 7)) FROM (SELECT unnest($1::text[]) AS g ORDER BY 1) AS lock_order
-     ), inserted AS (
-       INSERT INTO generation_events (group_id, run_id, org_id, artifact_type, payload)
-       SELECT (e.value->>'g')::uuid, (e.value->>'r')::uuid, (e.value->>'o')::uuid, e.value->>'t', e.value->'p'
-       FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e (value, ord)
-       WHERE (SELECT count(*) FROM locks) >= 0
-       ORDER BY e.ord
-       RETURNING seq
      )
-     SELECT seq, pg_notify($3, json_build_object('g', e.value->>'g', 'r', e.value->>'r', 's', i.seq)::text) AS notified
-     FROM (SELECT seq, row_number() OVER (ORDER BY seq) AS ord FROM inserted) AS i
-     JOIN jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e (value, ord) ON e.ord = i.ord
-     ORDER BY i.seq`,
-    [groups, JSON.stringify(rows), EVENTS_CHANNEL],
+     INSERT INTO generation_events (group_id, run_id, org_id, artifact_type, payload)
+     SELECT (e.value->>'g')::uuid, (e.value->>'r')::uuid, (e.value->>'o')::uuid, e.value->>'t', e.value->'p'
+     FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e (value, ord)
+     WHERE (SELECT count(*) FROM locks) >= 0
+     ORDER BY e.ord
+     RETURNING seq`,
+    [groups, JSON.stringify(rows)],
     executor,
   );
   if (result.rows.length !== events.length) throw new Error(`appendEvents: ${result.rows.length} of ${events.length} events written`);
-  return events.map((event, index) => ({ seq: Number(result.rows[index].seq), runId: event.runId, groupId: event.groupId, payload: event.payload }));
+  // Sequence values are drawn in insert order (ORDER BY e.ord), so sorting them pairs them with the events.
+  const seqs = result.rows.map((row) => Number(row.seq)).sort((a, b) => a - b);
+  const stored = events.map((event, index) => ({ seq: seqs[index]!, runId: event.runId, groupId: event.groupId, payload: event.payload }));
+  notifierOf(database).announce(stored, !executor.isTransaction);
+  return stored;
+}
+
+const notifiers = new WeakMap<Database, EventNotifier>();
+
+function notifierOf(database: Database): EventNotifier {
+  let notifier = notifiers.get(database);
+  if (!notifier) notifiers.set(database, (notifier = new EventNotifier(database)));
+  return notifier;
+}
+
+/** A batch is sent this long after its first event; events arriving while one is sent go in the next. */
+const NOTIFY_BATCH_MS = 2;
+/** An event written inside a transaction is looked for again after this long, doubling up to the cap, until its commit shows it. */
+const VISIBILITY_FIRST_CHECK_MS = 2;
+const VISIBILITY_MAX_CHECK_MS = 250;
+/** Not visible after this long: rolled back (or a transaction this slow); the hub's safety pull covers the latter. */
+const VISIBILITY_GIVE_UP_MS = 60_000;
+/** Seqs looked up per statement. */
+const VISIBILITY_BATCH = 5000;
+
+interface Pending {
+  groupId: string;
+  runId: string;
+  seq: number;
+  since: number;
+  checkAt: number;
+  delay: number;
+}
+
+/**
+ * One per database handle (so one per process): tells every process, with one statement every few
+ * milliseconds at most, which groups have new committed events. Events appended with autocommit
+ * are committed when `appendEvents` returns; those appended inside a transaction are announced
+ * once the same statement finds them visible (committed), checked again with back-off until then.
+ * The statement sends one notification per (group, run) in one transaction, so all of them share
+ * one commit, and the notify lock is taken once per batch instead of once per event.
+ *
+ * A crash (or a lost database) between an event's commit and its notification only delays its
+ * delivery until the hubs' periodic safety pull; nothing is lost, since the hubs read the log.
+ */
+export class EventNotifier {
+  /** Known committed, not yet announced: seq by "group run" key (highest seq kept). */
+  private readonly committed = new Map<string, Pending>();
+  /** Written inside a transaction, not yet seen committed. */
+  private readonly uncommitted = new Map<number, Pending>();
+  private timer?: NodeJS.Timeout;
+  private timerAt = Infinity;
+  private sending = false;
+
+  constructor(private readonly database: Database) {}
+
+  announce(events: StoredEvent[], committed: boolean): void {
+    const now = performance.now();
+    for (const event of events) {
+      const item: Pending = { groupId: event.groupId, runId: event.runId, seq: event.seq, since: now, checkAt: now + VISIBILITY_FIRST_CHECK_MS, delay: VISIBILITY_FIRST_CHECK_MS };
+      if (committed) this.markCommitted(item);
+      else this.uncommitted.set(event.seq, item);
+    }
+    this.schedule(now + (committed ? NOTIFY_BATCH_MS : VISIBILITY_FIRST_CHECK_MS));
+  }
+
+  private markCommitted(item: Pending): void {
+    const key = `${item.groupId} ${item.runId}`;
+    const known = this.committed.get(key);
+    if (!known || known.seq < item.seq) this.committed.set(key, item);
+  }
+
+  private schedule(at: number): void {
+    if (this.sending || at >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      void this.send();
+    }, Math.max(0, at - performance.now()));
+    this.timer.unref();
+  }
+
+  private async send(): Promise<void> {
+    this.sending = true;
+    const now = performance.now();
+    const known = [...this.committed.values()];
+    this.committed.clear();
+    const toCheck: Pending[] = [];
+    for (const item of this.uncommitted.values()) {
+      if (now - item.since > VISIBILITY_GIVE_UP_MS) this.uncommitted.delete(item.seq);
+      else if (item.checkAt <= now && toCheck.length < VISIBILITY_BATCH) toCheck.push(item);
+    }
+    try {
+      if (known.length > 0 || toCheck.length > 0) {
+        const result = await this.database.executeSql(
+          `WITH checked AS (
+             SELECT group_id::text AS g, run_id::text AS r, seq AS s FROM generation_events WHERE seq = ANY($1::bigint[])
+           ), announced AS (
+             SELECT g, r, max(s) AS s FROM (
+               SELECT g, r, s FROM checked UNION ALL SELECT g, r, s FROM unnest($2::text[], $3::text[], $4::bigint[]) AS k (g, r, s)
+             ) AS a GROUP BY g, r
+           )
+           SELECT (SELECT coalesce(array_agg(s), '{}') FROM checked) AS visible,
+                  (SELECT count(n) FROM (SELECT pg_notify($5, json_build_object('g', g, 'r', r, 's', s)::text)::text AS n FROM announced) AS sent) AS notified`,
+          [toCheck.map((item) => item.seq), known.map((item) => item.groupId), known.map((item) => item.runId), known.map((item) => item.seq), EVENTS_CHANNEL],
+        );
+        const visible = new Set<number>((result.rows[0]?.visible ?? []).map(Number));
+        const after = performance.now();
+        for (const item of toCheck) {
+          if (visible.has(item.seq)) {
+            this.uncommitted.delete(item.seq);
+          } else {
+            item.delay = Math.min(item.delay * 2, VISIBILITY_MAX_CHECK_MS);
+            item.checkAt = after + item.delay;
+          }
+        }
+      }
+    } catch {
+      // The database is away (restart, shutdown): these notifications are lost, and the hubs'
+      // safety pull delivers their events. Transactions still open are looked for again.
+      for (const item of toCheck) item.checkAt = performance.now() + VISIBILITY_MAX_CHECK_MS;
+    } finally {
+      this.sending = false;
+      let next = this.committed.size > 0 ? performance.now() + NOTIFY_BATCH_MS : Infinity;
+      for (const item of this.uncommitted.values()) next = Math.min(next, item.checkAt);
+      if (next < Infinity) this.schedule(next);
+    }
+  }
 }
 
 /** Events of a group after `afterSeq`, oldest first. */

@@ -28,6 +28,8 @@ const PULL_PAGE = 1000;
 const PULL_DEBOUNCE_MS = 3;
 /** Groups read per query. */
 const PULL_GROUPS = 500;
+/** Every watched group is read this often even without a notification. */
+const SAFETY_PULL_MS = 3_000;
 
 /**
  * One per process: LISTENs once on the event channel and fans events out to its subscribers.
@@ -64,11 +66,12 @@ export class EventHub {
       }
       if (this.groups.has(notification.groupId)) this.pull(notification.groupId);
     });
-    // A lost LISTEN connection drops notifications silently; an occasional pull of every watched
-    // group bounds how long an event can go undelivered.
+    // A lost LISTEN connection drops notifications silently, and a writer that dies between its
+    // commit and the batched notification never sends it; a pull of every watched group every few
+    // seconds (one query per 500 groups, an index probe each) bounds how long an event can wait.
     this.safetyTimer = setInterval(() => {
       for (const groupId of this.groups.keys()) this.pull(groupId);
-    }, this.options.safetyPullMs ?? 15_000);
+    }, this.options.safetyPullMs ?? SAFETY_PULL_MS);
     this.safetyTimer.unref();
   }
 
