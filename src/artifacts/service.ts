@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Database, Executor } from '../db/database.ts';
-import { recordAudit } from '../audit/audit-log.ts';
+import { auditRow, recordAudit } from '../audit/audit-log.ts';
 import { AppError, badRequest, conflict, forbidden, notFound, parseWith } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import { familyOf } from './families/index.ts';
@@ -134,18 +134,13 @@ export class ArtifactService {
     const data = parseWith(family.data, input.data, ['data']) as Record<string, unknown>;
     return this.inTransaction(options.executor, async (executor) => {
       await this.checkReferences(executor, actor, family, data);
-      const row = await insertArtifact(executor, {
-        id: options.id,
-        orgId: actor.orgId,
-        type,
-        name: input.name!,
-        description: input.description ?? '',
-        status: 'published',
-        data,
-        createdBy: actor.profileId,
-      });
+      // The audit row goes in with the record: one statement.
+      const row = await insertArtifact(
+        executor,
+        { id: options.id, orgId: actor.orgId, type, name: input.name!, description: input.description ?? '', status: 'published', data, createdBy: actor.profileId },
+        (id) => auditRow(actor, actor.orgId, { action: `${type}.create`, artifactType: type, artifactId: id }),
+      );
       await this.linkUploads(executor, family, row);
-      await recordAudit(executor, actor, actor.orgId, { action: `${type}.create`, artifactType: type, artifactId: row.id });
       return toRecord(row);
     });
   }

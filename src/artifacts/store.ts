@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
+import type { Insertable } from 'kysely';
 import type { Executor } from '../db/database.ts';
+import type { AuditLogTable } from '../db/schema.ts';
 import type { ArtifactType } from './types.ts';
 
 export interface ArtifactRow {
@@ -41,21 +43,28 @@ export interface ArtifactListing {
   offset: number;
 }
 
-export async function insertArtifact(executor: Executor, artifact: NewArtifact): Promise<ArtifactRow> {
-  return (await executor
-    .insertInto('artifacts')
-    .values({
-      id: artifact.id ?? uuidv7(),
-      org_id: artifact.orgId,
-      type: artifact.type,
-      name: artifact.name,
-      description: artifact.description,
-      status: artifact.status,
-      data: JSON.stringify(artifact.data),
-      created_by: artifact.createdBy,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow()) as ArtifactRow;
+/** Inserts the record; with `audit`, inserts that audit_log row in the same statement (the record's id is minted first). */
+export async function insertArtifact(executor: Executor, artifact: NewArtifact, audit?: (id: string) => Insertable<AuditLogTable>): Promise<ArtifactRow> {
+  const id = artifact.id ?? uuidv7();
+  const values = {
+    id,
+    org_id: artifact.orgId,
+    type: artifact.type,
+    name: artifact.name,
+    description: artifact.description,
+    status: artifact.status,
+    data: JSON.stringify(artifact.data),
+    created_by: artifact.createdBy,
+  };
+  if (audit) {
+    return (await executor
+      .with('audited', (db) => db.insertInto('audit_log').values(audit(id)).returning('id'))
+      .insertInto('artifacts')
+      .values(values)
+      .returningAll()
+      .executeTakeFirstOrThrow()) as ArtifactRow;
+  }
+  return (await executor.insertInto('artifacts').values(values).returningAll().executeTakeFirstOrThrow()) as ArtifactRow;
 }
 
 export async function findArtifact(executor: Executor, orgId: string, type: ArtifactType, id: string, forUpdate = false): Promise<ArtifactRow | undefined> {

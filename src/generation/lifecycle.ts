@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.ts';
 import type { ChatMessage } from '../llm/types.ts';
 import { appendEvents, type NewEvent } from '../streaming/event-log.ts';
-import { addUsage, finishRun, insertMessages, setTerminalSeq, type TerminalFence } from './store.ts';
+import { finishRun, setTerminalSeq, type TerminalFence } from './store.ts';
 
 export interface Usage {
   modelId: string;
@@ -21,14 +21,14 @@ export async function endRun(
   status: 'completed' | 'error' | 'cancelled',
   fence: TerminalFence,
   terminal: NewEvent,
-  extras: { messages?: ChatMessage[]; usage?: Usage } = {},
+  extras: { messages?: ChatMessage[]; usage?: Usage; modelId?: string } = {},
 ): Promise<boolean> {
   return database.db.transaction().execute(async (trx) => {
-    if (!(await finishRun(trx, run.id, status, fence))) return false;
-    if (extras.messages?.length) await insertMessages(trx, run.id, run.group_id, extras.messages);
-    if (extras.usage) await addUsage(trx, run.id, extras.usage);
+    // Four statements: the fenced end (with usage and model), begin/commit aside; the terminal
+    // event; its seq with the run's last messages.
+    if (!(await finishRun(trx, run.id, status, fence, { ...(extras.usage ? { usage: extras.usage } : {}), ...(extras.modelId ? { modelId: extras.modelId } : {}) }))) return false;
     const [stored] = await appendEvents(database, trx, [terminal]);
-    await setTerminalSeq(trx, run.id, stored!.seq);
+    await setTerminalSeq(trx, run.id, stored!.seq, { groupId: run.group_id, messages: extras.messages ?? [] });
     return true;
   });
 }

@@ -11,7 +11,7 @@ export interface RunJob {
 const POLL_MS = 500;
 /** How long finished jobs and freed slots wait to be handled together. */
 const REFILL_DELAY_MS = 2;
-const COMPLETE_DELAY_MS = 5;
+const COMPLETE_DELAY_MS = 25;
 
 /**
  * The durable job queue (pg-boss) over Glow's own database connection, so it works the same on

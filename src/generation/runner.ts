@@ -15,7 +15,7 @@ import { FAMILY_MEDIA, mediaModalities } from './media-request.ts';
 import { MediaStepError, type MediaSpec, type MediaSteps, type MediaStepRun, type ProducedAsset } from './media-step.ts';
 import { MissingDependencyError, resolveReferences } from './references.ts';
 import type { StoredRequest } from './stored-request.ts';
-import { addUsage, claimRun, insertMessage, insertMessages, messagesOfRun, releaseLease, renewLease, setRunModel, type RunRow } from './store.ts';
+import { addUsage, claimRun, finishRun, insertMessage, insertMessages, messagesOfRun, releaseLease, renewLease, setTerminalSeq, type ClaimedRun, type RunRow } from './store.ts';
 
 /** Namespace of produced artifact ids: uuid v5 of `<run id>/<resource index>`. */
 const RESOURCE_ID_NAMESPACE = '5b0d1f0e-6f0c-4f7c-9d5e-2f4c8a9e7b31';
@@ -58,6 +58,13 @@ export interface RunOutcome {
   /** The records the run produced or changed; the complete event names the first. */
   artifactIds: string[];
   message: string;
+  /** The run already ended (completed, with its terminal event) in the transaction that saved its last resource. */
+  ended?: boolean;
+}
+
+/** What an execution learnt on the way that its end must record even when it fails (the model it resolved). */
+interface ExecutionState {
+  modelId?: string;
 }
 
 /** Executes runs another concern defines (StoredRequest.handler); throws RunFailure to end the run with an error. */
@@ -119,6 +126,7 @@ export class RunExecutor {
       return;
     }
     const controller = new AbortController();
+    const state: ExecutionState = {};
     let finished!: () => void;
     const done = new Promise<void>((resolve) => (finished = resolve));
     this.inFlight.set(runId, { controller, done });
@@ -133,10 +141,10 @@ export class RunExecutor {
     }, Math.max(200, Math.floor(leaseMs / 3)));
     try {
       if (run.cancel_requested) throw new RunInterruption('cancelled');
-      const outcome = await this.produce(run, envelope, controller.signal);
-      await endRun(database, run, 'completed', { owner: ownerId }, completeEvent(envelope, outcome.message, outcome.artifactIds));
+      const outcome = await this.produce(run, envelope, controller.signal, state);
+      if (!outcome.ended) await endRun(database, run, 'completed', { owner: ownerId }, completeEvent(envelope, outcome.message, outcome.artifactIds));
     } catch (error) {
-      await this.fail(run, envelope, controller.signal.aborted ? controller.signal.reason : error).catch(() => {
+      await this.fail(run, envelope, controller.signal.aborted ? controller.signal.reason : error, state).catch(() => {
         // The database went away; the lease expires and the sweeper finishes the run elsewhere.
       });
     } finally {
@@ -159,7 +167,7 @@ export class RunExecutor {
     return { run, envelope, signal, fenced: (work) => this.fenced(run.id, work) };
   }
 
-  private async produce(run: RunRow, envelope: RunEnvelope, signal: AbortSignal): Promise<RunOutcome> {
+  private async produce(run: ClaimedRun, envelope: RunEnvelope, signal: AbortSignal, state: ExecutionState): Promise<RunOutcome> {
     const request = run.request as StoredRequest;
     if (request.handler) {
       const handler = this.handlers.get(request.handler.kind);
@@ -169,9 +177,7 @@ export class RunExecutor {
     const media = mediaModalities(request);
     const attachTo = request.body.config?.params?.artifact_id;
     if (attachTo && media.length > 0) return this.attachMedia(run, envelope, signal, attachTo, media);
-    const artifactIds = await this.generateArtifacts(run, envelope, signal, media);
-    const message = artifactIds.length === 1 ? `Saved ${run.artifact_type} ${artifactIds[0]}.` : `Saved ${artifactIds.length} ${run.artifact_type} artifacts.`;
-    return { artifactIds, message };
+    return this.generateArtifacts(run, envelope, signal, media, state);
   }
 
   /**
@@ -179,19 +185,25 @@ export class RunExecutor {
    * its generated lines), then each asset, then the record saved with the assets' ids. When an
    * asset fails, the record is still saved without it and the run ends with an error naming it.
    */
-  private async generateArtifacts(run: RunRow, envelope: RunEnvelope, signal: AbortSignal, media: MediaModality[]): Promise<string[]> {
+  private async generateArtifacts(run: ClaimedRun, envelope: RunEnvelope, signal: AbortSignal, media: MediaModality[], state: ExecutionState): Promise<RunOutcome> {
     const { database, artifacts, gateway, ownerId, leaseMs } = this.options;
     const request = run.request as StoredRequest;
     const type = run.artifact_type as ArtifactType;
     const family = familyOf(type);
     let model: ResolvedModel;
     try {
-      model = await gateway.resolveModel(run.org_id, request.modelId, 'text');
+      // The org default came with the claim: no read of its own.
+      model = await gateway.resolveModel(run.org_id, request.modelId, 'text', { orgDefault: run.default_text_model });
     } catch (error) {
       throw new RunFailure(`No usable model: ${(error as Error).message}`, run.id, userMessages(request));
     }
-    await setRunModel(database.db, run.id, model.modelId);
+    // Recorded on the run by the statement that charges its usage or ends it (no write of its own).
+    state.modelId = model.modelId;
     const actor = await this.actorOf(run);
+    const outcomeOf = (ids: string[]): RunOutcome => ({
+      artifactIds: ids,
+      message: ids.length === 1 ? `Saved ${run.artifact_type} ${ids[0]}.` : `Saved ${ids.length} ${run.artifact_type} artifacts.`,
+    });
 
     const artifactIds: string[] = [];
     for (let index = 0; index < request.count; index += 1) {
@@ -238,10 +250,16 @@ export class RunExecutor {
           break;
         }
       }
+      // The last resource, saved whole: the run ends (completed, with its terminal event) in the same transaction.
+      const endsRun = index === request.count - 1 && !mediaFailure;
       try {
         await database.db.transaction().execute(async (trx) => {
-          // Fence: this also locks the run row, so no takeover can interleave with the save.
-          if (!(await renewLease(trx, run.id, ownerId, leaseMs))) throw new RunInterruption('lease_lost');
+          // Fence: this also locks the run row, so no takeover can interleave with the save. Ending
+          // the run is the fence of its last save (the same lease-owner condition), usage charged with it.
+          const fenced = endsRun
+            ? await finishRun(trx, run.id, 'completed', { owner: ownerId }, { usage })
+            : await renewLease(trx, run.id, ownerId, leaseMs);
+          if (!fenced) throw new RunInterruption('lease_lost');
           const resolved = await resolveReferences(trx, run.org_id, family, generated.data, request.instructions.join('\n'));
           const data = withMediaFields(type, resolved, assets);
           const record = await artifacts.create(
@@ -250,13 +268,23 @@ export class RunExecutor {
             { name: clip(generated.name, 200) || `${type} ${index + 1}`, description: clip(generated.description, 5000), data },
             { executor: trx, id: artifactId },
           );
-          await recordMessagesWithMedia(trx, run, generated.messages, assets, `Produced ${assets.map((asset) => asset.modality).join(' and ')} for ${type} ${record.id}.`);
           await linkUnlistedMedia(trx, run, type, record.id, assets);
-          await addUsage(trx, run.id, usage);
-          await appendEvents(database, trx, [
+          const events = [
             progressEvent(envelope, index + 1, request.count, { resource_type: type, resource_id: record.id, index, name: record.name }),
             savedEvent(envelope, record.id),
-          ]);
+          ];
+          const mediaSummary = `Produced ${assets.map((asset) => asset.modality).join(' and ')} for ${type} ${record.id}.`;
+          if (!endsRun) {
+            await recordMessagesWithMedia(trx, run, generated.messages, assets, mediaSummary);
+            await addUsage(trx, run.id, usage);
+            await appendEvents(database, trx, events);
+            return;
+          }
+          const outcome = outcomeOf([...artifactIds, record.id]);
+          const stored = await appendEvents(database, trx, [...events, completeEvent(envelope, outcome.message, outcome.artifactIds)]);
+          // Without media, the messages go in with the terminal seq (one statement).
+          if (assets.length > 0) await recordMessagesWithMedia(trx, run, generated.messages, assets, mediaSummary);
+          await setTerminalSeq(trx, run.id, stored.at(-1)!.seq, { groupId: run.group_id, messages: assets.length > 0 ? [] : generated.messages });
         });
       } catch (error) {
         if (error instanceof RunInterruption) throw error;
@@ -267,8 +295,9 @@ export class RunExecutor {
         throw new RunFailure(`${mediaFailure.message} The ${type} ${artifactId} was saved without it.`, artifactId, [], undefined, { extra: { modality: mediaFailure.modality } });
       }
       artifactIds.push(artifactId);
+      if (endsRun) return { ...outcomeOf(artifactIds), ended: true };
     }
-    return artifactIds;
+    return outcomeOf(artifactIds);
   }
 
   /** `config.params.artifact_id`: only media, attached to an existing record (appended to its media field); no saved event. */
@@ -311,9 +340,10 @@ export class RunExecutor {
     return outcome;
   }
 
-  private async fail(run: RunRow, envelope: RunEnvelope, error: unknown): Promise<void> {
+  private async fail(run: RunRow, envelope: RunEnvelope, error: unknown, state: ExecutionState): Promise<void> {
     const { database, ownerId } = this.options;
     const fence = { owner: ownerId };
+    const model = state.modelId ? { modelId: state.modelId } : {};
     if (error instanceof RunInterruption) {
       if (error.kind === 'lease_lost') return;
       if (error.kind === 'shutdown') {
@@ -322,6 +352,7 @@ export class RunExecutor {
       }
       await endRun(database, run, 'cancelled', fence, errorEvent(envelope, run.artifact_type, run.id, error.message), {
         messages: await this.unrecordedUserMessages(run),
+        ...model,
       });
       return;
     }
@@ -330,12 +361,14 @@ export class RunExecutor {
       const event = errorEvent(envelope, error.naming.resourceType ?? run.artifact_type, error.resourceId, error.message, error.naming.extra);
       await endRun(database, run, 'error', fence, event, {
         messages: error.messages,
+        ...model,
         ...(error.usage ? { usage: error.usage } : {}),
       });
       return;
     }
     await endRun(database, run, 'error', fence, errorEvent(envelope, run.artifact_type, run.id, `Generation failed: ${(error as Error)?.message ?? String(error)}`), {
       messages: await this.unrecordedUserMessages(run),
+      ...model,
     });
   }
 
@@ -345,7 +378,12 @@ export class RunExecutor {
     return recorded.length > 0 ? [] : userMessages(run.request as StoredRequest);
   }
 
-  private async actorOf(run: RunRow): Promise<Actor> {
+  private async actorOf(run: RunRow | ClaimedRun): Promise<Actor> {
+    // The claim read the profile's role: no statement of its own.
+    if ('profile_role' in run) {
+      if (!run.profile_role) throw new RunFailure('The profile that started this run no longer exists.', run.id);
+      return { orgId: run.org_id, profileId: run.profile_id, role: run.profile_role, sessionId: run.session_id, isOperator: false };
+    }
     const profile = await this.options.database.db
       .selectFrom('artifacts')
       .select('data')

@@ -2,6 +2,7 @@ import { sql, type Selectable } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { Executor } from '../db/database.ts';
 import type { GenerationGroupsTable, GenerationMessagesTable, GenerationRunsTable, RunStatus } from '../db/schema-generation.ts';
+import type { ArtifactRow } from '../artifacts/store.ts';
 import type { ChatMessage } from '../llm/types.ts';
 
 export type GroupRow = Selectable<GenerationGroupsTable>;
@@ -190,11 +191,19 @@ export async function runsOfGroup(executor: Executor, groupId: string): Promise<
   return executor.selectFrom('generation_runs').selectAll().where('group_id', '=', groupId).orderBy('created_at').orderBy('id').execute();
 }
 
+/** A claimed run, with the role of the profile that started it (null when that profile no longer exists). */
+export type ClaimedRun = RunRow & {
+  profile_role: 'admin' | 'member' | null;
+  /** The org's default text model record at claim time (null: none), so a run resolves its model without a read of its own. */
+  default_text_model: ArtifactRow | null;
+};
+
 /**
  * Takes the run for `owner`: a queued run, or a running one whose lease has expired (its worker
- * died). Counts the attempt. Undefined when the run is finished or another worker holds it.
+ * died). Counts the attempt. Undefined when the run is finished or another worker holds it. Reads
+ * the starting profile's role in the same statement (the runner acts as that profile).
  */
-export async function claimRun(executor: Executor, runId: string, owner: string, leaseMs: number): Promise<RunRow | undefined> {
+export async function claimRun(executor: Executor, runId: string, owner: string, leaseMs: number): Promise<ClaimedRun | undefined> {
   return executor
     .updateTable('generation_runs')
     .set({
@@ -207,6 +216,17 @@ export async function claimRun(executor: Executor, runId: string, owner: string,
     .where('id', '=', runId)
     .where((eb) => eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<', sql<Date>`now()`)])]))
     .returningAll()
+    .returning(
+      sql<'admin' | 'member' | null>`(SELECT CASE WHEN p.data->>'role' = 'admin' THEN 'admin' ELSE 'member' END FROM artifacts p
+        WHERE p.id = generation_runs.profile_id AND p.org_id = generation_runs.org_id AND p.type = 'profile')`.as('profile_role'),
+    )
+    // The same choice as resolveModel's org default lookup (llm/resolve.ts), read with the claim.
+    .returning(
+      sql<ArtifactRow | null>`(SELECT row_to_json(m) FROM (
+        SELECT * FROM artifacts a
+        WHERE a.org_id = generation_runs.org_id AND a.type = 'model' AND a.status = 'published' AND a.data->>'purpose' = 'text' AND a.data->>'is_default' = 'true'
+        ORDER BY a.updated_at DESC, a.id DESC LIMIT 1) m)`.as('default_text_model'),
+    )
     .executeTakeFirst();
 }
 
@@ -259,10 +279,32 @@ export type TerminalFence = { owner: string } | { expiredOrQueued: true } | { qu
  * terminal. False means someone else ended it or took it over; the caller must not write its
  * terminal event then.
  */
-export async function finishRun(executor: Executor, runId: string, status: Exclude<RunStatus, 'queued' | 'running'>, fence: TerminalFence): Promise<boolean> {
+export async function finishRun(
+  executor: Executor,
+  runId: string,
+  status: Exclude<RunStatus, 'queued' | 'running'>,
+  fence: TerminalFence,
+  charge: { modelId?: string; usage?: { modelId: string; inputTokens: number; outputTokens: number; cost: number } } = {},
+): Promise<boolean> {
+  const { usage } = charge;
+  const modelId = usage?.modelId ?? charge.modelId;
   let query = executor
     .updateTable('generation_runs')
-    .set({ status, ended_at: sql<Date>`now()` as any, lease_owner: null, lease_expires_at: null })
+    .set({
+      status,
+      ended_at: sql<Date>`now()` as any,
+      lease_owner: null,
+      lease_expires_at: null,
+      // The run's usage and model are charged in the statement that ends it (one write, not three).
+      ...(modelId !== undefined ? { model_id: modelId } : {}),
+      ...(usage
+        ? {
+            input_tokens: sql<number>`input_tokens + ${usage.inputTokens}` as any,
+            output_tokens: sql<number>`output_tokens + ${usage.outputTokens}` as any,
+            cost: sql<string>`cost + ${usage.cost}` as any,
+          }
+        : {}),
+    })
     .where('id', '=', runId)
     .where('status', 'in', UNFINISHED);
   if ('owner' in fence) query = query.where('status', '=', 'running').where('lease_owner', '=', fence.owner);
@@ -272,8 +314,19 @@ export async function finishRun(executor: Executor, runId: string, status: Exclu
   return row !== undefined;
 }
 
-export async function setTerminalSeq(executor: Executor, runId: string, seq: number): Promise<void> {
-  await executor.updateTable('generation_runs').set({ terminal_event_seq: seq }).where('id', '=', runId).execute();
+/** Records the run's terminal event seq, inserting `messages` of the run in the same statement. */
+export async function setTerminalSeq(executor: Executor, runId: string, seq: number, messages?: { groupId: string; messages: ChatMessage[] }): Promise<void> {
+  const rows = (messages?.messages ?? []).map((message) => ({ id: uuidv7(), run_id: runId, group_id: messages!.groupId, role: message.role, text: message.text }));
+  if (rows.length === 0) {
+    await executor.updateTable('generation_runs').set({ terminal_event_seq: seq }).where('id', '=', runId).execute();
+    return;
+  }
+  await executor
+    .with('inserted_messages', (db) => db.insertInto('generation_messages').values(rows).returning('id'))
+    .updateTable('generation_runs')
+    .set({ terminal_event_seq: seq })
+    .where('id', '=', runId)
+    .execute();
 }
 
 export async function requestCancel(executor: Executor, runId: string): Promise<void> {

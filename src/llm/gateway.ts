@@ -23,8 +23,8 @@ export function createModelGateway(options: ModelGatewayOptions): ModelGateway {
   const { database, config } = options;
   const limits = new ConcurrencyLimits();
   return {
-    resolveModel(orgId, requestedModelId, purpose = 'text') {
-      return resolveModel(database, config, orgId, requestedModelId, purpose);
+    resolveModel(orgId, requestedModelId, purpose = 'text', known) {
+      return resolveModel(database, config, orgId, requestedModelId, purpose, known);
     },
     async generateArtifact(request) {
       if (request.model.providerKind === 'offline') return generateOffline(request);

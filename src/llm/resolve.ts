@@ -6,7 +6,7 @@ import { findArtifact, type ArtifactRow } from '../artifacts/store.ts';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { badRequest } from '../http/errors.ts';
-import type { ResolvedModel } from './types.ts';
+import type { KnownOrgDefault, ResolvedModel } from './types.ts';
 
 export type ModelPurpose = 'text' | 'image' | 'speech' | 'transcription';
 type ModelData = z.infer<typeof modelFamily.data>;
@@ -117,6 +117,7 @@ export async function resolveModel(
   orgId: string,
   requestedModelId: string | undefined,
   purpose: ModelPurpose,
+  known?: KnownOrgDefault,
 ): Promise<ResolvedModel> {
   if (requestedModelId === 'offline') return offlineModel(config.GLOW_LLM_TIMEOUT_MS);
   if (requestedModelId !== undefined) {
@@ -130,7 +131,7 @@ export async function resolveModel(
     }
     return modelFromArtifact(database, config, row);
   }
-  const orgDefault = (await database.db
+  const orgDefault = known ? (known.orgDefault ?? undefined) : (await database.db
     .selectFrom('artifacts')
     .selectAll()
     .where('org_id', '=', orgId)

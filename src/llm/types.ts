@@ -1,4 +1,5 @@
 import type { FamilyDefinition } from '../artifacts/types.ts';
+import type { ArtifactRow } from '../artifacts/store.ts';
 
 /** Where a model lives and how to reach it; resolved from the org's provider/model artifacts or the environment. */
 export interface ResolvedModel {
@@ -101,9 +102,14 @@ export interface ChatReply {
   outputTokens: number;
 }
 
+/** The org's default model record for the purpose, already read by the caller (null: it has none), so resolving does not read it again. */
+export interface KnownOrgDefault {
+  orgDefault: ArtifactRow | null;
+}
+
 export interface ModelGateway {
   /** The model a request will use: `config.params.model_id` when given, else the org default, else the environment's, else offline. */
-  resolveModel(orgId: string, requestedModelId?: string, purpose?: 'text' | 'image' | 'speech' | 'transcription'): Promise<ResolvedModel>;
+  resolveModel(orgId: string, requestedModelId?: string, purpose?: 'text' | 'image' | 'speech' | 'transcription', known?: KnownOrgDefault): Promise<ResolvedModel>;
   generateArtifact(request: ArtifactGenerationRequest): Promise<GeneratedArtifact>;
   chatReply(request: ChatReplyRequest): Promise<ChatReply>;
 }

@@ -1,0 +1,49 @@
+// Counts the SQL statements the server issues per completed offline run (PGlite), by statement
+// shape: `tsx bench/statements.ts`. Not a timing benchmark (no .bench.ts suffix): a diagnostic.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { startServer } from '../test/support/harness.ts';
+
+const RUNS = Number(process.env.GLOW_STATEMENT_RUNS ?? 200);
+const counts = new Map<string, number>();
+let counting = false;
+const shape = (text: string) => text.replace(/\s+/g, ' ').trim().slice(0, 110);
+const proto = PGlite.prototype as any;
+for (const method of ['query', 'exec']) {
+  const original = proto[method];
+  proto[method] = function (this: unknown, text: string, ...rest: unknown[]) {
+    if (counting) counts.set(shape(text), (counts.get(shape(text)) ?? 0) + 1);
+    return original.call(this, text, ...rest);
+  };
+}
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'glow-statements-'));
+const adminToken = 'statements-admin';
+const { app, database, baseUrl } = await startServer({ GLOW_DATA_DIR: dataDir, GLOW_ADMIN_TOKEN: adminToken, GLOW_WORKERS: 8 });
+const trigger = () =>
+  fetch(`${baseUrl}/persona/generate`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ instructions: ['A passive student who starts every reply with Uh...'] }),
+  }).then((response) => {
+    if (!response.ok) throw new Error(`generate: ${response.status}`);
+  });
+const unfinished = async () =>
+  Number((await database.db.selectFrom('generation_runs').select((eb) => eb.fn.countAll<number>().as('n')).where('status', 'in', ['queued', 'running']).executeTakeFirstOrThrow()).n);
+const settle = async () => {
+  while ((await unfinished()) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+};
+await Promise.all(Array.from({ length: 50 }, trigger));
+await settle();
+counting = true;
+for (let i = 0; i < RUNS; i += 50) await Promise.all(Array.from({ length: 50 }, trigger));
+await settle();
+counting = false;
+const total = [...counts.values()].reduce((a, b) => a + b, 0);
+for (const [text, count] of [...counts.entries()].sort((a, b) => b[1] - a[1])) console.log(`${(count / RUNS).toFixed(2).padStart(6)}  ${text}`);
+console.log(`statements per run (triggers in batches of 50 included, settle polling included): ${(total / RUNS).toFixed(2)}`);
+await app.close();
+await database.close();
+rmSync(dataDir, { recursive: true, force: true });
+process.exit(0);
