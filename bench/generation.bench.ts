@@ -5,6 +5,8 @@
 // its own. Runs on PGlite, and on PostgreSQL too when one is reachable (GLOW_TEST_DATABASE_URL or the default).
 //
 // GLOW_BENCH_WATCHERS (default 10000), GLOW_BENCH_ONLY=pglite|postgres, GLOW_BENCH_PHASES=trigger,runs,fanout (default all).
+// GLOW_BENCH_EVENTS_PER_SECOND (default 1000): the fan-out publish rate, e.g. below what the backend commits alone, to
+// see the fan-out's own latency rather than the publisher's backlog (created_at is stamped when an event is made).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -22,7 +24,7 @@ const THROUGHPUT_CONCURRENCY = 100;
 const WORKERS = Number(process.env.GLOW_BENCH_WORKERS ?? 8);
 const WATCHERS = Number(process.env.GLOW_BENCH_WATCHERS ?? 10_000);
 const WATCHER_GROUPS = Math.max(1, Math.floor(WATCHERS / 10));
-const EVENTS_PER_SECOND = 1000;
+const EVENTS_PER_SECOND = Number(process.env.GLOW_BENCH_EVENTS_PER_SECOND ?? 1000);
 const PUBLISH_SECONDS = 5;
 const ONLY = process.env.GLOW_BENCH_ONLY;
 const PHASES = new Set((process.env.GLOW_BENCH_PHASES ?? 'trigger,runs,fanout').split(','));
