@@ -43,6 +43,11 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
     if (status >= 400 && status < 500) {
       return reply.status(status).send(errorBody(fastifyErrorCode(status), error.message));
     }
+    if (request.raw.aborted || error.code === 'ERR_STREAM_PREMATURE_CLOSE' || error.code === 'ECONNRESET') {
+      // The client went away (an upload cancelled halfway): nothing to answer and nothing broken.
+      request.log.info({ code: error.code }, 'client closed the request');
+      return reply;
+    }
     request.log.error({ err: error }, 'request failed');
     return reply.status(500).send(errorBody('internal_error', 'The server failed to handle this request; it has been logged.'));
   });

@@ -49,9 +49,12 @@ export function generateOffline(request: ArtifactGenerationRequest): GeneratedAr
 
 const PERSONA_NAME = /\b(?:[Yy]ou are|[Yy]our name is|[Pp]lay(?:ing)?|[Aa]s)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)/;
 
+// Glow's own persona prompt opens with "You are <record name>, <role>." and a record name may be any words.
+const PROMPT_OPENING = /^You are ([^,\n]{1,80}),/;
+
 /** The speaker's name, if the system prompt gives one (`You are Maya, ...`). */
 function personaName(system: string): string | undefined {
-  return PERSONA_NAME.exec(system)?.[1];
+  return PROMPT_OPENING.exec(system.trimStart())?.[1]?.trim() ?? PERSONA_NAME.exec(system)?.[1];
 }
 
 function shorten(text: string, length: number): string {

@@ -38,9 +38,21 @@ export function planDownload(size: number, etag: string, headers: ConditionalHea
   if (headers.range === undefined) return { status: 200 };
   if (headers.ifRange !== undefined && headers.ifRange.trim() !== etag) return { status: 200 };
   const ranges = parseRange(size, headers.range);
-  if (ranges === -1) return { status: 416 };
+  if (ranges === -1) return endsBeforeStart(headers.range) ? { status: 200 } : { status: 416 };
   if (ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1) return { status: 200 };
   return { status: 206, range: { start: ranges[0]!.start, end: ranges[0]!.end } };
+}
+
+/**
+ * range-parser drops a spec whose last byte comes before its first together with unsatisfiable
+ * ones; RFC 9110 14.1.1 calls the former invalid, so the header is ignored (200), not 416.
+ */
+function endsBeforeStart(header: string): boolean {
+  const specs = header.replace(/^\s*bytes\s*=/i, '').split(',');
+  return specs.some((spec) => {
+    const bounds = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(spec);
+    return bounds !== null && Number(bounds[2]) < Number(bounds[1]);
+  });
 }
 
 /** `café ñ.pdf` → `cafe n.pdf`: accents dropped, anything else outside printable ASCII becomes `_`. */

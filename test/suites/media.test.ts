@@ -612,6 +612,8 @@ describe('media rules', () => {
     assert.deepEqual(planDownload(1000, etag, { range: 'bytes=1000-' }), { status: 416 });
     assert.deepEqual(planDownload(0, etag, { range: 'bytes=0-' }), { status: 416 });
     assert.deepEqual(planDownload(1000, etag, { range: 'bytes=0-1,5-6' }), { status: 200 });
+    assert.deepEqual(planDownload(1000, etag, { range: 'bytes=5-2' }), { status: 200 }, 'an end before the start is invalid: ignored, not 416');
+    assert.deepEqual(planDownload(10, etag, { range: 'bytes=20-30' }), { status: 416 });
     assert.deepEqual(planDownload(1000, etag, { range: 'bytes=0-1', ifRange: 'Mon, 01 Jan 2024 00:00:00 GMT' }), { status: 200 });
   });
 

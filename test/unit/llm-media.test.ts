@@ -170,8 +170,15 @@ describe('images through a provider', () => {
   it("stops with the caller's reason when the caller aborts", async () => {
     fake.setDefault({ hang: true });
     const controller = new AbortController();
-    setTimeout(() => controller.abort(new Error('run cancelled')), 100);
+    // Abort only once the request is at the server: aborted earlier, it could still land after the next test's reset.
+    const abortWhenSent = setInterval(() => {
+      if (fake.requests.length > 0) {
+        clearInterval(abortWhenSent);
+        controller.abort(new Error('run cancelled'));
+      }
+    }, 5);
     await assert.rejects(media.generateImage({ orgId, instructions: ['x'], signal: controller.signal }), /run cancelled/);
+    clearInterval(abortWhenSent);
   });
 
   it('reads the key when the call is made: missing, it is a configuration error and nothing is sent', async () => {
