@@ -9,6 +9,7 @@ import { synthesizeSpeechOffline } from '../../src/synthesis/speech.ts';
 import { noisePng } from '../fixtures/media-files.ts';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
 import { getHarness, type ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
+import { configureFakeModels } from '../support/fake-models.ts';
 import { frameKinds, watchRunToEnd, type Frame } from '../support/sse-watch.ts';
 
 async function upload(client: ApiClient, route: string, bytes: Buffer, type: string, filename: string): Promise<string> {
@@ -173,15 +174,10 @@ describe('chat', () => {
       process.env[apiKeyEnv] = 'sk-fake-chat';
       providerOrg = await harness.newOrg('chat-provider');
       providerLearner = await providerOrg.addProfile('member', 'Provider learner');
-      const provider = await providerOrg.admin.post('/provider/create', { name: 'Fake', data: { kind: 'openai_compatible', base_url: fake.url, api_key_env: apiKeyEnv } });
-      assert.equal(provider.status, 200, provider.text);
-      for (const [purpose, modelName] of [['text', 'fake-chat-1'], ['transcription', 'fake-whisper-1']]) {
-        const model = await providerOrg.admin.post('/model/create', {
-          name: modelName,
-          data: { provider_id: provider.body.id, model_name: modelName, purpose, is_default: true, input_price_per_token: 0, output_price_per_token: 0 },
-        });
-        assert.equal(model.status, 200, model.text);
-      }
+      await configureFakeModels(providerOrg.admin, fake.url, apiKeyEnv, [
+        { purpose: 'text', modelName: 'fake-chat-1', isDefault: true },
+        { purpose: 'transcription', modelName: 'fake-whisper-1', isDefault: true },
+      ]);
     });
 
     after(async () => {

@@ -15,6 +15,7 @@ import { parseArgs, requestBody } from '../../src/cli/args.ts';
 import { NOUNS, typeNamed } from '../../src/cli/nouns.ts';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
 import { getHarness, type Harness, type TestOrg } from '../support/harness.ts';
+import { configureFakeModels } from '../support/fake-models.ts';
 
 const execFileAsync = promisify(execFile);
 const GLOW_BIN = path.resolve(import.meta.dirname, '../../bin/glow.js');
@@ -422,11 +423,10 @@ describe('cli', () => {
     before(async () => {
       fake = await startFakeProvider();
       process.env[apiKeyEnv] = 'sk-fake-cli';
-      const provider = await org.admin.post('/provider/create', { name: 'Fake', data: { kind: 'openai_compatible', base_url: fake.url, api_key_env: apiKeyEnv } });
-      assert.equal(provider.status, 200, provider.text);
-      const model = await org.admin.post('/model/create', { name: 'fake-model', data: { provider_id: provider.body.id, model_name: 'fake-1', purpose: 'text', input_price_per_token: 0.000001, output_price_per_token: 0.000002 } });
-      assert.equal(model.status, 200, model.text);
-      modelId = model.body.id;
+      const { modelIds } = await configureFakeModels(org.admin, fake.url, apiKeyEnv, [
+        { purpose: 'text', modelName: 'fake-1', inputPricePerToken: 0.000001, outputPricePerToken: 0.000002 },
+      ]);
+      modelId = modelIds[0]!;
     });
 
     after(async () => {

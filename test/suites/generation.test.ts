@@ -11,6 +11,7 @@ import { endRun } from '../../src/generation/lifecycle.ts';
 import { MAX_RUN_ATTEMPTS } from '../../src/generation/module.ts';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
 import { ApiClient as Client, createScratchDatabase, DEFAULT_POSTGRES_URL, getHarness, type ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
+import { configureFakeModels } from '../support/fake-models.ts';
 import { startServerProcess, type ServerProcess } from '../support/server-process.ts';
 
 interface Frame {
@@ -121,14 +122,10 @@ describe('generation', () => {
     org = await harness.newOrg('gen');
     fake = await startFakeProvider();
     process.env[apiKeyEnv] = 'sk-fake-test';
-    const provider = await org.admin.post('/provider/create', { name: 'Fake', data: { kind: 'openai_compatible', base_url: fake.url, api_key_env: apiKeyEnv } });
-    assert.equal(provider.status, 200, provider.text);
-    const model = await org.admin.post('/model/create', {
-      name: 'fake-model',
-      data: { provider_id: provider.body.id, model_name: 'fake-1', purpose: 'text', input_price_per_token: 0.000001, output_price_per_token: 0.000002 },
-    });
-    assert.equal(model.status, 200, model.text);
-    fakeModelId = model.body.id;
+    const { modelIds } = await configureFakeModels(org.admin, fake.url, apiKeyEnv, [
+      { purpose: 'text', modelName: 'fake-1', inputPricePerToken: 0.000001, outputPricePerToken: 0.000002 },
+    ]);
+    fakeModelId = modelIds[0]!;
   });
 
   after(async () => {
@@ -391,14 +388,11 @@ describe('generation', () => {
   test('every family generates through the provider (fake model), passing its schema', async () => {
     fake.reset();
     const familyOrg = await harness.newOrg('provider-families');
-    const provider = await familyOrg.admin.post('/provider/create', { name: 'Fake', data: { kind: 'openai_compatible', base_url: fake.url, api_key_env: apiKeyEnv } });
-    const model = await familyOrg.admin.post('/model/create', {
-      name: 'fake', data: { provider_id: provider.body.id, model_name: 'fake-1', purpose: 'text', input_price_per_token: 0, output_price_per_token: 0 },
-    });
+    const { modelIds: [familyModelId] } = await configureFakeModels(familyOrg.admin, fake.url, apiKeyEnv, [{ purpose: 'text', modelName: 'fake-1' }]);
     const order: ArtifactType[] = ['persona', 'scenario', 'rubric', 'simulation', 'attempt', 'eval'];
     const rest = (Object.keys(FAMILIES) as ArtifactType[]).filter((type) => !order.includes(type) && type !== 'profile');
     for (const type of [...order, ...rest]) {
-      const handles = await generate(familyOrg.admin, type, { instructions: [`A ${type}`], config: { params: { model_id: model.body.id } } });
+      const handles = await generate(familyOrg.admin, type, { instructions: [`A ${type}`], config: { params: { model_id: familyModelId } } });
       const frames = await watchToEnd(familyOrg.admin, type, handles.run_id);
       const terminal = frames.at(-1)!.data;
       assert.equal(terminal.type, 'GenerationCompleteEvent', `${type}: ${JSON.stringify(terminal)}`);
@@ -511,13 +505,10 @@ describe('generation', () => {
         processes.push(worker);
         const onApi = new Client(api.url, token);
         const onWorker = new Client(worker.url, token);
-        const provider = await onApi.post('/provider/create', { name: 'Fake', data: { kind: 'openai_compatible', base_url: fake.url, api_key_env: apiKeyEnv } });
-        const model = await onApi.post('/model/create', {
-          name: 'fake', data: { provider_id: provider.body.id, model_name: 'fake-1', purpose: 'text', input_price_per_token: 0, output_price_per_token: 0 },
-        });
+        const { modelIds: [slowModelId] } = await configureFakeModels(onApi, fake.url, apiKeyEnv, [{ purpose: 'text', modelName: 'fake-1' }]);
         fake.reset();
         fake.enqueue({ hang: true });
-        const handles = await generate(onApi, 'persona', { instructions: ['Survives its worker'], config: { params: { model_id: model.body.id } } });
+        const handles = await generate(onApi, 'persona', { instructions: ['Survives its worker'], config: { params: { model_id: slowModelId } } });
         const watch = await openWatch(onWorker, `/persona/watch?run_id=${handles.run_id}`);
         assert.equal(watch.status, 200);
         await eventually('the worker to call the model', () => (fake.requests.length > 0 ? true : undefined));

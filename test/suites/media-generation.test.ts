@@ -12,6 +12,7 @@ import { probeMedia } from '../../src/synthesis/video.ts';
 import { noisePng } from '../fixtures/media-files.ts';
 import { FAKE_SPEECH_WAV, startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
 import { getHarness, type ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
+import { configureFakeModels } from '../support/fake-models.ts';
 import { frameKinds, watchRunToEnd, type Frame } from '../support/sse-watch.ts';
 
 const GLOW_BIN = path.resolve(import.meta.dirname, '../../bin/glow.js');
@@ -180,15 +181,11 @@ describe('media generation', () => {
       fake = await startFakeProvider();
       process.env[apiKeyEnv] = 'sk-fake-media';
       providerOrg = await harness.newOrg('media-provider');
-      const provider = await providerOrg.admin.post('/provider/create', { name: 'Fake', data: { kind: 'openai_compatible', base_url: fake.url, api_key_env: apiKeyEnv } });
-      assert.equal(provider.status, 200, provider.text);
-      for (const [purpose, modelName] of [['image', 'fake-image-1'], ['speech', 'fake-tts-1'], ['transcription', 'fake-whisper-1']]) {
-        const model = await providerOrg.admin.post('/model/create', {
-          name: modelName,
-          data: { provider_id: provider.body.id, model_name: modelName, purpose, is_default: true, input_price_per_token: 0, output_price_per_token: 0 },
-        });
-        assert.equal(model.status, 200, model.text);
-      }
+      await configureFakeModels(providerOrg.admin, fake.url, apiKeyEnv, [
+        { purpose: 'image', modelName: 'fake-image-1', isDefault: true },
+        { purpose: 'speech', modelName: 'fake-tts-1', isDefault: true },
+        { purpose: 'transcription', modelName: 'fake-whisper-1', isDefault: true },
+      ]);
     });
 
     after(async () => {
