@@ -51,9 +51,32 @@ export function parseNotification(text: string): EventNotification | undefined {
  */
 export async function appendEvents(database: Database, executor: Executor, events: NewEvent[]): Promise<StoredEvent[]> {
   if (events.length === 0) return [];
+  const result = events.length === 1 ? await appendOne(database, executor, events[0]!) : await appendMany(database, executor, events);
+  if (result.rows.length !== events.length) throw new Error(`appendEvents: ${result.rows.length} of ${events.length} events written`);
+  // Sequence values are drawn in insert order (ORDER BY e.ord), so sorting them pairs them with the events.
+  const seqs = result.rows.map((row) => Number(row.seq)).sort((a, b) => a - b);
+  const stored = events.map((event, index) => ({ seq: seqs[index]!, runId: event.runId, groupId: event.groupId, payload: event.payload }));
+  notifierOf(database).announce(stored, !executor.isTransaction);
+  return stored;
+}
+
+/** The common case, one event: the same lock then insert, without the jsonb array (a quarter cheaper on PGlite). */
+function appendOne(database: Database, executor: Executor, event: NewEvent): Promise<{ rows: any[] }> {
+  return database.executeSql(
+    `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7)))
+     INSERT INTO generation_events (group_id, run_id, org_id, artifact_type, payload)
+     SELECT $1::uuid, $2::uuid, $3::uuid, $4, $5::jsonb
+     WHERE (SELECT count(*) FROM lock) >= 0
+     RETURNING seq`,
+    [event.groupId, event.runId, event.orgId, event.artifactType, JSON.stringify(event.payload)],
+    executor,
+  );
+}
+
+function appendMany(database: Database, executor: Executor, events: NewEvent[]): Promise<{ rows: any[] }> {
   const groups = [...new Set(events.map((event) => event.groupId))].sort();
   const rows = events.map((event) => ({ g: event.groupId, r: event.runId, o: event.orgId, t: event.artifactType, p: event.payload }));
-  const result = await database.executeSql(
+  return database.executeSql(
     `WITH locks AS MATERIALIZED (
        SELECT pg_advisory_xact_lock(hashtextextended(g, 7)) FROM (SELECT unnest($1::text[]) AS g ORDER BY 1) AS lock_order
      )
@@ -66,12 +89,6 @@ export async function appendEvents(database: Database, executor: Executor, event
     [groups, JSON.stringify(rows)],
     executor,
   );
-  if (result.rows.length !== events.length) throw new Error(`appendEvents: ${result.rows.length} of ${events.length} events written`);
-  // Sequence values are drawn in insert order (ORDER BY e.ord), so sorting them pairs them with the events.
-  const seqs = result.rows.map((row) => Number(row.seq)).sort((a, b) => a - b);
-  const stored = events.map((event, index) => ({ seq: seqs[index]!, runId: event.runId, groupId: event.groupId, payload: event.payload }));
-  notifierOf(database).announce(stored, !executor.isTransaction);
-  return stored;
 }
 
 const notifiers = new WeakMap<Database, EventNotifier>();
