@@ -4,19 +4,13 @@
  */
 import cliProgress from 'cli-progress';
 import { createParser } from 'eventsource-parser';
+import { EVENT_TYPE_SUFFIX } from '../generation/event-types.ts';
 import { ApiError, CliError, type GlowClient } from './http.ts';
 import type { Output } from './output.ts';
 
 export type Frame = Record<string, any> & { event_type?: string; type?: string; run_id?: string; group_id?: string };
 
-const KIND_BY_TYPE: Record<string, string> = {
-  GenerationProgressEvent: 'progress',
-  GenerationSavedEvent: 'saved',
-  GenerationCompleteEvent: 'complete',
-  GenerationErrorEvent: 'error',
-  GenerationMediaProgressEvent: 'media_progress',
-  GenerationMediaCompleteEvent: 'media_complete',
-};
+const KIND_BY_TYPE: Record<string, string> = EVENT_TYPE_SUFFIX;
 
 /** `persona.generation.media_complete` → `media_complete`. */
 export function frameKind(frame: Frame): string {

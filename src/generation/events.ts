@@ -1,4 +1,5 @@
 import type { NewEvent } from '../streaming/event-log.ts';
+import { EVENT_TYPE_SUFFIX, type GenerationEventType } from './event-types.ts';
 
 /** What every event of a run carries besides its own fields. */
 export interface RunEnvelope {
@@ -15,15 +16,7 @@ export interface CompletedResource {
   name: string;
 }
 
-const TYPE_SUFFIX = {
-  GenerationProgressEvent: 'progress',
-  GenerationSavedEvent: 'saved',
-  GenerationCompleteEvent: 'complete',
-  GenerationErrorEvent: 'error',
-  GenerationMediaProgressEvent: 'media_progress',
-  GenerationMediaCompleteEvent: 'media_complete',
-} as const;
-export type GenerationEventType = keyof typeof TYPE_SUFFIX;
+export type { GenerationEventType };
 
 export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(['GenerationCompleteEvent', 'GenerationErrorEvent']);
 
@@ -38,7 +31,7 @@ function event(run: RunEnvelope, type: GenerationEventType, fields: Record<strin
     runId: run.runId,
     artifactType: run.artifactType,
     payload: {
-      event_type: `${run.artifactType}.generation.${TYPE_SUFFIX[type]}`,
+      event_type: `${run.artifactType}.generation.${EVENT_TYPE_SUFFIX[type]}`,
       type,
       artifact_type: run.artifactType,
       group_id: run.groupId,
