@@ -54,19 +54,28 @@ export async function findWindowGroups(
   return result.rows;
 }
 
-export async function insertGroups(
-  executor: Executor,
-  groups: { orgId: string; profileId: string; sessionId: string; artifactType: string; name: string }[],
-): Promise<{ id: string }[]> {
-  if (groups.length === 0) return [];
-  const values = groups.map((group) => ({
+interface NewGroup {
+  orgId: string;
+  profileId: string;
+  sessionId: string;
+  artifactType: string;
+  name: string;
+}
+
+function groupValues(group: NewGroup) {
+  return {
     id: uuidv7(),
     org_id: group.orgId,
     profile_id: group.profileId,
     session_id: group.sessionId,
     artifact_type: group.artifactType,
     name: group.name,
-  }));
+  };
+}
+
+export async function insertGroups(executor: Executor, groups: NewGroup[]): Promise<{ id: string }[]> {
+  if (groups.length === 0) return [];
+  const values = groups.map(groupValues);
   await executor.insertInto('generation_groups').values(values).execute();
   return values.map((value) => ({ id: value.id }));
 }
@@ -76,22 +85,8 @@ export async function touchGroups(executor: Executor, ids: string[]): Promise<vo
   await executor.updateTable('generation_groups').set({ last_activity_at: sql<Date>`now()` as any }).where('id', 'in', ids).execute();
 }
 
-export async function insertGroup(
-  executor: Executor,
-  group: { orgId: string; profileId: string; sessionId: string; artifactType: string; name: string },
-): Promise<GroupRow> {
-  return executor
-    .insertInto('generation_groups')
-    .values({
-      id: uuidv7(),
-      org_id: group.orgId,
-      profile_id: group.profileId,
-      session_id: group.sessionId,
-      artifact_type: group.artifactType,
-      name: group.name,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+export async function insertGroup(executor: Executor, group: NewGroup): Promise<GroupRow> {
+  return executor.insertInto('generation_groups').values(groupValues(group)).returningAll().executeTakeFirstOrThrow();
 }
 
 export async function touchGroup(executor: Executor, id: string): Promise<void> {
