@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -40,8 +41,12 @@ export class LocalBlobStore implements BlobStore {
     await this.ensureFolders();
     const tempPath = path.join(this.stagingDir, `${uuidv7()}${STAGING_SUFFIX}`);
     const meter = new HashingMeter(options.maxBytes);
+    const sink = createWriteStream(tempPath, { flags: 'wx' });
+    // The file is opened asynchronously: a pipeline that failed before the open finished (a refused
+    // signature) would have its file created after the rm below. Once open, the rm always finds it.
+    await once(sink, 'ready');
     try {
-      await pipeline([toReadable(source), ...(options.before ?? []), meter, createWriteStream(tempPath, { flags: 'wx' })]);
+      await pipeline([toReadable(source), ...(options.before ?? []), meter, sink]);
     } catch (error) {
       await rm(tempPath, { force: true });
       throw error;
