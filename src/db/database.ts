@@ -25,6 +25,11 @@ export interface Database {
   executeSql(text: string, values?: unknown[], executor?: Executor): Promise<{ rows: any[] }>;
   /** Subscribes to a NOTIFY channel; the same API on PostgreSQL (dedicated connection) and PGlite (in process). */
   listen(channel: string, onPayload: (payload: string) => void): Promise<Unlisten>;
+  /**
+   * PGlite only (one process, so its listeners are all here): hands payloads straight to this
+   * handle's listeners of `channel`, as a committed NOTIFY would, without a round trip through SQL.
+   */
+  notifyInProcess?(channel: string, payloads: string[]): void;
   close(): Promise<void>;
 }
 
@@ -107,6 +112,20 @@ async function openPglite(dataDir: string): Promise<Database> {
           if (unsubscribe && !closed) await unsubscribe();
         }
       };
+    },
+    notifyInProcess(channel, payloads) {
+      if (closed) return;
+      const set = listeners.get(channel);
+      if (!set) return;
+      for (const listener of [...set]) {
+        for (const payload of payloads) {
+          try {
+            listener(payload);
+          } catch {
+            // A listener's failure is its own; the others still hear of the events.
+          }
+        }
+      }
     },
     async close() {
       if (closed) return;

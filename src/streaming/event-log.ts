@@ -179,7 +179,9 @@ export class EventNotifier {
       else if (item.checkAt <= now && toCheck.length < VISIBILITY_BATCH) toCheck.push(item);
     }
     try {
-      if (known.length > 0 || toCheck.length > 0) {
+      if (this.database.notifyInProcess) {
+        await this.sendInProcess(known, toCheck);
+      } else if (known.length > 0 || toCheck.length > 0) {
         const result = await this.database.executeSql(
           `WITH checked AS (
              SELECT group_id::text AS g, run_id::text AS r, seq AS s FROM generation_events WHERE seq = ANY($1::bigint[])
@@ -192,16 +194,7 @@ export class EventNotifier {
                   (SELECT count(n) FROM (SELECT pg_notify($5, json_build_object('g', g, 'r', r, 's', s)::text)::text AS n FROM announced) AS sent) AS notified`,
           [toCheck.map((item) => item.seq), known.map((item) => item.groupId), known.map((item) => item.runId), known.map((item) => item.seq), EVENTS_CHANNEL],
         );
-        const visible = new Set<number>((result.rows[0]?.visible ?? []).map(Number));
-        const after = performance.now();
-        for (const item of toCheck) {
-          if (visible.has(item.seq)) {
-            this.uncommitted.delete(item.seq);
-          } else {
-            item.delay = Math.min(item.delay * 2, VISIBILITY_MAX_CHECK_MS);
-            item.checkAt = after + item.delay;
-          }
-        }
+        this.settleChecked(toCheck, new Set<number>((result.rows[0]?.visible ?? []).map(Number)));
       }
     } catch {
       // The database is away (restart, shutdown): these notifications are lost, and the hubs'
@@ -212,6 +205,44 @@ export class EventNotifier {
       let next = this.committed.size > 0 ? performance.now() + NOTIFY_BATCH_MS : Infinity;
       for (const item of this.uncommitted.values()) next = Math.min(next, item.checkAt);
       if (next < Infinity) this.schedule(next);
+    }
+  }
+
+  /**
+   * PGlite: every listener is in this process, so the notifications are handed to them directly
+   * instead of through `pg_notify` (a SQL round trip on the one connection). Only events written
+   * inside a transaction still need a statement: the same visibility check, so nothing is
+   * announced before its commit. Payloads are the ones `pg_notify` would carry.
+   */
+  private async sendInProcess(known: Pending[], toCheck: Pending[]): Promise<void> {
+    const announced = new Map<string, { g: string; r: string; s: number }>();
+    const add = (item: Pending) => {
+      const key = `${item.groupId} ${item.runId}`;
+      const current = announced.get(key);
+      if (!current || current.s < item.seq) announced.set(key, { g: item.groupId, r: item.runId, s: item.seq });
+    };
+    for (const item of known) add(item);
+    if (toCheck.length > 0) {
+      const result = await this.database.executeSql(`SELECT coalesce(array_agg(seq), '{}') AS visible FROM generation_events WHERE seq = ANY($1::bigint[])`, [
+        toCheck.map((item) => item.seq),
+      ]);
+      const visible = new Set<number>((result.rows[0]?.visible ?? []).map(Number));
+      for (const item of toCheck) if (visible.has(item.seq)) add(item);
+      this.settleChecked(toCheck, visible);
+    }
+    if (announced.size > 0) this.database.notifyInProcess!(EVENTS_CHANNEL, [...announced.values()].map((value) => JSON.stringify(value)));
+  }
+
+  /** Checked events found visible are done; the others are looked for again later, backing off. */
+  private settleChecked(toCheck: Pending[], visible: Set<number>): void {
+    const after = performance.now();
+    for (const item of toCheck) {
+      if (visible.has(item.seq)) {
+        this.uncommitted.delete(item.seq);
+      } else {
+        item.delay = Math.min(item.delay * 2, VISIBILITY_MAX_CHECK_MS);
+        item.checkAt = after + item.delay;
+      }
     }
   }
 }
