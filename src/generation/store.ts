@@ -133,24 +133,24 @@ export interface NewRun {
   agentId?: string;
 }
 
+function runValues(run: NewRun) {
+  return {
+    id: run.id,
+    group_id: run.groupId,
+    org_id: run.orgId,
+    artifact_type: run.artifactType,
+    profile_id: run.profileId,
+    session_id: run.sessionId,
+    status: 'queued' as const,
+    request: JSON.stringify(run.request),
+    request_hash: run.requestHash,
+    idempotency_key: run.idempotencyKey ?? null,
+    agent_id: run.agentId ?? null,
+  };
+}
+
 export async function insertRun(executor: Executor, run: NewRun): Promise<RunRow> {
-  return executor
-    .insertInto('generation_runs')
-    .values({
-      id: run.id,
-      group_id: run.groupId,
-      org_id: run.orgId,
-      artifact_type: run.artifactType,
-      profile_id: run.profileId,
-      session_id: run.sessionId,
-      status: 'queued',
-      request: JSON.stringify(run.request),
-      request_hash: run.requestHash,
-      idempotency_key: run.idempotencyKey ?? null,
-      agent_id: run.agentId ?? null,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  return executor.insertInto('generation_runs').values(runValues(run)).returningAll().executeTakeFirstOrThrow();
 }
 
 /** Many new runs in one statement (nothing returned: the caller minted their ids). */
@@ -158,21 +158,7 @@ export async function insertRuns(executor: Executor, runs: NewRun[]): Promise<vo
   if (runs.length === 0) return;
   await executor
     .insertInto('generation_runs')
-    .values(
-      runs.map((run) => ({
-        id: run.id,
-        group_id: run.groupId,
-        org_id: run.orgId,
-        artifact_type: run.artifactType,
-        profile_id: run.profileId,
-        session_id: run.sessionId,
-        status: 'queued' as const,
-        request: JSON.stringify(run.request),
-        request_hash: run.requestHash,
-        idempotency_key: run.idempotencyKey ?? null,
-        agent_id: run.agentId ?? null,
-      })),
-    )
+    .values(runs.map(runValues))
     .execute();
 }
 
