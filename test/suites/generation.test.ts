@@ -9,6 +9,7 @@ import type { ArtifactType } from '../../src/artifacts/types.ts';
 import { errorEvent } from '../../src/generation/events.ts';
 import { endRun } from '../../src/generation/lifecycle.ts';
 import { MAX_RUN_ATTEMPTS } from '../../src/generation/module.ts';
+import { appendEvents, EVENTS_CHANNEL, parseNotification } from '../../src/streaming/event-log.ts';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
 import { ApiClient as Client, createScratchDatabase, DEFAULT_POSTGRES_URL, getHarness, type ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
 import { configureFakeModels } from '../support/fake-models.ts';
@@ -453,6 +454,41 @@ describe('generation', () => {
     const run = await harness.database.db.selectFrom('generation_runs').select(['status', 'terminal_event_seq']).where('id', '=', handles.run_id).executeTakeFirstOrThrow();
     assert.equal(run.status, 'completed');
     assert.ok(run.terminal_event_seq);
+  });
+
+  test('an event written inside a transaction is announced only after its commit, and never if the transaction rolls back', async () => {
+    const { database } = harness;
+    const heard: number[] = [];
+    const unlisten = await database.listen(EVENTS_CHANNEL, (payload) => {
+      const notification = parseNotification(payload);
+      if (notification) heard.push(notification.seq);
+    });
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const envelope = () => ({ orgId: org.orgId, groupId: uuidv7(), runId: uuidv7(), artifactType: 'persona' as const });
+    try {
+      const doomed = envelope();
+      let doomedSeq = 0;
+      await assert.rejects(
+        database.db.transaction().execute(async (trx) => {
+          [{ seq: doomedSeq }] = await appendEvents(database, trx, [errorEvent(doomed, 'persona', doomed.runId, 'rolled back')]);
+          await pause(150); // long enough for several of the notifier's visibility checks
+          throw new Error('roll back');
+        }),
+        /roll back/,
+      );
+      const kept = envelope();
+      let keptSeq = 0;
+      await database.db.transaction().execute(async (trx) => {
+        [{ seq: keptSeq }] = await appendEvents(database, trx, [errorEvent(kept, 'persona', kept.runId, 'committed')]);
+        await pause(150);
+        assert.ok(!heard.includes(keptSeq), 'announced before its transaction committed');
+      });
+      await eventually('the committed event is announced', () => heard.includes(keptSeq) || undefined);
+      await pause(300);
+      assert.ok(doomedSeq > 0 && !heard.includes(doomedSeq), 'a rolled-back event was announced');
+    } finally {
+      await unlisten();
+    }
   });
 
   describe('durable runs', () => {
