@@ -4,11 +4,14 @@
 // runs in a child process, so client CPU never shows up as server latency and the server's RSS is
 // its own. Runs on PGlite, and on PostgreSQL too when one is reachable (GLOW_TEST_DATABASE_URL or the default).
 //
+// GLOW_BENCH_WORKERS (default 8): run slots; 0 measures triggers alone, with no run executing beside them.
 // GLOW_BENCH_WATCHERS (default 10000), GLOW_BENCH_ONLY=pglite|postgres, GLOW_BENCH_PHASES=trigger,runs,fanout (default all).
+// GLOW_BENCH_PROFILE=<dir>: writes a CPU profile of the server process for each measured phase (not the warm-up).
 // GLOW_BENCH_EVENTS_PER_SECOND (default 1000): the fan-out publish rate, e.g. below what the backend commits alone, to
 // see the fan-out's own latency rather than the publisher's backlog (created_at is stamped when an event is made).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -27,6 +30,7 @@ const WATCHER_GROUPS = Math.max(1, Math.floor(WATCHERS / 10));
 const EVENTS_PER_SECOND = Number(process.env.GLOW_BENCH_EVENTS_PER_SECOND ?? 1000);
 const PUBLISH_SECONDS = 5;
 const ONLY = process.env.GLOW_BENCH_ONLY;
+const PROFILE_DIR = process.env.GLOW_BENCH_PROFILE;
 const PHASES = new Set((process.env.GLOW_BENCH_PHASES ?? 'trigger,runs,fanout').split(','));
 
 const percentile = (values: number[], p: number) => {
@@ -37,6 +41,23 @@ const ms = (value: number) => `${value.toFixed(1)} ms`;
 const p = (values: number[]) => `p50 ${ms(percentile(values, 50))}  p95 ${ms(percentile(values, 95))}  p99 ${ms(percentile(values, 99))}`;
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 const sleep = (delay: number) => new Promise((resolve) => setTimeout(resolve, delay));
+
+/** With GLOW_BENCH_PROFILE set, profiles this process while `phase` runs and writes <dir>/<label>-<phase>.cpuprofile. */
+async function profiled<T>(label: string, phase: string, body: () => Promise<T>): Promise<T> {
+  if (!PROFILE_DIR) return body();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.start');
+  try {
+    return await body();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(path.join(PROFILE_DIR, `${label}-${phase}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
 
 /**
  * The load generator: fires a burst of requests at once over keep-alive connections (opened
@@ -157,6 +178,7 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
     Number((await database.db.selectFrom('generation_runs').select((eb) => eb.fn.countAll<number>().as('n')).where('status', 'in', ['completed', 'error', 'cancelled']).executeTakeFirstOrThrow()).n);
   const allRuns = async () => Number((await database.db.selectFrom('generation_runs').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
   const waitForAllRuns = async () => {
+    if (WORKERS === 0) return; // triggers only: nothing takes the runs
     const total = await allRuns();
     while ((await terminalRuns()) < total) await sleep(50);
   };
@@ -188,7 +210,22 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
 
   // Trigger latency: the same burst shapes, the runs of each burst finish before the next.
   if (PHASES.has('trigger')) {
-  const healthLatencies = await load.burst(health(TRIGGER_CONCURRENCY));
+  // The server's own view of each request, beside the client's: from its headers parsed to its
+  // response written. The difference is queueing in the client and sockets on the shared CPUs.
+  const serverTimed = async (burst: () => Promise<number[]>) => {
+    const server: number[] = [];
+    const onRequest = (_request: unknown, response: { on(event: 'finish', listener: () => void): void }) => {
+      const begin = performance.now();
+      response.on('finish', () => server.push(performance.now() - begin));
+    };
+    app.http.server.on('request', onRequest);
+    try {
+      return { client: await burst(), server };
+    } finally {
+      app.http.server.off('request', onRequest);
+    }
+  };
+  const healthLatencies = await serverTimed(() => load.burst(health(TRIGGER_CONCURRENCY)));
   const rawInsert = async () => {
     const start = performance.now();
     await database.executeSql('INSERT INTO bench_raw (id) VALUES ($1)', [uuidv7()]);
@@ -198,13 +235,15 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   const serialInserts: number[] = [];
   for (let i = 0; i < 200; i += 1) serialInserts.push(await rawInsert());
   const concurrentInserts = await Promise.all(Array.from({ length: TRIGGER_CONCURRENCY }, rawInsert));
-  const manySessions = await load.burst(many(TRIGGER_CONCURRENCY));
+  const manySessions = await serverTimed(() => profiled(label, 'trigger', () => load.burst(many(TRIGGER_CONCURRENCY))));
   await waitForAllRuns();
   const oneSession = await load.burst(single(TRIGGER_CONCURRENCY));
   await waitForAllRuns();
-  console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, ${SESSIONS} sessions:  ${p(manySessions)}   (target p99 <= 25 ms)`);
+  console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, ${SESSIONS} sessions:  ${p(manySessions.client)}   (target p99 <= 25 ms)`);
+  console.log(`  the same, server-side:                           ${p(manySessions.server)}`);
   console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, one session:    ${p(oneSession)}`);
-  console.log(`  reference GET /health, ${TRIGGER_CONCURRENCY} concurrent:         ${p(healthLatencies)}`);
+  console.log(`  reference GET /health, ${TRIGGER_CONCURRENCY} concurrent:         ${p(healthLatencies.client)}   (server-side ${p(healthLatencies.server)})`);
+  console.log(`  ratio trigger p99 / GET /health p99: ${(percentile(manySessions.client, 99) / percentile(healthLatencies.client, 99)).toFixed(2)}`);
   console.log(`  reference raw INSERT (in process): serial ${p(serialInserts)};  ${TRIGGER_CONCURRENCY} concurrent ${p(concurrentInserts)}`);
   }
 
@@ -230,9 +269,12 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
       await load.burst(many(THROUGHPUT_CONCURRENCY));
     }
   };
-  await Promise.all([sender(), sender()]);
-  const triggeredSeconds = (performance.now() - start) / 1000;
-  await waitForAllRuns();
+  const triggeredSeconds = await profiled(label, 'runs', async () => {
+    await Promise.all([sender(), sender()]);
+    const triggered = (performance.now() - start) / 1000;
+    await waitForAllRuns();
+    return triggered;
+  });
   const seconds = (performance.now() - start) / 1000;
   console.log(
     `completed offline runs: ${(RUNS_FOR_THROUGHPUT / seconds).toFixed(0)}/s (${RUNS_FOR_THROUGHPUT} runs in ${seconds.toFixed(2)} s, all triggered after ${triggeredSeconds.toFixed(2)} s, ${WORKERS} workers)   (target >= 200/s)`,
