@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
+import { startPgliteMaintenance, type Maintenance } from './db/maintenance.ts';
 import { pendingMigrations } from './db/migrate.ts';
 import { artifactOperations } from './artifacts/routes.ts';
 import { ArtifactService } from './artifacts/service.ts';
@@ -76,7 +77,16 @@ export async function createApp(config: Config, database: Database): Promise<Glo
   const media = await createMediaModule(services, { findCallRecord: (actor, runId) => generation!.callRecords.findCallRecord(actor, runId) });
   generation = await createGenerationModule(services, media.service);
   const chat = createChatModule(services, generation, media.service);
-  const modules: GlowModule[] = [media, generation, chat];
+  let maintenance: Maintenance | undefined;
+  const databaseMaintenance: GlowModule = {
+    name: 'database maintenance',
+    operations: [],
+    start: async () => {
+      maintenance = startPgliteMaintenance(database, config.GLOW_PGLITE_VACUUM_MINUTES * 60_000);
+    },
+    stop: async () => maintenance?.stop(),
+  };
+  const modules: GlowModule[] = [databaseMaintenance, media, generation, chat];
 
   const operations: Operation[] = [
     ...healthOperations(database),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { startPgliteMaintenance, vacuumTables } from '../../src/db/maintenance.ts';
 import { getHarness, type Harness, type TestOrg } from '../support/harness.ts';
 
 const personaData = {
@@ -175,5 +176,48 @@ describe('foundation', () => {
     for (const type of ['agent', 'attempt', 'cohort', 'persona', 'rubric', 'scenario', 'tool']) {
       for (const op of ['create', 'draft', 'update', 'get', 'search', 'delete']) assert.ok(documented.has(`POST /${type}/${op}`), `${type}/${op}`);
     }
+  });
+
+  describe('embedded database maintenance (PGlite has no autovacuum)', () => {
+    const vacuumedAt = async (table: string) => {
+      const { rows } = await harness.database.executeSql(
+        `SELECT last_vacuum, last_analyze FROM pg_stat_user_tables WHERE format('%I.%I', schemaname, relname) = $1`,
+        [table],
+      );
+      return rows[0] as { last_vacuum: Date | null; last_analyze: Date | null } | undefined;
+    };
+
+    test('every Glow and pg-boss table is vacuumed and analyzed', async (context) => {
+      if (harness.backend !== 'pglite') return context.skip('PostgreSQL runs autovacuum itself');
+      const before = new Date();
+      const org = await harness.newOrg('vacuum');
+      const created = await org.admin.post('/persona/create', { name: 'Vacuumed', data: personaData });
+      assert.equal(created.status, 200, created.text);
+      const tables = await vacuumTables(harness.database);
+      for (const table of ['public.artifacts', 'public.generation_runs', 'public.generation_events', 'public.uploads', 'pgboss.queue']) {
+        assert.ok(tables.includes(table), `${table} was not vacuumed (done: ${tables.join(', ')})`);
+        const stats = await vacuumedAt(table);
+        assert.ok(stats?.last_vacuum && new Date(stats.last_vacuum) >= before, `${table}: last_vacuum ${stats?.last_vacuum}`);
+        assert.ok(stats?.last_analyze && new Date(stats.last_analyze) >= before, `${table}: last_analyze ${stats?.last_analyze}`);
+      }
+      assert.ok(tables.some((table) => table.startsWith('pgboss.j')), 'the job partitions were not vacuumed');
+    });
+
+    test('the server vacuums on its schedule and stops cleanly', async (context) => {
+      if (harness.backend !== 'pglite') return context.skip('PostgreSQL runs autovacuum itself');
+      const since = new Date();
+      const maintenance = startPgliteMaintenance(harness.database, 50);
+      try {
+        const deadline = Date.now() + 20_000;
+        for (;;) {
+          const stats = await vacuumedAt('public.generation_groups');
+          if (stats?.last_vacuum && new Date(stats.last_vacuum) >= since) break;
+          assert.ok(Date.now() < deadline, 'no scheduled vacuum within 20 s');
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      } finally {
+        await maintenance.stop();
+      }
+    });
   });
 });
