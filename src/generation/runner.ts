@@ -1,4 +1,5 @@
 import { v5 as uuidv5 } from 'uuid';
+import { Coalescer } from '../db/coalescer.ts';
 import type { Database, Executor } from '../db/database.ts';
 import type { ArtifactService } from '../artifacts/service.ts';
 import { familyOf } from '../artifacts/families/index.ts';
@@ -15,7 +16,7 @@ import { FAMILY_MEDIA, mediaModalities } from './media-request.ts';
 import { MediaStepError, type MediaSpec, type MediaSteps, type MediaStepRun, type ProducedAsset } from './media-step.ts';
 import { MissingDependencyError, resolveReferences } from './references.ts';
 import type { StoredRequest } from './stored-request.ts';
-import { addUsage, claimRun, finishRun, insertMessage, insertMessages, messagesOfRun, releaseLease, renewLease, setTerminalSeq, type ClaimedRun, type RunRow } from './store.ts';
+import { addUsage, claimRuns, finishRun, insertMessage, insertMessages, messagesOfRun, releaseLease, renewLease, setTerminalSeq, type ClaimedRun, type RunRow } from './store.ts';
 
 /** Namespace of produced artifact ids: uuid v5 of `<run id>/<resource index>`. */
 const RESOURCE_ID_NAMESPACE = '5b0d1f0e-6f0c-4f7c-9d5e-2f4c8a9e7b31';
@@ -87,6 +88,19 @@ export interface RunExecutorOptions {
 export class RunExecutor {
   private readonly inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
   private readonly handlers = new Map<string, RunHandler>();
+  /**
+   * Runs fetched together are claimed in one statement. Each run goes to its first claimant only,
+   * should two ask for the same run in one batch.
+   */
+  private readonly claims = new Coalescer<string, ClaimedRun | undefined>(async (runIds) => {
+    const { database, ownerId, leaseMs } = this.options;
+    const claimed = new Map((await claimRuns(database.db, [...new Set(runIds)], ownerId, leaseMs)).map((run) => [run.id, run]));
+    return runIds.map((runId) => {
+      const run = claimed.get(runId);
+      claimed.delete(runId);
+      return run;
+    });
+  });
 
   constructor(private readonly options: RunExecutorOptions) {}
 
@@ -117,7 +131,7 @@ export class RunExecutor {
 
   async execute(runId: string): Promise<void> {
     const { database, ownerId, leaseMs, maxAttempts } = this.options;
-    const run = await claimRun(database.db, runId, ownerId, leaseMs);
+    const run = await this.claims.submit(runId);
     if (!run) return;
     const envelope: RunEnvelope = { orgId: run.org_id, groupId: run.group_id, runId: run.id, artifactType: run.artifact_type };
     if (run.attempts > maxAttempts) {

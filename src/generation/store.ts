@@ -180,11 +180,13 @@ export type ClaimedRun = RunRow & {
 };
 
 /**
- * Takes the run for `owner`: a queued run, or a running one whose lease has expired (its worker
- * died). Counts the attempt. Undefined when the run is finished or another worker holds it. Reads
- * the starting profile's role in the same statement (the runner acts as that profile).
+ * Takes the runs for `owner`, in one statement: each that is queued, or running with an expired
+ * lease (its worker died). Counts the attempt. A run finished or held by another worker is not
+ * in the answer. Reads the starting profile's role in the same statement (the runner acts as
+ * that profile).
  */
-export async function claimRun(executor: Executor, runId: string, owner: string, leaseMs: number): Promise<ClaimedRun | undefined> {
+export async function claimRuns(executor: Executor, runIds: string[], owner: string, leaseMs: number): Promise<ClaimedRun[]> {
+  if (runIds.length === 0) return [];
   return executor
     .updateTable('generation_runs')
     .set({
@@ -194,7 +196,7 @@ export async function claimRun(executor: Executor, runId: string, owner: string,
       attempts: sql<number>`attempts + 1` as any,
       started_at: sql<Date>`coalesce(started_at, now())` as any,
     })
-    .where('id', '=', runId)
+    .where('id', 'in', runIds)
     .where((eb) => eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_expires_at', '<', sql<Date>`now()`)])]))
     .returningAll()
     .returning(
@@ -208,7 +210,7 @@ export async function claimRun(executor: Executor, runId: string, owner: string,
         WHERE a.org_id = generation_runs.org_id AND a.type = 'model' AND a.status = 'published' AND a.data->>'purpose' = 'text' AND a.data->>'is_default' = 'true'
         ORDER BY a.updated_at DESC, a.id DESC LIMIT 1) m)`.as('default_text_model'),
     )
-    .executeTakeFirst();
+    .execute();
 }
 
 /** Extends the lease; false when `owner` no longer holds the run (taken over, or finished). */
