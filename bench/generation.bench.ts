@@ -11,12 +11,15 @@
 // see the fan-out's own latency rather than the publisher's backlog (created_at is stamped when an event is made).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { errorEvent } from '../src/generation/events.ts';
+import type { Database } from '../src/db/database.ts';
 import { appendEvents } from '../src/streaming/event-log.ts';
 import { createScratchDatabase, DEFAULT_POSTGRES_URL, startServer } from '../test/support/harness.ts';
 
@@ -146,17 +149,62 @@ class LoadClient {
     });
   }
 
-  /** Sends every request at once; resolves with their latencies (ms), throwing on any non-2xx. */
-  async burst(requests: Request[]): Promise<number[]> {
+  /** Sends every request at once (to `base`, by default the server's); resolves with their latencies (ms), throwing on any non-2xx. */
+  async burst(requests: Request[], base = this.base): Promise<number[]> {
     const id = this.nextId++;
     const results = await new Promise<{ ms: number; status: number; error?: string }[]>((resolve) => {
       this.waiting.set(id, resolve);
-      this.child.send({ id, base: this.base, requests });
+      this.child.send({ id, base, requests });
     });
     const bad = results.find((result) => result.status < 200 || result.status >= 300);
     if (bad) throw new Error(`request failed: ${bad.status} ${bad.error ?? ''}`);
     return results.map((result) => result.ms);
   }
+}
+
+/**
+ * The floor for a durable trigger on this machine, as a reference: bare node:http (no framework,
+ * no auth, no validation), and the requests that arrive together committed by one INSERT.
+ */
+async function startBareWriteServer(database: Database): Promise<{ url: string; close(): Promise<void> }> {
+  await database.executeSql('CREATE TABLE IF NOT EXISTS bench_raw (id uuid PRIMARY KEY)');
+  let pending: { id: string; respond: () => void }[] = [];
+  let flushing = false;
+  const flush = async () => {
+    while (pending.length > 0) {
+      const batch = pending;
+      pending = [];
+      await database.executeSql('INSERT INTO bench_raw (id) SELECT unnest($1::uuid[])', [batch.map((item) => item.id)]);
+      for (const item of batch) item.respond();
+    }
+    flushing = false;
+  };
+  const server = http.createServer((request, response) => {
+    let body = '';
+    request.setEncoding('utf8');
+    request.on('data', (chunk: string) => (body += chunk));
+    request.on('end', () => {
+      JSON.parse(body);
+      const id = uuidv7();
+      pending.push({
+        id,
+        respond: () => {
+          response.writeHead(200, { 'content-type': 'application/json' });
+          response.end(JSON.stringify({ run_id: id }));
+        },
+      });
+      if (!flushing) {
+        flushing = true;
+        setImmediate(() => void flush());
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 async function benchBackend(label: string, databaseUrl: string | undefined): Promise<void> {
@@ -226,6 +274,11 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
     }
   };
   const healthLatencies = await serverTimed(() => load.burst(health(TRIGGER_CONCURRENCY)));
+  const bare = await startBareWriteServer(database);
+  const bareTrigger = (): Request => ({ method: 'POST', path: '/', body: { instructions: ['A passive student who starts every reply with Uh...'] } });
+  await load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url);
+  const bareLatencies = await load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url);
+  await bare.close();
   const rawInsert = async () => {
     const start = performance.now();
     await database.executeSql('INSERT INTO bench_raw (id) VALUES ($1)', [uuidv7()]);
@@ -243,7 +296,10 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   console.log(`  the same, server-side:                           ${p(manySessions.server)}`);
   console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, one session:    ${p(oneSession)}`);
   console.log(`  reference GET /health, ${TRIGGER_CONCURRENCY} concurrent:         ${p(healthLatencies.client)}   (server-side ${p(healthLatencies.server)})`);
-  console.log(`  ratio trigger p99 / GET /health p99: ${(percentile(manySessions.client, 99) / percentile(healthLatencies.client, 99)).toFixed(2)}`);
+  console.log(`  reference bare node:http + one group-committed INSERT, ${TRIGGER_CONCURRENCY} concurrent: ${p(bareLatencies)}`);
+  console.log(
+    `  ratio trigger p99 / GET /health p99: ${(percentile(manySessions.client, 99) / percentile(healthLatencies.client, 99)).toFixed(2)};  / bare write p99: ${(percentile(manySessions.client, 99) / percentile(bareLatencies, 99)).toFixed(2)}`,
+  );
   console.log(`  reference raw INSERT (in process): serial ${p(serialInserts)};  ${TRIGGER_CONCURRENCY} concurrent ${p(concurrentInserts)}`);
   }
 
