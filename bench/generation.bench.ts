@@ -15,6 +15,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
@@ -258,8 +259,9 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
 
   // Trigger latency: the same burst shapes, the runs of each burst finish before the next.
   if (PHASES.has('trigger')) {
-  // The server's own view of each request, beside the client's: from its headers parsed to its
-  // response written. The difference is queueing in the client and sockets on the shared CPUs.
+  // The server's own view of a burst, beside the client's: each request from its headers parsed to
+  // its response written (the difference is queueing in the client and sockets on the shared
+  // CPUs), and the main thread's busy time per request.
   const serverTimed = async (burst: () => Promise<number[]>) => {
     const server: number[] = [];
     const onRequest = (_request: unknown, response: { on(event: 'finish', listener: () => void): void }) => {
@@ -267,8 +269,10 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
       response.on('finish', () => server.push(performance.now() - begin));
     };
     app.http.server.on('request', onRequest);
+    const loopBefore = performance.eventLoopUtilization();
     try {
-      return { client: await burst(), server };
+      const client = await burst();
+      return { client, server, busyPerRequest: performance.eventLoopUtilization(loopBefore).active / client.length };
     } finally {
       app.http.server.off('request', onRequest);
     }
@@ -277,7 +281,9 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   const bare = await startBareWriteServer(database);
   const bareTrigger = (): Request => ({ method: 'POST', path: '/', body: { instructions: ['A passive student who starts every reply with Uh...'] } });
   await load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url);
+  const bareLoopBefore = performance.eventLoopUtilization();
   const bareLatencies = await load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url);
+  const bareBusyPerRequest = performance.eventLoopUtilization(bareLoopBefore).active / bareLatencies.length;
   await bare.close();
   const rawInsert = async () => {
     const start = performance.now();
@@ -293,10 +299,10 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   const oneSession = await load.burst(single(TRIGGER_CONCURRENCY));
   await waitForAllRuns();
   console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, ${SESSIONS} sessions:  ${p(manySessions.client)}   (target p99 <= 25 ms)`);
-  console.log(`  the same, server-side:                           ${p(manySessions.server)}`);
+  console.log(`  the same, server-side:                           ${p(manySessions.server)};  main thread busy ${(manySessions.busyPerRequest * 1000).toFixed(0)} µs per trigger (runs executing beside them included)`);
   console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, one session:    ${p(oneSession)}`);
   console.log(`  reference GET /health, ${TRIGGER_CONCURRENCY} concurrent:         ${p(healthLatencies.client)}   (server-side ${p(healthLatencies.server)})`);
-  console.log(`  reference bare node:http + one group-committed INSERT, ${TRIGGER_CONCURRENCY} concurrent: ${p(bareLatencies)}`);
+  console.log(`  reference bare node:http + one group-committed INSERT, ${TRIGGER_CONCURRENCY} concurrent: ${p(bareLatencies)};  main thread busy ${(bareBusyPerRequest * 1000).toFixed(0)} µs per request`);
   console.log(
     `  ratio trigger p99 / GET /health p99: ${(percentile(manySessions.client, 99) / percentile(healthLatencies.client, 99)).toFixed(2)};  / bare write p99: ${(percentile(manySessions.client, 99) / percentile(bareLatencies, 99)).toFixed(2)}`,
   );
