@@ -9,7 +9,7 @@
 // GLOW_BENCH_PROFILE=<dir>: writes a CPU profile of the server process for each measured phase (not the warm-up).
 // GLOW_BENCH_EVENTS_PER_SECOND (default 1000): the fan-out publish rate, e.g. below what the backend commits alone, to
 // see the fan-out's own latency rather than the publisher's backlog (created_at is stamped when an event is made).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -423,18 +423,26 @@ async function postgresReachable(url: string): Promise<boolean> {
   }
 }
 
-if (ONLY !== 'postgres') await benchBackend('PGlite', undefined);
-const postgresUrl = process.env.GLOW_TEST_DATABASE_URL ?? DEFAULT_POSTGRES_URL;
-if (ONLY === 'pglite') {
-  // skipped on request
-} else if (await postgresReachable(postgresUrl)) {
-  const scratch = await createScratchDatabase(postgresUrl);
-  try {
-    await benchBackend('PostgreSQL', scratch.url);
-  } finally {
-    await scratch.drop();
+if (!ONLY) {
+  // Each backend in a process of its own: the second one's RSS figures would otherwise start from
+  // what the first one left behind (PGlite's WebAssembly heap).
+  for (const backend of ['pglite', 'postgres']) {
+    spawnSync(process.execPath, [...process.execArgv, import.meta.filename], { stdio: 'inherit', env: { ...process.env, GLOW_BENCH_ONLY: backend } });
   }
-} else {
-  console.log(`\n(PostgreSQL at ${postgresUrl} not reachable: skipped)`);
+  process.exit(0);
+}
+if (ONLY === 'pglite') await benchBackend('PGlite', undefined);
+if (ONLY === 'postgres') {
+  const postgresUrl = process.env.GLOW_TEST_DATABASE_URL ?? DEFAULT_POSTGRES_URL;
+  if (await postgresReachable(postgresUrl)) {
+    const scratch = await createScratchDatabase(postgresUrl);
+    try {
+      await benchBackend('PostgreSQL', scratch.url);
+    } finally {
+      await scratch.drop();
+    }
+  } else {
+    console.log(`\n(PostgreSQL at ${postgresUrl} not reachable: skipped)`);
+  }
 }
 process.exit(0);
