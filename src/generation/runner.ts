@@ -88,17 +88,33 @@ export interface RunExecutorOptions {
 export class RunExecutor {
   private readonly inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
   private readonly handlers = new Map<string, RunHandler>();
+  private closing = false;
   /**
    * Runs fetched together are claimed in one statement. Each run goes to its first claimant only,
-   * should two ask for the same run in one batch.
+   * should two ask for the same run in one batch. If the statement fails, each run is claimed on
+   * its own, so one run's failure stays its own.
    */
   private readonly claims = new Coalescer<string, ClaimedRun | undefined>(async (runIds) => {
     const { database, ownerId, leaseMs } = this.options;
-    const claimed = new Map((await claimRuns(database.db, [...new Set(runIds)], ownerId, leaseMs)).map((run) => [run.id, run]));
+    const claim = (ids: string[]) => claimRuns(database.db, ids, ownerId, leaseMs);
+    const unique = [...new Set(runIds)];
+    let rows: ClaimedRun[] | undefined;
+    try {
+      rows = await claim(unique);
+    } catch (error) {
+      if (unique.length === 1) throw error;
+    }
+    const claimed = new Map<string, ClaimedRun | Error>((rows ?? []).map((run) => [run.id, run]));
+    if (!rows) {
+      for (const runId of unique) {
+        const [run] = await claim([runId]).catch((error: unknown) => [error instanceof Error ? error : new Error(String(error))]);
+        if (run) claimed.set(runId, run);
+      }
+    }
     return runIds.map((runId) => {
-      const run = claimed.get(runId);
+      const outcome = claimed.get(runId);
       claimed.delete(runId);
-      return run;
+      return outcome;
     });
   });
 
@@ -124,6 +140,7 @@ export class RunExecutor {
 
   /** Stops every run of this process, giving their leases up so another process resumes them at once. */
   async shutdown(): Promise<void> {
+    this.closing = true;
     const entries = [...this.inFlight.values()];
     for (const entry of entries) entry.controller.abort(new RunInterruption('shutdown'));
     await Promise.allSettled(entries.map((entry) => entry.done));
@@ -133,6 +150,11 @@ export class RunExecutor {
     const { database, ownerId, leaseMs, maxAttempts } = this.options;
     const run = await this.claims.submit(runId);
     if (!run) return;
+    if (this.closing) {
+      // Claimed while this process was stopping: hand it straight back for another process (or the restart).
+      await releaseLease(database.db, run.id, ownerId);
+      return;
+    }
     const envelope: RunEnvelope = { orgId: run.org_id, groupId: run.group_id, runId: run.id, artifactType: run.artifact_type };
     if (run.attempts > maxAttempts) {
       const message = `Gave up after ${maxAttempts} attempts: the worker running it stopped each time.`;
