@@ -328,11 +328,47 @@ export async function expiredRuns(executor: Executor, limit: number): Promise<Ru
     .execute();
 }
 
+/**
+ * How long a queued run waits for a worker before its job is presumed lost (a claim that failed
+ * with the database away) and it is enqueued again. A second job for a run that was only waiting
+ * is harmless: its claim finds the run taken and does nothing.
+ */
+export const QUEUED_RECHECK_SECONDS = 10 * 60;
+
+/** When a queued run is next looked at: its `lease_expires_at` once requeued, else its creation plus the recheck delay. */
+const queuedRecheckAt = sql<Date>`coalesce(lease_expires_at, created_at + make_interval(secs => ${QUEUED_RECHECK_SECONDS}))`;
+
+/** Queued runs past their recheck time, oldest first. */
+export async function staleQueuedRuns(executor: Executor, limit: number): Promise<string[]> {
+  const rows = await executor
+    .selectFrom('generation_runs')
+    .select('id')
+    .where('status', '=', 'queued')
+    .where(queuedRecheckAt, '<', sql<Date>`now()`)
+    .orderBy('created_at')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => row.id);
+}
+
+/** Moves a stale queued run's recheck time on (the caller enqueues it again); false if it was taken or ended meanwhile. */
+export async function postponeQueuedRecheck(executor: Executor, runId: string): Promise<boolean> {
+  const row = await executor
+    .updateTable('generation_runs')
+    .set({ lease_expires_at: sql<Date>`now() + make_interval(secs => ${QUEUED_RECHECK_SECONDS})` as any })
+    .where('id', '=', runId)
+    .where('status', '=', 'queued')
+    .where(queuedRecheckAt, '<', sql<Date>`now()`)
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Puts a run whose worker died back in the queue; false if it was ended or taken meanwhile. */
 export async function requeueExpiredRun(executor: Executor, runId: string): Promise<boolean> {
   const row = await executor
     .updateTable('generation_runs')
-    .set({ status: 'queued', lease_owner: null, lease_expires_at: null })
+    .set({ status: 'queued', lease_owner: null, lease_expires_at: sql<Date>`now() + make_interval(secs => ${QUEUED_RECHECK_SECONDS})` as any })
     .where('id', '=', runId)
     .where('status', '=', 'running')
     .where('lease_expires_at', '<', sql<Date>`now()`)

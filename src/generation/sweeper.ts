@@ -4,7 +4,7 @@ import { errorEvent } from './events.ts';
 import { endRun } from './lifecycle.ts';
 import type { RunQueue } from './queue.ts';
 import { envelopeOf } from './service.ts';
-import { expiredRuns, requeueExpiredRun } from './store.ts';
+import { expiredRuns, postponeQueuedRecheck, requeueExpiredRun, staleQueuedRuns } from './store.ts';
 
 export interface SweeperOptions {
   database: Database;
@@ -19,7 +19,8 @@ const RETENTION_EVERY_MS = 60 * 60 * 1000;
 /**
  * Runs in every process (API-only ones too): hands a run whose worker died (its lease expired)
  * back to the queue, or ends it when it has been tried too often or was cancelled meanwhile;
- * and deletes events past their retention.
+ * enqueues again a run left queued so long that its job may be lost; and deletes events past
+ * their retention.
  */
 export class RunSweeper {
   private timer?: NodeJS.Timeout;
@@ -54,11 +55,20 @@ export class RunSweeper {
     }
   }
 
-  /** One pass over runs with expired leases; returns how many it handled. */
+  /** One pass over runs with expired leases and stale queued runs; returns how many it handled. */
   async sweepOnce(): Promise<number> {
     const { database, queue, maxAttempts } = this.options;
     const runs = await expiredRuns(database.db, 50);
     let handled = 0;
+    for (const runId of await staleQueuedRuns(database.db, 50)) {
+      const enqueued = await database.db.transaction().execute(async (trx) => {
+        if (!(await postponeQueuedRecheck(trx, runId))) return false;
+        await queue.enqueue({ run_id: runId }, trx);
+        return true;
+      });
+      if (enqueued) handled += 1;
+    }
+    if (handled > 0) queue.wakeWorker();
     for (const run of runs) {
       const envelope = envelopeOf(run);
       const fence = { expiredOrQueued: true as const };

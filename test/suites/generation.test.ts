@@ -471,7 +471,8 @@ describe('generation', () => {
       await assert.rejects(
         database.db.transaction().execute(async (trx) => {
           [{ seq: doomedSeq }] = await appendEvents(database, trx, [errorEvent(doomed, 'persona', doomed.runId, 'rolled back')]);
-          await pause(150); // long enough for several of the notifier's visibility checks
+          // On PostgreSQL the notifier's visibility checks run meanwhile (on PGlite they wait for the one connection).
+          await pause(150);
           throw new Error('roll back');
         }),
         /roll back/,
@@ -484,7 +485,7 @@ describe('generation', () => {
         assert.ok(!heard.includes(keptSeq), 'announced before its transaction committed');
       });
       await eventually('the committed event is announced', () => heard.includes(keptSeq) || undefined);
-      await pause(300);
+      await pause(600); // over twice the notifier's longest wait between checks of an unseen event
       assert.ok(doomedSeq > 0 && !heard.includes(doomedSeq), 'a rolled-back event was announced');
     } finally {
       await unlisten();
@@ -492,19 +493,25 @@ describe('generation', () => {
   });
 
   describe('durable runs', () => {
-    async function insertOrphanRun(owner: TestOrg, attempts: number): Promise<{ groupId: string; runId: string }> {
+    /**
+     * A run with no live job: by default one whose worker died mid-run (running, lease expired);
+     * `queued` is one whose claim failed (still queued, created long ago, its job gone).
+     */
+    async function insertOrphanRun(owner: TestOrg, attempts: number, state: 'running' | 'queued' = 'running'): Promise<{ groupId: string; runId: string }> {
       const db = harness.database.db;
       const session = await db.selectFrom('api_tokens').select('id').where('profile_id', '=', owner.adminProfileId).executeTakeFirstOrThrow();
       const groupId = uuidv7();
       const runId = uuidv7();
       await db.insertInto('generation_groups').values({ id: groupId, org_id: owner.orgId, artifact_type: 'persona', profile_id: owner.adminProfileId, session_id: session.id, name: 'orphaned' }).execute();
-      // A run whose worker died mid-run: running, lease expired, no live job.
+      const lost =
+        state === 'running'
+          ? { status: 'running' as const, lease_owner: 'dead-worker', lease_expires_at: new Date(Date.now() - 60_000) }
+          : { status: 'queued' as const, created_at: new Date(Date.now() - 11 * 60_000) };
       await db
         .insertInto('generation_runs')
         .values({
           id: runId, group_id: groupId, org_id: owner.orgId, artifact_type: 'persona', profile_id: owner.adminProfileId, session_id: session.id,
-          status: 'running', request: JSON.stringify({ body: {}, instructions: ['Orphaned persona'], count: 1, modalities: ['text'] }), request_hash: 'x',
-          lease_owner: 'dead-worker', lease_expires_at: new Date(Date.now() - 60_000), attempts,
+          request: JSON.stringify({ body: {}, instructions: ['Orphaned persona'], count: 1, modalities: ['text'] }), request_hash: 'x', attempts, ...lost,
         })
         .execute();
       return { groupId, runId };
@@ -523,6 +530,15 @@ describe('generation', () => {
       assert.equal(anyone, false);
       const replay = await watchToEnd(org.admin, 'persona', runId);
       assert.equal(replay.filter(isTerminal).length, 1);
+    });
+
+    test('a run left queued with its job gone (its claim failed while the database was away) is enqueued again and completes', async () => {
+      const { runId } = await insertOrphanRun(org, 0, 'queued');
+      const frames = await watchToEnd(org.admin, 'persona', runId);
+      assert.deepEqual(kinds(frames), ['GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationCompleteEvent']);
+      const run = await harness.database.db.selectFrom('generation_runs').selectAll().where('id', '=', runId).executeTakeFirstOrThrow();
+      assert.equal(run.status, 'completed');
+      assert.equal(run.attempts, 1);
     });
 
     test('two server processes: trigger on one, watch on the other; kill -9 of the worker mid-run; the reconnecting watcher sees exactly one terminal', async (context) => {
