@@ -80,6 +80,8 @@ export async function createGenerationModule(services: CoreServices, media: Medi
     async stop() {
       sweeper.stop();
       streams.closeAll();
+      // No new jobs first, so nothing is claimed after the runs here are told to stop.
+      queue.stopFetching();
       await executor.shutdown();
       await queue.stop();
       await stopListeningForCancels?.();

@@ -152,12 +152,17 @@ export class RunQueue {
     return this.completing;
   }
 
-  async stop(): Promise<void> {
-    if (!this.started) return;
-    this.started = false;
+  /** Takes no more jobs; runs already started go on. */
+  stopFetching(): void {
     this.stopping = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.refillTimer) clearTimeout(this.refillTimer);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    this.stopFetching();
     await Promise.allSettled([...this.active]);
     await this.completeFinished();
     await this.boss.stop({ graceful: true, wait: true, timeout: 10_000 });
