@@ -82,9 +82,12 @@ export async function createApp(config: Config, database: Database): Promise<Glo
     name: 'database maintenance',
     operations: [],
     start: async () => {
-      maintenance = startPgliteMaintenance(database, config.GLOW_PGLITE_VACUUM_MINUTES * 60_000);
+      maintenance = startPgliteMaintenance(database, config.GLOW_PGLITE_VACUUM_MINUTES * 60_000, (table, error) =>
+        http.log.warn({ err: error, table }, 'database maintenance: VACUUM failed'),
+      );
     },
-    stop: async () => maintenance?.stop(),
+    // First thing on the way down: a pass under way must not hold the one connection while the rest stops.
+    beforeClose: async () => maintenance?.stop(),
   };
   const modules: GlowModule[] = [databaseMaintenance, media, generation, chat];
 

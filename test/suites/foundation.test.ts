@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { startPgliteMaintenance, vacuumTables } from '../../src/db/maintenance.ts';
-import { getHarness, type Harness, type TestOrg } from '../support/harness.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { vacuumTables } from '../../src/db/maintenance.ts';
+import { getHarness, startServer, type Harness, type TestOrg } from '../support/harness.ts';
 
 const personaData = {
   role: 'student',
@@ -203,20 +206,23 @@ describe('foundation', () => {
       assert.ok(tables.some((table) => table.startsWith('pgboss.j')), 'the job partitions were not vacuumed');
     });
 
-    test('the server vacuums on its schedule and stops cleanly', async (context) => {
+    test('the server vacuums on its schedule (GLOW_PGLITE_VACUUM_MINUTES) and stops cleanly', async (context) => {
       if (harness.backend !== 'pglite') return context.skip('PostgreSQL runs autovacuum itself');
-      const since = new Date();
-      const maintenance = startPgliteMaintenance(harness.database, 50);
+      // PGlite belongs to one process: this server gets its own data folder.
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'glow-vacuum-'));
+      const { app, database } = await startServer({ GLOW_DATA_DIR: dataDir, GLOW_PGLITE_VACUUM_MINUTES: 0.002 });
       try {
         const deadline = Date.now() + 20_000;
         for (;;) {
-          const stats = await vacuumedAt('public.generation_groups');
-          if (stats?.last_vacuum && new Date(stats.last_vacuum) >= since) break;
+          const { rows } = await database.executeSql(`SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'generation_groups'`, []);
+          if (rows[0]?.last_vacuum) break;
           assert.ok(Date.now() < deadline, 'no scheduled vacuum within 20 s');
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
       } finally {
-        await maintenance.stop();
+        await app.close();
+        await database.close();
+        rmSync(dataDir, { recursive: true, force: true });
       }
     });
   });
