@@ -426,10 +426,12 @@ async function postgresReachable(url: string): Promise<boolean> {
 if (!ONLY) {
   // Each backend in a process of its own: the second one's RSS figures would otherwise start from
   // what the first one left behind (PGlite's WebAssembly heap).
+  let failed = false;
   for (const backend of ['pglite', 'postgres']) {
-    spawnSync(process.execPath, [...process.execArgv, import.meta.filename], { stdio: 'inherit', env: { ...process.env, GLOW_BENCH_ONLY: backend } });
+    const result = spawnSync(process.execPath, [...process.execArgv, import.meta.filename], { stdio: 'inherit', env: { ...process.env, GLOW_BENCH_ONLY: backend } });
+    if (result.status !== 0) failed = true;
   }
-  process.exit(0);
+  process.exit(failed ? 1 : 0);
 }
 if (ONLY === 'pglite') await benchBackend('PGlite', undefined);
 if (ONLY === 'postgres') {
