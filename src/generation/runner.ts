@@ -75,7 +75,7 @@ export interface RunExecutorOptions {
   database: Database;
   artifacts: ArtifactService;
   gateway: ModelGateway;
-  /** Identifies this process in `lease_owner`. */
+  /** Identifies this process in `lease_owner` (each claim adds a token of its own). */
   ownerId: string;
   leaseMs: number;
   /** Attempts (worker deaths included) after which a run ends with an error instead of another try. */
@@ -147,18 +147,19 @@ export class RunExecutor {
   }
 
   async execute(runId: string): Promise<void> {
-    const { database, ownerId, leaseMs, maxAttempts } = this.options;
+    const { database, leaseMs, maxAttempts } = this.options;
     const run = await this.claims.submit(runId);
     if (!run) return;
+    const lease = run.lease_owner!;
     if (this.closing) {
       // Claimed while this process was stopping: hand it straight back for another process (or the restart).
-      await releaseLease(database.db, run.id, ownerId);
+      await releaseLease(database.db, run.id, lease);
       return;
     }
     const envelope: RunEnvelope = { orgId: run.org_id, groupId: run.group_id, runId: run.id, artifactType: run.artifact_type };
     if (run.attempts > maxAttempts) {
       const message = `Gave up after ${maxAttempts} attempts: the worker running it stopped each time.`;
-      await endRun(database, run, 'error', { owner: ownerId }, errorEvent(envelope, run.artifact_type, run.id, message));
+      await endRun(database, run, 'error', { owner: lease }, errorEvent(envelope, run.artifact_type, run.id, message));
       return;
     }
     const controller = new AbortController();
@@ -167,7 +168,7 @@ export class RunExecutor {
     const done = new Promise<void>((resolve) => (finished = resolve));
     this.inFlight.set(runId, { controller, done });
     const renewal = setInterval(() => {
-      renewLease(database.db, runId, ownerId, leaseMs)
+      renewLease(database.db, runId, lease, leaseMs)
         .then((held) => {
           if (!held && !controller.signal.aborted) controller.abort(new RunInterruption('lease_lost'));
         })
@@ -178,7 +179,7 @@ export class RunExecutor {
     try {
       if (run.cancel_requested) throw new RunInterruption('cancelled');
       const outcome = await this.produce(run, envelope, controller.signal, state);
-      if (!outcome.ended) await endRun(database, run, 'completed', { owner: ownerId }, completeEvent(envelope, outcome.message, outcome.artifactIds));
+      if (!outcome.ended) await endRun(database, run, 'completed', { owner: lease }, completeEvent(envelope, outcome.message, outcome.artifactIds));
     } catch (error) {
       await this.fail(run, envelope, controller.signal.aborted ? controller.signal.reason : error, state).catch(() => {
         // The database went away; the lease expires and the sweeper finishes the run elsewhere.
@@ -190,17 +191,17 @@ export class RunExecutor {
     }
   }
 
-  /** Runs `work` in a transaction that first renews the run's lease (and so locks its row): a worker that lost the run writes nothing. */
-  private fenced<T>(runId: string, work: (executor: Executor) => Promise<T>): Promise<T> {
-    const { database, ownerId, leaseMs } = this.options;
+  /** Runs `work` in a transaction that first renews the run's lease (and so locks its row): an execution that lost the run writes nothing. */
+  private fenced<T>(run: RunRow, work: (executor: Executor) => Promise<T>): Promise<T> {
+    const { database, leaseMs } = this.options;
     return database.db.transaction().execute(async (trx) => {
-      if (!(await renewLease(trx, runId, ownerId, leaseMs))) throw new RunInterruption('lease_lost');
+      if (!(await renewLease(trx, run.id, run.lease_owner!, leaseMs))) throw new RunInterruption('lease_lost');
       return work(trx);
     });
   }
 
   private stepOf(run: RunRow, envelope: RunEnvelope, signal: AbortSignal): MediaStepRun {
-    return { run, envelope, signal, fenced: (work) => this.fenced(run.id, work) };
+    return { run, envelope, signal, fenced: (work) => this.fenced(run, work) };
   }
 
   private async produce(run: ClaimedRun, envelope: RunEnvelope, signal: AbortSignal, state: ExecutionState): Promise<RunOutcome> {
@@ -222,7 +223,7 @@ export class RunExecutor {
    * asset fails, the record is still saved without it and the run ends with an error naming it.
    */
   private async generateArtifacts(run: ClaimedRun, envelope: RunEnvelope, signal: AbortSignal, media: MediaModality[], state: ExecutionState): Promise<RunOutcome> {
-    const { database, artifacts, gateway, ownerId, leaseMs } = this.options;
+    const { database, artifacts, gateway, leaseMs } = this.options;
     const request = run.request as StoredRequest;
     const type = run.artifact_type as ArtifactType;
     const family = familyOf(type);
@@ -293,8 +294,8 @@ export class RunExecutor {
           // Fence: this also locks the run row, so no takeover can interleave with the save. Ending
           // the run is the fence of its last save (the same lease-owner condition), usage charged with it.
           const fenced = endsRun
-            ? await finishRun(trx, run.id, 'completed', { owner: ownerId }, { usage })
-            : await renewLease(trx, run.id, ownerId, leaseMs);
+            ? await finishRun(trx, run.id, 'completed', { owner: run.lease_owner! }, { usage })
+            : await renewLease(trx, run.id, run.lease_owner!, leaseMs);
           if (!fenced) throw new RunInterruption('lease_lost');
           const resolved = await resolveReferences(trx, run.org_id, family, generated.data, request.instructions.join('\n'));
           const data = withMediaFields(type, resolved, assets);
@@ -362,7 +363,7 @@ export class RunExecutor {
       }
     }
     try {
-      await this.fenced(run.id, async (trx) => {
+      await this.fenced(run, async (trx) => {
         const current = await artifacts.get(actor, type, artifactId, trx);
         const data = withMediaFields(type, current.data, assets);
         if (data !== current.data) await artifacts.update(actor, type, { id: artifactId, data }, { executor: trx });
@@ -377,13 +378,13 @@ export class RunExecutor {
   }
 
   private async fail(run: RunRow, envelope: RunEnvelope, error: unknown, state: ExecutionState): Promise<void> {
-    const { database, ownerId } = this.options;
-    const fence = { owner: ownerId };
+    const { database } = this.options;
+    const fence = { owner: run.lease_owner! };
     const model = state.modelId ? { modelId: state.modelId } : {};
     if (error instanceof RunInterruption) {
       if (error.kind === 'lease_lost') return;
       if (error.kind === 'shutdown') {
-        await releaseLease(database.db, run.id, ownerId);
+        await releaseLease(database.db, run.id, run.lease_owner!);
         return;
       }
       await endRun(database, run, 'cancelled', fence, errorEvent(envelope, run.artifact_type, run.id, error.message), {

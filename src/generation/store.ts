@@ -184,6 +184,10 @@ export type ClaimedRun = RunRow & {
  * lease (its worker died). Counts the attempt. A run finished or held by another worker is not
  * in the answer. Reads the starting profile's role in the same statement (the runner acts as
  * that profile).
+ *
+ * Each claim gets a lease of its own, `owner/<uuid>` in `lease_owner`: the fence of every later
+ * write. An execution whose lease was taken over is fenced out even when the new claim is by the
+ * same process.
  */
 export async function claimRuns(executor: Executor, runIds: string[], owner: string, leaseMs: number): Promise<ClaimedRun[]> {
   if (runIds.length === 0) return [];
@@ -191,7 +195,7 @@ export async function claimRuns(executor: Executor, runIds: string[], owner: str
     .updateTable('generation_runs')
     .set({
       status: 'running',
-      lease_owner: owner,
+      lease_owner: sql<string>`${owner} || '/' || gen_random_uuid()::text` as any,
       lease_expires_at: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})` as any,
       attempts: sql<number>`attempts + 1` as any,
       started_at: sql<Date>`coalesce(started_at, now())` as any,

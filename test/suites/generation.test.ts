@@ -9,6 +9,7 @@ import type { ArtifactType } from '../../src/artifacts/types.ts';
 import { errorEvent } from '../../src/generation/events.ts';
 import { endRun } from '../../src/generation/lifecycle.ts';
 import { MAX_RUN_ATTEMPTS } from '../../src/generation/module.ts';
+import { claimRuns, finishRun, renewLease } from '../../src/generation/store.ts';
 import { appendEvents, EVENTS_CHANNEL, parseNotification } from '../../src/streaming/event-log.ts';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
 import { ApiClient as Client, createScratchDatabase, DEFAULT_POSTGRES_URL, getHarness, type ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
@@ -530,6 +531,22 @@ describe('generation', () => {
       assert.equal(anyone, false);
       const replay = await watchToEnd(org.admin, 'persona', runId);
       assert.equal(replay.filter(isTerminal).length, 1);
+    });
+
+    test('each claim holds a lease of its own: an execution whose lease was taken over is fenced out, even by a new claim from the same process', async () => {
+      const db = harness.database.db;
+      const { runId } = await insertOrphanRun(org, 0);
+      const [first] = await claimRuns(db, [runId], 'one-process', 30_000);
+      assert.ok(first, 'the orphaned run could not be claimed');
+      // Its lease lapses (the process stalled) and the same process claims the run again.
+      await db.updateTable('generation_runs').set({ lease_expires_at: new Date(Date.now() - 1000) }).where('id', '=', runId).execute();
+      const [second] = await claimRuns(db, [runId], 'one-process', 30_000);
+      assert.ok(second, 'the lapsed run could not be claimed again');
+      assert.match(first.lease_owner!, /^one-process\//);
+      assert.notEqual(second.lease_owner, first.lease_owner);
+      assert.equal(await renewLease(db, runId, first.lease_owner!, 30_000), false, 'the stale execution renewed its lease');
+      assert.equal(await finishRun(db, runId, 'completed', { owner: first.lease_owner! }), false, 'the stale execution ended the run');
+      assert.equal(await finishRun(db, runId, 'completed', { owner: second.lease_owner! }), true);
     });
 
     test('a run left queued with its job gone (its claim failed while the database was away) is enqueued again and completes', async () => {
