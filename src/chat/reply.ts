@@ -19,6 +19,11 @@ import type { AttemptData, PersonaReplyInput } from './service.ts';
 const PROGRESS_INTERVAL_MS = 100;
 /** The conversation so far that a reply sees, oldest turns dropped beyond it. */
 const HISTORY_LIMIT = 200;
+/** A model that reads images sees the learner's most recent ones, up to this many... */
+const IMAGES_PER_REPLY = 4;
+/** ...of the kinds vision APIs take, and no larger than this; the others are only named in the turn. */
+const VISION_IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
 
 export interface PersonaReplyDependencies {
   database: Database;
@@ -56,7 +61,7 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
         { name: persona.name, data: persona.data as PersonaData },
         scenario ? { name: scenario.name, data: scenario.data as ScenarioData } : undefined,
       );
-      reply = await streamReply(dependencies, context, system, history.map(asChatMessage), persona);
+      reply = await streamReply(dependencies, context, system, history, persona);
     }
 
     const answer = reply;
@@ -86,12 +91,14 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
     return { artifactIds: [attempt.id], message: `${persona.name} replied.` };
   };
 
-  async function streamReply(deps: PersonaReplyDependencies, context: RunHandlerContext, system: string, history: ChatMessage[], persona: ArtifactRow): Promise<MessageRow> {
+  async function streamReply(deps: PersonaReplyDependencies, context: RunHandlerContext, system: string, turns: MessageRow[], persona: ArtifactRow): Promise<MessageRow> {
     const { run, envelope, signal } = context;
     const model = await gateway.resolveModel(run.org_id, undefined, 'text').catch((error: Error) => {
       throw new RunFailure(`No usable model for the persona's reply: ${error.message}`, persona.id, [], undefined, { resourceType: 'persona' });
     });
     await setRunModel(deps.database.db, run.id, model.modelId);
+    const history = turns.map(asChatMessage);
+    if (model.acceptsImages) await attachImages(deps, run.org_id, turns, history);
     const progress = new ReplyProgress(deps.database, context, envelope);
     let result;
     try {
@@ -136,6 +143,27 @@ async function transcribeTurn(deps: PersonaReplyDependencies, context: RunHandle
   if (!text) return;
   await context.fenced((trx) => setMessageText(trx, turn.id, text));
   turn.text = text;
+}
+
+/**
+ * Gives the learner's most recent images (IMAGES_PER_REPLY at most) to the turns they came with,
+ * as bytes, for a model that reads images. Images it cannot take stay named in the turn's text.
+ */
+async function attachImages(deps: PersonaReplyDependencies, orgId: string, turns: MessageRow[], history: ChatMessage[]): Promise<void> {
+  let left = IMAGES_PER_REPLY;
+  for (let index = turns.length - 1; index >= 0 && left > 0; index -= 1) {
+    const turn = turns[index]!;
+    if (turn.role !== 'user') continue;
+    const images: NonNullable<ChatMessage['images']> = [];
+    for (const uploadId of turn.image_upload_ids) {
+      if (left === 0) break;
+      const upload = await deps.media.findStoredUpload(orgId, uploadId);
+      if (!upload || !VISION_IMAGE_TYPES.has(upload.mime_type) || upload.size > MAX_IMAGE_BYTES) continue;
+      images.push({ data: await readAll(await deps.media.openBytes(upload)), mediaType: upload.mime_type });
+      left -= 1;
+    }
+    if (images.length > 0) history[index] = { ...history[index]!, images };
+  }
 }
 
 const MEDIA_NOTES: [keyof MessageRow, string][] = [

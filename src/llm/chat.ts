@@ -9,7 +9,14 @@ function splitSystem(system: string, messages: ChatMessage[]): { system: string;
   const extraSystem = messages.filter((message) => message.role === 'system').map((message) => message.text);
   const conversation: ModelMessage[] = messages
     .filter((message) => message.role !== 'system')
-    .map((message) => (message.role === 'assistant' ? { role: 'assistant', content: message.text } : { role: 'user', content: message.text }));
+    .map((message): ModelMessage => {
+      if (message.role === 'assistant') return { role: 'assistant', content: message.text };
+      if (!message.images?.length) return { role: 'user', content: message.text };
+      return {
+        role: 'user',
+        content: [{ type: 'text', text: message.text }, ...message.images.map((image) => ({ type: 'image' as const, image: image.data, mediaType: image.mediaType }))],
+      };
+    });
   return { system: [system, ...extraSystem].filter((text) => text.trim().length > 0).join('\n\n'), conversation };
 }
 
@@ -45,7 +52,9 @@ export async function chatWithModel(request: ChatReplyRequest, config: Config, l
       usage = usageTokens(await result.totalUsage);
     });
   } catch (error) {
-    const messages: ChatMessage[] = [{ role: 'system', text: system }, ...request.messages, ...(text ? [{ role: 'assistant' as const, text }] : [])];
+    // The failure's record keeps the words; the images are already stored uploads.
+    const words = request.messages.map(({ role, text: said }) => ({ role, text: said }));
+    const messages: ChatMessage[] = [{ role: 'system', text: system }, ...words, ...(text ? [{ role: 'assistant' as const, text }] : [])];
     throw callFailure(error, model, { timeout: signals.timeout, caller: request.signal }, { messages, inputTokens: usage.input, outputTokens: usage.output });
   }
   return { text, inputTokens: usage.input, outputTokens: usage.output };

@@ -80,6 +80,7 @@ async function modelFromArtifact(database: Database, config: Config, row: Artifa
     inputPricePerToken: model.input_price_per_token,
     outputPricePerToken: model.output_price_per_token,
     ...(model.max_output_tokens !== undefined ? { maxOutputTokens: model.max_output_tokens } : {}),
+    ...(model.accepts_images ? { acceptsImages: true } : {}),
   };
   if (model.provider_id) {
     const providerRow = await findArtifact(database.db, row.org_id, 'provider', model.provider_id);

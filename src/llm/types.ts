@@ -17,6 +17,8 @@ export interface ResolvedModel {
   providerId?: string;
   supportsStructuredOutputs?: boolean;
   maxOutputTokens?: number;
+  /** The model reads images in chat turns (the `model` record's `accepts_images`). */
+  acceptsImages?: boolean;
   /** Most calls in flight at once to this provider from this process. */
   maxConcurrency?: number;
   /** USD per token, for the run's cost. */
@@ -28,6 +30,8 @@ export interface ResolvedModel {
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
   text: string;
+  /** Images the model sees with a user turn (models that accept images only). */
+  images?: { data: Uint8Array; mediaType: string }[];
 }
 
 export interface ArtifactGenerationRequest {

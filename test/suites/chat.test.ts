@@ -205,6 +205,9 @@ describe('chat', () => {
       const chat = fake.requests.find((request) => request.path.endsWith('/chat/completions'))!;
       const system = chat.body.messages.find((message: any) => message.role === 'system' || message.role === 'developer');
       assert.match(String(system.content), /You are Jordan/);
+      const learnerTurn = chat.body.messages.findLast((message: any) => message.role === 'user');
+      assert.equal(typeof learnerTurn.content, 'string', 'a model without accepts_images got the image itself');
+      assert.match(learnerTurn.content, /attached 1 image/);
       assert.match(String(system.content), new RegExp(String(FAMILIES.scenario.example.learner_goal).slice(0, 30)));
 
       const [turn, reply] = await groupMessages(providerLearner.client, attempt.data.group_id);
@@ -215,6 +218,33 @@ describe('chat', () => {
       assert.equal(progressTexts(frames).at(-1), reply.text);
       assert.equal((await download(providerLearner.client, '/system/audio_download', { audio_id: audioId })).status, 200);
       assert.equal((await download(providerOrg.admin, '/system/image_download', { image_id: imageId })).status, 200);
+    });
+
+    test('a model that accepts images sees the learner\'s image with the turn, as the bytes uploaded', async () => {
+      const visionOrg = await harness.newOrg('chat-vision');
+      const visionLearner = await visionOrg.addProfile('member', 'Vision learner');
+      await configureFakeModels(visionOrg.admin, fake.url, apiKeyEnv, [{ purpose: 'text', modelName: 'fake-vision-1', isDefault: true, acceptsImages: true }]);
+      const { voice: _voice, ...silentPersona } = example;
+      const { simulationId } = await createSimulation(visionOrg, 'Jordan', silentPersona);
+      const attempt = await startAttempt(visionLearner.client, simulationId);
+      const png = await noisePng(24, 24, 5);
+      const imageId = await upload(visionLearner.client, '/scenario/image_upload', png, 'image/png', 'draft.png');
+      fake.reset();
+      fake.enqueue({ reply: 'That chart is upside down.' });
+
+      const sent = await visionLearner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Here is my draft.', image_upload_ids: [imageId] });
+      assert.equal(sent.status, 200, sent.text);
+      const frames = await watchRunToEnd(visionLearner.client, 'attempt', sent.body.run_id);
+      assert.equal(frameKinds(frames).at(-1), 'complete');
+
+      const chat = fake.requests.find((request) => request.path.endsWith('/chat/completions'))!;
+      const learnerTurn = chat.body.messages.findLast((message: any) => message.role === 'user');
+      assert.ok(Array.isArray(learnerTurn.content), `the turn was sent as text only: ${JSON.stringify(learnerTurn.content)}`);
+      assert.match(learnerTurn.content.find((part: any) => part.type === 'text').text, /Here is my draft\./);
+      const image = learnerTurn.content.find((part: any) => part.type === 'image_url');
+      const [, mediaType, base64] = /^data:([^;]+);base64,(.*)$/.exec(image.image_url.url) ?? [];
+      assert.equal(mediaType, 'image/png');
+      assert.ok(Buffer.from(base64!, 'base64').equals(png), 'the model got other bytes than the learner uploaded');
     });
   });
 });

@@ -8,6 +8,8 @@ export interface FakeModel {
   purpose: 'text' | 'image' | 'speech' | 'transcription';
   modelName: string;
   isDefault?: boolean;
+  /** A text model that reads images (the model record's accepts_images). */
+  acceptsImages?: boolean;
   inputPricePerToken?: number;
   outputPricePerToken?: number;
 }
@@ -28,6 +30,7 @@ export async function configureFakeModels(admin: Poster, fakeUrl: string, apiKey
         model_name: model.modelName,
         purpose: model.purpose,
         ...(model.isDefault ? { is_default: true } : {}),
+        ...(model.acceptsImages ? { accepts_images: true } : {}),
         input_price_per_token: model.inputPricePerToken ?? 0,
         output_price_per_token: model.outputPricePerToken ?? 0,
       },

@@ -23,6 +23,8 @@ const modelData = z.strictObject({
     .describe('Maximum tokens of input plus output the model accepts.'),
   max_output_tokens: z.number().int().min(1).max(1000000).optional()
     .describe('Maximum tokens the model may produce in one reply.'),
+  accepts_images: z.boolean().optional()
+    .describe('Text models only: whether the model reads images (vision). When true, the images a learner attaches to a chat turn are sent to it; otherwise they are only named in the turn.'),
   is_default: z.boolean().optional()
     .describe('Whether this is the instance default for its purpose. At most one model per purpose should be the default.'),
 });
