@@ -7,14 +7,16 @@ import type { UploadReference } from '../artifacts/upload-links.ts';
 import type { GenerateBody } from '../generation/http-schemas.ts';
 import type { GenerationService } from '../generation/service.ts';
 import type { StoredRequest } from '../generation/stored-request.ts';
+import { findArtifact } from '../artifacts/store.ts';
 import { insertGroup, insertMessage, type MessageUploads } from '../generation/store.ts';
 import { badRequest, conflict, notFound } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import { assertUploadsUsable, linkUploadsToMessage } from '../media/module.ts';
 import type { ChatMessageBody, ChatMessageResponse, StartAttemptBody } from './http-schemas.ts';
+import { countLearnerAttempts, lockLearnerAttempts } from './store.ts';
 
 export type AttemptData = z.infer<(typeof attemptFamily)['data']>;
-type SimulationData = z.infer<(typeof simulationFamily)['data']>;
+export type SimulationData = z.infer<(typeof simulationFamily)['data']>;
 
 /** The kind of run (StoredRequest.handler) that makes a persona's reply. */
 export const PERSONA_REPLY_RUN = 'chat.persona_reply';
@@ -40,7 +42,7 @@ export class ChatService {
     private readonly generation: GenerationService,
   ) {}
 
-  /** A new attempt of the caller at `simulation_id`, with its own group for the transcript. */
+  /** A new attempt of the caller at `simulation_id`, with its own group for the transcript; 409 once the simulation's `max_attempts` are used. */
   async start(actor: Actor, body: StartAttemptBody): Promise<ArtifactRecord> {
     const simulation = await this.artifacts.get(actor, 'simulation', body.simulation_id);
     if (simulation.status !== 'published') {
@@ -51,6 +53,12 @@ export class ChatService {
     await this.artifacts.get(actor, 'persona', setup.persona_id);
     await this.artifacts.get(actor, 'scenario', setup.scenario_id);
     return this.database.db.transaction().execute(async (trx) => {
+      if (setup.max_attempts !== undefined) {
+        await lockLearnerAttempts(trx, actor.profileId, simulation.id);
+        if ((await countLearnerAttempts(trx, actor.orgId, actor.profileId, simulation.id)) >= setup.max_attempts) {
+          throw conflict(`You have used all ${setup.max_attempts} attempts of simulation ${simulation.id}.`, { max_attempts: setup.max_attempts });
+        }
+      }
       const group = await insertGroup(trx, {
         orgId: actor.orgId,
         profileId: actor.profileId,
@@ -76,12 +84,26 @@ export class ChatService {
   /**
    * Stores the learner's turn with its uploads and starts the persona's reply run, in one
    * transaction; answers before any model call. Upload ids must be visible to the caller (404)
-   * and of the field's kind (400).
+   * and of the field's kind (400). The simulation's rules hold: past its `time_limit_minutes`
+   * the attempt ends (409), and the turn that reaches `max_turns` is answered and ends it.
    */
   async sendMessage(actor: Actor, body: ChatMessageBody): Promise<ChatMessageResponse> {
     const attempt = await this.ownAttempt(actor, body.attempt_id);
     const data = attempt.data as AttemptData;
     if (data.state !== 'in_progress') throw conflict(`attempt ${attempt.id} is ${data.state}; start a new attempt to keep practising.`, { state: data.state });
+    // The rules in force are the simulation's as it is now; a deleted simulation leaves the attempt without limits.
+    const rules = (await findArtifact(this.database.db, actor.orgId, 'simulation', data.simulation_id))?.data as SimulationData | undefined;
+    if (rules?.time_limit_minutes !== undefined && data.started_at) {
+      const deadline = new Date(Date.parse(data.started_at) + rules.time_limit_minutes * 60_000);
+      if (Date.now() > deadline.getTime()) {
+        const endedAt = deadline.toISOString();
+        await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: { ...data, state: 'completed', ended_at: endedAt } });
+        throw conflict(`attempt ${attempt.id} ended at ${endedAt}: its time limit of ${rules.time_limit_minutes} minutes had passed. Start a new attempt to keep practising.`, {
+          state: 'completed',
+          ended_at: endedAt,
+        });
+      }
+    }
     if (!data.group_id) throw conflict(`attempt ${attempt.id} has no conversation group; it was not started with attempt/start.`);
     const references: UploadReference[] = UPLOAD_FIELDS.map(([field, kind]) => ({ field, kind, ids: body[field] ?? [] })).filter((reference) => reference.ids.length > 0);
     await assertUploadsUsable(this.database.db, this.artifacts, actor, references);
@@ -101,7 +123,10 @@ export class ChatService {
     const { runId, prepared: messageId } = await this.generation.startRun(actor, { type: 'attempt', groupId, request }, async (executor, runId) => {
       const message = await insertMessage(executor, { runId, groupId, role: 'user', text: body.text ?? '', uploads });
       await linkUploadsToMessage(executor, { orgId: actor.orgId, messageId: message.id, readerProfileId: learnerProfileId, uploadIds: Object.values(uploads).flat() });
-      await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: { ...data, turn_count: (data.turn_count ?? 0) + 1 } }, { executor });
+      const turnCount = (data.turn_count ?? 0) + 1;
+      const last = rules !== undefined && turnCount >= rules.max_turns;
+      const next: AttemptData = { ...data, turn_count: turnCount, ...(last ? { state: 'completed' as const, ended_at: new Date().toISOString() } : {}) };
+      await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: next }, { executor });
       return message.id;
     });
     return { message_id: messageId, run_id: runId, group_id: groupId };
