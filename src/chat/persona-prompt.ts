@@ -1,9 +1,19 @@
 import type { z } from 'zod';
+import type { agentFamily } from '../artifacts/families/agent.ts';
 import type { personaFamily } from '../artifacts/families/persona.ts';
 import type { scenarioFamily } from '../artifacts/families/scenario.ts';
 
 export type PersonaData = z.infer<(typeof personaFamily)['data']>;
 export type ScenarioData = z.infer<(typeof scenarioFamily)['data']>;
+export type AgentData = z.infer<(typeof agentFamily)['data']>;
+
+/** The standing instructions of the simulation's agent, put before the persona's own. */
+export function buildAgentInstructions(agent: AgentData): string {
+  const lines = [agent.system_prompt];
+  if (agent.guardrails?.length) lines.push(`Rules you never break: ${agent.guardrails.join('; ')}.`);
+  if (agent.response_language) lines.push(`Always answer in the language with the tag ${agent.response_language}.`);
+  return lines.join('\n');
+}
 
 const intensityWords = (intensity: number) =>
   intensity <= 3 ? 'subtly' : intensity <= 6 ? 'clearly' : intensity <= 8 ? 'strongly' : 'to an extreme degree';

@@ -12,8 +12,8 @@ import type { ChatMessage, ModelGateway } from '../llm/types.ts';
 import type { MediaService } from '../media/module.ts';
 import { linkUploadsToMessage } from '../media/module.ts';
 import { appendEvents } from '../streaming/event-log.ts';
-import { buildPersonaSystemPrompt, type PersonaData, type ScenarioData } from './persona-prompt.ts';
-import type { AttemptData, PersonaReplyInput } from './service.ts';
+import { buildAgentInstructions, buildPersonaSystemPrompt, type AgentData, type PersonaData, type ScenarioData } from './persona-prompt.ts';
+import type { AttemptData, PersonaReplyInput, SimulationData } from './service.ts';
 
 /** A streaming reply is written to the event log at most this often; the final text always follows. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -57,11 +57,12 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
       const turn = recorded.find((message) => message.role === 'user');
       if (turn && turn.text.trim() === '' && turn.audio_upload_ids.length > 0) await transcribeTurn(dependencies, context, turn);
       const history = (await messagesOfGroup(database.db, run.group_id, HISTORY_LIMIT, 0)).rows;
-      const system = buildPersonaSystemPrompt(
-        { name: persona.name, data: persona.data as PersonaData },
-        scenario ? { name: scenario.name, data: scenario.data as ScenarioData } : undefined,
-      );
-      reply = await streamReply(dependencies, context, system, history, persona);
+      const agent = await agentOf(database, run.org_id, attemptData.simulation_id);
+      const system = [
+        ...(agent ? [buildAgentInstructions(agent)] : []),
+        buildPersonaSystemPrompt({ name: persona.name, data: persona.data as PersonaData }, scenario ? { name: scenario.name, data: scenario.data as ScenarioData } : undefined),
+      ].join('\n\n');
+      reply = await streamReply(dependencies, context, system, history, persona, agent);
     }
 
     const answer = reply;
@@ -91,18 +92,26 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
     return { artifactIds: [attempt.id], message: `${persona.name} replied.` };
   };
 
-  async function streamReply(deps: PersonaReplyDependencies, context: RunHandlerContext, system: string, turns: MessageRow[], persona: ArtifactRow): Promise<MessageRow> {
+  async function streamReply(deps: PersonaReplyDependencies, context: RunHandlerContext, system: string, turns: MessageRow[], persona: ArtifactRow, agent?: AgentData): Promise<MessageRow> {
     const { run, envelope, signal } = context;
-    const model = await gateway.resolveModel(run.org_id, undefined, 'text').catch((error: Error) => {
+    const resolved = await gateway.resolveModel(run.org_id, agent?.model_id, 'text').catch((error: Error) => {
       throw new RunFailure(`No usable model for the persona's reply: ${error.message}`, persona.id, [], undefined, { resourceType: 'persona' });
     });
+    const model = agent?.max_output_tokens !== undefined ? { ...resolved, maxOutputTokens: agent.max_output_tokens } : resolved;
     await setRunModel(deps.database.db, run.id, model.modelId);
     const history = turns.map(asChatMessage);
     if (model.acceptsImages) await attachImages(deps, run.org_id, turns, history);
     const progress = new ReplyProgress(deps.database, context, envelope);
     let result;
     try {
-      result = await gateway.chatReply({ model, system, messages: history, signal, onText: (text) => progress.update(text) });
+      result = await gateway.chatReply({
+        model,
+        system,
+        messages: history,
+        signal,
+        onText: (text) => progress.update(text),
+        ...(agent?.temperature !== undefined ? { temperature: agent.temperature } : {}),
+      });
     } catch (error) {
       progress.stop();
       if (signal.aborted) throw signal.reason;
@@ -117,6 +126,14 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
       return message;
     });
   }
+}
+
+/** The agent the attempt's simulation names, if it still exists. */
+async function agentOf(database: Database, orgId: string, simulationId: string): Promise<AgentData | undefined> {
+  const simulation = await findArtifact(database.db, orgId, 'simulation', simulationId);
+  const agentId = (simulation?.data as SimulationData | undefined)?.agent_id;
+  if (!agentId) return undefined;
+  return (await findArtifact(database.db, orgId, 'agent', agentId))?.data as AgentData | undefined;
 }
 
 /** The learner spoke without typing: the transcript becomes the turn's text (the audio stays attached). No model: the text stays empty. */

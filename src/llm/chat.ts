@@ -34,6 +34,7 @@ export async function chatWithModel(request: ChatReplyRequest, config: Config, l
         ...(system ? { system } : {}),
         messages: conversation,
         ...(model.maxOutputTokens ? { maxOutputTokens: model.maxOutputTokens } : {}),
+        ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
         maxRetries: MAX_RETRIES,
         abortSignal: signals.signal,
         // Errors are rethrown from the loop below; the SDK's default handler would only log them.

@@ -95,6 +95,8 @@ export interface ChatReplyRequest {
   model: ResolvedModel;
   system: string;
   messages: ChatMessage[];
+  /** Sampling temperature (an agent's); the provider's default when absent. */
+  temperature?: number;
   signal?: AbortSignal;
   /** Called with the reply so far as text streams in. */
   onText?: (textSoFar: string) => void;
