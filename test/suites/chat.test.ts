@@ -37,14 +37,19 @@ const scenarioData = () => {
 };
 
 /** A published simulation of `persona` data in the example scenario, made by the org's admin. */
-async function createSimulation(org: TestOrg, personaName: string, personaData: Record<string, unknown>): Promise<{ simulationId: string; personaId: string; scenarioId: string }> {
+async function createSimulation(
+  org: TestOrg,
+  personaName: string,
+  personaData: Record<string, unknown>,
+  rules: Record<string, unknown> = {},
+): Promise<{ simulationId: string; personaId: string; scenarioId: string }> {
   const persona = await org.admin.post('/persona/create', { name: personaName, data: personaData });
   assert.equal(persona.status, 200, persona.text);
   const scenario = await org.admin.post('/scenario/create', { name: 'Office hours', data: scenarioData() });
   assert.equal(scenario.status, 200, scenario.text);
   const simulation = await org.admin.post('/simulation/create', {
     name: 'Office hours practice',
-    data: { persona_id: persona.body.id, scenario_id: scenario.body.id, modality: 'voice', max_turns: 10 },
+    data: { persona_id: persona.body.id, scenario_id: scenario.body.id, modality: 'voice', max_turns: 10, ...rules },
   });
   assert.equal(simulation.status, 200, simulation.text);
   return { simulationId: simulation.body.id, personaId: persona.body.id, scenarioId: scenario.body.id };
@@ -163,6 +168,44 @@ describe('chat', () => {
     assert.deepEqual(await groupMessages(learner.client, attempt.data.group_id), [], 'nothing was stored');
   });
 
+  test('the simulation\'s rules hold: the turn reaching max_turns is answered and ends the attempt; past time_limit_minutes a turn is refused; max_attempts caps starts', async () => {
+    const { voice: _voice, ...silentPersona } = example;
+    const { simulationId } = await createSimulation(org, 'Riley', silentPersona, { max_turns: 2, time_limit_minutes: 30, max_attempts: 2 });
+
+    const attempt = await startAttempt(learner.client, simulationId);
+    const first = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Hello.' });
+    assert.equal(first.status, 200, first.text);
+    assert.equal((await learner.client.post('/attempt/get', { id: attempt.id })).body.data.state, 'in_progress');
+    const second = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'One more thing.' });
+    assert.equal(second.status, 200, second.text);
+    assert.equal(frameKinds(await watchRunToEnd(learner.client, 'attempt', second.body.run_id)).at(-1), 'complete', 'the last turn is answered');
+    const ended = (await learner.client.post('/attempt/get', { id: attempt.id })).body.data;
+    assert.equal(ended.state, 'completed');
+    assert.equal(ended.turn_count, 2);
+    assert.ok(ended.ended_at);
+    const third = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Wait!' });
+    assert.equal(third.status, 409, third.text);
+    assert.equal(third.body.error.details.state, 'completed');
+
+    // The second attempt runs out of time: its clock is moved back past the limit.
+    const late = await startAttempt(learner.client, simulationId);
+    const row = await harness.database.db.selectFrom('artifacts').select('data').where('id', '=', late.id).executeTakeFirstOrThrow();
+    const startedAt = new Date(Date.now() - 31 * 60_000).toISOString();
+    await harness.database.db.updateTable('artifacts').set({ data: JSON.stringify({ ...(row.data as object), started_at: startedAt }) }).where('id', '=', late.id).execute();
+    const refused = await learner.client.post('/attempt/chat_message', { attempt_id: late.id, text: 'Sorry I am late.' });
+    assert.equal(refused.status, 409, refused.text);
+    assert.match(refused.body.error.message, /time limit of 30 minutes/);
+    const timedOut = (await learner.client.post('/attempt/get', { id: late.id })).body.data;
+    assert.equal(timedOut.state, 'completed');
+    assert.equal(timedOut.ended_at, new Date(Date.parse(startedAt) + 30 * 60_000).toISOString());
+    assert.equal(timedOut.turn_count, 0, 'the refused turn was not stored');
+
+    const third_start = await learner.client.post('/attempt/start', { simulation_id: simulationId });
+    assert.equal(third_start.status, 409, third_start.text);
+    assert.equal(third_start.body.error.details.max_attempts, 2);
+    assert.equal((await classmate.client.post('/attempt/start', { simulation_id: simulationId })).status, 200, 'the limit is per learner');
+  });
+
   describe('through a provider (the fake OpenAI-compatible server)', () => {
     let fake: FakeProvider;
     let providerOrg: TestOrg;
@@ -218,6 +261,38 @@ describe('chat', () => {
       assert.equal(progressTexts(frames).at(-1), reply.text);
       assert.equal((await download(providerLearner.client, '/system/audio_download', { audio_id: audioId })).status, 200);
       assert.equal((await download(providerOrg.admin, '/system/image_download', { image_id: imageId })).status, 200);
+    });
+
+    test('the simulation\'s agent drives the reply: its model, temperature, system prompt and guardrails', async () => {
+      const agentOrg = await harness.newOrg('chat-agent');
+      const agentLearner = await agentOrg.addProfile('member', 'Agent learner');
+      const { modelIds: [, agentModelId] } = await configureFakeModels(agentOrg.admin, fake.url, apiKeyEnv, [
+        { purpose: 'text', modelName: 'fake-default-1', isDefault: true },
+        { purpose: 'text', modelName: 'fake-agent-1' },
+      ]);
+      const agent = await agentOrg.admin.post('/agent/create', {
+        name: 'Strict roleplayer',
+        data: { purpose: 'persona_roleplay', system_prompt: 'Answer in exactly one short sentence.', model_id: agentModelId, temperature: 0.3, guardrails: ['Never mention grades'] },
+      });
+      assert.equal(agent.status, 200, agent.text);
+      const { voice: _voice, ...silentPersona } = example;
+      const { simulationId } = await createSimulation(agentOrg, 'Jordan', silentPersona, { agent_id: agent.body.id });
+      const attempt = await startAttempt(agentLearner.client, simulationId);
+      fake.reset();
+      fake.enqueue({ reply: 'Fine.' });
+
+      const sent = await agentLearner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'How are you?' });
+      assert.equal(sent.status, 200, sent.text);
+      assert.equal(frameKinds(await watchRunToEnd(agentLearner.client, 'attempt', sent.body.run_id)).at(-1), 'complete');
+      const chat = fake.requests.find((request) => request.path.endsWith('/chat/completions'))!;
+      assert.equal(chat.body.model, 'fake-agent-1');
+      assert.equal(chat.body.temperature, 0.3);
+      const system = String(chat.body.messages.find((message: any) => message.role === 'system' || message.role === 'developer').content);
+      assert.match(system, /^Answer in exactly one short sentence\./);
+      assert.match(system, /Rules you never break: Never mention grades/);
+      assert.match(system, /You are Jordan/);
+      const detail = await agentLearner.client.post('/attempt/group', { group_id: attempt.data.group_id });
+      assert.equal(detail.body.runs[0].model_id, agentModelId);
     });
 
     test('a model that accepts images sees the learner\'s image with the turn, as the bytes uploaded', async () => {
