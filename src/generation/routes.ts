@@ -19,7 +19,8 @@ const WATCH_DESCRIPTION = [
   'Server-Sent Events. Each frame is `id: <event sequence>` and `data: <event JSON>` (no `event:` line).',
   'With run_id the stream closes after the run\'s terminal event (`.generation.complete` or `.generation.error`), or after 600 s without an event;',
   'with only group_id it multiplexes every run of the group and stays open. A `: keep-alive` comment is sent every 15 s.',
-  'Send `Last-Event-ID` (or `?last_event_id=`) to resume after an event: every later event of the scope follows, none twice.',
+  'Send `Last-Event-ID` (or `?last_event_id=`) to resume after an event: every later event of the scope follows, none twice;',
+  'a finished run resumed at or after its terminal event closes at once with no frame.',
   'Browsers may pass the token as `?access_token=`.',
 ].join(' ');
 

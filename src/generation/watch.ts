@@ -50,11 +50,14 @@ export class WatchService {
     }
     const runId = query.run_id;
     let knownGroupId: string | undefined;
+    let alreadySeenEnd = false;
     if (runId) {
       const run = await findRun(db, runId);
       if (run) {
         if (!canSee(actor, run) || (query.group_id && run.group_id !== query.group_id)) throw notFound('run', runId);
         knownGroupId = run.group_id;
+        // Resumed at or after the terminal event of a finished run: nothing will ever follow.
+        alreadySeenEnd = run.terminal_event_seq !== null && afterSeq >= Number(run.terminal_event_seq);
       }
     } else {
       knownGroupId = query.group_id;
@@ -63,6 +66,10 @@ export class WatchService {
     reply.hijack();
     const stream = new SseStream(reply.raw, runId ? { idleCutoffMs: RUN_STREAM_IDLE_CUTOFF_MS } : {});
     stream.open();
+    if (alreadySeenEnd) {
+      stream.end();
+      return;
+    }
     this.streams.add(stream);
 
     let attached = false;

@@ -277,6 +277,15 @@ describe('generation', () => {
     assert.deepEqual(viaQuery.frames.map((frame) => frame.id), [full[6]!.id]);
     const replay = await watchToEnd(org.admin, 'persona', handles.run_id);
     assert.deepEqual(replay, full);
+    // Reconnecting after the terminal event (or past it) has nothing to wait for: the stream closes at once.
+    for (const after of [full[6]!.id, String(Number(full[6]!.id) + 1000)]) {
+      const atEnd = await openWatch(org.admin, `/persona/watch?run_id=${handles.run_id}`, { 'last-event-id': after });
+      assert.equal(atEnd.status, 200);
+      const closed = await Promise.race([atEnd.ended.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 5000))]);
+      atEnd.close();
+      assert.ok(closed, `a stream resumed after the terminal event (${after}) stayed open`);
+      assert.deepEqual(atEnd.frames, []);
+    }
     assert.equal((await org.admin.get(`/persona/watch?run_id=${handles.run_id}&last_event_id=abc`)).status, 400);
   });
 
