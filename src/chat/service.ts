@@ -13,7 +13,7 @@ import { badRequest, conflict, notFound } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import { assertUploadsUsable, linkUploadsToMessage } from '../media/module.ts';
 import type { ChatMessageBody, ChatMessageResponse, StartAttemptBody } from './http-schemas.ts';
-import { countLearnerAttempts, lockLearnerAttempts } from './store.ts';
+import { countLearnerAttempts, lockAttempt, lockLearnerAttempts } from './store.ts';
 
 export type AttemptData = z.infer<(typeof attemptFamily)['data']>;
 export type SimulationData = z.infer<(typeof simulationFamily)['data']>;
@@ -121,11 +121,14 @@ export class ChatService {
       handler: { kind: PERSONA_REPLY_RUN, input: input as unknown as Record<string, unknown> },
     };
     const { runId, prepared: messageId } = await this.generation.startRun(actor, { type: 'attempt', groupId, request }, async (executor, runId) => {
+      // Turns sent at once are counted one at a time, against the attempt as the previous one left it.
+      const current = ((await lockAttempt(executor, attempt.id)) ?? data) as AttemptData;
+      if (current.state !== 'in_progress') throw conflict(`attempt ${attempt.id} is ${current.state}; start a new attempt to keep practising.`, { state: current.state });
       const message = await insertMessage(executor, { runId, groupId, role: 'user', text: body.text ?? '', uploads });
       await linkUploadsToMessage(executor, { orgId: actor.orgId, messageId: message.id, readerProfileId: learnerProfileId, uploadIds: Object.values(uploads).flat() });
-      const turnCount = (data.turn_count ?? 0) + 1;
+      const turnCount = (current.turn_count ?? 0) + 1;
       const last = rules !== undefined && turnCount >= rules.max_turns;
-      const next: AttemptData = { ...data, turn_count: turnCount, ...(last ? { state: 'completed' as const, ended_at: new Date().toISOString() } : {}) };
+      const next: AttemptData = { ...current, turn_count: turnCount, ...(last ? { state: 'completed' as const, ended_at: new Date().toISOString() } : {}) };
       await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: next }, { executor });
       return message.id;
     });

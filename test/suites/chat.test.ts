@@ -204,6 +204,17 @@ describe('chat', () => {
     assert.equal(third_start.status, 409, third_start.text);
     assert.equal(third_start.body.error.details.max_attempts, 2);
     assert.equal((await classmate.client.post('/attempt/start', { simulation_id: simulationId })).status, 200, 'the limit is per learner');
+
+    // Turns sent at once count one at a time: exactly max_turns of them get in.
+    const { simulationId: burstSimulationId } = await createSimulation(org, 'Riley', silentPersona, { max_turns: 2 });
+    const burst = await startAttempt(learner.client, burstSimulationId);
+    const statuses = (await Promise.all(['a', 'b', 'c', 'd'].map((text) => learner.client.post('/attempt/chat_message', { attempt_id: burst.id, text })))).map((response) => response.status);
+    assert.deepEqual([...statuses].sort(), [200, 200, 409, 409]);
+    const afterBurst = (await learner.client.post('/attempt/get', { id: burst.id })).body.data;
+    assert.equal(afterBurst.turn_count, 2);
+    assert.equal(afterBurst.state, 'completed');
+    const stored = (await harness.database.db.selectFrom('generation_messages').select('id').where('group_id', '=', burst.data.group_id).where('role', '=', 'user').execute()).length;
+    assert.equal(stored, 2);
   });
 
   describe('through a provider (the fake OpenAI-compatible server)', () => {
