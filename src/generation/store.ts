@@ -108,7 +108,22 @@ export interface GroupListing {
 export async function listGroups(executor: Executor, listing: GroupListing): Promise<{ rows: GroupRow[]; total: number }> {
   let query = executor.selectFrom('generation_groups').where('org_id', '=', listing.orgId).where('artifact_type', '=', listing.artifactType);
   if (listing.profileId) query = query.where('profile_id', '=', listing.profileId);
-  if (listing.search) query = query.where('name', 'ilike', `%${listing.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  if (listing.search) {
+    // The group's name is its first run's request; the runs that joined it later are searched too.
+    const pattern = `%${listing.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query = query.where((eb) =>
+      eb.or([
+        eb('name', 'ilike', pattern),
+        eb.exists(
+          eb
+            .selectFrom('generation_runs as r')
+            .select(sql.lit(1).as('one'))
+            .whereRef('r.group_id', '=', 'generation_groups.id')
+            .where((inner) => inner.or([inner(sql<string>`r.request->>'instructions'`, 'ilike', pattern), inner(sql<string>`r.request->>'title'`, 'ilike', pattern)])),
+        ),
+      ]),
+    );
+  }
   if (listing.from) query = query.where('created_at', '>=', listing.from);
   if (listing.to) query = query.where('created_at', '<=', listing.to);
   const [rows, count] = await Promise.all([

@@ -333,6 +333,12 @@ describe('generation', () => {
     assert.equal(searched.body.items.length, 1);
     const page2 = await scoped.admin.post('/persona/generations', { search: 'confused', page_limit: 1, page_offset: 1 });
     assert.notEqual(page2.body.items[0].group_id, searched.body.items[0].group_id);
+    // A later run that joined Bob's group (same session, inside the window) is found by its own instructions.
+    const joined = await generate(bob.client, 'persona', { instructions: ['Anxious nursing student'] });
+    const byLaterRun = await scoped.admin.post('/persona/generations', { search: 'NURSING' });
+    assert.deepEqual(byLaterRun.body.items.map((item: any) => item.group_id), [joined.group_id]);
+    assert.equal(byLaterRun.body.items[0].group_name, 'Confused transfer student');
+    assert.equal((await scoped.admin.post('/persona/generations', { search: 'instructions' })).body.total_count, 0, 'field names are not searched');
 
     const today = new Date().toISOString().slice(0, 10);
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
