@@ -61,8 +61,8 @@ export async function assertUploadsUsable(executor: Executor, readRules: Artifac
         throw new AppError(404, 'not_found', `${reference.field}: upload ${id} was not found.`, { field: reference.field });
       }
       if (row.kind !== reference.kind) {
-        throw new AppError(400, 'invalid_request', `${reference.field}: upload ${id} is ${row.kind === 'audio' ? 'an' : 'a'} ${row.kind} upload; this field takes ${reference.kind} uploads.`, {
-          fields: [{ path: reference.field, message: `Expected a ${reference.kind} upload` }],
+        throw new AppError(400, 'invalid_request', `${reference.field}: upload ${id} is ${withArticle(row.kind)} upload; this field takes ${reference.kind} uploads.`, {
+          fields: [{ path: reference.field, message: `Expected ${withArticle(reference.kind)} upload` }],
         });
       }
     }
@@ -97,4 +97,9 @@ export async function linkUploadsToMessage(
   link: { orgId: string; messageId: string; readerProfileId: string | null; uploadIds: string[] },
 ): Promise<void> {
   await insertMessageLinks(executor, link);
+}
+
+/** "an audio", "an image", "a video": the upload kinds with their article. */
+function withArticle(kind: string): string {
+  return `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
 }
