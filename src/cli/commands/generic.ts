@@ -35,6 +35,10 @@ export async function genericCommand(context: CommandContext): Promise<number> {
     throw new UsageError(`unexpected argument "${positionals[field ? 1 : 0]}" for \`glow ${context.noun} ${context.action}\`${field ? ` (it takes one: <${field}>)` : ''}; pass fields as --name value.`);
   }
   if (field && positionals[0] !== undefined) body[field] = positionals[0];
+  // `draft` without an id starts a new draft; for the others the id is what the action acts on.
+  if (field && context.action !== 'draft' && body[field] === undefined) {
+    throw new UsageError(`\`glow ${context.noun} ${context.action}\` needs <${field}>: glow ${context.noun} ${context.action} <${field}> (or --${field.replace(/_/g, '-')} <${field}>).`);
+  }
   printResult(context.output, await callOperation(context, body));
   return 0;
 }
