@@ -27,11 +27,16 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
   const parseJson = (body: string) => (body.trim() === '' ? {} : secureJson.parse(body, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser(['application/json', 'application/x-www-form-urlencoded', 'text/plain'], { parseAs: 'string' }, (_request, body, done) => {
+    let parsed: unknown;
     try {
-      done(null, parseJson(body as string));
+      parsed = parseJson(body as string);
     } catch {
       done(new AppError(400, 'invalid_json', 'The request body is not valid JSON.'), undefined);
+      return;
     }
+    // `null` would otherwise read as "no body"; every operation takes an object.
+    if (parsed === null) done(new AppError(400, 'invalid_json', 'The request body must be a JSON object, not null.'), undefined);
+    else done(null, parsed);
   });
 
   app.setErrorHandler((error: any, request, reply) => {

@@ -65,6 +65,12 @@ describe('foundation', () => {
     });
     assert.equal(response.status, 400);
     assert.equal(response.body.error.code, 'invalid_json');
+    const nullBody = await harness.anonymous.request('POST', '/persona/search', {
+      rawBody: 'null',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${orgA.admin.token}` },
+    });
+    assert.equal(nullBody.status, 400);
+    assert.match(nullBody.body.error.message, /JSON object/);
   });
 
   test('invalid persona data is 400 naming the field; unknown fields are 400 naming them', async () => {
