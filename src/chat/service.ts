@@ -120,7 +120,8 @@ export class ChatService {
       modalities: ['text'],
       handler: { kind: PERSONA_REPLY_RUN, input: input as unknown as Record<string, unknown> },
     };
-    const { runId, prepared: messageId } = await this.generation.startRun(actor, { type: 'attempt', groupId, request }, async (executor, runId) => {
+    // The reply belongs to the attempt's learner even when an admin sent the turn: the learner follows it and it acts as them.
+    const { runId, prepared: messageId } = await this.generation.startRun(actor, { type: 'attempt', groupId, request, ownerProfileId: learnerProfileId }, async (executor, runId) => {
       // Turns sent at once are counted one at a time, against the attempt as the previous one left it.
       const current = ((await lockAttempt(executor, attempt.id)) ?? data) as AttemptData;
       if (current.state !== 'in_progress') throw conflict(`attempt ${attempt.id} is ${current.state}; start a new attempt to keep practising.`, { state: current.state });

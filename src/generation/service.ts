@@ -259,11 +259,12 @@ export class GenerationService {
   /**
    * Starts a run another concern defines (a chat reply, StoredRequest.handler) in an existing group
    * the caller may use. `prepare` writes that concern's rows (the learner's message) in the same
-   * transaction as the run and its job, so the worker always finds them.
+   * transaction as the run and its job, so the worker always finds them. The run is
+   * `ownerProfileId`'s (by default the caller's): it is listed, watched and executed as theirs.
    */
   async startRun<T>(
     actor: Actor,
-    input: { type: ArtifactType; groupId: string; request: StoredRequest },
+    input: { type: ArtifactType; groupId: string; request: StoredRequest; ownerProfileId?: string },
     prepare: (executor: Executor, runId: string) => Promise<T>,
   ): Promise<{ runId: string; prepared: T }> {
     const runId = uuidv7();
@@ -273,7 +274,7 @@ export class GenerationService {
         groupId: input.groupId,
         orgId: actor.orgId,
         artifactType: input.type,
-        profileId: actor.profileId,
+        profileId: input.ownerProfileId ?? actor.profileId,
         sessionId: actor.sessionId,
         request: input.request as unknown as Record<string, unknown>,
         requestHash: requestHash(input.request),

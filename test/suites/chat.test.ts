@@ -151,6 +151,12 @@ describe('chat', () => {
     assert.equal((await outsider.admin.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Let me in' })).status, 404);
     const turns = await learner.client.post('/attempt/get', { id: attempt.id });
     assert.equal(turns.body.data.turn_count, 1);
+    // An admin's turn on the learner's attempt: the reply is still the learner's to follow.
+    const byAdmin = await org.admin.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'A word from your instructor.' });
+    assert.equal(byAdmin.status, 200, byAdmin.text);
+    assert.equal(frameKinds(await watchRunToEnd(learner.client, 'attempt', byAdmin.body.run_id)).at(-1), 'complete');
+    const adminRun = await harness.database.db.selectFrom('generation_runs').select('profile_id').where('id', '=', byAdmin.body.run_id).executeTakeFirstOrThrow();
+    assert.equal(adminRun.profile_id, learner.profileId);
   });
 
   test('a turn\'s upload ids must exist, be visible to the learner and match the field\'s kind; a turn needs text or an upload', async () => {
