@@ -54,6 +54,11 @@ export interface WriteOptions {
   executor?: Executor;
   /** Use this id for a new record (generation derives it from run and resource, so a re-run saves once). */
   id?: string;
+  /**
+   * A write the server makes in one of its own flows (starting an attempt, counting a turn):
+   * the family's `writeRole` does not apply, the author rule still does.
+   */
+  serverFlow?: boolean;
 }
 
 /**
@@ -90,8 +95,8 @@ export class ArtifactService {
     return true;
   }
 
-  private assertCanWrite(actor: Actor, family: FamilyDefinition, row?: ArtifactRow): void {
-    if (family.writeRole === 'admin' && actor.role !== 'admin') {
+  private assertCanWrite(actor: Actor, family: FamilyDefinition, row?: ArtifactRow, options: WriteOptions = {}): void {
+    if (family.writeRole === 'admin' && actor.role !== 'admin' && !options.serverFlow) {
       throw forbidden(`Only an org admin may change ${family.type} records.`);
     }
     if (row && actor.role !== 'admin' && row.created_by !== actor.profileId) {
@@ -127,7 +132,7 @@ export class ArtifactService {
 
   async create(actor: Actor, type: ArtifactType, input: CreateInput, options: WriteOptions = {}): Promise<ArtifactRecord> {
     const family = familyOf(type);
-    this.assertCanWrite(actor, family);
+    this.assertCanWrite(actor, family, undefined, options);
     if (input.draft_id) return this.publishDraft(actor, family, input, options);
     if (!input.name) throw badRequest('name: Required when creating a record (or pass draft_id to publish a draft).', { fields: [{ path: 'name', message: 'Required' }] });
     if (input.data === undefined) throw badRequest('data: Required when creating a record (or pass draft_id to publish a draft).', { fields: [{ path: 'data', message: 'Required' }] });
@@ -201,10 +206,10 @@ export class ArtifactService {
 
   async update(actor: Actor, type: ArtifactType, input: UpdateInput, options: WriteOptions = {}): Promise<ArtifactRecord> {
     const family = familyOf(type);
-    this.assertCanWrite(actor, family);
+    this.assertCanWrite(actor, family, undefined, options);
     return this.inTransaction(options.executor, async (executor) => {
       const existing = await this.readRow(actor, type, input.id, executor, true);
-      this.assertCanWrite(actor, family, existing);
+      this.assertCanWrite(actor, family, existing, options);
       if (input.expected_version !== undefined && input.expected_version !== existing.version) {
         throw conflict(`${type} ${existing.id} is at version ${existing.version}, not ${input.expected_version}: reload it and try again.`, {
           current_version: existing.version,

@@ -8,7 +8,7 @@ import type { GenerateBody } from '../generation/http-schemas.ts';
 import type { GenerationService } from '../generation/service.ts';
 import type { StoredRequest } from '../generation/stored-request.ts';
 import { findArtifact } from '../artifacts/store.ts';
-import { insertGroup, insertMessage, type MessageUploads } from '../generation/store.ts';
+import { findGroup, insertGroup, insertMessage, type MessageUploads } from '../generation/store.ts';
 import { badRequest, conflict, notFound } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import { assertUploadsUsable, linkUploadsToMessage } from '../media/module.ts';
@@ -77,7 +77,7 @@ export class ChatService {
         turn_count: 0,
         started_at: new Date().toISOString(),
       };
-      return this.artifacts.create(actor, 'attempt', { name: clip(`${simulation.name} attempt`, 200), data }, { executor: trx });
+      return this.artifacts.create(actor, 'attempt', { name: clip(`${simulation.name} attempt`, 200), data }, { executor: trx, serverFlow: true });
     });
   }
 
@@ -97,7 +97,12 @@ export class ChatService {
       const deadline = new Date(Date.parse(data.started_at) + rules.time_limit_minutes * 60_000);
       if (Date.now() > deadline.getTime()) {
         const endedAt = deadline.toISOString();
-        await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: { ...data, state: 'completed', ended_at: endedAt } });
+        await this.database.db.transaction().execute(async (trx) => {
+          // From the attempt as it is now: a turn committed meanwhile keeps its count.
+          const current = (await lockAttempt(trx, attempt.id)) as AttemptData | undefined;
+          if (current?.state !== 'in_progress') return;
+          await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: { ...current, state: 'completed', ended_at: endedAt } }, { executor: trx, serverFlow: true });
+        });
         throw conflict(`attempt ${attempt.id} ended at ${endedAt}: its time limit of ${rules.time_limit_minutes} minutes had passed. Start a new attempt to keep practising.`, {
           state: 'completed',
           ended_at: endedAt,
@@ -110,6 +115,11 @@ export class ChatService {
 
     const groupId = data.group_id;
     const learnerProfileId = data.learner_profile_id ?? attempt.created_by;
+    // The transcript group must be this learner's attempt group: a record pointing elsewhere must not reach another conversation.
+    const group = await findGroup(this.database.db, groupId);
+    if (!group || group.org_id !== actor.orgId || group.artifact_type !== 'attempt' || group.profile_id !== learnerProfileId) {
+      throw conflict(`attempt ${attempt.id} names a conversation group that is not its own; start a new attempt.`);
+    }
     const uploads: MessageUploads = Object.fromEntries(UPLOAD_FIELDS.map(([field]) => [field, dedupe(body[field] ?? [])]));
     const input: PersonaReplyInput = { attempt_id: attempt.id };
     const request: StoredRequest = {
@@ -130,7 +140,7 @@ export class ChatService {
       const turnCount = (current.turn_count ?? 0) + 1;
       const last = rules !== undefined && turnCount >= rules.max_turns;
       const next: AttemptData = { ...current, turn_count: turnCount, ...(last ? { state: 'completed' as const, ended_at: new Date().toISOString() } : {}) };
-      await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: next }, { executor });
+      await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: next }, { executor, serverFlow: true });
       return message.id;
     });
     return { message_id: messageId, run_id: runId, group_id: groupId };

@@ -223,6 +223,25 @@ describe('chat', () => {
     assert.equal(stored, 2);
   });
 
+  test('attempt records are the server\'s to keep: a learner cannot write one directly, and a turn never reaches another learner\'s conversation', async () => {
+    const { voice: _voice, ...silentPersona } = example;
+    const { simulationId } = await createSimulation(org, 'Casey', silentPersona, { max_turns: 1, max_attempts: 1 });
+    const mine = await startAttempt(learner.client, simulationId);
+    const theirs = await startAttempt(classmate.client, simulationId);
+    const reset = { id: mine.id, data: { ...mine.data, state: 'in_progress', turn_count: 0 } };
+    assert.equal((await learner.client.post('/attempt/update', reset)).status, 403, 'a learner rewrote their attempt');
+    assert.equal((await learner.client.post('/attempt/delete', { id: mine.id })).status, 403, 'a learner deleted an attempt to free a slot');
+    assert.equal((await learner.client.post('/attempt/create', { name: 'Forged', data: { ...mine.data, turn_count: 0 } })).status, 403);
+    assert.equal((await learner.client.post('/attempt/generate', { instructions: ['An attempt'] })).status, 403);
+
+    // Even an admin's edit cannot point one learner's attempt at another's transcript.
+    const repointed = await org.admin.post('/attempt/update', { id: mine.id, data: { ...mine.data, group_id: theirs.data.group_id } });
+    assert.equal(repointed.status, 200, repointed.text);
+    const hijack = await learner.client.post('/attempt/chat_message', { attempt_id: mine.id, text: 'Let me read along' });
+    assert.equal(hijack.status, 409, hijack.text);
+    assert.deepEqual(await groupMessages(classmate.client, theirs.data.group_id), [], 'the turn reached the other conversation');
+  });
+
   describe('through a provider (the fake OpenAI-compatible server)', () => {
     let fake: FakeProvider;
     let providerOrg: TestOrg;

@@ -37,7 +37,7 @@ const INSTRUCTION_SETS: { instructions: string[]; title?: string }[] = [
 ];
 
 const EXPECTED_WRITE_ROLES: Record<ArtifactType, 'admin' | 'member'> = {
-  agent: 'member', attempt: 'member', auth: 'admin', cohort: 'member', department: 'admin', document: 'member',
+  agent: 'member', attempt: 'admin', auth: 'admin', cohort: 'member', department: 'admin', document: 'member',
   eval: 'member', field: 'member', model: 'admin', parameter: 'member', persona: 'member', profile: 'admin',
   provider: 'admin', rubric: 'member', scenario: 'member', setting: 'admin', simulation: 'member', system: 'admin',
   test: 'member', tool: 'member',

@@ -49,7 +49,9 @@ export const attemptFamily = defineFamily({
   plural: 'attempts',
   summary: 'One learner\'s run through a simulation: its state, transcript group and, once graded, its score and feedback.',
   data: attemptData,
-  writeRole: 'member',
+  // Learners start attempts (attempt/start) and advance them (attempt/chat_message), which keep
+  // state, turn count and transcript group right; writing a record directly (grading) is an admin's.
+  writeRole: 'admin',
   artifactRefs: {
     simulation_id: 'simulation', learner_profile_id: 'profile', persona_id: 'persona', scenario_id: 'scenario', rubric_id: 'rubric',
   },
