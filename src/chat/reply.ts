@@ -6,7 +6,7 @@ import { costOf } from '../generation/lifecycle.ts';
 import { MediaStepError } from '../generation/media-step.ts';
 import { RunFailure, RunInterruption, type RunHandler, type RunHandlerContext } from '../generation/runner.ts';
 import type { StoredRequest } from '../generation/stored-request.ts';
-import { addMessageAudio, addUsage, insertMessage, messagesOfGroup, messagesOfRun, setMessageText, setRunModel, type MessageRow } from '../generation/store.ts';
+import { addMessageAudio, addUsage, insertMessage, latestMessagesOfGroup, messagesOfRun, setMessageText, setRunModel, type MessageRow } from '../generation/store.ts';
 import type { MediaGateway, VoiceSettings } from '../llm/media.ts';
 import type { ChatMessage, ModelGateway } from '../llm/types.ts';
 import type { MediaService } from '../media/module.ts';
@@ -21,9 +21,14 @@ const PROGRESS_INTERVAL_MS = 100;
 const HISTORY_LIMIT = 200;
 /** A model that reads images sees the learner's most recent ones, up to this many... */
 const IMAGES_PER_REPLY = 4;
-/** ...of the kinds vision APIs take, and no larger than this; the others are only named in the turn. */
+/**
+ * ...of the kinds vision APIs take, each within what the strictest vendor takes per image
+ * (Anthropic: 5 MB) and together within a request size every vendor takes; the others are only
+ * named in the turn.
+ */
 const VISION_IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
-const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
+const MAX_IMAGE_BYTES = 5 * 1000 * 1000;
+const MAX_IMAGE_BYTES_PER_REPLY = 12 * 1000 * 1000;
 
 export interface PersonaReplyDependencies {
   database: Database;
@@ -46,6 +51,9 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
     const attempt = await findArtifact(database.db, run.org_id, 'attempt', attemptId);
     if (!attempt) throw new RunFailure(`attempt ${attemptId} was deleted before the persona could reply.`, attemptId, [], undefined, { resourceType: 'attempt' });
     const attemptData = attempt.data as AttemptData;
+    if (attemptData.group_id !== run.group_id) {
+      throw new RunFailure(`attempt ${attemptId} no longer holds this conversation.`, attemptId, [], undefined, { resourceType: 'attempt' });
+    }
     const persona = attemptData.persona_id ? await findArtifact(database.db, run.org_id, 'persona', attemptData.persona_id) : undefined;
     if (!persona) throw new RunFailure(`The persona of attempt ${attemptId} no longer exists.`, attemptData.persona_id ?? attemptId, [], undefined, { resourceType: 'persona' });
     const scenario = attemptData.scenario_id ? await findArtifact(database.db, run.org_id, 'scenario', attemptData.scenario_id) : undefined;
@@ -56,7 +64,7 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
     if (!reply) {
       const turn = recorded.find((message) => message.role === 'user');
       if (turn && turn.text.trim() === '' && turn.audio_upload_ids.length > 0) await transcribeTurn(dependencies, context, turn);
-      const history = (await messagesOfGroup(database.db, run.group_id, HISTORY_LIMIT, 0)).rows;
+      const history = await latestMessagesOfGroup(database.db, run.group_id, HISTORY_LIMIT);
       const agent = await agentOf(database, run.org_id, attemptData.simulation_id);
       const system = [
         ...(agent ? [buildAgentInstructions(agent)] : []),
@@ -97,7 +105,9 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
     const resolved = await gateway.resolveModel(run.org_id, agent?.model_id, 'text').catch((error: Error) => {
       throw new RunFailure(`No usable model for the persona's reply: ${error.message}`, persona.id, [], undefined, { resourceType: 'persona' });
     });
-    const model = agent?.max_output_tokens !== undefined ? { ...resolved, maxOutputTokens: agent.max_output_tokens } : resolved;
+    // An agent may lower the model's output limit, never raise it (members write agents, admins models).
+    const model =
+      agent?.max_output_tokens !== undefined ? { ...resolved, maxOutputTokens: Math.min(agent.max_output_tokens, resolved.maxOutputTokens ?? Infinity) } : resolved;
     await setRunModel(deps.database.db, run.id, model.modelId);
     const history = turns.map(asChatMessage);
     if (model.acceptsImages) await attachImages(deps, run.org_id, turns, history);
@@ -110,7 +120,8 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
         messages: history,
         signal,
         onText: (text) => progress.update(text),
-        ...(agent?.temperature !== undefined ? { temperature: agent.temperature } : {}),
+        // Anthropic takes temperatures up to 1; the agent schema allows OpenAI's 2.
+        ...(agent?.temperature !== undefined ? { temperature: model.providerKind === 'anthropic' ? Math.min(agent.temperature, 1) : agent.temperature } : {}),
       });
     } catch (error) {
       progress.stop();
@@ -168,6 +179,7 @@ async function transcribeTurn(deps: PersonaReplyDependencies, context: RunHandle
  */
 async function attachImages(deps: PersonaReplyDependencies, orgId: string, turns: MessageRow[], history: ChatMessage[]): Promise<void> {
   let left = IMAGES_PER_REPLY;
+  let bytesLeft = MAX_IMAGE_BYTES_PER_REPLY;
   for (let index = turns.length - 1; index >= 0 && left > 0; index -= 1) {
     const turn = turns[index]!;
     if (turn.role !== 'user') continue;
@@ -175,9 +187,10 @@ async function attachImages(deps: PersonaReplyDependencies, orgId: string, turns
     for (const uploadId of turn.image_upload_ids) {
       if (left === 0) break;
       const upload = await deps.media.findStoredUpload(orgId, uploadId);
-      if (!upload || !VISION_IMAGE_TYPES.has(upload.mime_type) || upload.size > MAX_IMAGE_BYTES) continue;
+      if (!upload || !VISION_IMAGE_TYPES.has(upload.mime_type) || upload.size > MAX_IMAGE_BYTES || upload.size > bytesLeft) continue;
       images.push({ data: await readAll(await deps.media.openBytes(upload)), mediaType: upload.mime_type });
       left -= 1;
+      bytesLeft -= upload.size;
     }
     if (images.length > 0) history[index] = { ...history[index]!, images };
   }

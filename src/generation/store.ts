@@ -119,7 +119,13 @@ export async function listGroups(executor: Executor, listing: GroupListing): Pro
             .selectFrom('generation_runs as r')
             .select(sql.lit(1).as('one'))
             .whereRef('r.group_id', '=', 'generation_groups.id')
-            .where((inner) => inner.or([inner(sql<string>`r.request->>'instructions'`, 'ilike', pattern), inner(sql<string>`r.request->>'title'`, 'ilike', pattern)])),
+            .where((inner) =>
+              inner.or([
+                inner(sql<string>`r.request->>'title'`, 'ilike', pattern),
+                // Each instruction on its own, as text (not the array's JSON, with its quotes and escapes).
+                inner.exists(sql`(SELECT 1 FROM jsonb_array_elements_text(r.request->'instructions') AS i (text) WHERE i.text ILIKE ${pattern})`),
+              ]),
+            ),
         ),
       ]),
     );
@@ -463,6 +469,19 @@ export async function messagesOfGroup(executor: Executor, groupId: string, limit
     executor.selectFrom('generation_messages').select((eb) => eb.fn.countAll<number>().as('total')).where('group_id', '=', groupId).executeTakeFirstOrThrow(),
   ]);
   return { rows, total: Number(count.total) };
+}
+
+/** The group's newest `limit` messages, oldest first (a conversation's recent past). */
+export async function latestMessagesOfGroup(executor: Executor, groupId: string, limit: number): Promise<MessageRow[]> {
+  const newestFirst = await executor
+    .selectFrom('generation_messages')
+    .selectAll()
+    .where('group_id', '=', groupId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+  return newestFirst.reverse();
 }
 
 export async function messagesOfRun(executor: Executor, runId: string): Promise<MessageRow[]> {
