@@ -20,7 +20,7 @@ const WATCH_DESCRIPTION = [
   'With run_id the stream closes after the run\'s terminal event (`.generation.complete` or `.generation.error`), or after 600 s without an event;',
   'with only group_id it multiplexes every run of the group and stays open. A `: keep-alive` comment is sent every 15 s.',
   'Send `Last-Event-ID` (or `?last_event_id=`) to resume after an event: every later event of the scope follows, none twice;',
-  'a finished run resumed at or after its terminal event closes at once with no frame.',
+  'a finished run resumed at or after its terminal event answers 204 No Content (an EventSource then stops reconnecting).',
   'Browsers may pass the token as `?access_token=`.',
 ].join(' ');
 
@@ -51,6 +51,7 @@ export function generationOperations(services: GenerationRouteServices): Operati
         description: WATCH_DESCRIPTION,
         query: watchQuerySchema,
         response: 'event-stream',
+        bodiless: { 204: 'A finished run resumed at or after its terminal event: nothing will follow.' },
         allowQueryToken: true,
         errors: [400, 404],
         handler: async ({ actor, query, request, reply }) => {

@@ -63,13 +63,14 @@ export class WatchService {
       knownGroupId = query.group_id;
     }
 
+    if (alreadySeenEnd) {
+      // 204: by the SSE standard an EventSource stops reconnecting, where a 200 that closed would have it retry forever.
+      await reply.code(204).send();
+      return;
+    }
     reply.hijack();
     const stream = new SseStream(reply.raw, runId ? { idleCutoffMs: RUN_STREAM_IDLE_CUTOFF_MS } : {});
     stream.open();
-    if (alreadySeenEnd) {
-      stream.end();
-      return;
-    }
     this.streams.add(stream);
 
     let attached = false;

@@ -65,6 +65,7 @@ export function buildOpenApiDocument(operations: Operation[], info: { version: s
     const responses: Record<string, unknown> = {
       200: { description: 'Success', ...(operation.response ? { content: responseContent(operation.response) } : {}) },
     };
+    for (const [status, when] of Object.entries(operation.bodiless ?? {})) responses[status] = { description: when };
     const statuses = new Set([...(operation.access === 'public' ? [] : [401]), ...(operation.access === 'admin' || operation.access === 'operator' ? [403] : []), ...(operation.errors ?? [])]);
     for (const status of [...statuses].sort()) {
       responses[status] = { description: STATUS_TEXT[status] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };

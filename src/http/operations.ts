@@ -38,6 +38,8 @@ export interface Operation<Body = any, Query = any> {
   allowQueryToken?: boolean;
   /** Extra statuses this operation answers with, for OpenAPI. */
   errors?: number[];
+  /** Successful answers without a body besides the 200 (status → when), for OpenAPI. */
+  bodiless?: Record<number, string>;
   handler: (context: OperationContext<Body, Query>) => Promise<unknown>;
 }
 

@@ -277,14 +277,11 @@ describe('generation', () => {
     assert.deepEqual(viaQuery.frames.map((frame) => frame.id), [full[6]!.id]);
     const replay = await watchToEnd(org.admin, 'persona', handles.run_id);
     assert.deepEqual(replay, full);
-    // Reconnecting after the terminal event (or past it) has nothing to wait for: the stream closes at once.
+    // Reconnecting after the terminal event (or past it) has nothing to wait for: 204, which stops an EventSource's retries.
     for (const after of [full[6]!.id, String(Number(full[6]!.id) + 1000)]) {
       const atEnd = await openWatch(org.admin, `/persona/watch?run_id=${handles.run_id}`, { 'last-event-id': after });
-      assert.equal(atEnd.status, 200);
-      const closed = await Promise.race([atEnd.ended.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 5000))]);
       atEnd.close();
-      assert.ok(closed, `a stream resumed after the terminal event (${after}) stayed open`);
-      assert.deepEqual(atEnd.frames, []);
+      assert.equal(atEnd.status, 204, `a stream resumed after the terminal event (${after})`);
     }
     assert.equal((await org.admin.get(`/persona/watch?run_id=${handles.run_id}&last_event_id=abc`)).status, 400);
   });
@@ -339,6 +336,9 @@ describe('generation', () => {
     assert.deepEqual(byLaterRun.body.items.map((item: any) => item.group_id), [joined.group_id]);
     assert.equal(byLaterRun.body.items[0].group_name, 'Confused transfer student');
     assert.equal((await scoped.admin.post('/persona/generations', { search: 'instructions' })).body.total_count, 0, 'field names are not searched');
+    assert.equal((await scoped.admin.post('/persona/generations', { search: '["' })).body.total_count, 0, 'the JSON of the list is not searched');
+    const quoted = await generate(bob.client, 'persona', { instructions: ['Says "fine" to everything'] });
+    assert.deepEqual((await scoped.admin.post('/persona/generations', { search: 'says "fine"' })).body.items.map((item: any) => item.group_id), [quoted.group_id]);
 
     const today = new Date().toISOString().slice(0, 10);
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
