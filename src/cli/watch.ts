@@ -138,9 +138,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * Follows `path` (a watch URL) until onFrame says stop, the stream ends (run streams), or
  * reconnection gives up. A dropped connection is resumed with Last-Event-ID, so no event is
- * missed or shown twice. Answers whether a terminal frame stopped it.
+ * missed or shown twice. Answers how it ended: at a terminal frame, with the server's end of the
+ * stream, or at once because the run had already ended before the resume point (204).
  */
-export async function followWatch(client: GlowClient, path: string, options: FollowOptions): Promise<'terminal' | 'ended'> {
+export async function followWatch(client: GlowClient, path: string, options: FollowOptions): Promise<'terminal' | 'ended' | 'already-ended'> {
   const maxReconnects = options.maxReconnects ?? 5;
   let lastEventId = options.resumeAfter;
   let connected = false;
@@ -152,6 +153,8 @@ export async function followWatch(client: GlowClient, path: string, options: Fol
       if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
       const response = await client.ensureOk(await client.send(path, { method: 'GET', headers }));
       connected = true;
+      // 204: the run had ended at or before the event we resume after; nothing will follow.
+      if (response.status === 204) return 'already-ended';
       if (!response.body) return 'ended';
       end = await readEvents(response.body, (id, data) => {
         if (id !== undefined) lastEventId = id;

@@ -338,6 +338,16 @@ describe('cli', () => {
       assert.equal(kinds.at(-1), 'persona.generation.complete');
     });
 
+    test('watch <run_id> --last-event-id <its last frame> says the run had already ended and exits 0', async (t) => {
+      if (!needsRoutes(t, '/persona/watch') || !replayed) return;
+      const frames = await harness.database.db.selectFrom('generation_events').select('seq').where('run_id', '=', runId).orderBy('seq', 'desc').limit(1).execute();
+      const last = String(frames[0]!.seq);
+      const result = await glow(['personas', 'watch', runId, '--last-event-id', last, '--json'], env);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout.trim(), '', `frames after the last one: ${result.stdout}`);
+      assert.match(result.stderr, /had already ended/);
+    });
+
     test('a watch whose connection drops resumes with Last-Event-ID: no gap, no duplicate', async (t) => {
       if (!needsRoutes(t, '/persona/watch') || !replayed) return;
       const proxy = await droppingProxy(new URL(harness.baseUrl));

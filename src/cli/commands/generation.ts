@@ -51,6 +51,9 @@ export async function watchRun(context: CommandContext, runId: string, resumeAft
     if (outcome === 'ended') {
       display.close();
       context.output.err(`the server closed the stream before run ${runId} ended; \`glow ${context.noun} watch ${runId}\` follows it again.`);
+    } else if (outcome === 'already-ended') {
+      display.close();
+      context.output.err(`run ${runId} had already ended: nothing follows event ${resumeAfter}.`);
     }
   } finally {
     stopOnInterrupt();
