@@ -3,6 +3,7 @@ import { FAMILIES } from './families/index.ts';
 import { crudSchemas } from './http-schemas.ts';
 import type { ArtifactService } from './service.ts';
 import type { ArtifactType, CrudArtifactType } from './types.ts';
+import { withArticle } from '../http/wording.ts';
 
 export type CrudOperationName = 'create' | 'draft' | 'update' | 'get' | 'search' | 'delete';
 
@@ -36,7 +37,7 @@ export function artifactOperations(
         ...common,
         path: `/${type}/draft`,
         operationId: `${type}_draft`,
-        summary: `Start or change a ${type} draft (visible only to its author and admins until published)`,
+        summary: `Start or change ${withArticle(type)} draft (visible only to its author and admins until published)`,
         body: schemas.draft,
         response: schemas.record,
         errors: [400, 403, 404, 409],
@@ -46,7 +47,7 @@ export function artifactOperations(
         ...common,
         path: `/${type}/update`,
         operationId: `${type}_update`,
-        summary: `Change a ${type}; the version goes up by one`,
+        summary: `Change ${withArticle(type)}; the version goes up by one`,
         body: schemas.update,
         response: schemas.record,
         errors: [400, 403, 404, 409],
@@ -76,7 +77,7 @@ export function artifactOperations(
         ...common,
         path: `/${type}/delete`,
         operationId: `${type}_delete`,
-        summary: `Delete a ${type}`,
+        summary: `Delete ${withArticle(type)}`,
         body: schemas.delete,
         response: schemas.deleted,
         errors: [400, 403, 404],

@@ -92,7 +92,7 @@ const dateOrDateTime = z
   .refine((text) => !Number.isNaN(Date.parse(text)), { message: 'Expected an ISO 8601 date or date-time' });
 
 export const generationsBodySchema = z.strictObject({
-  search: z.string().max(200).optional().describe('Text to find in the group name.'),
+  search: z.string().max(200).optional().describe("Text to find, case-insensitively, in the group's name or in the instructions or title of any of its runs."),
   date_from: dateOrDateTime.optional().describe('Groups created at or after this instant (a bare date means its start, UTC).'),
   date_to: dateOrDateTime.optional().describe('Groups created at or before this instant (a bare date includes that whole day, UTC).'),
   page_limit: z.number().int().min(1).max(100).optional().describe('Page size, 1..100 (default 50).'),

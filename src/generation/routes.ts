@@ -8,6 +8,7 @@ import {
 } from './http-schemas.ts';
 import type { GenerationService } from './service.ts';
 import type { WatchService } from './watch.ts';
+import { withArticle } from '../http/wording.ts';
 
 export interface GenerationRouteServices {
   generation: GenerationService;
@@ -47,7 +48,7 @@ export function generationOperations(services: GenerationRouteServices): Operati
         method: 'GET',
         path: `/${type}/watch`,
         operationId: `${type}_watch`,
-        summary: `Stream the events of a ${type} generation run or group (SSE)`,
+        summary: `Stream the events of ${withArticle(type)} generation run or group (SSE)`,
         description: WATCH_DESCRIPTION,
         query: watchQuerySchema,
         response: 'event-stream',

@@ -7,6 +7,7 @@ import type { ArtifactUploadLinks, UploadReference } from '../artifacts/upload-l
 import { AppError } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import { addArtifactLinks, findLinks, findUploadsByIds, insertMessageLinks, replaceArtifactLinks, type UploadRow } from './upload-store.ts';
+import { withArticle } from '../http/wording.ts';
 
 /** The artifact read rules (drafts, private families) without depending on a whole app. */
 export type ArtifactReadRules = Pick<ArtifactService, 'canRead'>;
@@ -97,9 +98,4 @@ export async function linkUploadsToMessage(
   link: { orgId: string; messageId: string; readerProfileId: string | null; uploadIds: string[] },
 ): Promise<void> {
   await insertMessageLinks(executor, link);
-}
-
-/** "an audio", "an image", "a video": the upload kinds with their article. */
-function withArticle(kind: string): string {
-  return `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
 }
