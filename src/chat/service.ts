@@ -90,7 +90,7 @@ export class ChatService {
   async sendMessage(actor: Actor, body: ChatMessageBody): Promise<ChatMessageResponse> {
     const attempt = await this.ownAttempt(actor, body.attempt_id);
     const data = attempt.data as AttemptData;
-    if (data.state !== 'in_progress') throw conflict(`attempt ${attempt.id} is ${data.state}; start a new attempt to keep practising.`, { state: data.state });
+    if (data.state !== 'in_progress') throw notInProgress(attempt.id, data.state);
     // The rules in force are the simulation's as it is now; a deleted simulation leaves the attempt without limits.
     const rules = (await findArtifact(this.database.db, actor.orgId, 'simulation', data.simulation_id))?.data as SimulationData | undefined;
     if (rules?.time_limit_minutes !== undefined && data.started_at) {
@@ -134,7 +134,7 @@ export class ChatService {
     const { runId, prepared: messageId } = await this.generation.startRun(actor, { type: 'attempt', groupId, request, ownerProfileId: learnerProfileId }, async (executor, runId) => {
       // Turns sent at once are counted one at a time, against the attempt as the previous one left it.
       const current = ((await lockAttempt(executor, attempt.id)) ?? data) as AttemptData;
-      if (current.state !== 'in_progress') throw conflict(`attempt ${attempt.id} is ${current.state}; start a new attempt to keep practising.`, { state: current.state });
+      if (current.state !== 'in_progress') throw notInProgress(attempt.id, current.state);
       const message = await insertMessage(executor, { runId, groupId, role: 'user', text: body.text ?? '', uploads });
       await linkUploadsToMessage(executor, { orgId: actor.orgId, messageId: message.id, readerProfileId: learnerProfileId, uploadIds: Object.values(uploads).flat() });
       const turnCount = (current.turn_count ?? 0) + 1;
@@ -153,6 +153,10 @@ export class ChatService {
     if (actor.role !== 'admin' && learner !== actor.profileId) throw notFound('attempt', attemptId);
     return attempt;
   }
+}
+
+function notInProgress(attemptId: string, state: AttemptData['state']) {
+  return conflict(`attempt ${attemptId} is ${state}; start a new attempt to keep practising.`, { state });
 }
 
 function dedupe(ids: string[]): string[] {

@@ -41,24 +41,19 @@ export async function vacuumTables(database: Database, options: { onError?: (tab
   return done;
 }
 
-/** The longest interval a timer takes (about 24.8 days); a longer one would fire at once. */
-const MAX_MAINTENANCE_INTERVAL_MS = 2 ** 31 - 1;
-
 /** On PGlite, vacuums every `everyMs`; a no-op elsewhere or with `everyMs` 0. */
 export function startPgliteMaintenance(database: Database, everyMs: number, onError?: (table: string, error: unknown) => void): Maintenance {
   if (database.backend !== 'pglite' || everyMs <= 0) return { stop: async () => {} };
   let stopped = false;
   let running: Promise<unknown> | undefined;
-  const timer = setInterval(
-    () => {
-      running ??= vacuumTables(database, { onError, stopped: () => stopped })
-        .catch((error: unknown) => onError?.('(listing tables)', error))
-        .finally(() => {
-          running = undefined;
-        });
-    },
-    Math.min(everyMs, MAX_MAINTENANCE_INTERVAL_MS),
-  );
+  // everyMs stays below a timer's 2^31 ms limit: GLOW_PGLITE_VACUUM_MINUTES is capped at 35000.
+  const timer = setInterval(() => {
+    running ??= vacuumTables(database, { onError, stopped: () => stopped })
+      .catch((error: unknown) => onError?.('(listing tables)', error))
+      .finally(() => {
+        running = undefined;
+      });
+  }, everyMs);
   timer.unref();
   return {
     /** No new pass; a pass under way ends after its current table. */

@@ -1,4 +1,4 @@
-import type { Database } from '../db/database.ts';
+import type { Database, Executor } from '../db/database.ts';
 import { deleteEventsOlderThan } from '../streaming/event-log.ts';
 import { errorEvent } from './events.ts';
 import { endRun } from './lifecycle.ts';
@@ -57,19 +57,13 @@ export class RunSweeper {
 
   /** One pass over runs with expired leases and stale queued runs; returns how many it handled. */
   async sweepOnce(): Promise<number> {
-    const { database, queue, maxAttempts } = this.options;
-    const runs = await expiredRuns(database.db, 50);
+    const { database, maxAttempts } = this.options;
     let handled = 0;
+    let enqueued = 0;
     for (const runId of await staleQueuedRuns(database.db, 50)) {
-      const enqueued = await database.db.transaction().execute(async (trx) => {
-        if (!(await postponeQueuedRecheck(trx, runId))) return false;
-        await queue.enqueue({ run_id: runId }, trx);
-        return true;
-      });
-      if (enqueued) handled += 1;
+      if (await this.enqueueIf(runId, (trx) => postponeQueuedRecheck(trx, runId))) enqueued += 1;
     }
-    if (handled > 0) queue.wakeWorker();
-    for (const run of runs) {
+    for (const run of await expiredRuns(database.db, 50)) {
       const envelope = envelopeOf(run);
       const fence = { expiredOrQueued: true as const };
       if (run.cancel_requested) {
@@ -77,18 +71,20 @@ export class RunSweeper {
       } else if (run.attempts >= maxAttempts) {
         const message = `Gave up after ${run.attempts} attempts: the worker running it stopped responding each time.`;
         if (await endRun(database, run, 'error', fence, errorEvent(envelope, run.artifact_type, run.id, message))) handled += 1;
-      } else {
-        const requeued = await database.db.transaction().execute(async (trx) => {
-          if (!(await requeueExpiredRun(trx, run.id))) return false;
-          await queue.enqueue({ run_id: run.id }, trx);
-          return true;
-        });
-        if (requeued) {
-          queue.wakeWorker();
-          handled += 1;
-        }
+      } else if (await this.enqueueIf(run.id, (trx) => requeueExpiredRun(trx, run.id))) {
+        enqueued += 1;
       }
     }
-    return handled;
+    if (enqueued > 0) this.options.queue.wakeWorker();
+    return handled + enqueued;
+  }
+
+  /** Enqueues the run's job in the transaction where `claim` (a conditional update of the run) held; false when it did not. */
+  private enqueueIf(runId: string, claim: (trx: Executor) => Promise<boolean>): Promise<boolean> {
+    return this.options.database.db.transaction().execute(async (trx) => {
+      if (!(await claim(trx))) return false;
+      await this.options.queue.enqueue({ run_id: runId }, trx);
+      return true;
+    });
   }
 }

@@ -8,6 +8,7 @@ import type { Actor } from '../identity/actor.ts';
 import { allowlistDescription, hostedMedia } from './kinds.ts';
 import { etagFor, inlineDisposition, planDownload } from './http-download.ts';
 import type { MediaService, StagedFile, UploadIds } from './service.ts';
+import { withArticle } from '../http/wording.ts';
 
 /**
  * Served with every stored byte: nothing a file contains may run in the API's origin (an SVG's
@@ -111,7 +112,7 @@ export function mediaOperations(service: MediaService): Operation[] {
           method: 'POST',
           path: `/${artifact}/${kind}_upload`,
           operationId: `${artifact}_${kind}_upload`,
-          summary: `Upload ${kind === 'audio' ? 'an' : 'a'} ${kind} (multipart part \`file\`)`,
+          summary: `Upload ${withArticle(kind)} (multipart part \`file\`)`,
           description: `Streams the file to storage. Accepted types: ${allowlistDescription(kind)} (parameters such as ;codecs= are stripped). Answers {upload_id, ${kind}s_id, ${kind}_id}.`,
           tag: artifact,
           access: 'member',
@@ -165,7 +166,7 @@ export function mediaOperations(service: MediaService): Operation[] {
           method: 'POST',
           path: `/${artifact}/${kind}_download`,
           operationId: `${artifact}_${kind}_download`,
-          summary: `Download ${kind === 'audio' ? 'an' : 'a'} ${kind} upload, with Range support (${audited})`,
+          summary: `Download ${withArticle(kind)} upload, with Range support (${audited})`,
           description: `Body {"${idField}": upload id or ${kind}s_id}. Range (bytes=a-b, a-, -n) answers 206; an unsatisfiable range 416; If-None-Match 304; If-Range honoured.`,
           tag: artifact,
           access: 'member',
