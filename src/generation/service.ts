@@ -17,7 +17,7 @@ import type { RunQueue } from './queue.ts';
 import type { RunExecutor } from './runner.ts';
 import { storedRequest, type StoredRequest } from './stored-request.ts';
 import {
-  claimIdempotencyKey, findGroup, findIdempotencyEntry, findRun, findWindowGroup, findWindowGroups, insertGroup, insertGroups, insertRun, insertRuns, requestCancel, touchGroup, touchGroups,
+  claimIdempotencyKey, findGroup, findIdempotencyEntry, findRun, insertGroup, insertGroups, insertRun, insertRuns, openWindowGroups, requestCancel, touchGroup,
   type GroupRow, type NewRun, type RunRow,
 } from './store.ts';
 
@@ -74,10 +74,19 @@ interface WindowTrigger {
 
 /** Triggering, cancelling and awaiting runs. */
 export class GenerationService {
-  /** Concurrent plain triggers share one transaction (group commit); each answers only after it committed. */
-  private readonly windowTriggers = new Coalescer<WindowTrigger, GenerateResponse>((batch) => this.commitWindowTriggers(batch), 500);
+  /**
+   * Concurrent plain triggers share one transaction (group commit); each answers only after it
+   * committed. On PostgreSQL a second batch starts while one is in flight, on a connection of its own.
+   */
+  private windowTriggerBatches?: Coalescer<WindowTrigger, GenerateResponse>;
 
   constructor(private readonly options: GenerationServiceOptions) {}
+
+  /** Made on first use: the operation catalogue builds this service without a database. */
+  private get windowTriggers(): Coalescer<WindowTrigger, GenerateResponse> {
+    this.windowTriggerBatches ??= new Coalescer((batch) => this.commitWindowTriggers(batch), 500, this.options.database.backend === 'postgres' ? 2 : 1);
+    return this.windowTriggerBatches;
+  }
 
   async trigger(actor: Actor, type: ArtifactType, body: GenerateBody): Promise<GenerateResponse> {
     const family = familyOf(type);
@@ -143,10 +152,10 @@ export class GenerationService {
   }
 
   /**
-   * Commits a batch of window triggers in one transaction: the window locks of all their keys (in
-   * key order, so two batches never deadlock), one read of the open windows, one touch, the new
-   * groups, the runs and their jobs. If the batch fails, each trigger is retried alone, so one bad
-   * trigger fails only its own request.
+   * Commits a batch of window triggers in one transaction: the window locks of all their keys, one
+   * statement that reads the open windows and refreshes their activity, the new groups, the runs
+   * and their jobs. If the batch fails, each trigger is retried alone, so one bad trigger fails
+   * only its own request.
    */
   private async commitWindowTriggers(batch: WindowTrigger[]): Promise<(GenerateResponse | Error)[]> {
     const { database, queue, config } = this.options;
@@ -157,17 +166,16 @@ export class GenerationService {
         const keys = new Map<string, WindowTrigger>();
         for (const item of batch) if (!keys.has(windowKeyOf(item))) keys.set(windowKeyOf(item), item);
         const ordered = [...keys.keys()].sort();
-        await database.executeSql('SELECT pg_advisory_xact_lock(hashtextextended(k, 11)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) AS window_keys', [ordered], trx);
+        await this.lockWindows(trx, ordered);
         const firsts = ordered.map((windowKey) => keys.get(windowKey)!);
         const since = new Date(Date.now() - config.GLOW_GROUP_WINDOW_MINUTES * 60_000);
-        const open = await findWindowGroups(
+        const open = await openWindowGroups(
           trx,
           firsts.map((item) => ({ orgId: item.actor.orgId, profileId: item.actor.profileId, sessionId: item.actor.sessionId, artifactType: item.type })),
           since,
         );
         const groupOf = new Map<string, string>();
         for (const group of open) groupOf.set(`${group.profile_id}:${group.session_id}:${group.artifact_type}`, group.id);
-        await touchGroups(trx, [...groupOf.values()]);
         const fresh = firsts.filter((item) => !groupOf.has(windowKeyOf(item)));
         const created = await insertGroups(
           trx,
@@ -197,7 +205,12 @@ export class GenerationService {
       }
       return responses;
     }
-    queue.wakeWorker();
+    // Starting runs costs this process CPU that triggers still in flight are waiting for: a burst
+    // is answered first, and its runs start once no trigger batch is pending (under steady load the
+    // queue's poll starts them, and a running pool refills itself as runs end).
+    setImmediate(() => {
+      if (this.windowTriggers.idle) queue.wakeWorker();
+    });
     return responses;
   }
 
@@ -210,7 +223,7 @@ export class GenerationService {
     return response;
   }
 
-  private async resolveGroup(trx: Executor, actor: Actor, type: ArtifactType, body: GenerateBody): Promise<GroupRow> {
+  private async resolveGroup(trx: Executor, actor: Actor, type: ArtifactType, body: GenerateBody): Promise<{ id: string }> {
     const explicit = body.group_id ?? body.config?.group_id;
     if (explicit) {
       const group = await findGroup(trx, explicit);
@@ -219,15 +232,21 @@ export class GenerationService {
       return group;
     }
     const windowKey = { orgId: actor.orgId, profileId: actor.profileId, sessionId: actor.sessionId, artifactType: type };
-    // Two triggers racing in one session must land in the same window, not open one each.
-    await this.options.database.executeSql('SELECT pg_advisory_xact_lock(hashtextextended($1, 11))', [`${actor.profileId}:${actor.sessionId}:${type}`], trx);
+    await this.lockWindows(trx, [`${actor.profileId}:${actor.sessionId}:${type}`]);
     const since = new Date(Date.now() - this.options.config.GLOW_GROUP_WINDOW_MINUTES * 60_000);
-    const current = await findWindowGroup(trx, windowKey, since);
-    if (current) {
-      await touchGroup(trx, current.id);
-      return current;
-    }
+    const [current] = await openWindowGroups(trx, [windowKey], since);
+    if (current) return current;
     return insertGroup(trx, { ...windowKey, name: groupNameFor(type, body) });
+  }
+
+  /**
+   * Two triggers racing in one session must land in the same window, not open one each: the window
+   * keys (sorted, so two batches never deadlock) are locked for the transaction. PGlite has one
+   * connection, so its transactions never overlap and there is nothing to serialize.
+   */
+  private async lockWindows(trx: Executor, sortedKeys: string[]): Promise<void> {
+    if (this.options.database.backend !== 'postgres') return;
+    await this.options.database.executeSql('SELECT pg_advisory_xact_lock(hashtextextended(k, 11)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) AS window_keys', [sortedKeys], trx);
   }
 
   /** Resolves when the run's terminal event is committed, with the media it produced. */

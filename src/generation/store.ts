@@ -17,40 +17,41 @@ export async function findGroup(executor: Executor, id: string): Promise<GroupRo
   return executor.selectFrom('generation_groups').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** The newest group of this profile, session and family that saw activity since `since`. */
-export async function findWindowGroup(
-  executor: Executor,
-  key: { orgId: string; profileId: string; sessionId: string; artifactType: string },
-  since: Date,
-): Promise<GroupRow | undefined> {
-  return executor
-    .selectFrom('generation_groups')
-    .selectAll()
-    .where('org_id', '=', key.orgId)
-    .where('profile_id', '=', key.profileId)
-    .where('session_id', '=', key.sessionId)
-    .where('artifact_type', '=', key.artifactType)
-    .where('last_activity_at', '>=', since)
-    .orderBy('last_activity_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+/** A group's activity time is refreshed at most this often: a busy session's triggers do not each rewrite its row. */
+export const ACTIVITY_REFRESH_SECONDS = 10;
+
+export interface WindowKey {
+  orgId: string;
+  profileId: string;
+  sessionId: string;
+  artifactType: string;
 }
 
-/** The open window group of each key (newest activity since `since`), in one read; keys without one are absent. */
-export async function findWindowGroups(
+/**
+ * The open window group of each key (newest activity since `since`), in one statement that also
+ * refreshes the activity of those last refreshed more than ACTIVITY_REFRESH_SECONDS ago. Keys
+ * without an open group are absent. Call it holding the keys' window locks.
+ */
+export async function openWindowGroups(
   executor: Executor,
-  keys: { orgId: string; profileId: string; sessionId: string; artifactType: string }[],
+  keys: WindowKey[],
   since: Date,
-): Promise<GroupRow[]> {
+): Promise<Pick<GroupRow, 'id' | 'profile_id' | 'session_id' | 'artifact_type'>[]> {
   if (keys.length === 0) return [];
-  const result = await sql<GroupRow>`
-    SELECT DISTINCT ON (g.profile_id, g.session_id, g.artifact_type) g.*
-    FROM generation_groups g
-    JOIN unnest(${keys.map((key) => key.orgId)}::uuid[], ${keys.map((key) => key.profileId)}::uuid[], ${keys.map((key) => key.sessionId)}::uuid[], ${keys.map((key) => key.artifactType)}::text[])
-      AS k (org_id, profile_id, session_id, artifact_type)
-      ON g.org_id = k.org_id AND g.profile_id = k.profile_id AND g.session_id = k.session_id AND g.artifact_type = k.artifact_type
-    WHERE g.last_activity_at >= ${since}
-    ORDER BY g.profile_id, g.session_id, g.artifact_type, g.last_activity_at DESC`.execute(executor);
+  const result = await sql<Pick<GroupRow, 'id' | 'profile_id' | 'session_id' | 'artifact_type'>>`
+    WITH open AS (
+      SELECT DISTINCT ON (g.profile_id, g.session_id, g.artifact_type) g.id, g.profile_id, g.session_id, g.artifact_type, g.last_activity_at
+      FROM generation_groups g
+      JOIN jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) AS k ("orgId" uuid, "profileId" uuid, "sessionId" uuid, "artifactType" text)
+        ON g.org_id = k."orgId" AND g.profile_id = k."profileId" AND g.session_id = k."sessionId" AND g.artifact_type = k."artifactType"
+      WHERE g.last_activity_at >= ${since}
+      ORDER BY g.profile_id, g.session_id, g.artifact_type, g.last_activity_at DESC
+    ), refreshed AS (
+      UPDATE generation_groups g SET last_activity_at = now()
+      FROM open
+      WHERE g.id = open.id AND open.last_activity_at < now() - make_interval(secs => ${ACTIVITY_REFRESH_SECONDS})
+    )
+    SELECT id, profile_id, session_id, artifact_type FROM open`.execute(executor);
   return result.rows;
 }
 
@@ -78,11 +79,6 @@ export async function insertGroups(executor: Executor, groups: NewGroup[]): Prom
   const values = groups.map(groupValues);
   await executor.insertInto('generation_groups').values(values).execute();
   return values.map((value) => ({ id: value.id }));
-}
-
-export async function touchGroups(executor: Executor, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await executor.updateTable('generation_groups').set({ last_activity_at: sql<Date>`now()` as any }).where('id', 'in', ids).execute();
 }
 
 export async function insertGroup(executor: Executor, group: NewGroup): Promise<GroupRow> {
@@ -174,13 +170,19 @@ export async function insertRun(executor: Executor, run: NewRun): Promise<RunRow
   return executor.insertInto('generation_runs').values(runValues(run)).returningAll().executeTakeFirstOrThrow();
 }
 
-/** Many new runs in one statement (nothing returned: the caller minted their ids). */
+/**
+ * Many new runs in one statement (nothing returned: the caller minted their ids). The rows travel
+ * as one JSON parameter: for a batch of hundreds, a VALUES list of thousands of parameters costs
+ * more to build, send and plan than the insert itself.
+ */
 export async function insertRuns(executor: Executor, runs: NewRun[]): Promise<void> {
   if (runs.length === 0) return;
-  await executor
-    .insertInto('generation_runs')
-    .values(runs.map(runValues))
-    .execute();
+  const rows = runs.map((run) => ({ ...runValues(run), request: run.request }));
+  await sql`
+    INSERT INTO generation_runs (id, group_id, org_id, artifact_type, profile_id, session_id, status, request, request_hash, idempotency_key, agent_id)
+    SELECT id, group_id, org_id, artifact_type, profile_id, session_id, status, request, request_hash, idempotency_key, agent_id
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      AS r (id uuid, group_id uuid, org_id uuid, artifact_type text, profile_id uuid, session_id uuid, status text, request jsonb, request_hash text, idempotency_key uuid, agent_id uuid)`.execute(executor);
 }
 
 export async function findRun(executor: Executor, id: string, forUpdate = false): Promise<RunRow | undefined> {

@@ -305,6 +305,41 @@ describe('generation', () => {
     watch.close();
   });
 
+  test('the group window: a session\'s triggers share a group, another session gets its own, an idle group closes, activity is refreshed at most every 10 s', async () => {
+    const member = await org.addProfile('member', 'Window tester');
+    const body = { instructions: ['A shy student in a group project'] };
+    // Concurrent triggers of one session (batched and alone: an idempotency key takes the single path) land in one group.
+    const together = await Promise.all([
+      ...Array.from({ length: 5 }, () => generate(member.client, 'persona', body)),
+      generate(member.client, 'persona', { ...body, idempotency_key: uuidv7() }),
+    ]);
+    const groupId = together[0]!.group_id;
+    assert.deepEqual(new Set(together.map((handles) => handles.group_id)), new Set([groupId]));
+    const otherSession = member.client.withToken((await member.client.post('/auth/create', { profile_id: member.profileId })).body.token);
+    assert.notEqual((await generate(otherSession, 'persona', body)).group_id, groupId);
+    assert.notEqual((await generate(member.client, 'rubric', body)).group_id, groupId, 'each family has its own window');
+
+    const activityOf = async (id: string) =>
+      (await harness.database.db.selectFrom('generation_groups').select('last_activity_at').where('id', '=', id).executeTakeFirstOrThrow()).last_activity_at as unknown as Date;
+    const setActivity = (id: string, secondsAgo: number) =>
+      harness.database.executeSql(`UPDATE generation_groups SET last_activity_at = now() - make_interval(secs => $2) WHERE id = $1`, [id, secondsAgo]);
+    // Refreshed 3 s ago: a trigger joins the group without rewriting it.
+    await setActivity(groupId, 3);
+    const recent = await activityOf(groupId);
+    assert.equal((await generate(member.client, 'persona', body)).group_id, groupId);
+    assert.equal((await activityOf(groupId)).getTime(), recent.getTime());
+    // Refreshed 20 s ago: the trigger moves it to now.
+    await setActivity(groupId, 20);
+    const before = Date.now();
+    assert.equal((await generate(member.client, 'persona', body)).group_id, groupId);
+    assert.ok((await activityOf(groupId)).getTime() >= before - 5_000, 'the activity was refreshed');
+    // Idle longer than the window: the next trigger opens a new group.
+    await setActivity(groupId, harness.config.GLOW_GROUP_WINDOW_MINUTES * 60 + 1);
+    const reopened = await generate(member.client, 'persona', body);
+    assert.notEqual(reopened.group_id, groupId);
+    assert.equal((await generate(member.client, 'persona', { ...body, idempotency_key: uuidv7() })).group_id, reopened.group_id);
+  });
+
   test('generations: search, date window, exact total_count, members see their own, admins the org', async () => {
     const scoped = await harness.newOrg('scope');
     const alice = await scoped.addProfile('member', 'Alice');
