@@ -5,6 +5,7 @@
 // its own. Runs on PGlite, and on PostgreSQL too when one is reachable (GLOW_TEST_DATABASE_URL or the default).
 //
 // GLOW_BENCH_WORKERS (default 8): run slots; 0 measures triggers alone, with no run executing beside them.
+// GLOW_BENCH_BURSTS (default 20): measured bursts of each kind (percentiles are over all of them, and each burst's p99 is shown too).
 // GLOW_BENCH_WATCHERS (default 10000), GLOW_BENCH_ONLY=pglite|postgres, GLOW_BENCH_PHASES=trigger,runs,fanout (default all).
 // GLOW_BENCH_PROFILE=<dir>: writes a CPU profile of the server process for each measured phase (not the warm-up).
 // GLOW_BENCH_EVENTS_PER_SECOND (default 1000): the fan-out publish rate, e.g. below what the backend commits alone, to
@@ -35,6 +36,8 @@ const EVENTS_PER_SECOND = Number(process.env.GLOW_BENCH_EVENTS_PER_SECOND ?? 100
 const PUBLISH_SECONDS = 5;
 const ONLY = process.env.GLOW_BENCH_ONLY;
 const PROFILE_DIR = process.env.GLOW_BENCH_PROFILE;
+const BURSTS = Number(process.env.GLOW_BENCH_BURSTS ?? 20);
+const WARMUP_BURSTS = 10;
 const PHASES = new Set((process.env.GLOW_BENCH_PHASES ?? 'trigger,runs,fanout').split(','));
 
 const percentile = (values: number[], p: number) => {
@@ -64,29 +67,67 @@ async function profiled<T>(label: string, phase: string, body: () => Promise<T>)
 }
 
 /**
- * The load generator: fires a burst of requests at once over keep-alive connections (opened
- * beforehand, as a busy client's would be) and reports each one's latency.
+ * The load generator, as wrk does it: keep-alive connections opened beforehand (as a busy client's
+ * would be), every request serialized beforehand, then one write per connection in a tight loop,
+ * each request timed from its own write to the last byte of its response. A general HTTP client
+ * (node:http, undici) spends milliseconds of its own per burst of 200 on these 2 CPUs, and that
+ * time would be counted as the server's. Responses are read by their Content-Length, which every
+ * response measured here carries (anything else fails the burst).
  */
 const LOAD_SCRIPT = `
-const http = require('node:http');
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity });
-function one(base, request) {
+const net = require('node:net');
+const pools = new Map();
+async function connections(base, count) {
+  const url = new URL(base);
+  let pool = pools.get(base);
+  if (!pool) pools.set(base, (pool = []));
+  while (pool.length < count) {
+    pool.push(await new Promise((resolve, reject) => {
+      const socket = net.connect(Number(url.port), url.hostname, () => resolve(socket));
+      socket.setNoDelay(true);
+      socket.on('error', reject);
+    }));
+  }
+  return pool.slice(0, count);
+}
+function serialize(base, request) {
+  const body = request.body === undefined ? '' : JSON.stringify(request.body);
+  const headers = { host: new URL(base).host, ...(request.headers || {}) };
+  if (request.body !== undefined) headers['content-type'] = 'application/json';
+  headers['content-length'] = Buffer.byteLength(body);
+  const head = Object.entries(headers).map(([name, value]) => name + ': ' + value + '\\r\\n').join('');
+  return Buffer.from(request.method + ' ' + request.path + ' HTTP/1.1\\r\\n' + head + '\\r\\n' + body);
+}
+/** Resolves with the response's status once all of it arrived on the socket. */
+function response(socket) {
   return new Promise((resolve) => {
-    const start = performance.now();
-    const body = request.body === undefined ? undefined : JSON.stringify(request.body);
-    const headers = { ...(request.headers || {}) };
-    if (body !== undefined) { headers['content-type'] = 'application/json'; headers['content-length'] = Buffer.byteLength(body); }
-    const req = http.request(base + request.path, { method: request.method, agent, headers }, (response) => {
-      response.resume();
-      response.on('end', () => resolve({ ms: performance.now() - start, status: response.statusCode }));
-    });
-    req.on('error', (error) => resolve({ ms: performance.now() - start, status: 0, error: String(error) }));
-    req.end(body);
+    let buffer = Buffer.alloc(0);
+    const onData = (chunk) => {
+      buffer = buffer.length ? Buffer.concat([buffer, chunk]) : chunk;
+      const headEnd = buffer.indexOf('\\r\\n\\r\\n');
+      if (headEnd < 0) return;
+      const head = buffer.subarray(0, headEnd).toString('latin1');
+      const length = /\\r\\ncontent-length: *(\\d+)/i.exec(head);
+      const status = Number(head.slice(9, 12));
+      if (!length) { socket.off('data', onData); resolve({ status: 0, error: 'response without content-length: ' + head.split('\\r\\n')[0] }); return; }
+      if (buffer.length < headEnd + 4 + Number(length[1])) return;
+      socket.off('data', onData);
+      resolve({ status });
+    };
+    socket.on('data', onData);
   });
 }
 process.on('message', async (message) => {
-  const results = await Promise.all(message.requests.map((request) => one(message.base, request)));
-  process.send({ id: message.id, results });
+  const sockets = await connections(message.base, message.requests.length);
+  const payloads = message.requests.map((request) => serialize(message.base, request));
+  const pending = [];
+  for (let i = 0; i < sockets.length; i += 1) {
+    const done = response(sockets[i]);
+    const start = performance.now();
+    sockets[i].write(payloads[i]);
+    pending.push(done.then((result) => ({ ...result, ms: performance.now() - start })));
+  }
+  process.send({ id: message.id, results: await Promise.all(pending) });
 });
 `;
 
@@ -190,8 +231,9 @@ async function startBareWriteServer(database: Database): Promise<{ url: string; 
       pending.push({
         id,
         respond: () => {
-          response.writeHead(200, { 'content-type': 'application/json' });
-          response.end(JSON.stringify({ run_id: id }));
+          const body = JSON.stringify({ run_id: id });
+          response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+          response.end(body);
         },
       });
       if (!flushing) {
@@ -250,40 +292,57 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   const health = (count: number): Request[] => Array.from({ length: count }, () => ({ method: 'GET', path: '/health' }));
 
   // Warm-up: JIT, connections (client keep-alive sockets and pools), pg-boss queue, the groups.
-  for (let round = 0; round < 3; round += 1) {
+  // Fewer rounds leave the first measured bursts visibly slower (code still being optimized).
+  for (let round = 0; round < WARMUP_BURSTS; round += 1) {
     await load.burst(health(TRIGGER_CONCURRENCY));
     await load.burst(many(TRIGGER_CONCURRENCY));
     await load.burst(single(20));
     await waitForAllRuns();
   }
 
-  // Trigger latency: the same burst shapes, the runs of each burst finish before the next.
+  // Trigger latency: the same burst shapes, repeated; the runs of each burst finish before the next.
   if (PHASES.has('trigger')) {
-  // The server's own view of a burst, beside the client's: each request from its headers parsed to
+  // The server's own view of the bursts, beside the client's: each request from its headers parsed to
   // its response written (the difference is queueing in the client and sockets on the shared
   // CPUs), and the main thread's busy time per request.
-  const serverTimed = async (burst: () => Promise<number[]>) => {
+  const repeated = async (burst: () => Promise<number[]>, between: () => Promise<void> = async () => {}) => {
+    const client: number[] = [];
+    const burstP99: number[] = [];
     const server: number[] = [];
+    let busy = 0;
     const onRequest = (_request: unknown, response: { on(event: 'finish', listener: () => void): void }) => {
       const begin = performance.now();
       response.on('finish', () => server.push(performance.now() - begin));
     };
     app.http.server.on('request', onRequest);
-    const loopBefore = performance.eventLoopUtilization();
     try {
-      const client = await burst();
-      return { client, server, busyPerRequest: performance.eventLoopUtilization(loopBefore).active / client.length };
+      for (let round = 0; round < BURSTS; round += 1) {
+        const loopBefore = performance.eventLoopUtilization();
+        const latencies = await burst();
+        busy += performance.eventLoopUtilization(loopBefore).active;
+        client.push(...latencies);
+        burstP99.push(percentile(latencies, 99));
+        await between();
+      }
     } finally {
       app.http.server.off('request', onRequest);
     }
+    return { client, burstP99, server, busyPerRequest: busy / client.length };
   };
-  const healthLatencies = await serverTimed(() => load.burst(health(TRIGGER_CONCURRENCY)));
+  const spread = (run: { burstP99: number[] }) =>
+    `per-burst p99: median ${ms(percentile(run.burstP99, 50))}, best ${ms(Math.min(...run.burstP99))}, worst ${ms(Math.max(...run.burstP99))}`;
+  const healthRun = await repeated(() => load.burst(health(TRIGGER_CONCURRENCY)));
   const bare = await startBareWriteServer(database);
   const bareTrigger = (): Request => ({ method: 'POST', path: '/', body: { instructions: ['A passive student who starts every reply with Uh...'] } });
-  await load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url);
+  for (let round = 0; round < WARMUP_BURSTS; round += 1) await load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url);
   const bareLoopBefore = performance.eventLoopUtilization();
-  const bareLatencies = await load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url);
-  const bareBusyPerRequest = performance.eventLoopUtilization(bareLoopBefore).active / bareLatencies.length;
+  const bareRun = { client: [] as number[], burstP99: [] as number[] };
+  for (let round = 0; round < BURSTS; round += 1) {
+    const latencies = await load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url);
+    bareRun.client.push(...latencies);
+    bareRun.burstP99.push(percentile(latencies, 99));
+  }
+  const bareBusyPerRequest = performance.eventLoopUtilization(bareLoopBefore).active / bareRun.client.length;
   await bare.close();
   const rawInsert = async () => {
     const start = performance.now();
@@ -294,17 +353,16 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   const serialInserts: number[] = [];
   for (let i = 0; i < 200; i += 1) serialInserts.push(await rawInsert());
   const concurrentInserts = await Promise.all(Array.from({ length: TRIGGER_CONCURRENCY }, rawInsert));
-  const manySessions = await serverTimed(() => profiled(label, 'trigger', () => load.burst(many(TRIGGER_CONCURRENCY))));
-  await waitForAllRuns();
-  const oneSession = await load.burst(single(TRIGGER_CONCURRENCY));
-  await waitForAllRuns();
-  console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, ${SESSIONS} sessions:  ${p(manySessions.client)}   (target p99 <= 25 ms)`);
-  console.log(`  the same, server-side:                           ${p(manySessions.server)};  main thread busy ${(manySessions.busyPerRequest * 1000).toFixed(0)} µs per trigger (runs executing beside them included)`);
-  console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, one session:    ${p(oneSession)}`);
-  console.log(`  reference GET /health, ${TRIGGER_CONCURRENCY} concurrent:         ${p(healthLatencies.client)}   (server-side ${p(healthLatencies.server)})`);
-  console.log(`  reference bare node:http + one group-committed INSERT, ${TRIGGER_CONCURRENCY} concurrent: ${p(bareLatencies)};  main thread busy ${(bareBusyPerRequest * 1000).toFixed(0)} µs per request`);
+  const manySessions = await profiled(label, 'trigger', () => repeated(() => load.burst(many(TRIGGER_CONCURRENCY)), waitForAllRuns));
+  const oneSession = await repeated(() => load.burst(single(TRIGGER_CONCURRENCY)), waitForAllRuns);
+  console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, ${SESSIONS} sessions, ${BURSTS} bursts:  ${p(manySessions.client)}   (target p99 <= 25 ms)`);
+  console.log(`  ${spread(manySessions)}`);
+  console.log(`  the same, server-side: ${p(manySessions.server)};  main thread busy ${(manySessions.busyPerRequest * 1000).toFixed(0)} µs per trigger (runs executing beside them included)`);
+  console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, one session:  ${p(oneSession.client)};  ${spread(oneSession)}`);
+  console.log(`  reference GET /health, ${TRIGGER_CONCURRENCY} concurrent:  ${p(healthRun.client)}   (server-side ${p(healthRun.server)})`);
+  console.log(`  reference bare node:http + one group-committed INSERT, ${TRIGGER_CONCURRENCY} concurrent:  ${p(bareRun.client)};  ${spread(bareRun)};  main thread busy ${(bareBusyPerRequest * 1000).toFixed(0)} µs per request`);
   console.log(
-    `  ratio trigger p99 / GET /health p99: ${(percentile(manySessions.client, 99) / percentile(healthLatencies.client, 99)).toFixed(2)};  / bare write p99: ${(percentile(manySessions.client, 99) / percentile(bareLatencies, 99)).toFixed(2)}`,
+    `  ratio trigger p99 / GET /health p99: ${(percentile(manySessions.client, 99) / percentile(healthRun.client, 99)).toFixed(2)};  / bare write p99: ${(percentile(manySessions.client, 99) / percentile(bareRun.client, 99)).toFixed(2)}`,
   );
   console.log(`  reference raw INSERT (in process): serial ${p(serialInserts)};  ${TRIGGER_CONCURRENCY} concurrent ${p(concurrentInserts)}`);
   }
