@@ -9,25 +9,43 @@
  *
  * With `concurrency` above 1, calls arriving while a batch is in flight start another batch at
  * once (up to that many in flight) instead of waiting for it: on a server with a connection pool,
- * the database works on them side by side.
+ * the database works on them side by side. `onIdle` is called each time the last batch in flight
+ * ends with nothing waiting.
  */
+export interface CoalescerOptions {
+  maxBatch?: number;
+  concurrency?: number;
+  onIdle?: () => void;
+}
+
 export class Coalescer<In, Out> {
   private pending: { input: In; resolve: (value: Out) => void; reject: (error: unknown) => void }[] = [];
   private draining = 0;
+  private busySince = 0;
+  private readonly maxBatch: number;
+  private readonly concurrency: number;
 
   constructor(
     private readonly process: (inputs: In[]) => Promise<(Out | Error)[]>,
-    private readonly maxBatch = 500,
-    private readonly concurrency = 1,
-  ) {}
+    private readonly options: CoalescerOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 500;
+    this.concurrency = options.concurrency ?? 1;
+  }
 
   /** True when no call waits and no batch is in flight. */
   get idle(): boolean {
     return this.pending.length === 0 && this.draining === 0;
   }
 
+  /** Milliseconds since the coalescer was last idle (0 when idle). */
+  get busyFor(): number {
+    return this.idle ? 0 : performance.now() - this.busySince;
+  }
+
   submit(input: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
+      if (this.idle) this.busySince = performance.now();
       this.pending.push({ input, resolve, reject });
       if (this.draining < this.concurrency) {
         this.draining += 1;
@@ -53,6 +71,7 @@ export class Coalescer<In, Out> {
       }
     } finally {
       this.draining -= 1;
+      if (this.idle) this.options.onIdle?.();
     }
   }
 }

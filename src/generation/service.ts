@@ -21,6 +21,9 @@ import {
   type GroupRow, type NewRun, type RunRow,
 } from './store.ts';
 
+/** Trigger batches following each other for this long count as steady load: their runs start at each commit, not at the end. */
+const STEADY_LOAD_MS = 50;
+
 /** NOTIFY channel telling the process that runs a run to abort it. */
 export const CANCEL_CHANNEL = 'glow_generation_cancel';
 
@@ -84,7 +87,10 @@ export class GenerationService {
 
   /** Made on first use: the operation catalogue builds this service without a database. */
   private get windowTriggers(): Coalescer<WindowTrigger, GenerateResponse> {
-    this.windowTriggerBatches ??= new Coalescer((batch) => this.commitWindowTriggers(batch), 500, this.options.database.backend === 'postgres' ? 2 : 1);
+    this.windowTriggerBatches ??= new Coalescer((batch) => this.commitWindowTriggers(batch), {
+      concurrency: this.options.database.backend === 'postgres' ? 2 : 1,
+      onIdle: () => this.options.queue.wakeWorker(),
+    });
     return this.windowTriggerBatches;
   }
 
@@ -203,14 +209,11 @@ export class GenerationService {
       for (const item of batch) {
         responses.push(await this.commitWindowTriggers([item]).then(([one]) => one!, (failure: unknown) => (failure instanceof Error ? failure : new Error(String(failure)))));
       }
-      return responses;
     }
     // Starting runs costs this process CPU that triggers still in flight are waiting for: a burst
-    // is answered first, and its runs start once no trigger batch is pending (under steady load the
-    // queue's poll starts them, and a running pool refills itself as runs end).
-    setImmediate(() => {
-      if (this.windowTriggers.idle) queue.wakeWorker();
-    });
+    // is answered first, and its runs start when no trigger batch is left (onIdle). Under steady
+    // load, when batches have followed each other for a while, every commit starts them.
+    if (this.windowTriggers.busyFor > STEADY_LOAD_MS) queue.wakeWorker();
     return responses;
   }
 
@@ -241,12 +244,17 @@ export class GenerationService {
 
   /**
    * Two triggers racing in one session must land in the same window, not open one each: the window
-   * keys (sorted, so two batches never deadlock) are locked for the transaction. PGlite has one
-   * connection, so its transactions never overlap and there is nothing to serialize.
+   * keys are locked for the transaction, in the order of the lock ids (so two batches never take
+   * two of them in opposite orders). PGlite has one connection, so its transactions never overlap
+   * and there is nothing to serialize.
    */
-  private async lockWindows(trx: Executor, sortedKeys: string[]): Promise<void> {
+  private async lockWindows(trx: Executor, keys: string[]): Promise<void> {
     if (this.options.database.backend !== 'postgres') return;
-    await this.options.database.executeSql('SELECT pg_advisory_xact_lock(hashtextextended(k, 11)) FROM (SELECT unnest($1::text[]) AS k ORDER BY 1) AS window_keys', [sortedKeys], trx);
+    await this.options.database.executeSql(
+      'SELECT pg_advisory_xact_lock(lock_id) FROM (SELECT DISTINCT hashtextextended(k, 11) AS lock_id FROM unnest($1::text[]) AS k ORDER BY 1) AS window_locks',
+      [keys],
+      trx,
+    );
   }
 
   /** Resolves when the run's terminal event is committed, with the media it produced. */

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Coalescer } from '../../src/db/coalescer.ts';
+
+/** A batch processor whose batches end when the test says so. */
+function controlled() {
+  const batches: { inputs: number[]; finish: () => void }[] = [];
+  const process = (inputs: number[]) =>
+    new Promise<(number | Error)[]>((resolve) => {
+      batches.push({ inputs, finish: () => resolve(inputs.map((input) => (input < 0 ? new Error(`bad ${input}`) : input * 10))) });
+    });
+  return { batches, process };
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+test('calls made together go in one batch; calls made while it is in flight wait for the next', async () => {
+  const { batches, process } = controlled();
+  const coalescer = new Coalescer(process);
+  const first = [coalescer.submit(1), coalescer.submit(2)];
+  await turn();
+  const later = coalescer.submit(3);
+  await turn();
+  assert.deepEqual(batches.map((batch) => batch.inputs), [[1, 2]]);
+  batches[0]!.finish();
+  assert.deepEqual(await Promise.all(first), [10, 20]);
+  await turn();
+  assert.deepEqual(batches.map((batch) => batch.inputs), [[1, 2], [3]]);
+  batches[1]!.finish();
+  assert.equal(await later, 30);
+});
+
+test('with concurrency 2 a second batch starts while the first is in flight, and not a third', async () => {
+  const { batches, process } = controlled();
+  const coalescer = new Coalescer(process, { concurrency: 2 });
+  const a = coalescer.submit(1);
+  await turn();
+  const b = coalescer.submit(2);
+  await turn();
+  const c = coalescer.submit(3);
+  await turn();
+  assert.deepEqual(batches.map((batch) => batch.inputs), [[1], [2]]);
+  batches[1]!.finish();
+  assert.equal(await b, 20);
+  await turn();
+  assert.deepEqual(batches.map((batch) => batch.inputs), [[1], [2], [3]]);
+  batches[0]!.finish();
+  batches[2]!.finish();
+  assert.deepEqual(await Promise.all([a, c]), [10, 30]);
+});
+
+test('an input answered with an Error rejects only its own call', async () => {
+  const { batches, process } = controlled();
+  const coalescer = new Coalescer(process);
+  const good = coalescer.submit(1);
+  const bad = coalescer.submit(-1);
+  await turn();
+  batches[0]!.finish();
+  assert.equal(await good, 10);
+  await assert.rejects(bad, /bad -1/);
+});
+
+test('onIdle is called once the last batch in flight ends with nothing waiting; busyFor counts from the first call', async () => {
+  const { batches, process } = controlled();
+  let idleCalls = 0;
+  const coalescer = new Coalescer(process, { concurrency: 2, onIdle: () => (idleCalls += 1) });
+  assert.equal(coalescer.idle, true);
+  assert.equal(coalescer.busyFor, 0);
+  const a = coalescer.submit(1);
+  await turn();
+  const b = coalescer.submit(2);
+  await turn();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(coalescer.busyFor >= 15, `busyFor ${coalescer.busyFor}`);
+  batches[0]!.finish();
+  await a;
+  await turn();
+  assert.equal(idleCalls, 0, 'a batch is still in flight');
+  batches[1]!.finish();
+  await b;
+  await turn();
+  assert.equal(idleCalls, 1);
+  assert.equal(coalescer.idle, true);
+  assert.equal(coalescer.busyFor, 0);
+});
