@@ -166,6 +166,23 @@ function runValues(run: NewRun) {
   };
 }
 
+/** The SQL type of every column runValues fills (a column added there must be typed here). */
+const RUN_COLUMN_TYPES: Record<keyof ReturnType<typeof runValues>, string> = {
+  id: 'uuid',
+  group_id: 'uuid',
+  org_id: 'uuid',
+  artifact_type: 'text',
+  profile_id: 'uuid',
+  session_id: 'uuid',
+  status: 'text',
+  request: 'jsonb',
+  request_hash: 'text',
+  idempotency_key: 'uuid',
+  agent_id: 'uuid',
+};
+const RUN_COLUMNS = Object.keys(RUN_COLUMN_TYPES).join(', ');
+const RUN_RECORD = Object.entries(RUN_COLUMN_TYPES).map(([column, type]) => `${column} ${type}`).join(', ');
+
 export async function insertRun(executor: Executor, run: NewRun): Promise<RunRow> {
   return executor.insertInto('generation_runs').values(runValues(run)).returningAll().executeTakeFirstOrThrow();
 }
@@ -179,10 +196,8 @@ export async function insertRuns(executor: Executor, runs: NewRun[]): Promise<vo
   if (runs.length === 0) return;
   const rows = runs.map((run) => ({ ...runValues(run), request: run.request }));
   await sql`
-    INSERT INTO generation_runs (id, group_id, org_id, artifact_type, profile_id, session_id, status, request, request_hash, idempotency_key, agent_id)
-    SELECT id, group_id, org_id, artifact_type, profile_id, session_id, status, request, request_hash, idempotency_key, agent_id
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-      AS r (id uuid, group_id uuid, org_id uuid, artifact_type text, profile_id uuid, session_id uuid, status text, request jsonb, request_hash text, idempotency_key uuid, agent_id uuid)`.execute(executor);
+    INSERT INTO generation_runs (${sql.raw(RUN_COLUMNS)})
+    SELECT ${sql.raw(RUN_COLUMNS)} FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r (${sql.raw(RUN_RECORD)})`.execute(executor);
 }
 
 export async function findRun(executor: Executor, id: string, forUpdate = false): Promise<RunRow | undefined> {
