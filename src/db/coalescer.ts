@@ -5,7 +5,8 @@
  * event loop (with whatever else arrived in the same turn).
  *
  * `process` answers each input on its own (a value or an Error), so one input's failure is that
- * caller's alone; a throw from `process` fails the whole batch.
+ * caller's alone; a throw from `process` fails the whole batch, unless `retryAlone` is set: then
+ * each input of a failed batch is processed again on its own, and a throw fails only that input.
  *
  * With `concurrency` above 1, calls arriving while a batch is in flight start another batch at
  * once (up to that many in flight) instead of waiting for it: on a server with a connection pool,
@@ -16,6 +17,7 @@ export interface CoalescerOptions {
   maxBatch?: number;
   concurrency?: number;
   onIdle?: () => void;
+  retryAlone?: boolean;
 }
 
 export class Coalescer<In, Out> {
@@ -66,12 +68,25 @@ export class Coalescer<In, Out> {
             else entry.resolve(output as Out);
           });
         } catch (error) {
-          for (const entry of batch) entry.reject(error);
+          if (this.options.retryAlone && batch.length > 1) await this.processAlone(batch);
+          else for (const entry of batch) entry.reject(error);
         }
       }
     } finally {
       this.draining -= 1;
       if (this.idle) this.options.onIdle?.();
+    }
+  }
+
+  private async processAlone(batch: typeof this.pending): Promise<void> {
+    for (const entry of batch) {
+      try {
+        const [output] = await this.process([entry.input]);
+        if (output instanceof Error) entry.reject(output);
+        else entry.resolve(output as Out);
+      } catch (error) {
+        entry.reject(error);
+      }
     }
   }
 }

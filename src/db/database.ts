@@ -16,6 +16,8 @@ export type Unlisten = () => Promise<void>;
 export interface Database {
   readonly db: Kysely<DB>;
   readonly backend: Backend;
+  /** Whether two transactions can be in flight at once: a pool on PostgreSQL; PGlite's one connection runs them one after another. */
+  readonly parallelTransactions: boolean;
   /** Human description of where the data lives (printed at start). */
   readonly location: string;
   /**
@@ -78,6 +80,7 @@ async function openPglite(dataDir: string): Promise<Database> {
   return {
     db,
     backend: 'pglite',
+    parallelTransactions: false,
     location: `embedded PGlite at ${pgDataDir}`,
     async executeSql(text, values = [], executor) {
       if (values.length > 0) {
@@ -172,6 +175,7 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
   return {
     db,
     backend: 'postgres',
+    parallelTransactions: true,
     location: `PostgreSQL at ${url.host}${url.pathname}`,
     async executeSql(text, values = [], executor) {
       const result = await (executor ?? db).executeQuery(CompiledQuery.raw(text, values));

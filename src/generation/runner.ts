@@ -94,29 +94,18 @@ export class RunExecutor {
    * should two ask for the same run in one batch. If the statement fails, each run is claimed on
    * its own, so one run's failure stays its own.
    */
-  private readonly claims = new Coalescer<string, ClaimedRun | undefined>(async (runIds) => {
-    const { database, ownerId, leaseMs } = this.options;
-    const claim = (ids: string[]) => claimRuns(database.db, ids, ownerId, leaseMs);
-    const unique = [...new Set(runIds)];
-    let rows: ClaimedRun[] | undefined;
-    try {
-      rows = await claim(unique);
-    } catch (error) {
-      if (unique.length === 1) throw error;
-    }
-    const claimed = new Map<string, ClaimedRun | Error>((rows ?? []).map((run) => [run.id, run]));
-    if (!rows) {
-      for (const runId of unique) {
-        const [run] = await claim([runId]).catch((error: unknown) => [error instanceof Error ? error : new Error(String(error))]);
-        if (run) claimed.set(runId, run);
-      }
-    }
-    return runIds.map((runId) => {
-      const outcome = claimed.get(runId);
-      claimed.delete(runId);
-      return outcome;
-    });
-  });
+  private readonly claims = new Coalescer<string, ClaimedRun | undefined>(
+    async (runIds) => {
+      const { database, ownerId, leaseMs } = this.options;
+      const claimed = new Map((await claimRuns(database.db, [...new Set(runIds)], ownerId, leaseMs)).map((run) => [run.id, run]));
+      return runIds.map((runId) => {
+        const run = claimed.get(runId);
+        claimed.delete(runId);
+        return run;
+      });
+    },
+    { retryAlone: true },
+  );
 
   constructor(private readonly options: RunExecutorOptions) {}
 

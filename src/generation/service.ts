@@ -35,6 +35,11 @@ export function canSee(actor: Actor, row: { org_id: string; profile_id: string }
   return row.org_id === actor.orgId && (actor.role === 'admin' || row.profile_id === actor.profileId);
 }
 
+/** A caller's group window: one per profile, session and family (the advisory lock and the batch both key on it). */
+function windowKey(profileId: string, sessionId: string, type: string): string {
+  return `${profileId}:${sessionId}:${type}`;
+}
+
 /** Key order does not change what a request means, so it must not change its hash. */
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
@@ -88,8 +93,9 @@ export class GenerationService {
   /** Made on first use: the operation catalogue builds this service without a database. */
   private get windowTriggers(): Coalescer<WindowTrigger, GenerateResponse> {
     this.windowTriggerBatches ??= new Coalescer((batch) => this.commitWindowTriggers(batch), {
-      concurrency: this.options.database.backend === 'postgres' ? 2 : 1,
+      concurrency: this.options.database.parallelTransactions ? 2 : 1,
       onIdle: () => this.options.queue.wakeWorker(),
+      retryAlone: true,
     });
     return this.windowTriggerBatches;
   }
@@ -163,53 +169,42 @@ export class GenerationService {
    * and their jobs. If the batch fails, each trigger is retried alone, so one bad trigger fails
    * only its own request.
    */
-  private async commitWindowTriggers(batch: WindowTrigger[]): Promise<(GenerateResponse | Error)[]> {
+  private async commitWindowTriggers(batch: WindowTrigger[]): Promise<GenerateResponse[]> {
     const { database, queue, config } = this.options;
-    let responses: (GenerateResponse | Error)[];
-    try {
-      responses = await database.db.transaction().execute(async (trx) => {
-        const windowKeyOf = (item: WindowTrigger) => `${item.actor.profileId}:${item.actor.sessionId}:${item.type}`;
-        const keys = new Map<string, WindowTrigger>();
-        for (const item of batch) if (!keys.has(windowKeyOf(item))) keys.set(windowKeyOf(item), item);
-        const ordered = [...keys.keys()].sort();
-        await this.lockWindows(trx, ordered);
-        const firsts = ordered.map((windowKey) => keys.get(windowKey)!);
-        const since = new Date(Date.now() - config.GLOW_GROUP_WINDOW_MINUTES * 60_000);
-        const open = await openWindowGroups(
-          trx,
-          firsts.map((item) => ({ orgId: item.actor.orgId, profileId: item.actor.profileId, sessionId: item.actor.sessionId, artifactType: item.type })),
-          since,
-        );
-        const groupOf = new Map<string, string>();
-        for (const group of open) groupOf.set(`${group.profile_id}:${group.session_id}:${group.artifact_type}`, group.id);
-        const fresh = firsts.filter((item) => !groupOf.has(windowKeyOf(item)));
-        const created = await insertGroups(
-          trx,
-          fresh.map((item) => ({ orgId: item.actor.orgId, profileId: item.actor.profileId, sessionId: item.actor.sessionId, artifactType: item.type, name: groupNameFor(item.type, item.body) })),
-        );
-        fresh.forEach((item, index) => groupOf.set(windowKeyOf(item), created[index]!.id));
-        const runs: NewRun[] = batch.map((item) => ({
-          id: uuidv7(),
-          groupId: groupOf.get(windowKeyOf(item))!,
-          orgId: item.actor.orgId,
-          artifactType: item.type,
-          profileId: item.actor.profileId,
-          sessionId: item.actor.sessionId,
-          request: storedRequest(item.body) as unknown as Record<string, unknown>,
-          requestHash: item.hash,
-          ...(item.body.config?.params?.agent_id ? { agentId: item.body.config.params.agent_id } : {}),
-        }));
-        await insertRuns(trx, runs);
-        await queue.enqueueMany(runs.map((run) => ({ run_id: run.id })), trx);
-        return runs.map((run) => ({ group_id: run.groupId, run_id: run.id, produced_media: [] }));
-      });
-    } catch (error) {
-      if (batch.length === 1) throw error;
-      responses = [];
-      for (const item of batch) {
-        responses.push(await this.commitWindowTriggers([item]).then(([one]) => one!, (failure: unknown) => (failure instanceof Error ? failure : new Error(String(failure)))));
-      }
-    }
+    const keyed = batch.map((item) => ({ item, key: windowKey(item.actor.profileId, item.actor.sessionId, item.type) }));
+    const firstOfKey = new Map<string, WindowTrigger>();
+    for (const { item, key } of keyed) if (!firstOfKey.has(key)) firstOfKey.set(key, item);
+    const responses = await database.db.transaction().execute(async (trx) => {
+      await this.lockWindows(trx, [...firstOfKey.keys()]);
+      const since = new Date(Date.now() - config.GLOW_GROUP_WINDOW_MINUTES * 60_000);
+      const open = await openWindowGroups(
+        trx,
+        [...firstOfKey.values()].map((item) => ({ orgId: item.actor.orgId, profileId: item.actor.profileId, sessionId: item.actor.sessionId, artifactType: item.type })),
+        since,
+      );
+      const groupOf = new Map<string, string>();
+      for (const group of open) groupOf.set(windowKey(group.profile_id, group.session_id, group.artifact_type), group.id);
+      const fresh = [...firstOfKey].filter(([key]) => !groupOf.has(key));
+      const created = await insertGroups(
+        trx,
+        fresh.map(([, item]) => ({ orgId: item.actor.orgId, profileId: item.actor.profileId, sessionId: item.actor.sessionId, artifactType: item.type, name: groupNameFor(item.type, item.body) })),
+      );
+      fresh.forEach(([key], index) => groupOf.set(key, created[index]!.id));
+      const runs: NewRun[] = keyed.map(({ item, key }) => ({
+        id: uuidv7(),
+        groupId: groupOf.get(key)!,
+        orgId: item.actor.orgId,
+        artifactType: item.type,
+        profileId: item.actor.profileId,
+        sessionId: item.actor.sessionId,
+        request: storedRequest(item.body) as unknown as Record<string, unknown>,
+        requestHash: item.hash,
+        ...(item.body.config?.params?.agent_id ? { agentId: item.body.config.params.agent_id } : {}),
+      }));
+      await insertRuns(trx, runs);
+      await queue.enqueueMany(runs.map((run) => ({ run_id: run.id })), trx);
+      return runs.map((run) => ({ group_id: run.groupId, run_id: run.id, produced_media: [] as ProducedMedia[] }));
+    });
     // Starting runs costs this process CPU that triggers still in flight are waiting for: a burst
     // is answered first, and its runs start when no trigger batch is left (onIdle). Under steady
     // load, when batches have followed each other for a while, every commit starts them.
@@ -234,22 +229,22 @@ export class GenerationService {
       await touchGroup(trx, group.id);
       return group;
     }
-    const windowKey = { orgId: actor.orgId, profileId: actor.profileId, sessionId: actor.sessionId, artifactType: type };
-    await this.lockWindows(trx, [`${actor.profileId}:${actor.sessionId}:${type}`]);
+    const window = { orgId: actor.orgId, profileId: actor.profileId, sessionId: actor.sessionId, artifactType: type };
+    await this.lockWindows(trx, [windowKey(actor.profileId, actor.sessionId, type)]);
     const since = new Date(Date.now() - this.options.config.GLOW_GROUP_WINDOW_MINUTES * 60_000);
-    const [current] = await openWindowGroups(trx, [windowKey], since);
+    const [current] = await openWindowGroups(trx, [window], since);
     if (current) return current;
-    return insertGroup(trx, { ...windowKey, name: groupNameFor(type, body) });
+    return insertGroup(trx, { ...window, name: groupNameFor(type, body) });
   }
 
   /**
    * Two triggers racing in one session must land in the same window, not open one each: the window
    * keys are locked for the transaction, in the order of the lock ids (so two batches never take
-   * two of them in opposite orders). PGlite has one connection, so its transactions never overlap
-   * and there is nothing to serialize.
+   * two of them in opposite orders). Where transactions never overlap (PGlite) there is nothing to
+   * serialize.
    */
   private async lockWindows(trx: Executor, keys: string[]): Promise<void> {
-    if (this.options.database.backend !== 'postgres') return;
+    if (!this.options.database.parallelTransactions) return;
     await this.options.database.executeSql(
       'SELECT pg_advisory_xact_lock(lock_id) FROM (SELECT DISTINCT hashtextextended(k, 11) AS lock_id FROM unnest($1::text[]) AS k ORDER BY 1) AS window_locks',
       [keys],

@@ -35,7 +35,7 @@ export class IdentityService {
     private readonly database: Database,
     private readonly artifacts: ArtifactService,
   ) {
-    this.lookups = new Coalescer((hashes) => this.lookUp(hashes), { concurrency: database.backend === 'postgres' ? 2 : 1 });
+    this.lookups = new Coalescer((hashes) => this.lookUp(hashes), { concurrency: database.parallelTransactions ? 2 : 1 });
   }
 
   /** Resolves a presented token to its actor, or null. Revoked tokens are gone from the table, so revocation is immediate. */

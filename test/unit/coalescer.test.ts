@@ -83,3 +83,20 @@ test('onIdle is called once the last batch in flight ends with nothing waiting; 
   assert.equal(coalescer.idle, true);
   assert.equal(coalescer.busyFor, 0);
 });
+
+test('with retryAlone a failed batch is processed again input by input, and a throw fails only its own input', async () => {
+  const seen: number[][] = [];
+  const process = async (inputs: number[]) => {
+    seen.push(inputs);
+    if (inputs.length > 1 || inputs[0] === 2) throw new Error(`failed ${inputs.join(',')}`);
+    return inputs.map((input) => input * 10);
+  };
+  const alone = new Coalescer(process, { retryAlone: true });
+  const outcomes = await Promise.allSettled([alone.submit(1), alone.submit(2), alone.submit(3)]);
+  assert.deepEqual(seen, [[1, 2, 3], [1], [2], [3]]);
+  assert.deepEqual(outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : (outcome.reason as Error).message)), [10, 'failed 2', 30]);
+
+  const together = new Coalescer(process);
+  const failed = await Promise.allSettled([together.submit(1), together.submit(3)]);
+  assert.deepEqual(failed.map((outcome) => outcome.status), ['rejected', 'rejected']);
+});
