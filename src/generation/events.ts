@@ -16,8 +16,6 @@ export interface CompletedResource {
   name: string;
 }
 
-export type { GenerationEventType };
-
 export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(['GenerationCompleteEvent', 'GenerationErrorEvent']);
 
 export function isTerminalPayload(payload: Record<string, unknown>): boolean {

@@ -198,7 +198,7 @@ export class RunExecutor {
     if (request.handler) {
       const handler = this.handlers.get(request.handler.kind);
       if (!handler) throw new RunFailure(`This server cannot execute ${request.handler.kind} runs.`, run.id);
-      return handler({ ...this.stepOf(run, envelope, signal), actor: await this.actorOf(run), media: this.options.media });
+      return handler({ ...this.stepOf(run, envelope, signal), actor: this.actorOf(run), media: this.options.media });
     }
     const media = mediaModalities(request);
     const attachTo = request.body.config?.params?.artifact_id;
@@ -225,7 +225,7 @@ export class RunExecutor {
     }
     // Recorded on the run by the statement that charges its usage or ends it (no write of its own).
     state.modelId = model.modelId;
-    const actor = await this.actorOf(run);
+    const actor = this.actorOf(run);
     const outcomeOf = (ids: string[]): RunOutcome => ({
       artifactIds: ids,
       message: ids.length === 1 ? `Saved ${run.artifact_type} ${ids[0]}.` : `Saved ${ids.length} ${run.artifact_type} artifacts.`,
@@ -327,11 +327,11 @@ export class RunExecutor {
   }
 
   /** `config.params.artifact_id`: only media, attached to an existing record (appended to its media field); no saved event. */
-  private async attachMedia(run: RunRow, envelope: RunEnvelope, signal: AbortSignal, artifactId: string, media: MediaModality[]): Promise<RunOutcome> {
+  private async attachMedia(run: ClaimedRun, envelope: RunEnvelope, signal: AbortSignal, artifactId: string, media: MediaModality[]): Promise<RunOutcome> {
     const { artifacts } = this.options;
     const request = run.request as StoredRequest;
     const type = run.artifact_type as ArtifactType;
-    const actor = await this.actorOf(run);
+    const actor = this.actorOf(run);
     const outcome = { artifactIds: [artifactId], message: `Attached ${media.join(' and ')} to ${type} ${artifactId}.` };
     // Executed again after its worker died past the point of attaching: already done.
     if ((await messagesOfRun(this.options.database.db, run.id)).some((message) => message.role === 'assistant')) return outcome;
@@ -404,22 +404,12 @@ export class RunExecutor {
     return recorded.length > 0 ? [] : userMessages(run.request as StoredRequest);
   }
 
-  private async actorOf(run: RunRow | ClaimedRun): Promise<Actor> {
-    // The claim read the profile's role: no statement of its own.
-    if ('profile_role' in run) {
-      if (!run.profile_role) throw new RunFailure('The profile that started this run no longer exists.', run.id);
-      return { orgId: run.org_id, profileId: run.profile_id, role: run.profile_role, sessionId: run.session_id, isOperator: false };
-    }
-    const profile = await this.options.database.db
-      .selectFrom('artifacts')
-      .select('data')
-      .where('id', '=', run.profile_id)
-      .where('org_id', '=', run.org_id)
-      .where('type', '=', 'profile')
-      .executeTakeFirst();
-    if (!profile) throw new RunFailure('The profile that started this run no longer exists.', run.id);
-    return { orgId: run.org_id, profileId: run.profile_id, role: profile.data.role === 'admin' ? 'admin' : 'member', sessionId: run.session_id, isOperator: false };
+  /** The claim read the profile's role: no statement of its own. */
+  private actorOf(run: ClaimedRun): Actor {
+    if (!run.profile_role) throw new RunFailure('The profile that started this run no longer exists.', run.id);
+    return { orgId: run.org_id, profileId: run.profile_id, role: run.profile_role, sessionId: run.session_id, isOperator: false };
   }
+
 }
 
 function userMessages(request: StoredRequest): ChatMessage[] {

@@ -18,7 +18,7 @@ export async function findGroup(executor: Executor, id: string): Promise<GroupRo
 }
 
 /** A group's activity time is refreshed at most this often: a busy session's triggers do not each rewrite its row. */
-export const ACTIVITY_REFRESH_SECONDS = 10;
+const ACTIVITY_REFRESH_SECONDS = 10;
 
 export interface WindowKey {
   orgId: string;
@@ -341,7 +341,7 @@ export async function finishRun(
 
 /** Records the run's terminal event seq, inserting `messages` of the run in the same statement. */
 export async function setTerminalSeq(executor: Executor, runId: string, seq: number, messages?: { groupId: string; messages: ChatMessage[] }): Promise<void> {
-  const rows = (messages?.messages ?? []).map((message) => ({ id: uuidv7(), run_id: runId, group_id: messages!.groupId, role: message.role, text: message.text }));
+  const rows = messages ? messageRows(runId, messages.groupId, messages.messages) : [];
   if (rows.length === 0) {
     await executor.updateTable('generation_runs').set({ terminal_event_seq: seq }).where('id', '=', runId).execute();
     return;
@@ -375,7 +375,7 @@ export async function expiredRuns(executor: Executor, limit: number): Promise<Ru
  * with the database away) and it is enqueued again. A second job for a run that was only waiting
  * is harmless: its claim finds the run taken and does nothing.
  */
-export const QUEUED_RECHECK_SECONDS = 10 * 60;
+const QUEUED_RECHECK_SECONDS = 10 * 60;
 
 /** When a queued run is next looked at: its `lease_expires_at` once requeued, else its creation plus the recheck delay. */
 const queuedRecheckAt = sql<Date>`coalesce(lease_expires_at, created_at + make_interval(secs => ${QUEUED_RECHECK_SECONDS}))`;
@@ -421,11 +421,15 @@ export async function requeueExpiredRun(executor: Executor, runId: string): Prom
 
 // ---- messages
 
+function messageRows(runId: string, groupId: string, messages: ChatMessage[]) {
+  return messages.map((message) => ({ id: uuidv7(), run_id: runId, group_id: groupId, role: message.role, text: message.text }));
+}
+
 export async function insertMessages(executor: Executor, runId: string, groupId: string, messages: ChatMessage[]): Promise<void> {
   if (messages.length === 0) return;
   await executor
     .insertInto('generation_messages')
-    .values(messages.map((message) => ({ id: uuidv7(), run_id: runId, group_id: groupId, role: message.role, text: message.text })))
+    .values(messageRows(runId, groupId, messages))
     .execute();
 }
 

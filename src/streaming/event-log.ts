@@ -247,19 +247,6 @@ export class EventNotifier {
   }
 }
 
-/** Events of a group after `afterSeq`, oldest first. */
-export async function readGroupEvents(executor: Executor, groupId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
-  const rows = await executor
-    .selectFrom('generation_events')
-    .select(['seq', 'run_id', 'group_id', 'payload'])
-    .where('group_id', '=', groupId)
-    .where('seq', '>', afterSeq)
-    .orderBy('seq')
-    .limit(limit)
-    .execute();
-  return rows.map((row) => ({ seq: Number(row.seq), runId: row.run_id, groupId: row.group_id, payload: row.payload }));
-}
-
 /** For each group, its first `limit` events after its own position, oldest first within a group; one query. */
 export async function readGroupsEvents(executor: Executor, positions: { groupId: string; afterSeq: number }[], limit: number): Promise<StoredEvent[]> {
   if (positions.length === 0) return [];
