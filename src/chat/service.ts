@@ -13,7 +13,7 @@ import { badRequest, conflict, notFound } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import { assertUploadsUsable, linkUploadsToMessage } from '../media/module.ts';
 import type { ChatMessageBody, ChatMessageResponse, StartAttemptBody } from './http-schemas.ts';
-import { countLearnerAttempts, lockAttempt, lockLearnerAttempts } from './store.ts';
+import { countLearnerAttempts, lockLearnerAttempts } from './store.ts';
 
 export type AttemptData = z.infer<(typeof attemptFamily)['data']>;
 export type SimulationData = z.infer<(typeof simulationFamily)['data']>;
@@ -99,7 +99,7 @@ export class ChatService {
         const endedAt = deadline.toISOString();
         await this.database.db.transaction().execute(async (trx) => {
           // From the attempt as it is now: a turn committed meanwhile keeps its count.
-          const current = (await lockAttempt(trx, attempt.id)) as AttemptData | undefined;
+          const current = (await findArtifact(trx, actor.orgId, 'attempt', attempt.id, true))?.data as AttemptData | undefined;
           if (current?.state !== 'in_progress') return;
           await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: { ...current, state: 'completed', ended_at: endedAt } }, { executor: trx, serverFlow: true });
         });
@@ -133,7 +133,7 @@ export class ChatService {
     // The reply belongs to the attempt's learner even when an admin sent the turn: the learner follows it and it acts as them.
     const { runId, prepared: messageId } = await this.generation.startRun(actor, { type: 'attempt', groupId, request, ownerProfileId: learnerProfileId }, async (executor, runId) => {
       // Turns sent at once are counted one at a time, against the attempt as the previous one left it.
-      const current = ((await lockAttempt(executor, attempt.id)) ?? data) as AttemptData;
+      const current = ((await findArtifact(executor, actor.orgId, 'attempt', attempt.id, true))?.data ?? data) as AttemptData;
       if (current.state !== 'in_progress') throw notInProgress(attempt.id, current.state);
       const message = await insertMessage(executor, { runId, groupId, role: 'user', text: body.text ?? '', uploads });
       await linkUploadsToMessage(executor, { orgId: actor.orgId, messageId: message.id, readerProfileId: learnerProfileId, uploadIds: Object.values(uploads).flat() });

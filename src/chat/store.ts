@@ -18,9 +18,3 @@ export async function countLearnerAttempts(executor: Executor, orgId: string, pr
     .executeTakeFirstOrThrow();
   return Number(row.attempts);
 }
-
-/** The attempt's data as committed now, its row locked until the transaction ends: concurrent turns of one attempt go one at a time. */
-export async function lockAttempt(executor: Executor, attemptId: string): Promise<Record<string, unknown> | undefined> {
-  const row = await executor.selectFrom('artifacts').select('data').where('id', '=', attemptId).forUpdate().executeTakeFirst();
-  return row?.data as Record<string, unknown> | undefined;
-}
