@@ -206,10 +206,10 @@ class LoadClient {
 
 /**
  * The floor for a durable trigger on this machine, as a reference: bare node:http (no framework,
- * no auth, no validation), and the requests that arrive together committed by one INSERT.
+ * no auth, no validation), and the requests that arrive together committed by one INSERT into
+ * bench_raw (which the caller made).
  */
 async function startBareWriteServer(database: Database): Promise<{ url: string; close(): Promise<void> }> {
-  await database.executeSql('CREATE TABLE IF NOT EXISTS bench_raw (id uuid PRIMARY KEY)');
   let pending: { id: string; respond: () => void }[] = [];
   let flushing = false;
   const flush = async () => {
@@ -274,6 +274,19 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
     while ((await terminalRuns()) < total) await sleep(50);
   };
 
+  // A single-row INSERT's round trip, timed: the database's own floor, beside the figures.
+  await database.executeSql('CREATE TABLE IF NOT EXISTS bench_raw (id uuid PRIMARY KEY)');
+  const timedRawInsert = async () => {
+    const start = performance.now();
+    await database.executeSql('INSERT INTO bench_raw (id) VALUES ($1)', [uuidv7()]);
+    return performance.now() - start;
+  };
+  const serialRawInserts = async () => {
+    const inserts: number[] = [];
+    for (let i = 0; i < 200; i += 1) inserts.push(await timedRawInsert());
+    return inserts;
+  };
+
   console.log(`\n--- ${label} (${database.location}; ${os.cpus().length} CPUs; clients in child processes)`);
   // Sessions: one token each (the group window is per profile and session).
   const tokens: string[] = [];
@@ -335,24 +348,10 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   const bare = await startBareWriteServer(database);
   const bareTrigger = (): Request => ({ method: 'POST', path: '/', body: { instructions: ['A passive student who starts every reply with Uh...'] } });
   for (let round = 0; round < WARMUP_BURSTS; round += 1) await load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url);
-  const bareLoopBefore = performance.eventLoopUtilization();
-  const bareRun = { client: [] as number[], burstP99: [] as number[] };
-  for (let round = 0; round < BURSTS; round += 1) {
-    const latencies = await load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url);
-    bareRun.client.push(...latencies);
-    bareRun.burstP99.push(percentile(latencies, 99));
-  }
-  const bareBusyPerRequest = performance.eventLoopUtilization(bareLoopBefore).active / bareRun.client.length;
+  const bareRun = await repeated(() => load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url));
   await bare.close();
-  const rawInsert = async () => {
-    const start = performance.now();
-    await database.executeSql('INSERT INTO bench_raw (id) VALUES ($1)', [uuidv7()]);
-    return performance.now() - start;
-  };
-  await database.executeSql('CREATE TABLE IF NOT EXISTS bench_raw (id uuid PRIMARY KEY)');
-  const serialInserts: number[] = [];
-  for (let i = 0; i < 200; i += 1) serialInserts.push(await rawInsert());
-  const concurrentInserts = await Promise.all(Array.from({ length: TRIGGER_CONCURRENCY }, rawInsert));
+  const serialInserts = await serialRawInserts();
+  const concurrentInserts = await Promise.all(Array.from({ length: TRIGGER_CONCURRENCY }, timedRawInsert));
   const manySessions = await profiled(label, 'trigger', () => repeated(() => load.burst(many(TRIGGER_CONCURRENCY)), waitForAllRuns));
   const oneSession = await repeated(() => load.burst(single(TRIGGER_CONCURRENCY)), waitForAllRuns);
   console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, ${SESSIONS} sessions, ${BURSTS} bursts:  ${p(manySessions.client)}   (target p99 <= 25 ms)`);
@@ -360,7 +359,7 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   console.log(`  the same, server-side: ${p(manySessions.server)};  main thread busy ${(manySessions.busyPerRequest * 1000).toFixed(0)} µs per trigger (runs executing beside them included)`);
   console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, one session:  ${p(oneSession.client)};  ${spread(oneSession)}`);
   console.log(`  reference GET /health, ${TRIGGER_CONCURRENCY} concurrent:  ${p(healthRun.client)}   (server-side ${p(healthRun.server)})`);
-  console.log(`  reference bare node:http + one group-committed INSERT, ${TRIGGER_CONCURRENCY} concurrent:  ${p(bareRun.client)};  ${spread(bareRun)};  main thread busy ${(bareBusyPerRequest * 1000).toFixed(0)} µs per request`);
+  console.log(`  reference bare node:http + one group-committed INSERT, ${TRIGGER_CONCURRENCY} concurrent:  ${p(bareRun.client)};  ${spread(bareRun)};  main thread busy ${(bareRun.busyPerRequest * 1000).toFixed(0)} µs per request`);
   console.log(
     `  ratio trigger p99 / GET /health p99: ${(percentile(manySessions.client, 99) / percentile(healthRun.client, 99)).toFixed(2)};  / bare write p99: ${(percentile(manySessions.client, 99) / percentile(bareRun.client, 99)).toFixed(2)}`,
   );
@@ -369,17 +368,7 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
 
   // Completed offline runs per second: from the first trigger to the last terminal event.
   if (PHASES.has('runs')) {
-  const oneInsert = async () => {
-    await database.executeSql('CREATE TABLE IF NOT EXISTS bench_raw (id uuid PRIMARY KEY)');
-    const inserts: number[] = [];
-    for (let i = 0; i < 200; i += 1) {
-      const begin = performance.now();
-      await database.executeSql('INSERT INTO bench_raw (id) VALUES ($1)', [uuidv7()]);
-      inserts.push(performance.now() - begin);
-    }
-    return percentile(inserts, 50);
-  };
-  const insertP50 = await oneInsert();
+  const insertP50 = percentile(await serialRawInserts(), 50);
   const start = performance.now();
   // Two bursts in flight at a time: a steady stream of triggers, not a thousand sockets at once.
   let sent = 0;
