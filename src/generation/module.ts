@@ -15,6 +15,7 @@ import { RunQueue } from './queue.ts';
 import { generationOperations } from './routes.ts';
 import { RunExecutor, type RunHandler } from './runner.ts';
 import { CANCEL_CHANNEL, GenerationService } from './service.ts';
+import { holdQueuedRuns } from './store.ts';
 import { RunSweeper } from './sweeper.ts';
 import { WatchService } from './watch.ts';
 
@@ -71,7 +72,14 @@ export async function createGenerationModule(services: CoreServices, media: Medi
         executor.abort(runId, 'cancelled');
       });
       await queue.start();
-      if (config.GLOW_WORKERS > 0) await queue.work(config.GLOW_WORKERS, ({ run_id }) => executor.execute(run_id));
+      if (config.GLOW_WORKERS > 0) {
+        await queue.startWorking({
+          concurrency: config.GLOW_WORKERS,
+          handler: (runId) => executor.execute(runId),
+          hold: (runIds, ms) => holdQueuedRuns(database.db, runIds, ms),
+          holdMs: RUN_LEASE_MS,
+        });
+      }
       sweeper.start();
     },
     async beforeClose() {
@@ -81,7 +89,7 @@ export async function createGenerationModule(services: CoreServices, media: Medi
       sweeper.stop();
       streams.closeAll();
       // No new jobs first, so nothing is claimed after the runs here are told to stop.
-      queue.stopFetching();
+      await queue.stopFetching();
       await executor.shutdown();
       await queue.stop();
       await stopListeningForCancels?.();

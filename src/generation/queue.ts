@@ -3,8 +3,18 @@ import type { Database, Executor } from '../db/database.ts';
 
 export const RUN_QUEUE = 'glow-generation-run';
 
-export interface RunJob {
-  run_id: string;
+/** A job carries up to RUNS_PER_JOB runs (`run_id`: a job enqueued before jobs carried several). */
+type RunJob = { run_ids: string[] } | { run_id: string };
+
+/**
+ * Runs per job. A burst of triggers committed together enqueues one job per this many runs, not
+ * one per run: each job row costs the trigger's transaction about as much as its run row. A
+ * worker fetches as many jobs as its free slots can take in runs.
+ */
+export const RUNS_PER_JOB = 8;
+
+function runIdsOf(job: RunJob): string[] {
+  return 'run_ids' in job ? job.run_ids : [job.run_id];
 }
 
 /** How often an idle worker pool looks for jobs nobody told it about (other processes' triggers, the sweeper's requeues). */
@@ -14,30 +24,56 @@ const REFILL_DELAY_MS = 2;
 const COMPLETE_DELAY_MS = 25;
 
 /**
+ * Keeps queued runs this process fetched, but has no free slot for yet, its own for `ms`: while it
+ * renews the hold, the sweeper does not presume them lost; should the process die, the hold lapses
+ * and the sweeper enqueues them again for another process.
+ */
+export type HoldRuns = (runIds: string[], ms: number) => Promise<void>;
+
+export interface WorkOptions {
+  /** Runs of this process at once. */
+  concurrency: number;
+  /** Executes one run. */
+  handler: (runId: string) => Promise<void>;
+  hold: HoldRuns;
+  /** How long a hold lasts; it is renewed every third of it. */
+  holdMs: number;
+}
+
+/**
  * The durable job queue (pg-boss) over Glow's own database connection, so it works the same on
  * PGlite and PostgreSQL and a job can be enqueued inside the transaction that writes its run.
  *
  * Jobs are taken by one fetch loop per process rather than one pg-boss worker per slot: it fetches
- * as many jobs as it has free slots in one statement, fetches again as soon as a slot frees (not at
- * the next poll), and completes finished jobs in batches. Runs stay independent: a slow run never
- * holds up the next fetch.
+ * as many jobs as its free slots can take in runs, in one statement, fetches again as soon as a
+ * slot frees (not at the next poll), and completes finished jobs in batches. A job's runs beyond
+ * the free slots wait here (held, see HoldRuns) and take the next slots that free, before any new
+ * job is fetched. Runs stay independent: a slow run never holds up the next one.
  */
 export class RunQueue {
   private readonly boss: PgBoss;
   private started = false;
   private stopping = false;
-  private slots = 0;
+  private work?: WorkOptions;
   private running = 0;
-  private handler?: (job: RunJob) => Promise<void>;
   private fetching = false;
   private fetchAgain = false;
   private pollTimer?: NodeJS.Timeout;
   private refillTimer?: NodeJS.Timeout;
+  private holdTimer?: NodeJS.Timeout;
   private readonly finished: string[] = [];
+  /** Runs of each fetched job not yet ended here (waiting or executing): the job is completed when none is left. */
+  private readonly runsLeft = new Map<string, number>();
+  /** Fetched runs waiting for a slot, in job order. */
+  private waiting: { runId: string; jobId: string }[] = [];
   private completing?: Promise<void>;
   private readonly active = new Set<Promise<void>>();
 
-  constructor(private readonly database: Database) {
+  /** `name`: the pg-boss queue (another name gives a queue of its own, as tests need). */
+  constructor(
+    private readonly database: Database,
+    private readonly name = RUN_QUEUE,
+  ) {
     this.boss = new PgBoss({
       db: { executeSql: (text, values) => database.executeSql(text, values) },
       // Glow's own sweeper takes over runs of dead workers; pg-boss only has to deliver a job once.
@@ -52,76 +88,103 @@ export class RunQueue {
   async start(): Promise<void> {
     await this.boss.start();
     this.started = true;
-    await this.boss.createQueue(RUN_QUEUE);
+    await this.boss.createQueue(this.name);
   }
 
-  /** Runs `handler` for each job, up to `concurrency` at a time. */
-  async work(concurrency: number, handler: (job: RunJob) => Promise<void>): Promise<void> {
-    this.slots = concurrency;
-    this.handler = handler;
+  /** Executes the runs of the queue's jobs, up to `concurrency` at a time. */
+  async startWorking(work: WorkOptions): Promise<void> {
+    this.work = work;
     this.pollTimer = setInterval(() => this.wakeWorker(), POLL_MS);
     this.pollTimer.unref();
     this.wakeWorker();
   }
 
   /** Enqueues inside `executor` (the run's transaction): the job exists exactly when the run does. */
-  async enqueue(job: RunJob, executor: Executor): Promise<void> {
-    await this.enqueueMany([job], executor);
+  async enqueue(runId: string, executor: Executor): Promise<void> {
+    await this.enqueueMany([runId], executor);
   }
 
-  /** Several jobs in one statement, inside `executor`. */
-  async enqueueMany(jobs: RunJob[], executor: Executor): Promise<void> {
+  /** Jobs for many runs (RUNS_PER_JOB each) in one statement, inside `executor`. */
+  async enqueueMany(runIds: string[], executor: Executor): Promise<void> {
+    const jobs: PgBoss.JobInsert<RunJob>[] = [];
+    for (let start = 0; start < runIds.length; start += RUNS_PER_JOB) {
+      jobs.push({ name: this.name, data: { run_ids: runIds.slice(start, start + RUNS_PER_JOB) } });
+    }
     if (jobs.length === 0) return;
-    await this.boss.insert(
-      jobs.map((data) => ({ name: RUN_QUEUE, data })),
-      { db: { executeSql: (text, values) => this.database.executeSql(text, values, executor) } },
-    );
+    await this.boss.insert(jobs, { db: { executeSql: (text, values) => this.database.executeSql(text, values, executor) } });
   }
 
   /** Looks for jobs now instead of at the next poll (call once a job is committed). */
   wakeWorker(): void {
-    if (!this.handler || this.stopping) return;
+    if (!this.work || this.stopping) return;
     if (this.fetching) {
       this.fetchAgain = true;
       return;
     }
-    if (this.running >= this.slots) return;
+    if (this.running >= this.work.concurrency) return;
     this.fetching = true;
     void this.fetchLoop();
   }
 
   private async fetchLoop(): Promise<void> {
+    const work = this.work!;
     try {
       do {
         this.fetchAgain = false;
-        const free = this.slots - this.running;
+        const free = work.concurrency - this.running;
         if (free <= 0 || this.stopping) break;
+        if (this.waiting.length > 0) {
+          for (const run of this.waiting.splice(0, free)) this.startRun(run.runId, run.jobId);
+          this.holdWaiting();
+          continue;
+        }
+        const batchSize = Math.ceil(free / RUNS_PER_JOB);
         let jobs: { id: string; data: RunJob }[] = [];
         try {
-          jobs = (await this.boss.fetch<RunJob>(RUN_QUEUE, { batchSize: free })) ?? [];
+          jobs = (await this.boss.fetch<RunJob>(this.name, { batchSize })) ?? [];
         } catch {
           break; // The database is away for a moment: the next poll retries.
         }
-        for (const job of jobs) this.startJob(job);
+        const runs = jobs.flatMap((job) => runIdsOf(job.data).map((runId) => ({ runId, jobId: job.id })));
+        for (const job of jobs) this.runsLeft.set(job.id, runIdsOf(job.data).length);
+        this.waiting = runs.splice(free);
+        for (const run of runs) this.startRun(run.runId, run.jobId);
+        this.holdWaiting();
         // A full batch means more may be waiting.
-        if (jobs.length === free) this.fetchAgain = true;
+        if (jobs.length === batchSize) this.fetchAgain = true;
       } while (this.fetchAgain);
     } finally {
       this.fetching = false;
     }
   }
 
-  private startJob(job: { id: string; data: RunJob }): void {
+  /** Holds the waiting runs now, and renews the hold while any wait. */
+  private holdWaiting(): void {
+    const work = this.work!;
+    if (this.waiting.length === 0) {
+      clearInterval(this.holdTimer);
+      this.holdTimer = undefined;
+      return;
+    }
+    const renew = () => {
+      // A failed hold is tried again at the next renewal; the hold outlives two misses.
+      if (this.waiting.length > 0) work.hold(this.waiting.map((run) => run.runId), work.holdMs).catch(() => {});
+    };
+    renew();
+    this.holdTimer ??= setInterval(renew, Math.floor(work.holdMs / 3));
+    this.holdTimer.unref();
+  }
+
+  private startRun(runId: string, jobId: string): void {
     this.running += 1;
-    const done: Promise<void> = this.handler!(job.data)
+    const done: Promise<void> = this.work!.handler(runId)
       .catch(() => {
         // The executor ends its runs itself; a failure here leaves the run to its lease and the sweeper.
       })
       .finally(() => {
         this.running -= 1;
         this.active.delete(done);
-        this.finished.push(job.id);
-        void this.completeFinished();
+        this.runEnded(jobId);
         // Runs tend to finish in bursts: a moment's wait fills several slots with one fetch.
         if (!this.refillTimer) {
           this.refillTimer = setTimeout(() => {
@@ -133,6 +196,17 @@ export class RunQueue {
     this.active.add(done);
   }
 
+  private runEnded(jobId: string): void {
+    const left = this.runsLeft.get(jobId)! - 1;
+    if (left > 0) {
+      this.runsLeft.set(jobId, left);
+      return;
+    }
+    this.runsLeft.delete(jobId);
+    this.finished.push(jobId);
+    void this.completeFinished();
+  }
+
   /** Marks finished jobs completed, many per statement. */
   private completeFinished(): Promise<void> {
     if (this.completing) return this.completing;
@@ -141,7 +215,7 @@ export class RunQueue {
         if (!this.stopping) await new Promise((resolve) => setTimeout(resolve, COMPLETE_DELAY_MS));
         while (this.finished.length > 0) {
           const ids = this.finished.splice(0, 500);
-          await this.boss.complete(RUN_QUEUE, ids).catch(() => {
+          await this.boss.complete(this.name, ids).catch(() => {
             // Left active, the job expires in pg-boss; the run itself is already ended or leased.
           });
         }
@@ -152,17 +226,27 @@ export class RunQueue {
     return this.completing;
   }
 
-  /** Takes no more jobs; runs already started go on. */
-  stopFetching(): void {
+  /** Takes no more jobs; runs already started go on, runs still waiting go back to the queue. */
+  async stopFetching(): Promise<void> {
     this.stopping = true;
-    if (this.pollTimer) clearInterval(this.pollTimer);
-    if (this.refillTimer) clearTimeout(this.refillTimer);
+    clearInterval(this.pollTimer);
+    clearTimeout(this.refillTimer);
+    clearInterval(this.holdTimer);
+    const waiting = this.waiting;
+    this.waiting = [];
+    if (waiting.length === 0) return;
+    try {
+      await this.boss.insert([{ name: this.name, data: { run_ids: waiting.map((run) => run.runId) } }]);
+      for (const run of waiting) this.runEnded(run.jobId);
+    } catch {
+      // Their hold lapses and the sweeper enqueues them again.
+    }
   }
 
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
-    this.stopFetching();
+    await this.stopFetching();
     await Promise.allSettled([...this.active]);
     await this.completeFinished();
     await this.boss.stop({ graceful: true, wait: true, timeout: 10_000 });

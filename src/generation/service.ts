@@ -140,7 +140,7 @@ export class GenerationService {
           ...(key ? { idempotencyKey: key } : {}),
           ...(body.config?.params?.agent_id ? { agentId: body.config.params.agent_id } : {}),
         });
-        await this.options.queue.enqueue({ run_id: runId }, trx);
+        await this.options.queue.enqueue(runId, trx);
         const handles: GenerateResponse = { group_id: group.id, run_id: runId, produced_media: [], ...(key ? { idempotency_key: key } : {}) };
         if (key) {
           const claim = await claimIdempotencyKey(trx, { orgId: actor.orgId, profileId: actor.profileId, key, requestHash: hash, response: handles });
@@ -202,7 +202,7 @@ export class GenerationService {
         ...(item.body.config?.params?.agent_id ? { agentId: item.body.config.params.agent_id } : {}),
       }));
       await insertRuns(trx, runs);
-      await queue.enqueueMany(runs.map((run) => ({ run_id: run.id })), trx);
+      await queue.enqueueMany(runs.map((run) => run.id), trx);
       return runs.map((run) => ({ group_id: run.groupId, run_id: run.id, produced_media: [] as ProducedMedia[] }));
     });
     // Starting runs costs this process CPU that triggers still in flight are waiting for: a burst
@@ -303,7 +303,7 @@ export class GenerationService {
       });
       const result = await prepare(trx, runId);
       await touchGroup(trx, input.groupId);
-      await this.options.queue.enqueue({ run_id: runId }, trx);
+      await this.options.queue.enqueue(runId, trx);
       return result;
     });
     this.options.queue.wakeWorker();

@@ -377,7 +377,7 @@ export async function expiredRuns(executor: Executor, limit: number): Promise<Ru
  */
 const QUEUED_RECHECK_SECONDS = 10 * 60;
 
-/** When a queued run is next looked at: its `lease_expires_at` once requeued, else its creation plus the recheck delay. */
+/** When a queued run is next looked at: its `lease_expires_at` once requeued or held, else its creation plus the recheck delay. */
 const queuedRecheckAt = sql<Date>`coalesce(lease_expires_at, created_at + make_interval(secs => ${QUEUED_RECHECK_SECONDS}))`;
 
 /** Queued runs past their recheck time, oldest first. */
@@ -404,6 +404,20 @@ export async function postponeQueuedRecheck(executor: Executor, runId: string): 
     .returning('id')
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/**
+ * Holds queued runs a worker fetched and will start once it has a free slot: they are not
+ * presumed lost before `ms` from now (the worker renews the hold while they wait). Runs taken or
+ * ended meanwhile are left alone.
+ */
+export async function holdQueuedRuns(executor: Executor, runIds: string[], ms: number): Promise<void> {
+  await executor
+    .updateTable('generation_runs')
+    .set({ lease_expires_at: sql<Date>`now() + make_interval(secs => ${ms / 1000})` as any })
+    .where('id', 'in', runIds)
+    .where('status', '=', 'queued')
+    .execute();
 }
 
 /** Puts a run whose worker died back in the queue; false if it was ended or taken meanwhile. */

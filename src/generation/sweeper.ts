@@ -83,7 +83,7 @@ export class RunSweeper {
   private enqueueIf(runId: string, claim: (trx: Executor) => Promise<boolean>): Promise<boolean> {
     return this.options.database.db.transaction().execute(async (trx) => {
       if (!(await claim(trx))) return false;
-      await this.options.queue.enqueue({ run_id: runId }, trx);
+      await this.options.queue.enqueue(runId, trx);
       return true;
     });
   }

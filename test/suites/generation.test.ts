@@ -9,7 +9,8 @@ import type { ArtifactType } from '../../src/artifacts/types.ts';
 import { errorEvent } from '../../src/generation/events.ts';
 import { endRun } from '../../src/generation/lifecycle.ts';
 import { MAX_RUN_ATTEMPTS } from '../../src/generation/module.ts';
-import { claimRuns, finishRun, renewLease } from '../../src/generation/store.ts';
+import { RunQueue, RUNS_PER_JOB } from '../../src/generation/queue.ts';
+import { claimRuns, finishRun, holdQueuedRuns, renewLease, staleQueuedRuns } from '../../src/generation/store.ts';
 import { appendEvents, EVENTS_CHANNEL, parseNotification } from '../../src/streaming/event-log.ts';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
 import { ApiClient as Client, createScratchDatabase, DEFAULT_POSTGRES_URL, getHarness, type ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
@@ -340,6 +341,30 @@ describe('generation', () => {
     assert.equal((await generate(member.client, 'persona', { ...body, idempotency_key: uuidv7() })).group_id, reopened.group_id);
   });
 
+  test('a burst larger than the worker slots: jobs carry several runs, every run completes once, never more at a time than GLOW_WORKERS', async () => {
+    const slots = harness.config.GLOW_WORKERS;
+    const burst = await Promise.all(Array.from({ length: 24 }, (_, index) => generate(org.admin, 'persona', { instructions: [`Burst student ${index}`] })));
+    const runIds = burst.map((handles) => handles.run_id);
+    const streams = await Promise.all(runIds.map((runId) => watchToEnd(org.admin, 'persona', runId)));
+    for (const frames of streams) {
+      assert.deepEqual(kinds(frames).filter((kind) => kind.startsWith('Generation') && kind !== 'GenerationProgressEvent'), ['GenerationSavedEvent', 'GenerationCompleteEvent']);
+    }
+    const runs = await harness.database.db.selectFrom('generation_runs').select(['status', 'attempts', 'started_at', 'ended_at']).where('id', 'in', runIds).execute();
+    assert.deepEqual(new Set(runs.map((run) => `${run.status}/${run.attempts}`)), new Set(['completed/1']));
+    const jobs: { rows: { data: { run_ids: string[] } }[] } = await harness.database.executeSql(
+      `SELECT data FROM pgboss.job WHERE name = 'glow-generation-run' AND data->'run_ids' ?| $1::text[]`,
+      [runIds],
+    );
+    assert.ok(jobs.rows.every((job) => job.data.run_ids.length <= RUNS_PER_JOB));
+    assert.deepEqual(new Set(jobs.rows.flatMap((job) => job.data.run_ids)), new Set(runIds), 'every run was in a job');
+    assert.ok(jobs.rows.some((job) => job.data.run_ids.length > 1), 'concurrent triggers share jobs');
+    // A run holds its slot from before its claim (started_at) to after its end (ended_at): no more
+    // runs than slots may have been between the two at the moment any of them was claimed.
+    const spans = runs.map((run) => [new Date(run.started_at!).getTime(), new Date(run.ended_at!).getTime()] as const);
+    const busiest = Math.max(...spans.map(([claimed]) => spans.filter(([start, end]) => start <= claimed && claimed < end).length));
+    assert.ok(busiest <= slots, `${busiest} runs were executing at once on ${slots} slots`);
+  });
+
   test('generations: search, date window, exact total_count, members see their own, admins the org', async () => {
     const scoped = await harness.newOrg('scope');
     const alice = await scoped.addProfile('member', 'Alice');
@@ -601,6 +626,69 @@ describe('generation', () => {
 
     test('a run left queued with its job gone (its claim failed while the database was away) is enqueued again and completes', async () => {
       const { runId } = await insertOrphanRun(org, 0, 'queued');
+      const frames = await watchToEnd(org.admin, 'persona', runId);
+      assert.deepEqual(kinds(frames), ['GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationCompleteEvent']);
+      const run = await harness.database.db.selectFrom('generation_runs').selectAll().where('id', '=', runId).executeTakeFirstOrThrow();
+      assert.equal(run.status, 'completed');
+      assert.equal(run.attempts, 1);
+    });
+
+    test('the run queue: runs beyond the free slots wait here, held, and take the next free slots; a job completes with its last run; stopping hands waiting runs back', async () => {
+      const queueName = `glow-test-queue-${randomUUID()}`;
+      const queue = new RunQueue(harness.database, queueName);
+      await queue.start();
+      const started: string[] = [];
+      const finish = new Map<string, () => void>();
+      const held: string[][] = [];
+      const runIds = Array.from({ length: RUNS_PER_JOB + 3 }, () => randomUUID());
+      try {
+        // A burst of RUNS_PER_JOB runs (one job), then three more (another job).
+        await harness.database.db.transaction().execute((trx) => queue.enqueueMany(runIds.slice(0, RUNS_PER_JOB), trx));
+        await harness.database.db.transaction().execute((trx) => queue.enqueueMany(runIds.slice(RUNS_PER_JOB), trx));
+        const jobs = await harness.database.executeSql('SELECT id, data FROM pgboss.job WHERE name = $1', [queueName]);
+        assert.deepEqual(jobs.rows.map((job: { data: { run_ids: string[] } }) => job.data.run_ids.length).sort(), [3, RUNS_PER_JOB]);
+        const firstJob = jobs.rows.find((job: { data: { run_ids: string[] } }) => job.data.run_ids.length === RUNS_PER_JOB);
+        await queue.startWorking({
+          concurrency: 2,
+          holdMs: 60_000,
+          hold: async (ids) => void held.push(ids),
+          handler: (runId) => new Promise<void>((resolve) => {
+            started.push(runId);
+            finish.set(runId, resolve);
+          }),
+        });
+        await eventually('two runs started', () => (started.length === 2 ? true : undefined));
+        assert.deepEqual(started, runIds.slice(0, 2));
+        assert.deepEqual(held.at(-1), runIds.slice(2, RUNS_PER_JOB), 'the rest of the first job is held');
+        // Each run that ends frees a slot for the next waiting run, in order, and nothing more starts.
+        for (let next = 2; next < RUNS_PER_JOB; next += 1) {
+          finish.get(started[next - 2]!)!();
+          await eventually(`run ${next} started`, () => (started.length === next + 1 ? true : undefined));
+          assert.equal(started.at(-1), runIds[next]);
+        }
+        const stateOf = async () => (await harness.database.executeSql('SELECT state FROM pgboss.job WHERE id = $1', [firstJob.id])).rows[0].state;
+        assert.equal(await stateOf(), 'active', 'the first job completed while its runs were executing');
+        finish.get(runIds[RUNS_PER_JOB - 2]!)!();
+        finish.get(runIds[RUNS_PER_JOB - 1]!)!();
+        await eventually('the first job completed', async () => ((await stateOf()) === 'completed' ? true : undefined));
+        // Two of the later three start; the third waits when the process stops, and goes back to the queue.
+        await eventually('two more runs started', () => (started.length === RUNS_PER_JOB + 2 ? true : undefined));
+        assert.equal(started[RUNS_PER_JOB], runIds[RUNS_PER_JOB]);
+        await queue.stopFetching();
+        const requeued = await harness.database.executeSql(`SELECT data FROM pgboss.job WHERE name = $1 AND state = 'created'`, [queueName]);
+        assert.deepEqual(requeued.rows.map((job: { data: { run_ids: string[] } }) => job.data.run_ids), [[runIds.at(-1)]]);
+        for (const resolve of finish.values()) resolve();
+      } finally {
+        for (const resolve of finish.values()) resolve();
+        await queue.stop();
+      }
+    });
+
+    test('a run held by a worker (waiting for a slot) is not presumed lost; when the holder is gone and its hold lapses, it is enqueued again and completes', async () => {
+      const { runId } = await insertOrphanRun(org, 0, 'queued');
+      assert.ok((await staleQueuedRuns(harness.database.db, 10_000)).includes(runId), 'an unheld orphan is stale');
+      await holdQueuedRuns(harness.database.db, [runId], 1_500);
+      assert.ok(!(await staleQueuedRuns(harness.database.db, 10_000)).includes(runId), 'a held run was presumed lost');
       const frames = await watchToEnd(org.admin, 'persona', runId);
       assert.deepEqual(kinds(frames), ['GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationCompleteEvent']);
       const run = await harness.database.db.selectFrom('generation_runs').selectAll().where('id', '=', runId).executeTakeFirstOrThrow();
