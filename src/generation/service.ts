@@ -17,8 +17,8 @@ import type { RunQueue } from './queue.ts';
 import type { RunExecutor } from './runner.ts';
 import { storedRequest, type StoredRequest } from './stored-request.ts';
 import {
-  claimIdempotencyKey, findGroup, findIdempotencyEntry, findRun, insertGroup, insertGroups, insertRun, insertRuns, openWindowGroups, requestCancel, touchGroup,
-  type GroupRow, type NewRun, type RunRow,
+  claimIdempotencyKey, findGroup, findIdempotencyEntry, findRun, insertGroup, insertGroups, insertRun, insertRuns, insertRunsInOpenWindows, openWindowGroups, requestCancel,
+  touchGroup, type RunRow,
 } from './store.ts';
 
 /** Trigger batches following each other for this long count as steady load: their runs start at each commit, not at the end. */
@@ -164,35 +164,19 @@ export class GenerationService {
   }
 
   /**
-   * Commits a batch of window triggers in one transaction: the window locks of all their keys, one
-   * statement that reads the open windows and refreshes their activity, the new groups, the runs
-   * and their jobs. If the batch fails, each trigger is retried alone, so one bad trigger fails
+   * Commits a batch of window triggers in one transaction: one statement inserts the runs whose
+   * window is open into its group (and refreshes the group's activity); the keys left without an
+   * open window, if any, are locked, read again and given new groups, and their runs inserted;
+   * then the jobs. If the batch fails, each trigger is retried alone, so one bad trigger fails
    * only its own request.
    */
   private async commitWindowTriggers(batch: WindowTrigger[]): Promise<GenerateResponse[]> {
     const { database, queue, config } = this.options;
-    const keyed = batch.map((item) => ({ item, key: windowKey(item.actor.profileId, item.actor.sessionId, item.type) }));
-    const firstOfKey = new Map<string, WindowTrigger>();
-    for (const { item, key } of keyed) if (!firstOfKey.has(key)) firstOfKey.set(key, item);
-    const responses = await database.db.transaction().execute(async (trx) => {
-      await this.lockWindows(trx, [...firstOfKey.keys()]);
-      const since = new Date(Date.now() - config.GLOW_GROUP_WINDOW_MINUTES * 60_000);
-      const open = await openWindowGroups(
-        trx,
-        [...firstOfKey.values()].map((item) => ({ orgId: item.actor.orgId, profileId: item.actor.profileId, sessionId: item.actor.sessionId, artifactType: item.type })),
-        since,
-      );
-      const groupOf = new Map<string, string>();
-      for (const group of open) groupOf.set(windowKey(group.profile_id, group.session_id, group.artifact_type), group.id);
-      const fresh = [...firstOfKey].filter(([key]) => !groupOf.has(key));
-      const created = await insertGroups(
-        trx,
-        fresh.map(([, item]) => ({ orgId: item.actor.orgId, profileId: item.actor.profileId, sessionId: item.actor.sessionId, artifactType: item.type, name: groupNameFor(item.type, item.body) })),
-      );
-      fresh.forEach(([key], index) => groupOf.set(key, created[index]!.id));
-      const runs: NewRun[] = keyed.map(({ item, key }) => ({
+    const runs = batch.map((item) => ({
+      item,
+      key: windowKey(item.actor.profileId, item.actor.sessionId, item.type),
+      run: {
         id: uuidv7(),
-        groupId: groupOf.get(key)!,
         orgId: item.actor.orgId,
         artifactType: item.type,
         profileId: item.actor.profileId,
@@ -200,10 +184,30 @@ export class GenerationService {
         request: storedRequest(item.body) as unknown as Record<string, unknown>,
         requestHash: item.hash,
         ...(item.body.config?.params?.agent_id ? { agentId: item.body.config.params.agent_id } : {}),
-      }));
-      await insertRuns(trx, runs);
-      await queue.enqueueMany(runs.map((run) => run.id), trx);
-      return runs.map((run) => ({ group_id: run.groupId, run_id: run.id, produced_media: [] as ProducedMedia[] }));
+      },
+    }));
+    const responses = await database.db.transaction().execute(async (trx) => {
+      const since = new Date(Date.now() - config.GLOW_GROUP_WINDOW_MINUTES * 60_000);
+      const groupOf = new Map<string, string>();
+      const placeIn = (groups: { id: string; profile_id: string; session_id: string; artifact_type: string }[]) => {
+        for (const group of groups) groupOf.set(windowKey(group.profile_id, group.session_id, group.artifact_type), group.id);
+      };
+      placeIn(await insertRunsInOpenWindows(trx, runs.map(({ run }) => run), since));
+      const unplaced = runs.filter(({ key }) => !groupOf.has(key));
+      if (unplaced.length > 0) {
+        const firstOfKey = new Map<string, WindowTrigger>();
+        for (const { item, key } of unplaced) if (!firstOfKey.has(key)) firstOfKey.set(key, item);
+        await this.lockWindows(trx, [...firstOfKey.keys()]);
+        const windowOf = (item: WindowTrigger) => ({ orgId: item.actor.orgId, profileId: item.actor.profileId, sessionId: item.actor.sessionId, artifactType: item.type });
+        // Another transaction may have opened the window while this one waited for its lock.
+        placeIn(await openWindowGroups(trx, [...firstOfKey.values()].map(windowOf), since));
+        const fresh = [...firstOfKey].filter(([key]) => !groupOf.has(key));
+        const created = await insertGroups(trx, fresh.map(([, item]) => ({ ...windowOf(item), name: groupNameFor(item.type, item.body) })));
+        fresh.forEach(([key], index) => groupOf.set(key, created[index]!.id));
+        await insertRuns(trx, unplaced.map(({ key, run }) => ({ ...run, groupId: groupOf.get(key)! })));
+      }
+      await queue.enqueueMany(runs.map(({ run }) => run.id), trx);
+      return runs.map(({ key, run }) => ({ group_id: groupOf.get(key)!, run_id: run.id, produced_media: [] as ProducedMedia[] }));
     });
     // Starting runs costs this process CPU that triggers still in flight are waiting for: a burst
     // is answered first, and its runs start when no trigger batch is left (onIdle). Under steady
