@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Config } from './config.ts';
+import { ForegroundWork } from './db/coalescer.ts';
 import type { Database } from './db/database.ts';
 import { startPgliteMaintenance, type Maintenance } from './db/maintenance.ts';
 import { pendingMigrations } from './db/migrate.ts';
@@ -68,9 +69,10 @@ function healthOperations(database: Database): Operation[] {
 export async function createApp(config: Config, database: Database): Promise<GlowApp> {
   const http = createHttpServer({ logLevel: config.GLOW_LOG_LEVEL });
   const artifacts = new ArtifactService(database, createUploadLinks(database));
-  const identity = new IdentityService(database, artifacts);
+  const foreground = new ForegroundWork();
+  const identity = new IdentityService(database, artifacts, foreground);
   const revocation = new TokenRevocation(database, artifacts);
-  const services: Services = { config, database, artifacts, identity };
+  const services: Services = { config, database, artifacts, identity, foreground };
   // Media serves generation's call records; generation stores the media its runs produce. Media is
   // built first and reaches the call records through generation once that exists.
   let generation: GenerationModule | undefined;

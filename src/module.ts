@@ -1,4 +1,5 @@
 import type { Config } from './config.ts';
+import type { ForegroundWork } from './db/coalescer.ts';
 import type { Database } from './db/database.ts';
 import type { ArtifactService } from './artifacts/service.ts';
 import type { IdentityService } from './identity/service.ts';
@@ -10,6 +11,8 @@ export interface CoreServices {
   database: Database;
   artifacts: ArtifactService;
   identity: IdentityService;
+  /** Requests being served; background work (runs) yields to them. */
+  foreground: ForegroundWork;
 }
 
 /**

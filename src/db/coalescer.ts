@@ -10,20 +10,63 @@
  *
  * With `concurrency` above 1, calls arriving while a batch is in flight start another batch at
  * once (up to that many in flight) instead of waiting for it: on a server with a connection pool,
- * the database works on them side by side. `onIdle` is called each time the last batch in flight
- * ends with nothing waiting.
+ * the database works on them side by side.
  */
 export interface CoalescerOptions {
   maxBatch?: number;
   concurrency?: number;
-  onIdle?: () => void;
   retryAlone?: boolean;
+  /** Counts this coalescer as foreground work while it has calls waiting or in flight. */
+  foreground?: ForegroundWork;
+}
+
+/**
+ * Whether requests are being served: the coalescers that authenticate and trigger report here
+ * while busy. Background work that competes with them for the process's CPU and the database
+ * (executing runs) waits until it is quiet, unless it has been busy for a while (steady load),
+ * so a burst of requests is answered first.
+ */
+export class ForegroundWork {
+  private busy = 0;
+  private busySince = 0;
+  private onQuiet: (() => void)[] = [];
+  private quietCheck = false;
+
+  enter(): void {
+    if (this.busy === 0) this.busySince = performance.now();
+    this.busy += 1;
+  }
+
+  leave(): void {
+    this.busy -= 1;
+    if (this.busy > 0 || this.quietCheck) return;
+    // Callers of the work that just ended go on in promise callbacks, and may start more (an
+    // authenticated request goes on to trigger): it is quiet only if it still is once they ran.
+    this.quietCheck = true;
+    setImmediate(() => {
+      this.quietCheck = false;
+      if (this.busy > 0) return;
+      const callbacks = this.onQuiet;
+      this.onQuiet = [];
+      for (const callback of callbacks) callback();
+    });
+  }
+
+  /** Milliseconds since it was last quiet (0 when quiet). */
+  get busyFor(): number {
+    return this.busy === 0 ? 0 : performance.now() - this.busySince;
+  }
+
+  /** Calls `callback` once it is quiet (at once if it is). */
+  whenQuiet(callback: () => void): void {
+    if (this.busy === 0 && !this.quietCheck) callback();
+    else this.onQuiet.push(callback);
+  }
 }
 
 export class Coalescer<In, Out> {
   private pending: { input: In; resolve: (value: Out) => void; reject: (error: unknown) => void }[] = [];
   private draining = 0;
-  private busySince = 0;
   private readonly maxBatch: number;
   private readonly concurrency: number;
 
@@ -40,14 +83,9 @@ export class Coalescer<In, Out> {
     return this.pending.length === 0 && this.draining === 0;
   }
 
-  /** Milliseconds since the coalescer was last idle (0 when idle). */
-  get busyFor(): number {
-    return this.idle ? 0 : performance.now() - this.busySince;
-  }
-
   submit(input: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
-      if (this.idle) this.busySince = performance.now();
+      if (this.idle) this.options.foreground?.enter();
       this.pending.push({ input, resolve, reject });
       if (this.draining < this.concurrency) {
         this.draining += 1;
@@ -74,7 +112,7 @@ export class Coalescer<In, Out> {
       }
     } finally {
       this.draining -= 1;
-      if (this.idle) this.options.onIdle?.();
+      if (this.idle) this.options.foreground?.leave();
     }
   }
 

@@ -1,4 +1,5 @@
 import PgBoss from 'pg-boss';
+import type { ForegroundWork } from '../db/coalescer.ts';
 import type { Database, Executor } from '../db/database.ts';
 
 export const RUN_QUEUE = 'glow-generation-run';
@@ -19,6 +20,8 @@ function runIdsOf(job: RunJob): string[] {
 
 /** How often an idle worker pool looks for jobs nobody told it about (other processes' triggers, the sweeper's requeues). */
 const POLL_MS = 500;
+/** Requests served back to back for this long count as steady load: runs then start without waiting for a quiet moment. */
+const STEADY_LOAD_MS = 50;
 /** How long finished jobs and freed slots wait to be handled together. */
 const REFILL_DELAY_MS = 2;
 const COMPLETE_DELAY_MS = 25;
@@ -38,6 +41,12 @@ export interface WorkOptions {
   hold: HoldRuns;
   /** How long a hold lasts; it is renewed every third of it. */
   holdMs: number;
+  /**
+   * Requests being served. Starting runs costs the process CPU (and on PGlite its one connection)
+   * that they are waiting for: a burst is answered first, and runs start once it is quiet, or at
+   * once under steady load.
+   */
+  foreground?: ForegroundWork;
 }
 
 /**
@@ -58,6 +67,7 @@ export class RunQueue {
   private running = 0;
   private fetching = false;
   private fetchAgain = false;
+  private wakeWhenQuiet = false;
   private pollTimer?: NodeJS.Timeout;
   private refillTimer?: NodeJS.Timeout;
   private holdTimer?: NodeJS.Timeout;
@@ -114,9 +124,20 @@ export class RunQueue {
     await this.boss.insert(jobs, { db: { executeSql: (text, values) => this.database.executeSql(text, values, executor) } });
   }
 
-  /** Looks for jobs now instead of at the next poll (call once a job is committed). */
+  /** Looks for jobs now instead of at the next poll (call once a job is committed); see WorkOptions.foreground. */
   wakeWorker(): void {
     if (!this.work || this.stopping) return;
+    const foreground = this.work.foreground;
+    if (foreground && foreground.busyFor > 0 && foreground.busyFor < STEADY_LOAD_MS) {
+      if (!this.wakeWhenQuiet) {
+        this.wakeWhenQuiet = true;
+        foreground.whenQuiet(() => {
+          this.wakeWhenQuiet = false;
+          this.wakeWorker();
+        });
+      }
+      return;
+    }
     if (this.fetching) {
       this.fetchAgain = true;
       return;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../config.ts';
-import { Coalescer } from '../db/coalescer.ts';
+import { Coalescer, type ForegroundWork } from '../db/coalescer.ts';
 import type { Database, Executor } from '../db/database.ts';
 import { TERMINAL_RUN_STATUSES } from '../db/schema-generation.ts';
 import { familyOf } from '../artifacts/families/index.ts';
@@ -20,9 +20,6 @@ import {
   claimIdempotencyKey, findGroup, findIdempotencyEntry, findRun, insertGroup, insertGroups, insertRun, insertRuns, insertRunsInOpenWindows, openWindowGroups, requestCancel,
   touchGroup, type RunRow,
 } from './store.ts';
-
-/** Trigger batches following each other for this long count as steady load: their runs start at each commit, not at the end. */
-const STEADY_LOAD_MS = 50;
 
 /** NOTIFY channel telling the process that runs a run to abort it. */
 export const CANCEL_CHANNEL = 'glow_generation_cancel';
@@ -70,6 +67,8 @@ export interface GenerationServiceOptions {
   gateway: ModelGateway;
   /** Checks a request's media part at trigger time (modality per family, media models, config.params.artifact_id). */
   mediaCheck?: { check(actor: Actor, type: ArtifactType, body: GenerateBody): Promise<void> };
+  /** Requests being served: trigger batches count among them. */
+  foreground: ForegroundWork;
 }
 
 /** A trigger with nothing that needs its own transaction: no idempotency key, client_run_id or explicit group. */
@@ -94,8 +93,8 @@ export class GenerationService {
   private get windowTriggers(): Coalescer<WindowTrigger, GenerateResponse> {
     this.windowTriggerBatches ??= new Coalescer((batch) => this.commitWindowTriggers(batch), {
       concurrency: this.options.database.parallelTransactions ? 2 : 1,
-      onIdle: () => this.options.queue.wakeWorker(),
       retryAlone: true,
+      foreground: this.options.foreground,
     });
     return this.windowTriggerBatches;
   }
@@ -209,10 +208,7 @@ export class GenerationService {
       await queue.enqueueMany(runs.map(({ run }) => run.id), trx);
       return runs.map(({ key, run }) => ({ group_id: groupOf.get(key)!, run_id: run.id, produced_media: [] as ProducedMedia[] }));
     });
-    // Starting runs costs this process CPU that triggers still in flight are waiting for: a burst
-    // is answered first, and its runs start when no trigger batch is left (onIdle). Under steady
-    // load, when batches have followed each other for a while, every commit starts them.
-    if (this.windowTriggers.busyFor > STEADY_LOAD_MS) queue.wakeWorker();
+    queue.wakeWorker();
     return responses;
   }
 

@@ -10,6 +10,7 @@ import { errorEvent } from '../../src/generation/events.ts';
 import { endRun } from '../../src/generation/lifecycle.ts';
 import { MAX_RUN_ATTEMPTS } from '../../src/generation/module.ts';
 import { RunQueue, RUNS_PER_JOB } from '../../src/generation/queue.ts';
+import { ForegroundWork } from '../../src/db/coalescer.ts';
 import { claimRuns, finishRun, holdQueuedRuns, renewLease, staleQueuedRuns } from '../../src/generation/store.ts';
 import { appendEvents, EVENTS_CHANNEL, parseNotification } from '../../src/streaming/event-log.ts';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
@@ -633,7 +634,7 @@ describe('generation', () => {
       assert.equal(run.attempts, 1);
     });
 
-    test('the run queue: runs beyond the free slots wait here, held, and take the next free slots; a job completes with its last run; stopping hands waiting runs back', async () => {
+    test('the run queue: jobs wait for a quiet moment; runs beyond the free slots wait here, held, and take the next free slots; a job completes with its last run; stopping hands waiting runs back', async () => {
       const queueName = `glow-test-queue-${randomUUID()}`;
       const queue = new RunQueue(harness.database, queueName);
       await queue.start();
@@ -648,6 +649,9 @@ describe('generation', () => {
         const jobs = await harness.database.executeSql('SELECT id, data FROM pgboss.job WHERE name = $1', [queueName]);
         assert.deepEqual(jobs.rows.map((job: { data: { run_ids: string[] } }) => job.data.run_ids.length).sort(), [3, RUNS_PER_JOB]);
         const firstJob = jobs.rows.find((job: { data: { run_ids: string[] } }) => job.data.run_ids.length === RUNS_PER_JOB);
+        // Requests are being served: the jobs wait for a quiet moment.
+        const foreground = new ForegroundWork();
+        foreground.enter();
         await queue.startWorking({
           concurrency: 2,
           holdMs: 60_000,
@@ -656,7 +660,11 @@ describe('generation', () => {
             started.push(runId);
             finish.set(runId, resolve);
           }),
+          foreground,
         });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(started.length, 0, 'a run started while requests were being served');
+        foreground.leave();
         await eventually('two runs started', () => (started.length === 2 ? true : undefined));
         assert.deepEqual(started, runIds.slice(0, 2));
         assert.deepEqual(held.at(-1), runIds.slice(2, RUNS_PER_JOB), 'the rest of the first job is held');
