@@ -47,7 +47,8 @@ export function parseNotification(text: string): EventNotification | undefined {
  * group can never later find a committed event of that group below N. That is what makes
  * "everything after Last-Event-ID" a gap-free replay without a global lock. (The locks are taken
  * in group order, so two writers of several groups never deadlock; the insert's one-time filter on
- * the materialized lock CTE makes them precede the first row drawn.)
+ * the materialized lock CTE makes them precede the first row drawn.) Where transactions never
+ * overlap (PGlite's one connection) commits are in seq order already, and no lock is taken.
  */
 export async function appendEvents(database: Database, executor: Executor, events: NewEvent[]): Promise<StoredEvent[]> {
   if (events.length === 0) return [];
@@ -62,11 +63,12 @@ export async function appendEvents(database: Database, executor: Executor, event
 
 /** The common case, one event: the same lock then insert, without the jsonb array (a quarter cheaper on PGlite). */
 function appendOne(database: Database, executor: Executor, event: NewEvent): Promise<{ rows: any[] }> {
+  const locked = database.parallelTransactions;
   return database.executeSql(
-    `WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7)))
+    `${locked ? 'WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7)))' : ''}
      INSERT INTO generation_events (group_id, run_id, org_id, artifact_type, payload)
      SELECT $1::uuid, $2::uuid, $3::uuid, $4, $5::jsonb
-     WHERE (SELECT count(*) FROM lock) >= 0
+     ${locked ? 'WHERE (SELECT count(*) FROM lock) >= 0' : ''}
      RETURNING seq`,
     [event.groupId, event.runId, event.orgId, event.artifactType, JSON.stringify(event.payload)],
     executor,
@@ -74,19 +76,17 @@ function appendOne(database: Database, executor: Executor, event: NewEvent): Pro
 }
 
 function appendMany(database: Database, executor: Executor, events: NewEvent[]): Promise<{ rows: any[] }> {
-  const groups = [...new Set(events.map((event) => event.groupId))].sort();
   const rows = events.map((event) => ({ g: event.groupId, r: event.runId, o: event.orgId, t: event.artifactType, p: event.payload }));
+  const locked = database.parallelTransactions;
   return database.executeSql(
-    `WITH locks AS MATERIALIZED (
-       SELECT pg_advisory_xact_lock(hashtextextended(g, 7)) FROM (SELECT unnest($1::text[]) AS g ORDER BY 1) AS lock_order
-     )
+    `${locked ? 'WITH locks AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended(g, 7)) FROM (SELECT unnest($2::text[]) AS g ORDER BY 1) AS lock_order)' : ''}
      INSERT INTO generation_events (group_id, run_id, org_id, artifact_type, payload)
      SELECT (e.value->>'g')::uuid, (e.value->>'r')::uuid, (e.value->>'o')::uuid, e.value->>'t', e.value->'p'
-     FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e (value, ord)
-     WHERE (SELECT count(*) FROM locks) >= 0
+     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e (value, ord)
+     ${locked ? 'WHERE (SELECT count(*) FROM locks) >= 0' : ''}
      ORDER BY e.ord
      RETURNING seq`,
-    [groups, JSON.stringify(rows)],
+    locked ? [JSON.stringify(rows), [...new Set(events.map((event) => event.groupId))].sort()] : [JSON.stringify(rows)],
     executor,
   );
 }
