@@ -33,7 +33,8 @@ export class ForegroundWork {
   private quietCheck = false;
 
   enter(): void {
-    if (this.busy === 0) this.busySince = performance.now();
+    // Busy again before quiet was declared (a caller going on to the next coalescer): the same busy spell.
+    if (this.busy === 0 && !this.quietCheck) this.busySince = performance.now();
     this.busy += 1;
   }
 

@@ -25,11 +25,17 @@ const STEADY_LOAD_MS = 50;
 /** How long finished jobs and freed slots wait to be handled together. */
 const REFILL_DELAY_MS = 2;
 const COMPLETE_DELAY_MS = 25;
+/**
+ * Runs a process fetched beyond its free slots wait there at most this long before going back to
+ * the queue, for any process: a burst of fast runs fills the slots as they free, while the runs
+ * of a job taken by a process busy with slow ones do not sit behind them.
+ */
+const HAND_BACK_MS = 1_000;
 
 /**
- * Keeps queued runs this process fetched, but has no free slot for yet, its own for `ms`: while it
- * renews the hold, the sweeper does not presume them lost; should the process die, the hold lapses
- * and the sweeper enqueues them again for another process.
+ * Marks queued runs this process fetched, but has no free slot for yet, as looked after for `ms`:
+ * should the process die, the sweeper enqueues them again once that has passed, rather than after
+ * the 10 minutes a queued run otherwise waits before it is presumed lost.
  */
 export type HoldRuns = (runIds: string[], ms: number) => Promise<void>;
 
@@ -39,8 +45,10 @@ export interface WorkOptions {
   /** Executes one run. */
   handler: (runId: string) => Promise<void>;
   hold: HoldRuns;
-  /** How long a hold lasts; it is renewed every third of it. */
+  /** How long a hold lasts (well beyond the hand-back). */
   holdMs: number;
+  /** How long fetched runs wait here for a slot before going back to the queue (default HAND_BACK_MS). */
+  handBackMs?: number;
   /**
    * Requests being served. Starting runs costs the process CPU (and on PGlite its one connection)
    * that they are waiting for: a burst is answered first, and runs start once it is quiet, or at
@@ -57,7 +65,8 @@ export interface WorkOptions {
  * as many jobs as its free slots can take in runs, in one statement, fetches again as soon as a
  * slot frees (not at the next poll), and completes finished jobs in batches. A job's runs beyond
  * the free slots wait here (held, see HoldRuns) and take the next slots that free, before any new
- * job is fetched. Runs stay independent: a slow run never holds up the next one.
+ * job is fetched; those still waiting after HAND_BACK_MS go back to the queue. Runs stay
+ * independent: a slow run never holds up the next one.
  */
 export class RunQueue {
   private readonly boss: PgBoss;
@@ -65,12 +74,12 @@ export class RunQueue {
   private stopping = false;
   private work?: WorkOptions;
   private running = 0;
-  private fetching = false;
+  private fetching?: Promise<void>;
   private fetchAgain = false;
   private wakeWhenQuiet = false;
   private pollTimer?: NodeJS.Timeout;
   private refillTimer?: NodeJS.Timeout;
-  private holdTimer?: NodeJS.Timeout;
+  private handBackTimer?: NodeJS.Timeout;
   private readonly finished: string[] = [];
   /** Runs of each fetched job not yet ended here (waiting or executing): the job is completed when none is left. */
   private readonly runsLeft = new Map<string, number>();
@@ -143,57 +152,67 @@ export class RunQueue {
       return;
     }
     if (this.running >= this.work.concurrency) return;
-    this.fetching = true;
-    void this.fetchLoop();
+    this.fetching = this.fetchLoop()
+      .catch(() => {
+        // Nothing in the loop is expected to throw; the next wake or poll starts it again.
+      })
+      .finally(() => {
+        this.fetching = undefined;
+      });
   }
 
   private async fetchLoop(): Promise<void> {
     const work = this.work!;
-    try {
-      do {
-        this.fetchAgain = false;
-        const free = work.concurrency - this.running;
-        if (free <= 0 || this.stopping) break;
-        if (this.waiting.length > 0) {
-          for (const run of this.waiting.splice(0, free)) this.startRun(run.runId, run.jobId);
-          this.holdWaiting();
-          continue;
-        }
-        const batchSize = Math.ceil(free / RUNS_PER_JOB);
-        let jobs: { id: string; data: RunJob }[] = [];
-        try {
-          jobs = (await this.boss.fetch<RunJob>(this.name, { batchSize })) ?? [];
-        } catch {
-          break; // The database is away for a moment: the next poll retries.
-        }
-        const runs = jobs.flatMap((job) => runIdsOf(job.data).map((runId) => ({ runId, jobId: job.id })));
-        for (const job of jobs) this.runsLeft.set(job.id, runIdsOf(job.data).length);
-        this.waiting = runs.splice(free);
-        for (const run of runs) this.startRun(run.runId, run.jobId);
-        this.holdWaiting();
-        // A full batch means more may be waiting.
-        if (jobs.length === batchSize) this.fetchAgain = true;
-      } while (this.fetchAgain);
-    } finally {
-      this.fetching = false;
-    }
+    do {
+      this.fetchAgain = false;
+      const free = work.concurrency - this.running;
+      if (free <= 0 || this.stopping) break;
+      if (this.waiting.length > 0) {
+        for (const run of this.waiting.splice(0, free)) this.startRun(run.runId, run.jobId);
+        if (this.waiting.length > 0) break;
+        clearTimeout(this.handBackTimer);
+        // Slots are left over: fetch for them.
+        this.fetchAgain = true;
+        continue;
+      }
+      const batchSize = Math.ceil(free / RUNS_PER_JOB);
+      let jobs: { id: string; data: RunJob }[] = [];
+      try {
+        jobs = (await this.boss.fetch<RunJob>(this.name, { batchSize })) ?? [];
+      } catch {
+        break; // The database is away for a moment: the next poll retries.
+      }
+      const runs = jobs.flatMap((job) => runIdsOf(job.data).map((runId) => ({ runId, jobId: job.id })));
+      for (const job of jobs) this.runsLeft.set(job.id, runIdsOf(job.data).length);
+      // Stopped while fetching: all of them wait, and go back below.
+      this.waiting = runs.splice(this.stopping ? 0 : free);
+      for (const run of runs) this.startRun(run.runId, run.jobId);
+      if (this.waiting.length > 0 && !this.stopping) {
+        work.hold(this.waiting.map((run) => run.runId), work.holdMs).catch(() => {
+          // Unheld, they are still enqueued again if lost, only later (see HoldRuns).
+        });
+        this.handBackTimer = setTimeout(() => void this.handBack(), work.handBackMs ?? HAND_BACK_MS);
+        this.handBackTimer.unref();
+      }
+      // A full batch means more may be waiting.
+      if (jobs.length === batchSize) this.fetchAgain = true;
+    } while (this.fetchAgain);
   }
 
-  /** Holds the waiting runs now, and renews the hold while any wait. */
-  private holdWaiting(): void {
-    const work = this.work!;
-    if (this.waiting.length === 0) {
-      clearInterval(this.holdTimer);
-      this.holdTimer = undefined;
-      return;
+  /** Puts the runs still waiting back in the queue, for any process. */
+  private async handBack(): Promise<void> {
+    clearTimeout(this.handBackTimer);
+    const waiting = this.waiting;
+    this.waiting = [];
+    if (waiting.length === 0) return;
+    try {
+      await this.enqueueMany(waiting.map((run) => run.runId), this.database.db);
+      for (const run of waiting) this.runEnded(run.jobId);
+    } catch {
+      // The database is away: they stay here for the next free slots (should this process be
+      // stopping, their hold lapses and the sweeper enqueues them again).
+      if (!this.stopping) this.waiting.unshift(...waiting);
     }
-    const renew = () => {
-      // A failed hold is tried again at the next renewal; the hold outlives two misses.
-      if (this.waiting.length > 0) work.hold(this.waiting.map((run) => run.runId), work.holdMs).catch(() => {});
-    };
-    renew();
-    this.holdTimer ??= setInterval(renew, Math.floor(work.holdMs / 3));
-    this.holdTimer.unref();
   }
 
   private startRun(runId: string, jobId: string): void {
@@ -252,16 +271,8 @@ export class RunQueue {
     this.stopping = true;
     clearInterval(this.pollTimer);
     clearTimeout(this.refillTimer);
-    clearInterval(this.holdTimer);
-    const waiting = this.waiting;
-    this.waiting = [];
-    if (waiting.length === 0) return;
-    try {
-      await this.boss.insert([{ name: this.name, data: { run_ids: waiting.map((run) => run.runId) } }]);
-      for (const run of waiting) this.runEnded(run.jobId);
-    } catch {
-      // Their hold lapses and the sweeper enqueues them again.
-    }
+    await this.fetching;
+    await this.handBack();
   }
 
   async stop(): Promise<void> {

@@ -17,8 +17,8 @@ import type { RunQueue } from './queue.ts';
 import type { RunExecutor } from './runner.ts';
 import { storedRequest, type StoredRequest } from './stored-request.ts';
 import {
-  claimIdempotencyKey, findGroup, findIdempotencyEntry, findRun, insertGroup, insertGroups, insertRun, insertRuns, insertRunsInOpenWindows, openWindowGroups, requestCancel,
-  touchGroup, type RunRow,
+  claimIdempotencyKey, findGroup, findIdempotencyEntry, findRun, insertGroup, insertGroups, insertRun, insertRuns, insertRunsInRecentWindows, openWindowGroups, requestCancel,
+  touchGroup, type RunRow, type WindowKey,
 } from './store.ts';
 
 /** NOTIFY channel telling the process that runs a run to abort it. */
@@ -35,6 +35,11 @@ export function canSee(actor: Actor, row: { org_id: string; profile_id: string }
 /** A caller's group window: one per profile, session and family (the advisory lock and the batch both key on it). */
 function windowKey(profileId: string, sessionId: string, type: string): string {
   return `${profileId}:${sessionId}:${type}`;
+}
+
+/** A caller's group window, as the store reads and opens it. */
+function windowOf(actor: Actor, type: ArtifactType): WindowKey {
+  return { orgId: actor.orgId, profileId: actor.profileId, sessionId: actor.sessionId, artifactType: type };
 }
 
 /** Key order does not change what a request means, so it must not change its hash. */
@@ -164,10 +169,9 @@ export class GenerationService {
 
   /**
    * Commits a batch of window triggers in one transaction: one statement inserts the runs whose
-   * window is open into its group (and refreshes the group's activity); the keys left without an
-   * open window, if any, are locked, read again and given new groups, and their runs inserted;
-   * then the jobs. If the batch fails, each trigger is retried alone, so one bad trigger fails
-   * only its own request.
+   * window group was active in the last 10 s into it; the other keys, if any, are locked, their
+   * windows read (and refreshed) or opened, and their runs inserted; then the jobs. If the batch
+   * fails, each trigger is retried alone, so one bad trigger fails only its own request.
    */
   private async commitWindowTriggers(batch: WindowTrigger[]): Promise<GenerateResponse[]> {
     const { database, queue, config } = this.options;
@@ -191,17 +195,16 @@ export class GenerationService {
       const placeIn = (groups: { id: string; profile_id: string; session_id: string; artifact_type: string }[]) => {
         for (const group of groups) groupOf.set(windowKey(group.profile_id, group.session_id, group.artifact_type), group.id);
       };
-      placeIn(await insertRunsInOpenWindows(trx, runs.map(({ run }) => run), since));
+      placeIn(await insertRunsInRecentWindows(trx, runs.map(({ run }) => run)));
       const unplaced = runs.filter(({ key }) => !groupOf.has(key));
       if (unplaced.length > 0) {
         const firstOfKey = new Map<string, WindowTrigger>();
         for (const { item, key } of unplaced) if (!firstOfKey.has(key)) firstOfKey.set(key, item);
         await this.lockWindows(trx, [...firstOfKey.keys()]);
-        const windowOf = (item: WindowTrigger) => ({ orgId: item.actor.orgId, profileId: item.actor.profileId, sessionId: item.actor.sessionId, artifactType: item.type });
-        // Another transaction may have opened the window while this one waited for its lock.
-        placeIn(await openWindowGroups(trx, [...firstOfKey.values()].map(windowOf), since));
+        // Another transaction may have opened or refreshed the window while this one waited for its lock.
+        placeIn(await openWindowGroups(trx, [...firstOfKey.values()].map((item) => windowOf(item.actor, item.type)), since));
         const fresh = [...firstOfKey].filter(([key]) => !groupOf.has(key));
-        const created = await insertGroups(trx, fresh.map(([, item]) => ({ ...windowOf(item), name: groupNameFor(item.type, item.body) })));
+        const created = await insertGroups(trx, fresh.map(([, item]) => ({ ...windowOf(item.actor, item.type), name: groupNameFor(item.type, item.body) })));
         fresh.forEach(([key], index) => groupOf.set(key, created[index]!.id));
         await insertRuns(trx, unplaced.map(({ key, run }) => ({ ...run, groupId: groupOf.get(key)! })));
       }
@@ -229,7 +232,7 @@ export class GenerationService {
       await touchGroup(trx, group.id);
       return group;
     }
-    const window = { orgId: actor.orgId, profileId: actor.profileId, sessionId: actor.sessionId, artifactType: type };
+    const window = windowOf(actor, type);
     await this.lockWindows(trx, [windowKey(actor.profileId, actor.sessionId, type)]);
     const since = new Date(Date.now() - this.options.config.GLOW_GROUP_WINDOW_MINUTES * 60_000);
     const [current] = await openWindowGroups(trx, [window], since);

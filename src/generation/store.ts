@@ -153,7 +153,7 @@ export interface NewRun {
 /** A run of the caller's group window: its group is the window's open group, if there is one. */
 export type WindowRun = Omit<NewRun, 'groupId'>;
 
-/** A run's row; `groupId` null leaves the group to the statement (insertRunsInOpenWindows). */
+/** A run's row; `groupId` null leaves the group to the statement (insertRunsInRecentWindows). */
 function runValues<G extends string | null>(run: WindowRun, groupId: G) {
   return {
     id: run.id,
@@ -187,43 +187,38 @@ const RUN_COLUMN_TYPES: Record<keyof ReturnType<typeof runValues>, string> = {
 const RUN_COLUMNS = Object.keys(RUN_COLUMN_TYPES).join(', ');
 const RUN_RECORD = Object.entries(RUN_COLUMN_TYPES).map(([column, type]) => `${column} ${type}`).join(', ');
 
-/** The payload's columns, each from the payload except the group, taken from the open window. */
+/** The payload's columns, each from the payload except the group, taken from the window. */
 const WINDOW_RUN_SELECT = Object.keys(RUN_COLUMN_TYPES).map((column) => (column === 'group_id' ? 'o.id' : `p.${column}`)).join(', ');
 
 /**
- * Inserts each run whose key (profile, session, family) has an open window group (activity since
- * `since`) into that group, and refreshes the activity of those groups as openWindowGroups does,
- * in one statement; answers the open groups. Runs of keys without one are not inserted: the
- * caller opens their groups under the window locks (see openWindowGroups) and inserts them then.
- * Joining an open group needs no lock: two triggers that both find it both join it.
+ * Inserts each run whose key (profile, session, family) has a window group active within the last
+ * ACTIVITY_REFRESH_SECONDS into that group, in one statement, and answers those groups. Such a
+ * group is open and needs no refresh, so joining it needs no lock: two triggers that find it both
+ * join it, and none can be opening another. Runs of other keys are not inserted: the caller takes
+ * their window locks, reads their windows with openWindowGroups (which refreshes) and inserts them.
  */
-export async function insertRunsInOpenWindows(
+export async function insertRunsInRecentWindows(
   executor: Executor,
   runs: WindowRun[],
-  since: Date,
 ): Promise<Pick<GroupRow, 'id' | 'profile_id' | 'session_id' | 'artifact_type'>[]> {
   if (runs.length === 0) return [];
   const rows = runs.map((run) => runValues(run, null));
   const result = await sql<Pick<GroupRow, 'id' | 'profile_id' | 'session_id' | 'artifact_type'>>`
     WITH p AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r (${sql.raw(RUN_RECORD)})
-    ), open AS (
-      SELECT DISTINCT ON (g.profile_id, g.session_id, g.artifact_type) g.id, g.profile_id, g.session_id, g.artifact_type, g.last_activity_at
+    ), recent AS (
+      SELECT DISTINCT ON (g.profile_id, g.session_id, g.artifact_type) g.id, g.profile_id, g.session_id, g.artifact_type
       FROM generation_groups g
       JOIN (SELECT DISTINCT org_id, profile_id, session_id, artifact_type FROM p) AS k
         ON g.org_id = k.org_id AND g.profile_id = k.profile_id AND g.session_id = k.session_id AND g.artifact_type = k.artifact_type
-      WHERE g.last_activity_at >= ${since}
+      WHERE g.last_activity_at >= now() - make_interval(secs => ${ACTIVITY_REFRESH_SECONDS})
       ORDER BY g.profile_id, g.session_id, g.artifact_type, g.last_activity_at DESC
-    ), refreshed AS (
-      UPDATE generation_groups g SET last_activity_at = now()
-      FROM open
-      WHERE g.id = open.id AND open.last_activity_at < now() - make_interval(secs => ${ACTIVITY_REFRESH_SECONDS})
     ), inserted AS (
       INSERT INTO generation_runs (${sql.raw(RUN_COLUMNS)})
       SELECT ${sql.raw(WINDOW_RUN_SELECT)} FROM p
-      JOIN open o ON o.profile_id = p.profile_id AND o.session_id = p.session_id AND o.artifact_type = p.artifact_type
+      JOIN recent o ON o.profile_id = p.profile_id AND o.session_id = p.session_id AND o.artifact_type = p.artifact_type
     )
-    SELECT id, profile_id, session_id, artifact_type FROM open`.execute(executor);
+    SELECT id, profile_id, session_id, artifact_type FROM recent`.execute(executor);
   return result.rows;
 }
 

@@ -574,7 +574,8 @@ describe('generation', () => {
      * A run with no live job: by default one whose worker died mid-run (running, lease expired);
      * `queued` is one whose claim failed (still queued, created long ago, its job gone).
      */
-    async function insertOrphanRun(owner: TestOrg, attempts: number, state: 'running' | 'queued' = 'running'): Promise<{ groupId: string; runId: string }> {
+    /** A run left by a dead worker: running with an expired lease, queued with its job gone 11 minutes ago, or just queued with no job. */
+    async function insertOrphanRun(owner: TestOrg, attempts: number, state: 'running' | 'queued' | 'just queued' = 'running'): Promise<{ groupId: string; runId: string }> {
       const db = harness.database.db;
       const session = await db.selectFrom('api_tokens').select('id').where('profile_id', '=', owner.adminProfileId).executeTakeFirstOrThrow();
       const groupId = uuidv7();
@@ -583,7 +584,7 @@ describe('generation', () => {
       const lost =
         state === 'running'
           ? { status: 'running' as const, lease_owner: 'dead-worker', lease_expires_at: new Date(Date.now() - 60_000) }
-          : { status: 'queued' as const, created_at: new Date(Date.now() - 11 * 60_000) };
+          : { status: 'queued' as const, created_at: new Date(Date.now() - (state === 'queued' ? 11 * 60_000 : 0)) };
       await db
         .insertInto('generation_runs')
         .values({
@@ -655,6 +656,7 @@ describe('generation', () => {
         await queue.startWorking({
           concurrency: 2,
           holdMs: 60_000,
+          handBackMs: 60_000,
           hold: async (ids) => void held.push(ids),
           handler: (runId) => new Promise<void>((resolve) => {
             started.push(runId);
@@ -692,16 +694,60 @@ describe('generation', () => {
       }
     });
 
-    test('a run held by a worker (waiting for a slot) is not presumed lost; when the holder is gone and its hold lapses, it is enqueued again and completes', async () => {
-      const { runId } = await insertOrphanRun(org, 0, 'queued');
-      assert.ok((await staleQueuedRuns(harness.database.db, 10_000)).includes(runId), 'an unheld orphan is stale');
+    test('runs left waiting for a slot go back to the queue after a while, for any process, and complete from there', async () => {
+      const queueName = `glow-test-queue-${randomUUID()}`;
+      const queue = new RunQueue(harness.database, queueName);
+      await queue.start();
+      const started: string[] = [];
+      const finish = new Map<string, () => void>();
+      const runIds = Array.from({ length: 3 }, () => randomUUID());
+      const jobsOf = async () =>
+        (await harness.database.executeSql('SELECT state, data FROM pgboss.job WHERE name = $1', [queueName])).rows as { state: string; data: { run_ids: string[] } }[];
+      try {
+        await harness.database.db.transaction().execute((trx) => queue.enqueueMany(runIds, trx));
+        await queue.startWorking({
+          concurrency: 1,
+          holdMs: 60_000,
+          handBackMs: 100,
+          hold: async () => {},
+          handler: (runId) => new Promise<void>((resolve) => {
+            started.push(runId);
+            finish.set(runId, resolve);
+          }),
+        });
+        const handedBack = await eventually('the waiting runs handed back', async () =>
+          (await jobsOf()).find((job) => job.state === 'created' && job.data.run_ids.length < runIds.length),
+        );
+        assert.deepEqual(handedBack.data.run_ids, runIds.slice(1));
+        assert.deepEqual(started, runIds.slice(0, 1));
+        finish.get(runIds[0]!)!();
+        await eventually('the handed-back job taken', () => (started.length === 2 ? true : undefined));
+        assert.equal(started[1], runIds[1]);
+        finish.get(runIds[1]!)!();
+        await eventually('the last run started', () => (started.length === 3 ? true : undefined));
+        finish.get(runIds[2]!)!();
+        await eventually('every job completed', async () => ((await jobsOf()).every((job) => job.state === 'completed') ? true : undefined));
+      } finally {
+        for (const resolve of finish.values()) resolve();
+        await queue.stop();
+      }
+    });
+
+    test('a run held by a worker (waiting for a slot) whose worker is gone is enqueued again once the hold lapses, not 10 minutes later', async () => {
+      const { runId } = await insertOrphanRun(org, 0, 'just queued');
       await holdQueuedRuns(harness.database.db, [runId], 1_500);
       assert.ok(!(await staleQueuedRuns(harness.database.db, 10_000)).includes(runId), 'a held run was presumed lost');
+      const run = await eventually(
+        'the held run completed',
+        async () => {
+          const row = await harness.database.db.selectFrom('generation_runs').selectAll().where('id', '=', runId).executeTakeFirstOrThrow();
+          return row.status === 'completed' ? row : undefined;
+        },
+        20_000,
+      );
+      assert.equal(run.attempts, 1);
       const frames = await watchToEnd(org.admin, 'persona', runId);
       assert.deepEqual(kinds(frames), ['GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationCompleteEvent']);
-      const run = await harness.database.db.selectFrom('generation_runs').selectAll().where('id', '=', runId).executeTakeFirstOrThrow();
-      assert.equal(run.status, 'completed');
-      assert.equal(run.attempts, 1);
     });
 
     test('two server processes: trigger on one, watch on the other; kill -9 of the worker mid-run; the reconnecting watcher sees exactly one terminal', async (context) => {
