@@ -170,7 +170,7 @@ export class RunQueue {
       if (this.waiting.length > 0) {
         for (const run of this.waiting.splice(0, free)) this.startRun(run.runId, run.jobId);
         if (this.waiting.length > 0) break;
-        clearTimeout(this.handBackTimer);
+        this.cancelHandBack();
         // Slots are left over: fetch for them.
         this.fetchAgain = true;
         continue;
@@ -184,24 +184,32 @@ export class RunQueue {
       }
       const runs = jobs.flatMap((job) => runIdsOf(job.data).map((runId) => ({ runId, jobId: job.id })));
       for (const job of jobs) this.runsLeft.set(job.id, runIdsOf(job.data).length);
-      // Stopped while fetching: all of them wait, and go back below.
-      this.waiting = runs.splice(this.stopping ? 0 : free);
+      // Stopped while fetching: all of them wait, and go back (stopFetching).
+      const surplus = runs.splice(this.stopping ? 0 : free);
+      this.waiting.push(...surplus);
       for (const run of runs) this.startRun(run.runId, run.jobId);
-      if (this.waiting.length > 0 && !this.stopping) {
-        work.hold(this.waiting.map((run) => run.runId), work.holdMs).catch(() => {
+      if (surplus.length > 0 && !this.stopping) {
+        work.hold(surplus.map((run) => run.runId), work.holdMs).catch(() => {
           // Unheld, they are still enqueued again if lost, only later (see HoldRuns).
         });
-        this.handBackTimer = setTimeout(() => void this.handBack(), work.handBackMs ?? HAND_BACK_MS);
-        this.handBackTimer.unref();
+        this.handBackTimer ??= setTimeout(() => {
+          this.handBackTimer = undefined;
+          void this.handBack();
+        }, work.handBackMs ?? HAND_BACK_MS).unref();
       }
       // A full batch means more may be waiting.
       if (jobs.length === batchSize) this.fetchAgain = true;
     } while (this.fetchAgain);
   }
 
+  private cancelHandBack(): void {
+    clearTimeout(this.handBackTimer);
+    this.handBackTimer = undefined;
+  }
+
   /** Puts the runs still waiting back in the queue, for any process. */
   private async handBack(): Promise<void> {
-    clearTimeout(this.handBackTimer);
+    this.cancelHandBack();
     const waiting = this.waiting;
     this.waiting = [];
     if (waiting.length === 0) return;
