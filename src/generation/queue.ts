@@ -2,7 +2,7 @@ import PgBoss from 'pg-boss';
 import type { ForegroundWork } from '../db/coalescer.ts';
 import type { Database, Executor } from '../db/database.ts';
 
-export const RUN_QUEUE = 'glow-generation-run';
+const RUN_QUEUE = 'glow-generation-run';
 
 /** A job carries up to RUNS_PER_JOB runs (`run_id`: a job enqueued before jobs carried several). */
 type RunJob = { run_ids: string[] } | { run_id: string };

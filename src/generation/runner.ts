@@ -409,7 +409,6 @@ export class RunExecutor {
     if (!run.profile_role) throw new RunFailure('The profile that started this run no longer exists.', run.id);
     return { orgId: run.org_id, profileId: run.profile_id, role: run.profile_role, sessionId: run.session_id, isOperator: false };
   }
-
 }
 
 function userMessages(request: StoredRequest): ChatMessage[] {

@@ -1,4 +1,4 @@
-import { sql, type Selectable } from 'kysely';
+import { sql, type RawBuilder, type Selectable } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { Executor } from '../db/database.ts';
 import type { GenerationGroupsTable, GenerationMessagesTable, GenerationRunsTable, RunStatus } from '../db/schema-generation.ts';
@@ -28,6 +28,19 @@ export interface WindowKey {
 }
 
 /**
+ * For each key of `keys` (a relation named k, of org_id, profile_id, session_id and artifact_type),
+ * its window group with the newest activity, if that activity is at or after `activeSince`.
+ */
+function newestWindowGroups(keys: RawBuilder<unknown>, activeSince: RawBuilder<unknown>) {
+  return sql`
+    SELECT DISTINCT ON (g.profile_id, g.session_id, g.artifact_type) g.id, g.profile_id, g.session_id, g.artifact_type, g.last_activity_at
+    FROM generation_groups g
+    JOIN ${keys} ON g.org_id = k.org_id AND g.profile_id = k.profile_id AND g.session_id = k.session_id AND g.artifact_type = k.artifact_type
+    WHERE g.last_activity_at >= ${activeSince}
+    ORDER BY g.profile_id, g.session_id, g.artifact_type, g.last_activity_at DESC`;
+}
+
+/**
  * The open window group of each key (newest activity since `since`), in one statement that also
  * refreshes the activity of those last refreshed more than ACTIVITY_REFRESH_SECONDS ago. Keys
  * without an open group are absent. Call it holding the keys' window locks.
@@ -38,15 +51,12 @@ export async function openWindowGroups(
   since: Date,
 ): Promise<Pick<GroupRow, 'id' | 'profile_id' | 'session_id' | 'artifact_type'>[]> {
   if (keys.length === 0) return [];
+  const rows = keys.map((key) => ({ org_id: key.orgId, profile_id: key.profileId, session_id: key.sessionId, artifact_type: key.artifactType }));
   const result = await sql<Pick<GroupRow, 'id' | 'profile_id' | 'session_id' | 'artifact_type'>>`
-    WITH open AS (
-      SELECT DISTINCT ON (g.profile_id, g.session_id, g.artifact_type) g.id, g.profile_id, g.session_id, g.artifact_type, g.last_activity_at
-      FROM generation_groups g
-      JOIN jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) AS k ("orgId" uuid, "profileId" uuid, "sessionId" uuid, "artifactType" text)
-        ON g.org_id = k."orgId" AND g.profile_id = k."profileId" AND g.session_id = k."sessionId" AND g.artifact_type = k."artifactType"
-      WHERE g.last_activity_at >= ${since}
-      ORDER BY g.profile_id, g.session_id, g.artifact_type, g.last_activity_at DESC
-    ), refreshed AS (
+    WITH open AS (${newestWindowGroups(
+      sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS k (org_id uuid, profile_id uuid, session_id uuid, artifact_type text)`,
+      sql`${since}`,
+    )}), refreshed AS (
       UPDATE generation_groups g SET last_activity_at = now()
       FROM open
       WHERE g.id = open.id AND open.last_activity_at < now() - make_interval(secs => ${ACTIVITY_REFRESH_SECONDS})
@@ -206,14 +216,10 @@ export async function insertRunsInRecentWindows(
   const result = await sql<Pick<GroupRow, 'id' | 'profile_id' | 'session_id' | 'artifact_type'>>`
     WITH p AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r (${sql.raw(RUN_RECORD)})
-    ), recent AS (
-      SELECT DISTINCT ON (g.profile_id, g.session_id, g.artifact_type) g.id, g.profile_id, g.session_id, g.artifact_type
-      FROM generation_groups g
-      JOIN (SELECT DISTINCT org_id, profile_id, session_id, artifact_type FROM p) AS k
-        ON g.org_id = k.org_id AND g.profile_id = k.profile_id AND g.session_id = k.session_id AND g.artifact_type = k.artifact_type
-      WHERE g.last_activity_at >= now() - make_interval(secs => ${ACTIVITY_REFRESH_SECONDS})
-      ORDER BY g.profile_id, g.session_id, g.artifact_type, g.last_activity_at DESC
-    ), inserted AS (
+    ), recent AS (${newestWindowGroups(
+      sql`(SELECT DISTINCT org_id, profile_id, session_id, artifact_type FROM p) AS k`,
+      sql`now() - make_interval(secs => ${ACTIVITY_REFRESH_SECONDS})`,
+    )}), inserted AS (
       INSERT INTO generation_runs (${sql.raw(RUN_COLUMNS)})
       SELECT ${sql.raw(WINDOW_RUN_SELECT)} FROM p
       JOIN recent o ON o.profile_id = p.profile_id AND o.session_id = p.session_id AND o.artifact_type = p.artifact_type
