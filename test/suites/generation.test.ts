@@ -635,21 +635,41 @@ describe('generation', () => {
       assert.equal(run.attempts, 1);
     });
 
-    test('the run queue: jobs wait for a quiet moment; runs beyond the free slots wait here, held, and take the next free slots; a job completes with its last run; stopping hands waiting runs back', async () => {
-      const queueName = `glow-test-queue-${randomUUID()}`;
-      const queue = new RunQueue(harness.database, queueName);
+    /**
+     * A run queue of its own (a pg-boss queue name no server works) and a handler that records each
+     * run it is given and holds it until the test finishes it; close() finishes them all and stops.
+     */
+    async function testQueue() {
+      const name = `glow-test-queue-${randomUUID()}`;
+      const queue = new RunQueue(harness.database, name);
       await queue.start();
       const started: string[] = [];
       const finish = new Map<string, () => void>();
+      const handler = (runId: string) =>
+        new Promise<void>((resolve) => {
+          started.push(runId);
+          finish.set(runId, resolve);
+        });
+      const jobsOf = async () =>
+        (await harness.database.executeSql('SELECT id, state, data FROM pgboss.job WHERE name = $1', [name])).rows as { id: string; state: string; data: { run_ids: string[] } }[];
+      const close = async () => {
+        for (const resolve of finish.values()) resolve();
+        await queue.stop();
+      };
+      return { queue, started, finish, handler, jobsOf, close };
+    }
+
+    test('the run queue: jobs wait for a quiet moment; runs beyond the free slots wait here, held, and take the next free slots; a job completes with its last run; stopping hands waiting runs back', async () => {
+      const { queue, started, finish, handler, jobsOf, close } = await testQueue();
       const held: string[][] = [];
       const runIds = Array.from({ length: RUNS_PER_JOB + 3 }, () => randomUUID());
       try {
         // A burst of RUNS_PER_JOB runs (one job), then three more (another job).
         await harness.database.db.transaction().execute((trx) => queue.enqueueMany(runIds.slice(0, RUNS_PER_JOB), trx));
         await harness.database.db.transaction().execute((trx) => queue.enqueueMany(runIds.slice(RUNS_PER_JOB), trx));
-        const jobs = await harness.database.executeSql('SELECT id, data FROM pgboss.job WHERE name = $1', [queueName]);
-        assert.deepEqual(jobs.rows.map((job: { data: { run_ids: string[] } }) => job.data.run_ids.length).sort(), [3, RUNS_PER_JOB]);
-        const firstJob = jobs.rows.find((job: { data: { run_ids: string[] } }) => job.data.run_ids.length === RUNS_PER_JOB);
+        const jobs = await jobsOf();
+        assert.deepEqual(jobs.map((job) => job.data.run_ids.length).sort(), [3, RUNS_PER_JOB]);
+        const firstJob = jobs.find((job) => job.data.run_ids.length === RUNS_PER_JOB)!;
         // Requests are being served: the jobs wait for a quiet moment.
         const foreground = new ForegroundWork();
         foreground.enter();
@@ -658,10 +678,7 @@ describe('generation', () => {
           holdMs: 60_000,
           handBackMs: 60_000,
           hold: async (ids) => void held.push(ids),
-          handler: (runId) => new Promise<void>((resolve) => {
-            started.push(runId);
-            finish.set(runId, resolve);
-          }),
+          handler,
           foreground,
         });
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -676,7 +693,7 @@ describe('generation', () => {
           await eventually(`run ${next} started`, () => (started.length === next + 1 ? true : undefined));
           assert.equal(started.at(-1), runIds[next]);
         }
-        const stateOf = async () => (await harness.database.executeSql('SELECT state FROM pgboss.job WHERE id = $1', [firstJob.id])).rows[0].state;
+        const stateOf = async () => (await jobsOf()).find((job) => job.id === firstJob.id)!.state;
         assert.equal(await stateOf(), 'active', 'the first job completed while its runs were executing');
         finish.get(runIds[RUNS_PER_JOB - 2]!)!();
         finish.get(runIds[RUNS_PER_JOB - 1]!)!();
@@ -685,24 +702,16 @@ describe('generation', () => {
         await eventually('two more runs started', () => (started.length === RUNS_PER_JOB + 2 ? true : undefined));
         assert.equal(started[RUNS_PER_JOB], runIds[RUNS_PER_JOB]);
         await queue.stopFetching();
-        const requeued = await harness.database.executeSql(`SELECT data FROM pgboss.job WHERE name = $1 AND state = 'created'`, [queueName]);
-        assert.deepEqual(requeued.rows.map((job: { data: { run_ids: string[] } }) => job.data.run_ids), [[runIds.at(-1)]]);
-        for (const resolve of finish.values()) resolve();
+        const requeued = (await jobsOf()).filter((job) => job.state === 'created');
+        assert.deepEqual(requeued.map((job) => job.data.run_ids), [[runIds.at(-1)]]);
       } finally {
-        for (const resolve of finish.values()) resolve();
-        await queue.stop();
+        await close();
       }
     });
 
     test('runs left waiting for a slot go back to the queue after a while, for any process, and complete from there', async () => {
-      const queueName = `glow-test-queue-${randomUUID()}`;
-      const queue = new RunQueue(harness.database, queueName);
-      await queue.start();
-      const started: string[] = [];
-      const finish = new Map<string, () => void>();
+      const { queue, started, finish, handler, jobsOf, close } = await testQueue();
       const runIds = Array.from({ length: 3 }, () => randomUUID());
-      const jobsOf = async () =>
-        (await harness.database.executeSql('SELECT state, data FROM pgboss.job WHERE name = $1', [queueName])).rows as { state: string; data: { run_ids: string[] } }[];
       try {
         await harness.database.db.transaction().execute((trx) => queue.enqueueMany(runIds, trx));
         await queue.startWorking({
@@ -710,10 +719,7 @@ describe('generation', () => {
           holdMs: 60_000,
           handBackMs: 100,
           hold: async () => {},
-          handler: (runId) => new Promise<void>((resolve) => {
-            started.push(runId);
-            finish.set(runId, resolve);
-          }),
+          handler,
         });
         const handedBack = await eventually('the waiting runs handed back', async () =>
           (await jobsOf()).find((job) => job.state === 'created' && job.data.run_ids.length < runIds.length),
@@ -728,8 +734,7 @@ describe('generation', () => {
         finish.get(runIds[2]!)!();
         await eventually('every job completed', async () => ((await jobsOf()).every((job) => job.state === 'completed') ? true : undefined));
       } finally {
-        for (const resolve of finish.values()) resolve();
-        await queue.stop();
+        await close();
       }
     });
 
