@@ -438,8 +438,10 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   // Publishing: each event in its own statement (appendEvents is one statement: lock, insert,
   // notify), committed alone, paced at the asked rate.
   const fakeRun = uuidv7();
-  const publishStart = performance.now();
   const total = EVENTS_PER_SECOND * PUBLISH_SECONDS;
+  let publishSeconds = 0;
+  await profiled(label, 'fanout', async () => {
+  const publishStart = performance.now();
   let published = 0;
   const inFlight = new Set<Promise<unknown>>();
   while (published < total) {
@@ -453,8 +455,9 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
     await sleep(2);
   }
   await Promise.all(inFlight);
-  const publishSeconds = (performance.now() - publishStart) / 1000;
+  publishSeconds = (performance.now() - publishStart) / 1000;
   await sleep(2000);
+  });
   child.send('report');
   const report = await nextMessage();
   const expected = Math.round(total * (opened.open / WATCHER_GROUPS));
