@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { hasSwitch, parseArgs, snakeCase, stringFlag, UsageError } from './args.ts';
 import type { Command } from './context.ts';
-import { CliError, GlowClient } from './http.ts';
+import { ApiError, CliError, GlowClient } from './http.ts';
 import { NOUNS, typeNamed } from './nouns.ts';
 import { terminalOutput } from './output.ts';
 
@@ -69,11 +69,20 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     const command = await load();
     return await command({ type, noun, action, args: { ...args, positionals: rest }, client, output });
   } catch (error) {
-    if (error instanceof UsageError || error instanceof CliError) {
-      output.err(`glow: ${error.message}`);
-      return error.exitCode;
-    }
-    output.err(`glow: unexpected failure: ${(error as Error)?.stack ?? error}`);
-    return 1;
+    const known = error instanceof UsageError || error instanceof CliError;
+    if (output.json) output.err(JSON.stringify({ error: errorDocument(error) }));
+    else output.err(known ? `glow: ${error.message}` : `glow: unexpected failure: ${(error as Error)?.stack ?? error}`);
+    return known ? error.exitCode : 1;
   }
+}
+
+/**
+ * With --json a failure is one JSON document on stderr, shaped like the server's error body
+ * (`{"error":{"code","message",...}}`), plus the HTTP status when the server answered.
+ */
+function errorDocument(error: unknown): Record<string, unknown> {
+  if (error instanceof ApiError) return { code: error.code, message: error.serverMessage, status: error.status, ...(error.details === undefined ? {} : { details: error.details }) };
+  if (error instanceof UsageError) return { code: 'usage', message: error.message };
+  if (error instanceof CliError) return { code: 'cli_error', message: error.message };
+  return { code: 'unexpected', message: String((error as Error)?.message ?? error) };
 }

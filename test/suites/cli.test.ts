@@ -218,6 +218,20 @@ describe('cli', () => {
     assert.match(result.stderr, /invalid_request, HTTP 400/);
   });
 
+  test('with --json a failure is one JSON error document on stderr, nothing on stdout', async () => {
+    const refused = await glow(['personas', 'search', '--colour', 'blue', '--json'], env);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.stdout, '');
+    const body = JSON.parse(refused.stderr);
+    assert.equal(body.error.code, 'invalid_request');
+    assert.equal(body.error.status, 400);
+    assert.match(body.error.message, /Unknown field: colour/);
+    const usage = await glow(['personaz', 'search', '--json'], env);
+    assert.equal(usage.code, 2);
+    assert.deepEqual(Object.keys(JSON.parse(usage.stderr).error), ['code', 'message']);
+    assert.equal(JSON.parse(usage.stderr).error.code, 'usage');
+  });
+
   test('no token fails with the 401 message and a hint', async () => {
     const result = await glow(['personas', 'search'], { GLOW_INSTANCE_URL: harness.baseUrl });
     assert.equal(result.code, 1);
