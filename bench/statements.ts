@@ -8,14 +8,21 @@ import { startServer } from '../test/support/harness.ts';
 
 const RUNS = Number(process.env.GLOW_STATEMENT_RUNS ?? 200);
 const counts = new Map<string, number>();
+const rows = new Map<string, number>();
 let counting = false;
 const shape = (text: string) => text.replace(/\s+/g, ' ').trim().slice(0, 110);
 const proto = PGlite.prototype as any;
 for (const method of ['query', 'exec']) {
   const original = proto[method];
   proto[method] = function (this: unknown, text: string, ...rest: unknown[]) {
-    if (counting) counts.set(shape(text), (counts.get(shape(text)) ?? 0) + 1);
-    return original.call(this, text, ...rest);
+    if (!counting) return original.call(this, text, ...rest);
+    const key = shape(text);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    return original.call(this, text, ...rest).then((result: { rows?: unknown[] } | { rows?: unknown[] }[]) => {
+      const returned = Array.isArray(result) ? result.reduce((sum, one) => sum + (one.rows?.length ?? 0), 0) : (result.rows?.length ?? 0);
+      rows.set(key, (rows.get(key) ?? 0) + returned);
+      return result;
+    });
   };
 }
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'glow-statements-'));
@@ -41,7 +48,7 @@ for (let i = 0; i < RUNS; i += 50) await Promise.all(Array.from({ length: 50 }, 
 await settle();
 counting = false;
 const total = [...counts.values()].reduce((a, b) => a + b, 0);
-for (const [text, count] of [...counts.entries()].sort((a, b) => b[1] - a[1])) console.log(`${(count / RUNS).toFixed(2).padStart(6)}  ${text}`);
+for (const [text, count] of [...counts.entries()].sort((a, b) => b[1] - a[1])) console.log(`${(count / RUNS).toFixed(2).padStart(6)} ${((rows.get(text) ?? 0) / count).toFixed(1).padStart(7)} rows  ${text}`);
 console.log(`statements per run (triggers in batches of 50 included, settle polling included): ${(total / RUNS).toFixed(2)}`);
 await app.close();
 await database.close();
