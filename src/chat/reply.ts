@@ -54,18 +54,20 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
     if (attemptData.group_id !== run.group_id) {
       throw new RunFailure(`attempt ${attemptId} no longer holds this conversation.`, attemptId, [], undefined, { resourceType: 'attempt' });
     }
-    const persona = attemptData.persona_id ? await findArtifact(database.db, run.org_id, 'persona', attemptData.persona_id) : undefined;
+    // Independent reads, in flight together (on PostgreSQL's pool; PGlite runs them in turn).
+    const [persona, scenario, recorded] = await Promise.all([
+      attemptData.persona_id ? findArtifact(database.db, run.org_id, 'persona', attemptData.persona_id) : undefined,
+      attemptData.scenario_id ? findArtifact(database.db, run.org_id, 'scenario', attemptData.scenario_id) : undefined,
+      messagesOfRun(database.db, run.id),
+    ]);
     if (!persona) throw new RunFailure(`The persona of attempt ${attemptId} no longer exists.`, attemptData.persona_id ?? attemptId, [], undefined, { resourceType: 'persona' });
-    const scenario = attemptData.scenario_id ? await findArtifact(database.db, run.org_id, 'scenario', attemptData.scenario_id) : undefined;
     const learnerProfileId = attemptData.learner_profile_id ?? attempt.created_by;
 
-    const recorded = await messagesOfRun(database.db, run.id);
     let reply = recorded.find((message) => message.role === 'assistant');
     if (!reply) {
       const turn = recorded.find((message) => message.role === 'user');
       if (turn && turn.text.trim() === '' && turn.audio_upload_ids.length > 0) await transcribeTurn(dependencies, context, turn);
-      const history = await latestMessagesOfGroup(database.db, run.group_id, HISTORY_LIMIT);
-      const agent = await agentOf(database, run.org_id, attemptData.simulation_id);
+      const [history, agent] = await Promise.all([latestMessagesOfGroup(database.db, run.group_id, HISTORY_LIMIT), agentOf(database, run.org_id, attemptData.simulation_id)]);
       const system = [
         ...(agent ? [buildAgentInstructions(agent)] : []),
         buildPersonaSystemPrompt({ name: persona.name, data: persona.data as PersonaData }, scenario ? { name: scenario.name, data: scenario.data as ScenarioData } : undefined),
