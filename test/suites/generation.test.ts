@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import { FAMILIES } from '../../src/artifacts/families/index.ts';
 import type { ArtifactType } from '../../src/artifacts/types.ts';
@@ -705,6 +706,50 @@ describe('generation', () => {
         const requeued = (await jobsOf()).filter((job) => job.state === 'created');
         assert.deepEqual(requeued.map((job) => job.data.run_ids), [[runIds.at(-1)]]);
       } finally {
+        await close();
+      }
+    });
+
+    test('a fetch still in flight when the process stops: none of its runs starts here, all go back to the queue', async (context) => {
+      if (harness.backend !== 'postgres') {
+        context.skip('needs a second connection to hold the job table while the fetch waits: PGlite has one');
+        return;
+      }
+      const { queue, started, handler, jobsOf, close } = await testQueue();
+      const runIds = Array.from({ length: 3 }, () => randomUUID());
+      let release = () => {};
+      let locking: Promise<void> | undefined;
+      try {
+        await harness.database.db.transaction().execute((trx) => queue.enqueueMany(runIds, trx));
+        const [fetched] = await jobsOf();
+        // The job table held by another transaction: the worker's fetch waits on it.
+        const released = new Promise<void>((resolve) => (release = resolve));
+        let locked = () => {};
+        const isLocked = new Promise<void>((resolve) => (locked = resolve));
+        locking = harness.database.db.transaction().execute(async (trx) => {
+          await sql`LOCK TABLE pgboss.job IN ACCESS EXCLUSIVE MODE`.execute(trx);
+          locked();
+          await released;
+        });
+        await isLocked;
+        await queue.startWorking({ concurrency: 2, holdMs: 60_000, handBackMs: 60_000, hold: async () => {}, handler });
+        await eventually('the fetch waiting on the job table', async () => {
+          const { rows } = await harness.database.executeSql(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%pgboss.job%'`,
+          );
+          return rows[0].n > 0 ? true : undefined;
+        });
+        const stopping = queue.stopFetching();
+        release();
+        await locking;
+        await stopping;
+        assert.deepEqual(started, [], 'a run started in a process that was stopping');
+        const requeued = (await jobsOf()).filter((job) => job.state === 'created');
+        assert.deepEqual(requeued.flatMap((job) => job.data.run_ids).sort(), [...runIds].sort());
+        await eventually('the fetched job completed', async () => ((await jobsOf()).find((job) => job.id === fetched!.id)?.state === 'completed' ? true : undefined));
+      } finally {
+        release();
+        await locking?.catch(() => {});
         await close();
       }
     });
