@@ -4,6 +4,7 @@ import { CompiledQuery, Kysely, PostgresDialect, type Transaction } from 'kysely
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { PGliteDialect } from 'kysely-pglite-dialect';
+import { pgliteQuery } from './pglite-query.ts';
 import type { DB } from './schema.ts';
 
 // Return int8 (counts, identities) as JS numbers: every bigint Glow stores fits in 2^53.
@@ -57,8 +58,8 @@ async function openPglite(dataDir: string): Promise<Database> {
   // milliseconds without a turn is enough to bound the wait.
   let lastTurn = performance.now();
   const yielding = {
-    query: async (...args: Parameters<PGlite['query']>) => {
-      const result = await pglite.query(...args);
+    query: async (text: string, values: unknown[] = []) => {
+      const result = await pgliteQuery(pglite, text, values);
       if (performance.now() - lastTurn > 3) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         lastTurn = performance.now();
