@@ -11,20 +11,30 @@ const counts = new Map<string, number>();
 const rows = new Map<string, number>();
 let counting = false;
 const shape = (text: string) => text.replace(/\s+/g, ' ').trim().slice(0, 110);
+const record = (text: string, returned: number) => {
+  const key = shape(text);
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+  rows.set(key, (rows.get(key) ?? 0) + returned);
+};
 const proto = PGlite.prototype as any;
-for (const method of ['query', 'exec']) {
-  const original = proto[method];
-  proto[method] = function (this: unknown, text: string, ...rest: unknown[]) {
-    if (!counting) return original.call(this, text, ...rest);
-    const key = shape(text);
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-    return original.call(this, text, ...rest).then((result: { rows?: unknown[] } | { rows?: unknown[] }[]) => {
-      const returned = Array.isArray(result) ? result.reduce((sum, one) => sum + (one.rows?.length ?? 0), 0) : (result.rows?.length ?? 0);
-      rows.set(key, (rows.get(key) ?? 0) + returned);
-      return result;
-    });
-  };
-}
+// Scripts go through exec; every parameterized statement is one execProtocol call (src/db/pglite-query.ts)
+// whose first message is a Parse: 'P', length, statement name, then the SQL text, both NUL-terminated.
+const originalExec = proto.exec;
+proto.exec = async function (this: unknown, text: string, ...rest: unknown[]) {
+  const results = (await originalExec.call(this, text, ...rest)) as { rows?: unknown[] }[];
+  if (counting) record(text, results.reduce((sum, one) => sum + (one.rows?.length ?? 0), 0));
+  return results;
+};
+const originalExecProtocol = proto.execProtocol;
+proto.execProtocol = async function (this: unknown, message: Uint8Array, ...rest: unknown[]) {
+  const result = (await originalExecProtocol.call(this, message, ...rest)) as { messages: { name: string }[] };
+  if (counting && message[0] === 0x50) {
+    const bytes = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+    const textStart = bytes.indexOf(0, 5) + 1;
+    record(bytes.toString('utf8', textStart, bytes.indexOf(0, textStart)), result.messages.filter((reply) => reply.name === 'dataRow').length);
+  }
+  return result;
+};
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'glow-statements-'));
 const adminToken = 'statements-admin';
 const { app, database, baseUrl } = await startServer({ GLOW_DATA_DIR: dataDir, GLOW_ADMIN_TOKEN: adminToken, GLOW_WORKERS: 8 });
