@@ -26,6 +26,7 @@ export const CANCEL_CHANNEL = 'glow_generation_cancel';
 
 /** Thrown inside the trigger's transaction when a concurrent request claimed the same idempotency key first. */
 class IdempotencyKeyTaken extends Error {}
+class ClientRunIdTaken extends Error {}
 
 /** Members see their own groups and runs; admins see their org's. */
 export function canSee(actor: Actor, row: { org_id: string; profile_id: string }): boolean {
@@ -127,9 +128,7 @@ export class GenerationService {
     let response: GenerateResponse;
     try {
       response = await this.options.database.db.transaction().execute(async (trx) => {
-        if (body.client_run_id && (await findRun(trx, body.client_run_id))) {
-          throw conflict(`client_run_id ${body.client_run_id} already names a run; mint a new one for each trigger.`);
-        }
+        if (body.client_run_id && (await findRun(trx, body.client_run_id))) throw new ClientRunIdTaken();
         const group = await this.resolveGroup(trx, actor, type, body);
         const runId = body.client_run_id ?? uuidv7();
         await insertRun(trx, {
@@ -153,11 +152,14 @@ export class GenerationService {
         return handles;
       });
     } catch (error) {
-      if (error instanceof IdempotencyKeyTaken && key) {
+      // A concurrent request with the same key won the race, whether it was its key or its
+      // client_run_id (the same in both) that stopped this one: its answer is this one's too.
+      const clientRunIdTaken = error instanceof ClientRunIdTaken || ((error as { code?: string }).code === '23505' && body.client_run_id);
+      if (key && (error instanceof IdempotencyKeyTaken || clientRunIdTaken)) {
         const previous = await findIdempotencyEntry(this.options.database.db, actor.orgId, actor.profileId, key);
         if (previous) return this.replay(previous, hash, body);
       }
-      if ((error as { code?: string }).code === '23505' && body.client_run_id) {
+      if (clientRunIdTaken) {
         throw conflict(`client_run_id ${body.client_run_id} already names a run; mint a new one for each trigger.`);
       }
       throw error;

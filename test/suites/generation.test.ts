@@ -255,6 +255,22 @@ describe('generation', () => {
     assert.equal(runs.length, 1);
   });
 
+  test('idempotency_key with client_run_id: concurrent repeats (a retrying client) all get the first response, one run', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      const body = { instructions: ['Retried persona'], idempotency_key: randomUUID(), client_run_id: uuidv7() };
+      const answers = await Promise.all(Array.from({ length: 4 }, () => org.admin.post('/persona/generate', body)));
+      assert.deepEqual(answers.map((answer) => answer.status), [200, 200, 200, 200], JSON.stringify(answers.map((answer) => answer.body)));
+      for (const answer of answers) assert.deepEqual(answer.body, answers[0]!.body);
+      assert.equal(answers[0]!.body.run_id, body.client_run_id);
+      const runs = await harness.database.db.selectFrom('generation_runs').select('id').where('idempotency_key', '=', body.idempotency_key).execute();
+      assert.equal(runs.length, 1);
+    }
+    // The same client_run_id under another key is still a reuse.
+    const reused = await generate(org.admin, 'persona', { instructions: ['Retried persona'], client_run_id: uuidv7() });
+    const again = await org.admin.post('/persona/generate', { instructions: ['Retried persona'], client_run_id: reused.run_id, idempotency_key: randomUUID() });
+    assert.equal(again.status, 409);
+  });
+
   test('client_run_id: a watch opened before the trigger waits and then streams the run; reuse is 409', async () => {
     const runId = uuidv7();
     const watch = await openWatch(org.admin, `/persona/watch?run_id=${runId}`);
