@@ -69,7 +69,7 @@ export function generationOperations(services: GenerationRouteServices): Operati
         body: cancelBodySchema,
         response: cancelResponseSchema,
         errors: [400, 404, 409],
-        handler: ({ actor, body }) => services.generation.cancel(actor, body.run_id),
+        handler: ({ actor, body }) => services.generation.cancel(actor, type, body.run_id),
       }),
       defineOperation({
         ...common,

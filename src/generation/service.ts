@@ -315,10 +315,11 @@ export class GenerationService {
     return { runId, prepared };
   }
 
-  async cancel(actor: Actor, runId: string): Promise<{ run_id: string; status: 'cancelled' | 'cancelling' }> {
+  /** `POST /<type>/cancel`: a run of another family is not found under this one. */
+  async cancel(actor: Actor, type: ArtifactType, runId: string): Promise<{ run_id: string; status: 'cancelled' | 'cancelling' }> {
     const { database } = this.options;
     const run = await findRun(database.db, runId);
-    if (!run || !canSee(actor, run)) throw notFound('run', runId);
+    if (!run || !canSee(actor, run) || run.artifact_type !== type) throw notFound(`${type} run`, runId);
     if (TERMINAL_RUN_STATUSES.includes(run.status)) throw conflict(`Run ${runId} already ended (${run.status}); there is nothing to cancel.`, { status: run.status });
     if (run.status === 'queued') {
       const event = errorEvent(envelopeOf(run), run.artifact_type, run.id, 'Cancelled by request before it started.');

@@ -541,6 +541,9 @@ describe('generation', () => {
     const done = await generate(org.admin, 'persona', { instructions: ['Done already'], wait_for_complete: true });
     assert.equal((await org.admin.post('/persona/cancel', { run_id: done.run_id })).status, 409);
     assert.equal((await org.admin.post('/persona/cancel', { run_id: randomUUID() })).status, 404);
+    const elsewhere = await org.admin.post('/scenario/cancel', { run_id: done.run_id });
+    assert.equal(elsewhere.status, 404, 'a persona run cancelled through /scenario/cancel');
+    assert.match(elsewhere.body.error.message, /scenario run .* was not found/);
   });
 
   test('wait_for_complete blocks until the run ended', async () => {
