@@ -69,7 +69,7 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
       if (turn && turn.text.trim() === '' && turn.audio_upload_ids.length > 0) await transcribeTurn(dependencies, context, turn);
       const [history, agent] = await Promise.all([latestMessagesOfGroup(database.db, run.group_id, HISTORY_LIMIT), agentOf(database, run.org_id, attemptData.simulation_id)]);
       const system = [
-        ...(agent ? [buildAgentInstructions(agent)] : []),
+        ...(agent ? [buildAgentInstructions(agent.data)] : []),
         buildPersonaSystemPrompt({ name: persona.name, data: persona.data as PersonaData }, scenario ? { name: scenario.name, data: scenario.data as ScenarioData } : undefined),
       ].join('\n\n');
       reply = await streamReply(dependencies, context, system, history, persona, agent);
@@ -102,7 +102,8 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
     return { artifactIds: [attempt.id], message: `${persona.name} replied.` };
   };
 
-  async function streamReply(deps: PersonaReplyDependencies, context: RunHandlerContext, system: string, turns: MessageRow[], persona: ArtifactRow, agent?: AgentData): Promise<MessageRow> {
+  async function streamReply(deps: PersonaReplyDependencies, context: RunHandlerContext, system: string, turns: MessageRow[], persona: ArtifactRow, agentRecord?: Agent): Promise<MessageRow> {
+    const agent = agentRecord?.data;
     const { run, envelope, signal } = context;
     const resolved = await gateway.resolveModel(run.org_id, agent?.model_id, 'text').catch((error: Error) => {
       throw new RunFailure(`No usable model for the persona's reply: ${error.message}`, persona.id, [], undefined, { resourceType: 'persona' });
@@ -110,7 +111,7 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
     // An agent may lower the model's output limit, never raise it (members write agents, admins models).
     const model =
       agent?.max_output_tokens !== undefined ? { ...resolved, maxOutputTokens: Math.min(agent.max_output_tokens, resolved.maxOutputTokens ?? Infinity) } : resolved;
-    await setRunModel(deps.database.db, run.id, model.modelId);
+    await setRunModel(deps.database.db, run.id, model.modelId, agentRecord?.id);
     const history = turns.map(asChatMessage);
     if (model.acceptsImages) await attachImages(deps, run.org_id, turns, history);
     const progress = new ReplyProgress(deps.database, context, envelope);
@@ -141,12 +142,18 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
   }
 }
 
+interface Agent {
+  id: string;
+  data: AgentData;
+}
+
 /** The agent the attempt's simulation names, if it still exists. */
-async function agentOf(database: Database, orgId: string, simulationId: string): Promise<AgentData | undefined> {
+async function agentOf(database: Database, orgId: string, simulationId: string): Promise<Agent | undefined> {
   const simulation = await findArtifact(database.db, orgId, 'simulation', simulationId);
   const agentId = (simulation?.data as SimulationData | undefined)?.agent_id;
   if (!agentId) return undefined;
-  return (await findArtifact(database.db, orgId, 'agent', agentId))?.data as AgentData | undefined;
+  const agent = await findArtifact(database.db, orgId, 'agent', agentId);
+  return agent ? { id: agent.id, data: agent.data as AgentData } : undefined;
 }
 
 /** The learner spoke without typing: the transcript becomes the turn's text (the audio stays attached). No model: the text stays empty. */

@@ -341,8 +341,13 @@ export async function addUsage(executor: Executor, runId: string, usage: { model
     .execute();
 }
 
-export async function setRunModel(executor: Executor, runId: string, modelId: string): Promise<void> {
-  await executor.updateTable('generation_runs').set({ model_id: modelId }).where('id', '=', runId).execute();
+/** The model a run calls, and the agent that chose it when one did (for the group detail). */
+export async function setRunModel(executor: Executor, runId: string, modelId: string, agentId?: string): Promise<void> {
+  await executor
+    .updateTable('generation_runs')
+    .set({ model_id: modelId, ...(agentId ? { agent_id: agentId } : {}) })
+    .where('id', '=', runId)
+    .execute();
 }
 
 /** Who may end a run: its lease holder, or (owner null) anyone once the lease expired or the run never started. */

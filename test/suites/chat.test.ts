@@ -329,6 +329,7 @@ describe('chat', () => {
       assert.match(system, /You are Jordan/);
       const detail = await agentLearner.client.post('/attempt/group', { group_id: attempt.data.group_id });
       assert.equal(detail.body.runs[0].model_id, agentModelId);
+      assert.equal(detail.body.runs[0].agent_id, agent.body.id, 'the group detail names the agent that chose the model');
     });
 
     test('a model that accepts images sees the learner\'s image with the turn, as the bytes uploaded', async () => {
