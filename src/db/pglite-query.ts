@@ -34,7 +34,12 @@ export async function pgliteQuery(pglite: PGlite, text: string, values: readonly
     serialize.execute({}),
     serialize.sync(),
   ]);
-  const { messages } = await pglite.runExclusive(() => pglite.execProtocol(message));
+  const { messages } = await pglite.runExclusive(() => {
+    // pglite.query refuses a closed database; execProtocol does not, and on a closed module its
+    // protocol loop never returns (a busy loop no timer can interrupt).
+    if (pglite.closed || !pglite.ready) throw new Error(pglite.closed ? 'PGlite is closed' : 'PGlite is closing');
+    return pglite.execProtocol(message);
+  });
   let columns: Column[] = [];
   const rows: Record<string, unknown>[] = [];
   let affectedRows = 0;
