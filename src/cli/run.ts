@@ -43,6 +43,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       return 0;
     }
     if (noun === undefined || noun === 'help') {
+      if (noun === undefined && !wantsHelp && output.json) throw new UsageError('missing the family and action: glow <family> <action>. See `glow --help`.');
       const { mainHelp } = await import('./catalogue.ts');
       if (noun === undefined && !wantsHelp) {
         output.err(mainHelp());
@@ -54,6 +55,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     const type = typeNamed(noun);
     if (!type) throw new UsageError(`unknown family "${noun}". Families: ${[...NOUNS.keys()].join(', ')}. See \`glow --help\`.`);
     if (actionWord === undefined || wantsHelp) {
+      if (!wantsHelp && output.json) throw new UsageError(`missing the action: glow ${noun} <action>. See \`glow ${noun} --help\`.`);
       const { familyHelp, loadOperations } = await import('./catalogue.ts');
       const help = familyHelp(type, await loadOperations());
       if (wantsHelp) output.out(help);

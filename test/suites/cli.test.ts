@@ -230,6 +230,11 @@ describe('cli', () => {
     assert.equal(usage.code, 2);
     assert.deepEqual(Object.keys(JSON.parse(usage.stderr).error), ['code', 'message']);
     assert.equal(JSON.parse(usage.stderr).error.code, 'usage');
+    for (const args of [['personas', '--json'], ['--json']]) {
+      const missing = await glow(args, env);
+      assert.equal(missing.code, 2, args.join(' '));
+      assert.match(JSON.parse(missing.stderr).error.message, /missing the/);
+    }
   });
 
   test('no token fails with the 401 message and a hint', async () => {
