@@ -56,7 +56,7 @@ export function generationOperations(services: GenerationRouteServices): Operati
         allowQueryToken: true,
         errors: [400, 404],
         handler: async ({ actor, query, request, reply }) => {
-          await services.watch.watch(actor, query, request, reply);
+          await services.watch.watch(actor, type, query, request, reply);
           return undefined;
         },
       }),

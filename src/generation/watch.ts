@@ -41,12 +41,13 @@ export class WatchService {
     private readonly streams: SseStreams,
   ) {}
 
-  async watch(actor: Actor, query: WatchQuery, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /** `GET /<type>/watch`: a group or run of another family is not found under this one. */
+  async watch(actor: Actor, type: string, query: WatchQuery, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const afterSeq = resumePosition(request, query);
     const db = this.database.db;
     if (query.group_id) {
       const group = await findGroup(db, query.group_id);
-      if (!group || !canSee(actor, group)) throw notFound('generation group', query.group_id);
+      if (!group || !canSee(actor, group) || group.artifact_type !== type) throw notFound(`${type} generation group`, query.group_id);
     }
     const runId = query.run_id;
     let knownGroupId: string | undefined;
@@ -54,7 +55,7 @@ export class WatchService {
     if (runId) {
       const run = await findRun(db, runId);
       if (run) {
-        if (!canSee(actor, run) || (query.group_id && run.group_id !== query.group_id)) throw notFound('run', runId);
+        if (!canSee(actor, run) || run.artifact_type !== type || (query.group_id && run.group_id !== query.group_id)) throw notFound(`${type} run`, runId);
         knownGroupId = run.group_id;
         // Resumed at or after the terminal event of a finished run: nothing will ever follow.
         alreadySeenEnd = run.terminal_event_seq !== null && afterSeq >= Number(run.terminal_event_seq);
@@ -101,7 +102,7 @@ export class WatchService {
     const attachIfVisible = async () => {
       const run = await findRun(db, runId!);
       if (!run || attached) return;
-      if (!canSee(actor, run) || (query.group_id && run.group_id !== query.group_id)) {
+      if (!canSee(actor, run) || run.artifact_type !== type || (query.group_id && run.group_id !== query.group_id)) {
         stream.end();
         return;
       }
