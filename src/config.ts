@@ -18,7 +18,7 @@ const environmentSchema = z.object({
   GLOW_WORKERS: z.coerce.number().int().min(0).max(64).default(2),
   GLOW_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
   GLOW_GROUP_WINDOW_MINUTES: z.coerce.number().int().min(1).default(30),
-  GLOW_EVENT_RETENTION_DAYS: z.coerce.number().int().min(1).default(7),
+  GLOW_EVENT_RETENTION_DAYS: z.coerce.number().int().min(7).default(7),
   GLOW_PGLITE_VACUUM_MINUTES: z.coerce.number().min(0).max(35_000).default(10),
   GLOW_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(512 * 1024 * 1024),
   GLOW_S3_BUCKET: z.string().optional(),
