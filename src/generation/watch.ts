@@ -41,13 +41,14 @@ export class WatchService {
     private readonly streams: SseStreams,
   ) {}
 
-  /** `GET /<type>/watch`: a group or run of another family is not found under this one. */
+  /** `GET /<type>/watch`: a run of another family is not found under this one. */
   async watch(actor: Actor, type: string, query: WatchQuery, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const afterSeq = resumePosition(request, query);
     const db = this.database.db;
     if (query.group_id) {
       const group = await findGroup(db, query.group_id);
-      if (!group || !canSee(actor, group) || group.artifact_type !== type) throw notFound(`${type} generation group`, query.group_id);
+      // Not checked against the family: a group may hold runs of several (an explicit group_id), and its stream carries them all.
+      if (!group || !canSee(actor, group)) throw notFound('generation group', query.group_id);
     }
     const runId = query.run_id;
     let knownGroupId: string | undefined;
