@@ -33,6 +33,11 @@ export function canSee(actor: Actor, row: { org_id: string; profile_id: string }
   return row.org_id === actor.orgId && (actor.role === 'admin' || row.profile_id === actor.profileId);
 }
 
+/** A run as `/<type>/…` sees it: visible to the actor and of that family (another family's run is not found there). */
+export function canSeeRunAs(actor: Actor, type: string, run: { org_id: string; profile_id: string; artifact_type: string }): boolean {
+  return canSee(actor, run) && run.artifact_type === type;
+}
+
 /** A caller's group window: one per profile, session and family (the advisory lock and the batch both key on it). */
 function windowKey(profileId: string, sessionId: string, type: string): string {
   return `${profileId}:${sessionId}:${type}`;
@@ -319,7 +324,7 @@ export class GenerationService {
   async cancel(actor: Actor, type: ArtifactType, runId: string): Promise<{ run_id: string; status: 'cancelled' | 'cancelling' }> {
     const { database } = this.options;
     const run = await findRun(database.db, runId);
-    if (!run || !canSee(actor, run) || run.artifact_type !== type) throw notFound(`${type} run`, runId);
+    if (!run || !canSeeRunAs(actor, type, run)) throw notFound(`${type} run`, runId);
     if (TERMINAL_RUN_STATUSES.includes(run.status)) throw conflict(`Run ${runId} already ended (${run.status}); there is nothing to cancel.`, { status: run.status });
     if (run.status === 'queued') {
       const event = errorEvent(envelopeOf(run), run.artifact_type, run.id, 'Cancelled by request before it started.');

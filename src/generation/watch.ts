@@ -7,8 +7,8 @@ import type { StoredEvent } from '../streaming/event-log.ts';
 import { SseStream, sseFrame, type SseStreams } from '../streaming/sse.ts';
 import { isTerminalPayload, serializeEvent } from './events.ts';
 import type { WatchQuery } from './http-schemas.ts';
-import { canSee } from './service.ts';
-import { findGroup, findRun } from './store.ts';
+import { canSee, canSeeRunAs } from './service.ts';
+import { findGroup, findRun, type RunRow } from './store.ts';
 
 /** A run-scoped stream with no event for this long closes (the contract's idle cut-off). */
 export const RUN_STREAM_IDLE_CUTOFF_MS = 600_000;
@@ -51,12 +51,13 @@ export class WatchService {
       if (!group || !canSee(actor, group)) throw notFound('generation group', query.group_id);
     }
     const runId = query.run_id;
+    const runRefused = (run: RunRow) => !canSeeRunAs(actor, type, run) || (query.group_id !== undefined && run.group_id !== query.group_id);
     let knownGroupId: string | undefined;
     let alreadySeenEnd = false;
     if (runId) {
       const run = await findRun(db, runId);
       if (run) {
-        if (!canSee(actor, run) || run.artifact_type !== type || (query.group_id && run.group_id !== query.group_id)) throw notFound(`${type} run`, runId);
+        if (runRefused(run)) throw notFound(`${type} run`, runId);
         knownGroupId = run.group_id;
         // Resumed at or after the terminal event of a finished run: nothing will ever follow.
         alreadySeenEnd = run.terminal_event_seq !== null && afterSeq >= Number(run.terminal_event_seq);
@@ -103,7 +104,7 @@ export class WatchService {
     const attachIfVisible = async () => {
       const run = await findRun(db, runId!);
       if (!run || attached) return;
-      if (!canSee(actor, run) || run.artifact_type !== type || (query.group_id && run.group_id !== query.group_id)) {
+      if (runRefused(run)) {
         stream.end();
         return;
       }
