@@ -17,6 +17,7 @@ import type { CoreServices, GlowModule } from './module.ts';
 import { createMediaModule, createUploadLinks, enableMultipart, isUploadOperation } from './media/module.ts';
 import { createGenerationModule, type GenerationModule } from './generation/module.ts';
 import { createChatModule } from './chat/module.ts';
+import { registerConsole } from './console/routes.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -119,6 +120,7 @@ export async function createApp(config: Config, database: Database): Promise<Glo
     await enableMultipart(scope, config.GLOW_MAX_UPLOAD_BYTES);
     registerOperations(scope, operations.filter(isUploadOperation), authenticate);
   });
+  registerConsole(http);
   await http.ready();
   for (const module of modules) await module.start?.();
 

@@ -1,0 +1,85 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import type { FastifyInstance } from 'fastify';
+import { FAMILIES } from '../artifacts/families/index.ts';
+import { ARTIFACT_TYPES } from '../artifacts/types.ts';
+import { MAX_RESOURCES_PER_RUN, MODALITIES } from '../generation/http-schemas.ts';
+
+const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
+
+/** What the console needs to know of the families: read from the same schemas as the API. */
+export function consoleCatalog() {
+  return {
+    families: ARTIFACT_TYPES.map((type) => {
+      const family = FAMILIES[type];
+      return {
+        type,
+        plural: family.plural,
+        summary: family.summary,
+        write_role: family.writeRole,
+        crud: type !== 'system',
+        example: family.example,
+      };
+    }),
+    max_resources_per_run: MAX_RESOURCES_PER_RUN,
+    modalities: MODALITIES,
+  };
+}
+
+/**
+ * The page admits only its own script, style and API calls: a token typed into it can be sent
+ * nowhere else, and nothing another origin serves runs in it.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' blob: data:",
+  "media-src 'self' blob:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/**
+ * The web console: a static page and one script, bundled from `web/src` on first request and
+ * kept in memory (the server runs from source, so there is no build step to forget). It talks to
+ * the same API as the CLI, with the token the user types in.
+ */
+export function registerConsole(app: FastifyInstance): void {
+  let bundle: Promise<string> | undefined;
+  const script = () =>
+    (bundle ??= build({
+      entryPoints: [path.join(WEB_ROOT, 'src/main.ts')],
+      bundle: true,
+      write: false,
+      format: 'esm',
+      target: 'es2022',
+      minify: true,
+      sourcemap: false,
+      logLevel: 'silent',
+    }).then((result) => result.outputFiles[0]!.text, (error: unknown) => {
+      bundle = undefined;
+      throw error;
+    }));
+  let catalog: string | undefined;
+  const headers = { 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' };
+
+  app.get('/', async (_request, reply) => reply.redirect('/console/'));
+  app.get('/console', async (_request, reply) => reply.redirect('/console/'));
+  app.get('/console/', async (_request, reply) =>
+    reply
+      .headers({ ...headers, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CONTENT_SECURITY_POLICY, 'referrer-policy': 'no-referrer' })
+      .send(await readFile(path.join(WEB_ROOT, 'index.html'))),
+  );
+  app.get('/console/console.css', async (_request, reply) =>
+    reply.headers({ ...headers, 'content-type': 'text/css; charset=utf-8' }).send(await readFile(path.join(WEB_ROOT, 'console.css'))),
+  );
+  app.get('/console/app.js', async (_request, reply) => reply.headers({ ...headers, 'content-type': 'text/javascript; charset=utf-8' }).send(await script()));
+  app.get('/console/catalog.json', async (_request, reply) =>
+    reply.headers({ ...headers, 'content-type': 'application/json; charset=utf-8' }).send((catalog ??= JSON.stringify(consoleCatalog()))),
+  );
+}

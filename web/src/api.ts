@@ -1,0 +1,70 @@
+/** The API the CLI uses, from the page: JSON operations with the signed-in token, errors as the contract's `{error}`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export class Api {
+  constructor(readonly token: string) {}
+
+  get headers(): Record<string, string> {
+    return { authorization: `Bearer ${this.token}` };
+  }
+
+  async call<T = any>(path: string, body: unknown = {}, signal?: AbortSignal): Promise<T> {
+    const response = await fetch(path, { method: 'POST', headers: { ...this.headers, 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+    if (!response.ok) throw await errorOf(response);
+    return (await response.json()) as T;
+  }
+
+  /** A download operation's bytes (media previews). */
+  async blob(path: string, body: unknown): Promise<Blob> {
+    const response = await fetch(path, { method: 'POST', headers: { ...this.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!response.ok) throw await errorOf(response);
+    return response.blob();
+  }
+}
+
+export async function errorOf(response: Response): Promise<ApiError> {
+  const text = await response.text();
+  try {
+    const parsed = JSON.parse(text) as { error?: { code?: string; message?: string; details?: Record<string, unknown> } };
+    if (parsed.error?.message) return new ApiError(response.status, parsed.error.code ?? 'error', parsed.error.message, parsed.error.details);
+  } catch {
+    // Not the contract's JSON (a proxy's page): the status says enough.
+  }
+  return new ApiError(response.status, 'http_error', `The server answered ${response.status} ${response.statusText}.`.trim());
+}
+
+export interface Family {
+  type: string;
+  plural: string;
+  summary: string;
+  write_role: 'member' | 'admin';
+  crud: boolean;
+  example: Record<string, unknown>;
+}
+
+export interface Catalog {
+  families: Family[];
+  max_resources_per_run: number;
+  modalities: string[];
+}
+
+export interface ArtifactRecord {
+  id: string;
+  name: string;
+  description: string;
+  status: 'draft' | 'published';
+  data: Record<string, unknown>;
+  version: number;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}

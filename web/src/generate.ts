@@ -1,0 +1,167 @@
+import type { Api, Family } from './api.ts';
+import { h, replaceChildren } from './dom.ts';
+import type { Context } from './main.ts';
+import { familyHeader, problemView } from './records.ts';
+import { followRun, type Frame } from './watch.ts';
+
+interface GenerateResponse {
+  group_id: string;
+  run_id: string;
+}
+
+/** Frames worth a line of their own, in words. */
+function describe(family: Family, frame: Frame): HTMLElement | string {
+  const data = frame.data;
+  switch (data.type) {
+    case 'GenerationProgressEvent': {
+      const last = data.last_completed_resource as { name?: string } | null;
+      return `Progress ${data.completed_resources}/${data.total_resources} (${data.percentage}%)${last?.name ? `: ${last.name}` : ''}`;
+    }
+    case 'GenerationSavedEvent':
+      return h('span', {}, 'Saved ', h('a', { href: `#/${family.type}/id/${data.artifact_id}` }, `${family.type} ${data.artifact_id}`));
+    case 'GenerationMediaProgressEvent':
+      return `${data.modality}: ${data.message}`;
+    case 'GenerationMediaCompleteEvent':
+      return `${data.modality} ready: ${data.mime_type}, ${Number(data.file_size).toLocaleString()} bytes`;
+    case 'GenerationCompleteEvent':
+      return `Complete: ${data.message}`;
+    case 'GenerationErrorEvent':
+      return `Error: ${data.message}`;
+    default:
+      return String(data.type);
+  }
+}
+
+/** Shows produced media in the page: the bytes come through the download operation, with the token. */
+async function mediaPreview(api: Api, data: Record<string, any>): Promise<HTMLElement> {
+  const kind = String(data.modality);
+  const blob = await api.blob(`/system/${kind}_download`, { [`${kind}_id`]: data.upload_id });
+  const url = URL.createObjectURL(blob);
+  if (kind === 'image') return h('img', { src: url, alt: 'Generated image' });
+  if (kind === 'video') return h('video', { src: url, controls: true });
+  return h('audio', { src: url, controls: true });
+}
+
+export function renderGenerate({ api, catalog, main, signal }: Context, family: Family): void {
+  const instructions = h('textarea', { name: 'instructions', rows: 5, placeholder: `Describe the ${family.type} you want, e.g. "A passive student who starts every reply with Uh..."` });
+  const count = h('input', { type: 'number', name: 'count', min: '1', max: String(catalog.max_resources_per_run), value: '1', size: 3 });
+  const model = h('input', { name: 'model_id', placeholder: 'org default', size: 38 });
+  const modality = h('select', { name: 'modality' }, catalog.modalities.map((value) => h('option', { value }, value)));
+  const title = h('input', { name: 'title', placeholder: 'title of the media', size: 38 });
+  const media = family.type === 'scenario';
+  const problem = h('div', {});
+  const live = h('section', { class: 'card', hidden: true, attrs: { 'aria-live': 'polite' } });
+  const start = h('button', { class: 'primary', type: 'submit' }, 'Generate');
+
+  const run = async () => {
+    replaceChildren(problem);
+    const text = instructions.value.trim();
+    const params: Record<string, unknown> = { count: Number(count.value) || 1 };
+    if (model.value.trim()) params.model_id = model.value.trim();
+    const body: Record<string, unknown> = { ...(text ? { instructions: [text] } : {}), config: { params } };
+    if (media && modality.value !== 'text') {
+      body.modality = modality.value;
+      if (title.value.trim()) body.title = title.value.trim();
+    }
+    let handles: GenerateResponse;
+    try {
+      handles = await api.call<GenerateResponse>(`/${family.type}/generate`, body);
+    } catch (error) {
+      replaceChildren(problem, problemView(error));
+      return;
+    }
+    start.disabled = true;
+    const progress = h('progress', { max: 100, value: 0 });
+    const frames = h('ol', { class: 'frames' });
+    const outcome = h('div', {});
+    const stop = new AbortController();
+    signal.addEventListener('abort', () => stop.abort());
+    const cancel = h('button', {
+      class: 'danger',
+      type: 'button',
+      on: {
+        click: async () => {
+          cancel.disabled = true;
+          try {
+            await api.call(`/${family.type}/cancel`, { run_id: handles.run_id });
+          } catch (error) {
+            replaceChildren(outcome, problemView(error));
+          }
+        },
+      },
+    }, 'Cancel');
+    replaceChildren(
+      live,
+      h('p', { class: 'muted' }, 'Run ', h('code', {}, handles.run_id), ' in group ', h('a', { href: `#/${family.type}/group/${handles.group_id}` }, handles.group_id)),
+      progress,
+      frames,
+      h('div', { class: 'row' }, cancel),
+      outcome,
+    );
+    live.hidden = false;
+    try {
+      const terminal = await followRun(api, family.type, handles.run_id, (frame) => {
+        const data = frame.data;
+        if (data.type === 'GenerationProgressEvent') progress.value = Number(data.percentage) || 0;
+        const line = h('li', { dataset: { type: String(data.type), id: frame.id } }, h('code', {}, `#${frame.id}`), describe(family, frame));
+        if (data.type === 'GenerationMediaCompleteEvent') {
+          const holder = h('div', { class: 'media' });
+          line.append(' ', h('button', { type: 'button', on: { click: async () => {
+            try {
+              replaceChildren(holder, await mediaPreview(api, data));
+            } catch (error) {
+              replaceChildren(holder, problemView(error));
+            }
+          } } }, 'Show'), holder);
+        }
+        frames.append(line);
+      }, stop.signal, (attempt) => replaceChildren(outcome, h('p', { class: 'notice' }, `Connection lost; resuming after the last event (try ${attempt})…`)));
+      cancel.remove();
+      if (!terminal) return;
+      if (terminal.data.type === 'GenerationCompleteEvent') {
+        progress.value = 100;
+        replaceChildren(outcome, h('p', { class: 'success', attrs: { role: 'status' } }, String(terminal.data.message)));
+        await showModel(api, family, handles, outcome);
+      } else {
+        replaceChildren(outcome, h('p', { class: 'error', attrs: { role: 'alert' } }, String(terminal.data.message)), h('p', {}, 'The model\'s raw answer, if any, is in ', h('a', { href: `#/${family.type}/group/${handles.group_id}` }, 'the group\'s detail'), '.'));
+      }
+    } catch (error) {
+      replaceChildren(outcome, problemView(error));
+    } finally {
+      start.disabled = false;
+    }
+  };
+
+  replaceChildren(
+    main,
+    familyHeader(family, 'generate'),
+    problem,
+    h(
+      'form',
+      { on: { submit: (event) => { event.preventDefault(); void run(); } } },
+      h('label', {}, 'Instructions', instructions),
+      h(
+        'div',
+        { class: 'row' },
+        h('label', {}, `How many (1–${catalog.max_resources_per_run})`, count),
+        h('label', {}, 'Model id (a model record, or "offline")', model),
+        media ? [h('label', {}, 'Modality', modality), h('label', {}, 'Title', title)] : null,
+      ),
+      h('div', { class: 'row' }, start),
+    ),
+    live,
+  );
+  instructions.focus();
+}
+
+/** Says which model made the run: the offline generator is a development aid, and the page says so. */
+async function showModel(api: Api, family: Family, handles: GenerateResponse, into: HTMLElement): Promise<void> {
+  const group = await api.call<{ runs: { id: string; model_id: string | null; input_tokens: number; output_tokens: number }[] }>(`/${family.type}/group`, { group_id: handles.group_id });
+  const run = group.runs.find((candidate) => candidate.id === handles.run_id);
+  if (!run?.model_id) return;
+  into.append(
+    run.model_id === 'offline'
+      ? h('p', { class: 'notice' }, 'Made by the built-in offline generator (model_id "offline"): a development aid that fills the schema from your instructions, not AI output. Configure a model to generate for real.')
+      : h('p', { class: 'muted' }, `Model ${run.model_id}: ${run.input_tokens} tokens in, ${run.output_tokens} out.`),
+  );
+}

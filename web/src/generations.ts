@@ -1,0 +1,114 @@
+import type { Family } from './api.ts';
+import { badge, h, replaceChildren, when } from './dom.ts';
+import type { Context } from './main.ts';
+import { familyHeader } from './records.ts';
+
+const PAGE = 25;
+
+interface GroupRun {
+  id: string;
+  status: string;
+  created_at: string;
+  ended_at: string | null;
+  model_id: string | null;
+  agent_id: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cost: number;
+  messages: { id: string; role: string; created_at: string; text: string; [uploads: string]: unknown }[];
+}
+
+export async function renderGenerations({ api, main, params, navigate }: Context, family: Family): Promise<void> {
+  const search = params.get('search') ?? '';
+  const from = params.get('from') ?? '';
+  const to = params.get('to') ?? '';
+  const offset = Math.max(0, Number(params.get('offset') ?? 0) || 0);
+  const page = await api.call<{ items: { group_id: string; group_name: string; created_at: string }[]; total_count: number }>(`/${family.type}/generations`, {
+    ...(search ? { search } : {}),
+    ...(from ? { date_from: from } : {}),
+    ...(to ? { date_to: to } : {}),
+    page_limit: PAGE,
+    page_offset: offset,
+  });
+  const query = (changes: Record<string, string | number>) => {
+    const next = new URLSearchParams({ search, from, to, offset: String(offset) });
+    for (const [key, value] of Object.entries(changes)) next.set(key, String(value));
+    for (const key of [...next.keys()]) if (!next.get(key) || next.get(key) === '0') next.delete(key);
+    return `#/${family.type}/generations?${next}`;
+  };
+  const searchInput = h('input', { type: 'search', name: 'search', value: search, placeholder: 'Search names and instructions' });
+  const fromInput = h('input', { type: 'date', name: 'from', value: from });
+  const toInput = h('input', { type: 'date', name: 'to', value: to });
+  const last = Math.min(offset + page.items.length, page.total_count);
+  replaceChildren(
+    main,
+    familyHeader(family, 'generations'),
+    h(
+      'form',
+      { class: 'row', on: { submit: (event) => { event.preventDefault(); navigate(query({ search: searchInput.value, from: fromInput.value, to: toInput.value, offset: 0 })); } } },
+      searchInput,
+      h('label', { class: 'inline' }, 'From ', fromInput),
+      h('label', { class: 'inline' }, 'To ', toInput),
+      h('button', { type: 'submit' }, 'Search'),
+    ),
+    page.items.length === 0
+      ? h('p', { class: 'muted' }, 'No generations match.')
+      : h(
+          'table',
+          {},
+          h('thead', {}, h('tr', {}, h('th', {}, 'Group'), h('th', {}, 'Started'))),
+          h('tbody', {}, page.items.map((item) => h('tr', {}, h('td', {}, h('a', { href: `#/${family.type}/group/${item.group_id}` }, item.group_name)), h('td', {}, when(item.created_at))))),
+        ),
+    h(
+      'div',
+      { class: 'row' },
+      h('span', { class: 'muted', dataset: { total: String(page.total_count) } }, page.total_count === 0 ? '' : `${offset + 1}–${last} of ${page.total_count}`),
+      offset > 0 ? h('a', { href: query({ offset: Math.max(0, offset - PAGE) }) }, '‹ Previous') : null,
+      last < page.total_count ? h('a', { href: query({ offset: offset + PAGE }) }, 'Next ›') : null,
+    ),
+  );
+}
+
+/** A model's JSON answer, indented; any other text as it is (a malformed answer is shown raw, as stored). */
+function readable(text: string): string {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed !== null && typeof parsed === 'object') return JSON.stringify(parsed, null, 2);
+  } catch {
+    // Not JSON: prose, or the raw text of an answer that could not be used.
+  }
+  return text;
+}
+
+const UPLOAD_FIELDS = ['text_upload_ids', 'audio_upload_ids', 'image_upload_ids', 'video_upload_ids', 'file_upload_ids'];
+
+export async function renderGroup({ api, main }: Context, family: Family, groupId: string): Promise<void> {
+  const group = await api.call<{ name: string; created_at: string; runs: GroupRun[]; message_total_count: number }>(`/${family.type}/group`, { group_id: groupId, include_detail: true });
+  const shown = group.runs.reduce((sum, run) => sum + run.messages.length, 0);
+  replaceChildren(
+    main,
+    familyHeader(family, 'generations'),
+    h('h2', {}, group.name),
+    h('p', { class: 'muted' }, `Group ${groupId} · started ${when(group.created_at)} · ${group.runs.length} run(s)`),
+    group.runs.map((run) =>
+      h(
+        'section',
+        { class: 'card', dataset: { run: run.id } },
+        h('div', { class: 'row' }, badge(run.status), h('code', {}, run.id)),
+        h(
+          'p',
+          { class: 'muted' },
+          `Model ${run.model_id === 'offline' ? 'offline (the built-in generator, not AI output)' : (run.model_id ?? '—')}`,
+          run.agent_id ? ` · agent ${run.agent_id}` : '',
+          ` · ${run.input_tokens} tokens in, ${run.output_tokens} out · cost ${run.cost}`,
+          ` · ${when(run.created_at)} → ${when(run.ended_at)}`,
+        ),
+        run.messages.map((message) => {
+          const uploads = UPLOAD_FIELDS.flatMap((field) => ((message[field] as string[] | undefined) ?? []).map((id) => `${field.replace('_upload_ids', '')} ${id}`));
+          return h('div', { class: `message ${message.role}` }, h('strong', {}, message.role), '\n', readable(message.text), uploads.length > 0 ? h('div', { class: 'muted' }, `Uploads: ${uploads.join(', ')}`) : null);
+        }),
+      ),
+    ),
+    shown < group.message_total_count ? h('p', { class: 'muted' }, `Showing the first ${shown} of ${group.message_total_count} messages.`) : null,
+  );
+}
