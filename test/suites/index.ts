@@ -6,4 +6,5 @@ await import('./generation.test.ts');
 await import('./media-generation.test.ts');
 await import('./chat.test.ts');
 await import('./cli.test.ts');
+await import('./console.test.ts');
 await import('./lifecycle.test.ts');

@@ -1,0 +1,176 @@
+// The web console: served pages, then the console itself in Debian's chromium through
+// playwright-core, against the real server of this backend. Registers its tests when imported.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { FAMILIES } from '../../src/artifacts/families/index.ts';
+import { ARTIFACT_TYPES } from '../../src/artifacts/types.ts';
+import { getHarness, type Harness, type TestOrg } from '../support/harness.ts';
+
+/** Debian's chromium (apt-get install chromium); GLOW_CHROMIUM names another. */
+const CHROMIUM = process.env.GLOW_CHROMIUM ?? '/usr/bin/chromium';
+
+describe('web console', () => {
+  let harness: Harness;
+  let org: TestOrg;
+  let browser: Browser | undefined;
+
+  before(async () => {
+    harness = await getHarness();
+    org = await harness.newOrg('console');
+    if (existsSync(CHROMIUM)) browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  test('/ leads to the console, served with a strict CSP; its catalogue is the 20 families', async () => {
+    const root = await fetch(`${harness.baseUrl}/`, { redirect: 'manual' });
+    assert.equal(root.status, 302);
+    assert.equal(root.headers.get('location'), '/console/');
+    const page = await fetch(`${harness.baseUrl}/console/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'.*connect-src 'self'/);
+    assert.match(await page.text(), /<script type="module" src="\/console\/app.js">/);
+    const script = await fetch(`${harness.baseUrl}/console/app.js`);
+    assert.equal(script.status, 200);
+    assert.match(script.headers.get('content-type') ?? '', /^text\/javascript/);
+    assert.ok((await script.text()).length > 1000);
+    const catalog = await harness.anonymous.get('/console/catalog.json');
+    assert.equal(catalog.status, 200);
+    assert.deepEqual(
+      catalog.body.families.map((family: { type: string; plural: string }) => [family.type, family.plural]),
+      ARTIFACT_TYPES.map((type) => [type, FAMILIES[type].plural]),
+    );
+    assert.deepEqual(catalog.body.families.find((family: { type: string }) => family.type === 'persona').example, FAMILIES.persona.example);
+  });
+
+  describe('in a browser', () => {
+    const open = async (context: { skip(message: string): void; after(hook: () => void): void }): Promise<Page | undefined> => {
+      if (!browser) {
+        context.skip(`no chromium at ${CHROMIUM} (apt-get install chromium, or set GLOW_CHROMIUM)`);
+        return undefined;
+      }
+      const page = await browser.newPage();
+      const failures: string[] = [];
+      page.on('pageerror', (error) => failures.push(error.message));
+      context.after(() => assert.deepEqual(failures, [], 'the page threw'));
+      return page;
+    };
+
+    const signIn = async (page: Page, token: string) => {
+      await page.goto(`${harness.baseUrl}/`);
+      await page.fill('input[name=token]', token);
+      await page.click('button[type=submit]');
+    };
+
+    test('a wrong token is refused in words; the right one opens the families', async (context) => {
+      const page = await open(context);
+      if (!page) return;
+      await signIn(page, 'not-a-token');
+      await page.waitForSelector('p.error:not([hidden])');
+      assert.match(await page.textContent('p.error') ?? '', /not accepted/);
+      await page.fill('input[name=token]', org.admin.token!);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('.cards');
+      assert.equal(await page.locator('.cards .card').count(), 20);
+      assert.equal(await page.locator('nav a').count(), 20);
+      await page.close();
+    });
+
+    test('generate a persona: progress, saved and complete arrive live, the persona is saved, and the page says the offline generator made it', async (context) => {
+      const page = await open(context);
+      if (!page) return;
+      await signIn(page, org.admin.token!);
+      await page.waitForSelector('.cards');
+      await page.goto(`${harness.baseUrl}/console/#/persona/generate`);
+      await page.fill('textarea[name=instructions]', 'A passive student who starts every reply with Uh...');
+      await page.fill('input[name=count]', '2');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('p.success', { timeout: 30_000 });
+      const frames = await page.$$eval('.frames li', (items) => items.map((item) => ({ type: (item as HTMLElement).dataset.type, id: Number((item as HTMLElement).dataset.id) })));
+      assert.deepEqual(
+        frames.map((frame) => frame.type),
+        ['GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationCompleteEvent'],
+      );
+      assert.match(await page.textContent('p.notice') ?? '', /offline generator/);
+
+      const saved = await page.$$eval('.frames li[data-type=GenerationSavedEvent] a', (links) => links.map((link) => (link as HTMLAnchorElement).hash));
+      const search = await org.admin.post('/persona/search', { search: 'Passive Student' });
+      assert.equal(search.status, 200);
+      assert.deepEqual(saved.map((hash) => hash.split('/').pop()).sort(), search.body.items.map((item: { id: string }) => item.id).sort());
+
+      // The saved persona opens from the frame's link; its group shows the run as the offline model's.
+      await page.click('.frames li[data-type=GenerationSavedEvent] a');
+      await page.waitForSelector('textarea[name=data]');
+      assert.match(await page.inputValue('input[name=name]'), /Passive Student/);
+      await page.goto(`${harness.baseUrl}/console/#/persona/generations?search=passive`);
+      await page.waitForSelector('table a');
+      await page.click('table a');
+      await page.waitForSelector('.message.assistant');
+      assert.match(await page.textContent('section.card') ?? '', /Model offline \(the built-in generator, not AI output\)/);
+      assert.equal(await page.locator('.message.assistant').count(), 2);
+      await page.close();
+    });
+
+    test('a dropped stream resumes after the last event it showed: no frame twice, none missing', async (context) => {
+      const page = await open(context);
+      if (!page) return;
+      await signIn(page, org.admin.token!);
+      await page.waitForSelector('.cards');
+      const resumedFrom: (string | undefined)[] = [];
+      let first = true;
+      await page.route('**/rubric/watch?*', async (route) => {
+        resumedFrom.push(route.request().headers()['last-event-id']);
+        if (!first) return route.continue();
+        first = false;
+        // The first connection drops after its first frame, as a flaky network would.
+        const response = await route.fetch();
+        const [firstFrame] = (await response.text()).split('\n\n').filter((block) => block.includes('data:'));
+        await route.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream' }, body: `${firstFrame}\n\n` });
+      });
+      await page.goto(`${harness.baseUrl}/console/#/rubric/generate`);
+      await page.fill('textarea[name=instructions]', 'A rubric for active listening');
+      await page.fill('input[name=count]', '3');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('p.success', { timeout: 30_000 });
+      const ids = await page.$$eval('.frames li', (items) => items.map((item) => Number((item as HTMLElement).dataset.id)));
+      assert.equal(ids.length, 7, `frames: ${ids.join(', ')}`);
+      assert.deepEqual([...ids].sort((a, b) => a - b), ids, 'in order');
+      assert.equal(new Set(ids).size, ids.length, 'none twice');
+      assert.deepEqual(resumedFrom, [undefined, String(ids[0])]);
+      await page.close();
+    });
+
+    test('invalid data is refused with each bad field named, and nothing is created', async (context) => {
+      const page = await open(context);
+      if (!page) return;
+      await signIn(page, org.admin.token!);
+      await page.waitForSelector('.cards');
+      const before = await org.admin.post('/persona/search', {});
+      await page.goto(`${harness.baseUrl}/console/#/persona/new`);
+      await page.fill('input[name=name]', 'Too intense');
+      await page.fill('textarea[name=data]', JSON.stringify({ ...FAMILIES.persona.example, intensity: 11, mood: 'grumpy' }));
+      await page.click('button.primary');
+      await page.waitForSelector('[role=alert]');
+      const alert = await page.textContent('[role=alert]') ?? '';
+      assert.match(alert, /data\.intensity/);
+      assert.match(alert, /data\.mood is not a known field/);
+      const afterwards = await org.admin.post('/persona/search', {});
+      assert.equal(afterwards.body.total_count, before.body.total_count);
+
+      // Fixed in the page, it is created and published, and listed.
+      await page.fill('textarea[name=data]', JSON.stringify(FAMILIES.persona.example));
+      await page.click('button.primary');
+      await page.waitForSelector('.badge.published');
+      await page.goto(`${harness.baseUrl}/console/#/persona?search=${encodeURIComponent('Too intense')}`);
+      await page.waitForSelector('table a');
+      assert.equal(await page.textContent('table a'), 'Too intense');
+      assert.equal(await page.getAttribute('[data-total]', 'data-total'), '1');
+      await page.close();
+    });
+  });
+});
