@@ -38,6 +38,7 @@ async function main(): Promise<void> {
   const lines = [
     `Glow ${VERSION} is listening on ${url}`,
     `  store: ${database.location}`,
+    `  web console: ${url}/console/   (sign in with an API token)`,
     `  API document: ${url}/openapi.json`,
     config.GLOW_ADMIN_TOKEN
       ? `  authenticate: Authorization: Bearer $GLOW_ADMIN_TOKEN   (CLI: GLOW_INSTANCE_URL=${url} GLOW_TOKEN=$GLOW_ADMIN_TOKEN npx glow --help)`

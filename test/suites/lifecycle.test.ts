@@ -25,6 +25,11 @@ describe('server process', () => {
     const first = await startServerProcess(env);
     assert.match(first.output(), /Glow .* is listening on http:\/\/127\.0\.0\.1:\d+/);
     assert.match(first.output(), /Authorization: Bearer/);
+    assert.match(first.output(), /web console: http:\/\/127\.0\.0\.1:\d+\/console\//);
+    // The console's script is bundled from web/src by the started process itself.
+    const script = await fetch(`${first.url}/console/app.js`);
+    assert.equal(script.status, 200);
+    assert.match(await script.text(), /last-event-id/);
     let client = new ApiClient(first.url, 'lifecycle-admin-token');
     const created = await client.post('/persona/create', { name: 'Survives restarts', data: FAMILIES.persona.example });
     assert.equal(created.status, 200, created.text);
