@@ -145,6 +145,54 @@ describe('web console', () => {
       await page.close();
     });
 
+    test('practise a simulation: each turn is sent, the persona\'s reply streams in, and the transcript is there after a reload', async (context) => {
+      const page = await open(context);
+      if (!page) return;
+      const { voice: _voice, ...silent } = FAMILIES.persona.example as Record<string, unknown>;
+      const persona = await org.admin.post('/persona/create', { name: 'Maya', data: silent });
+      const scenarioData = structuredClone(FAMILIES.scenario.example) as Record<string, unknown>;
+      delete scenarioData.image_upload_ids;
+      delete scenarioData.video_upload_ids;
+      const scenario = await org.admin.post('/scenario/create', { name: 'Office hours', data: scenarioData });
+      const simulation = await org.admin.post('/simulation/create', {
+        name: 'Catch-up talk',
+        data: { persona_id: persona.body.id, scenario_id: scenario.body.id, modality: 'text', max_turns: 2 },
+      });
+      assert.equal(simulation.status, 200, simulation.text);
+      await signIn(page, org.admin.token!);
+      await page.waitForSelector('.cards');
+      await page.goto(`${harness.baseUrl}/console/#/simulation/id/${simulation.body.id}`);
+      await page.click('text=Practise this simulation');
+      await page.waitForSelector('textarea[name=text]');
+      assert.match(await page.textContent('h2') ?? '', /Practice with Maya/);
+      const attemptId = new URL(page.url()).hash.split('/').pop()!;
+
+      for (const [turn, said] of ['Hi Maya, thanks for coming in.', 'What got in the way this term?'].entries()) {
+        await page.fill('textarea[name=text]', said);
+        await page.click('button[type=submit]');
+        await page.waitForFunction(
+          (count) => document.querySelectorAll('.message.assistant').length === count && !document.querySelector('.message.assistant:last-child .text')!.textContent!.startsWith('…') &&
+            (document.querySelector<HTMLButtonElement>('button[type=submit]')!.disabled === (count === 2)),
+          turn + 1,
+          { timeout: 30_000 },
+        );
+        assert.match(await page.textContent('.message.assistant:last-child .text') ?? '', new RegExp(said.replace(/[.?]/g, '\\$&')));
+      }
+      // The second turn reached max_turns: the attempt ended, and the page says so.
+      assert.match(await page.textContent('p.notice') ?? '', /has ended/);
+      const attempt = await org.admin.post('/attempt/get', { id: attemptId });
+      assert.equal(attempt.body.data.state, 'completed');
+      const group = await org.admin.post('/attempt/group', { group_id: attempt.body.data.group_id, include_detail: true });
+      const stored = group.body.runs.flatMap((run: { messages: { role: string; text: string }[] }) => run.messages.filter((message) => message.role !== 'system'));
+
+      await page.reload();
+      await page.waitForSelector('.conversation .message');
+      const shown = await page.$$eval('.conversation .message', (items) => items.map((item) => [(item as HTMLElement).dataset.role, item.querySelector('.text')!.textContent]));
+      assert.deepEqual(shown, stored.map((message: { role: string; text: string }) => [message.role, message.text]));
+      assert.equal(shown.length, 4);
+      await page.close();
+    });
+
     test('invalid data is refused with each bad field named, and nothing is created', async (context) => {
       const page = await open(context);
       if (!page) return;

@@ -1,7 +1,7 @@
 import type { Api, Family } from './api.ts';
 import { h, replaceChildren } from './dom.ts';
 import type { Context } from './main.ts';
-import { familyHeader, problemView } from './records.ts';
+import { familyHeader, problemView } from './parts.ts';
 import { followRun, type Frame } from './watch.ts';
 
 interface GenerateResponse {

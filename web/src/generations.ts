@@ -1,7 +1,7 @@
 import type { Family } from './api.ts';
 import { badge, h, replaceChildren, when } from './dom.ts';
 import type { Context } from './main.ts';
-import { familyHeader } from './records.ts';
+import { familyHeader } from './parts.ts';
 
 const PAGE = 25;
 

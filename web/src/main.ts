@@ -3,6 +3,7 @@ import { h, replaceChildren } from './dom.ts';
 import { renderRecord, renderNewRecord, renderRecordList } from './records.ts';
 import { renderGenerate } from './generate.ts';
 import { renderGenerations, renderGroup } from './generations.ts';
+import { renderPractice } from './practice.ts';
 
 const TOKEN_KEY = 'glow.token';
 
@@ -129,6 +130,7 @@ async function route(message?: string): Promise<void> {
     else if (view === 'generate') renderGenerate(context, family);
     else if (view === 'generations') await renderGenerations(context, family);
     else if (view === 'group' && id) await renderGroup(context, family, id);
+    else if (view === 'practice' && id && family.type === 'attempt') await renderPractice(context, family, id);
     else await renderRecordList(context, family);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return signOut('That token is no longer valid; sign in again.');
