@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { FAMILIES } from '../artifacts/families/index.ts';
 import { ARTIFACT_TYPES } from '../artifacts/types.ts';
 import { MAX_RESOURCES_PER_RUN, MODALITIES } from '../generation/http-schemas.ts';
+import { hostedMedia } from '../media/kinds.ts';
 
 const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 
@@ -21,6 +22,8 @@ export function consoleCatalog() {
         write_role: family.writeRole,
         crud: type !== 'system',
         example: family.example,
+        uploads: hostedMedia(type).uploads,
+        upload_refs: family.uploadRefs ?? {},
       };
     }),
     max_resources_per_run: MAX_RESOURCES_PER_RUN,

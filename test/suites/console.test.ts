@@ -1,11 +1,13 @@
 // The web console: served pages, then the console itself in Debian's chromium through
 // playwright-core, against the real server of this backend. Registers its tests when imported.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { FAMILIES } from '../../src/artifacts/families/index.ts';
 import { ARTIFACT_TYPES } from '../../src/artifacts/types.ts';
+import { noisePng, tinyPdf } from '../fixtures/media-files.ts';
 import { getHarness, type Harness, type TestOrg } from '../support/harness.ts';
 
 /** Debian's chromium (apt-get install chromium); GLOW_CHROMIUM names another. */
@@ -190,6 +192,36 @@ describe('web console', () => {
       const shown = await page.$$eval('.conversation .message', (items) => items.map((item) => [(item as HTMLElement).dataset.role, item.querySelector('.text')!.textContent]));
       assert.deepEqual(shown, stored.map((message: { role: string; text: string }) => [message.role, message.text]));
       assert.equal(shown.length, 4);
+      await page.close();
+    });
+
+    test('files: an image uploaded through the page is stored byte for byte and shown; bytes that are not what they claim are refused and leave no row', async (context) => {
+      const page = await open(context);
+      if (!page) return;
+      const png = await noisePng(120, 80, 7);
+      await signIn(page, org.admin.token!);
+      await page.waitForSelector('.cards');
+      await page.goto(`${harness.baseUrl}/console/#/scenario/files`);
+      await page.selectOption('select[name=kind]', 'image');
+      await page.setInputFiles('input[name=file]', { name: 'office.png', mimeType: 'image/png', buffer: png });
+      await page.fill('input[name=name]', 'Office');
+      await page.click('button.primary');
+      const card = await page.waitForSelector('[data-upload-id]');
+      const uploadId = (await card.getAttribute('data-upload-id'))!;
+      const row = await harness.database.db.selectFrom('uploads').selectAll().where('id', '=', uploadId).executeTakeFirstOrThrow();
+      assert.equal(Number(row.size), png.length);
+      assert.equal(row.filename, 'office.png');
+      assert.equal(row.sha256, createHash('sha256').update(png).digest('hex'));
+      await page.click('[data-upload-id] button:has-text("Show")');
+      await page.waitForFunction(() => (document.querySelector('[data-upload-id] .media img') as HTMLImageElement | null)?.naturalWidth === 120);
+
+      const countBefore = await harness.database.db.selectFrom('uploads').select((eb) => eb.fn.countAll<string>().as('n')).where('org_id', '=', org.orgId).executeTakeFirstOrThrow();
+      await page.setInputFiles('input[name=file]', { name: 'not-really.png', mimeType: 'image/png', buffer: tinyPdf() });
+      await page.click('button.primary');
+      await page.waitForSelector('[role=alert]');
+      assert.match(await page.textContent('[role=alert]') ?? '', /image\/png/);
+      const countAfter = await harness.database.db.selectFrom('uploads').select((eb) => eb.fn.countAll<string>().as('n')).where('org_id', '=', org.orgId).executeTakeFirstOrThrow();
+      assert.equal(Number(countAfter.n), Number(countBefore.n));
       await page.close();
     });
 

@@ -23,6 +23,17 @@ export class Api {
     return (await response.json()) as T;
   }
 
+  /** A multipart upload of one file (part `file`), with optional labels. */
+  async upload<T = any>(path: string, file: File, labels: { name?: string; description?: string }): Promise<T> {
+    const form = new FormData();
+    if (labels.name) form.append('name', labels.name);
+    if (labels.description) form.append('description', labels.description);
+    form.append('file', file);
+    const response = await fetch(path, { method: 'POST', headers: this.headers, body: form });
+    if (!response.ok) throw await errorOf(response);
+    return (await response.json()) as T;
+  }
+
   /** A download operation's bytes (media previews). */
   async blob(path: string, body: unknown): Promise<Blob> {
     const response = await fetch(path, { method: 'POST', headers: { ...this.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -49,6 +60,10 @@ export interface Family {
   write_role: 'member' | 'admin';
   crud: boolean;
   example: Record<string, unknown>;
+  /** Kinds uploaded through `/<type>/<kind>_upload` (the seed's matrix). */
+  uploads: string[];
+  /** `data` fields holding upload ids, and their kind. */
+  upload_refs: Record<string, string>;
 }
 
 export interface Catalog {

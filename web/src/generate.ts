@@ -1,7 +1,7 @@
 import type { Api, Family } from './api.ts';
 import { h, replaceChildren } from './dom.ts';
 import type { Context } from './main.ts';
-import { familyHeader, problemView } from './parts.ts';
+import { familyHeader, mediaView, problemView } from './parts.ts';
 import { followRun, type Frame } from './watch.ts';
 
 interface GenerateResponse {
@@ -30,16 +30,6 @@ function describe(family: Family, frame: Frame): HTMLElement | string {
     default:
       return String(data.type);
   }
-}
-
-/** Shows produced media in the page: the bytes come through the download operation, with the token. */
-async function mediaPreview(api: Api, data: Record<string, any>): Promise<HTMLElement> {
-  const kind = String(data.modality);
-  const blob = await api.blob(`/system/${kind}_download`, { [`${kind}_id`]: data.upload_id });
-  const url = URL.createObjectURL(blob);
-  if (kind === 'image') return h('img', { src: url, alt: 'Generated image' });
-  if (kind === 'video') return h('video', { src: url, controls: true });
-  return h('audio', { src: url, controls: true });
 }
 
 export function renderGenerate({ api, catalog, main, signal }: Context, family: Family): void {
@@ -104,16 +94,7 @@ export function renderGenerate({ api, catalog, main, signal }: Context, family: 
         const data = frame.data;
         if (data.type === 'GenerationProgressEvent') progress.value = Number(data.percentage) || 0;
         const line = h('li', { dataset: { type: String(data.type), id: frame.id } }, h('code', {}, `#${frame.id}`), describe(family, frame));
-        if (data.type === 'GenerationMediaCompleteEvent') {
-          const holder = h('div', { class: 'media' });
-          line.append(' ', h('button', { type: 'button', on: { click: async () => {
-            try {
-              replaceChildren(holder, await mediaPreview(api, data));
-            } catch (error) {
-              replaceChildren(holder, problemView(error));
-            }
-          } } }, 'Show'), holder);
-        }
+        if (data.type === 'GenerationMediaCompleteEvent') line.append(mediaView(api, String(data.modality), String(data.upload_id)));
         frames.append(line);
       }, stop.signal, (attempt) => replaceChildren(outcome, h('p', { class: 'notice' }, `Connection lost; resuming after the last event (try ${attempt})…`)));
       cancel.remove();

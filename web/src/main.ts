@@ -4,6 +4,7 @@ import { renderRecord, renderNewRecord, renderRecordList } from './records.ts';
 import { renderGenerate } from './generate.ts';
 import { renderGenerations, renderGroup } from './generations.ts';
 import { renderPractice } from './practice.ts';
+import { renderFiles } from './files.ts';
 
 const TOKEN_KEY = 'glow.token';
 
@@ -130,6 +131,7 @@ async function route(message?: string): Promise<void> {
     else if (view === 'generate') renderGenerate(context, family);
     else if (view === 'generations') await renderGenerations(context, family);
     else if (view === 'group' && id) await renderGroup(context, family, id);
+    else if (view === 'files') renderFiles(context, family);
     else if (view === 'practice' && id && family.type === 'attempt') await renderPractice(context, family, id);
     else await renderRecordList(context, family);
   } catch (error) {

@@ -1,5 +1,5 @@
 import type { ArtifactRecord, Family } from './api.ts';
-import { familyHeader, problemView } from './parts.ts';
+import { familyHeader, mediaView, problemView } from './parts.ts';
 import { badge, h, replaceChildren, when, type Child } from './dom.ts';
 import type { Context } from './main.ts';
 import { startPractice } from './practice.ts';
@@ -119,6 +119,15 @@ export function renderNewRecord({ api, main, navigate }: Context, family: Family
   );
 }
 
+/** The uploads a record's data points at, by kind. */
+function uploadsOf(family: Family, record: ArtifactRecord): [string, string][] {
+  return Object.entries(family.upload_refs).flatMap(([field, kind]) => {
+    const value = record.data[field];
+    const ids = Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
+    return ids.filter((id): id is string => typeof id === 'string').map((id): [string, string] => [kind, id]);
+  });
+}
+
 export async function renderRecord({ api, main, navigate }: Context, family: Family, id: string): Promise<void> {
   const record = await api.call<ArtifactRecord>(`/${family.type}/get`, { id });
   const fields = recordFields(record);
@@ -153,6 +162,7 @@ export async function renderRecord({ api, main, navigate }: Context, family: Fam
     h('p', { class: 'muted' }, `Version ${record.version} · created ${when(record.created_at)} · updated ${when(record.updated_at)} · id ${record.id}`),
     problem,
     h('form', { on: { submit: (event) => event.preventDefault() } }, fields.view),
+    uploadsOf(family, record).map(([kind, uploadId]) => mediaView(api, kind, uploadId)),
     h(
       'div',
       { class: 'row' },
