@@ -71,6 +71,23 @@ export function identityOperations(identity: IdentityService, revocation: TokenR
     }),
     defineOperation({
       method: 'POST',
+      path: '/profile/me',
+      operationId: 'profile_me',
+      summary: 'Who the token belongs to: the caller\'s profile, org, role and session',
+      tag: 'profile',
+      access: 'member',
+      body: z.strictObject({}),
+      response: z.strictObject({
+        profile: crudSchemas(familyOf('profile')).record,
+        org_id: z.uuid(),
+        role: z.enum(['admin', 'member']),
+        session_id: z.uuid().describe('The token\'s id: each token is a session.'),
+        operator: z.boolean().describe('Whether this profile is the instance operator (holds GLOW_ADMIN_TOKEN).'),
+      }),
+      handler: ({ actor }) => identity.whoAmI(actor),
+    }),
+    defineOperation({
+      method: 'POST',
       path: '/auth/create',
       operationId: 'auth_create',
       summary: 'Mint an API token for a profile (admins; anyone for their own profile). The token is shown once.',

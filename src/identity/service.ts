@@ -158,6 +158,12 @@ export class IdentityService {
     }
   }
 
+  /** The caller as the server sees them: their profile, org, role and session (the token's id). */
+  async whoAmI(actor: Actor): Promise<{ profile: ArtifactRecord; org_id: string; role: Role; session_id: string; operator: boolean }> {
+    const profile = await this.artifacts.get(actor, 'profile', actor.profileId);
+    return { profile, org_id: actor.orgId, role: actor.role, session_id: actor.sessionId, operator: actor.isOperator };
+  }
+
   async createProfile(actor: Actor, input: { name: string; email: string; role: Role; description?: string }): Promise<ArtifactRecord> {
     try {
       return await this.database.db.transaction().execute(async (trx) => {

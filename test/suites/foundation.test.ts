@@ -108,6 +108,23 @@ describe('foundation', () => {
     assert.equal(stillThere.body.name, 'Uh student');
   });
 
+  test('profile/me names the token\'s profile, org, role and session; the operator is marked', async () => {
+    const { profileId, client } = await orgA.addProfile('member', 'Mia Member');
+    const me = await client.post('/profile/me', {});
+    assert.equal(me.status, 200, me.text);
+    assert.equal(me.body.profile.id, profileId);
+    assert.equal(me.body.profile.data.name, 'Mia Member');
+    assert.equal(me.body.org_id, orgA.orgId);
+    assert.equal(me.body.role, 'member');
+    assert.equal(me.body.operator, false);
+    const session = await harness.database.db.selectFrom('api_tokens').select(['id', 'profile_id']).where('id', '=', me.body.session_id).executeTakeFirstOrThrow();
+    assert.equal(session.profile_id, profileId);
+    const admin = await orgA.admin.post('/profile/me', {});
+    assert.equal(admin.body.role, 'admin');
+    assert.equal((await harness.operator.post('/profile/me', {})).body.operator, true);
+    assert.equal((await harness.anonymous.post('/profile/me', {})).status, 401);
+  });
+
   test('members cannot do admin-only operations (403)', async () => {
     const { client: member } = await orgA.addProfile('member');
     const profile = await member.post('/profile/create', { name: 'Sneaky', email: 'sneaky@example.edu', role: 'admin' });
