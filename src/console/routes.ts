@@ -5,7 +5,8 @@ import { build } from 'esbuild';
 import type { FastifyInstance } from 'fastify';
 import { FAMILIES } from '../artifacts/families/index.ts';
 import { ARTIFACT_TYPES } from '../artifacts/types.ts';
-import { MAX_RESOURCES_PER_RUN, MODALITIES } from '../generation/http-schemas.ts';
+import { MAX_RESOURCES_PER_RUN } from '../generation/http-schemas.ts';
+import { FAMILY_MEDIA } from '../generation/media-request.ts';
 import { hostedMedia } from '../media/kinds.ts';
 
 const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -24,10 +25,10 @@ export function consoleCatalog() {
         example: family.example,
         uploads: hostedMedia(type).uploads,
         upload_refs: family.uploadRefs ?? {},
+        media_modalities: Object.keys(FAMILY_MEDIA[type] ?? {}),
       };
     }),
     max_resources_per_run: MAX_RESOURCES_PER_RUN,
-    modalities: MODALITIES,
   };
 }
 

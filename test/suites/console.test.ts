@@ -225,6 +225,54 @@ describe('web console', () => {
       await page.close();
     });
 
+    test('an admin adds a person and their token in the page; the token is shown once and signs them in as a member, who is offered only what members may do', async (context) => {
+      const page = await open(context);
+      if (!page) return;
+      await signIn(page, org.admin.token!);
+      await page.waitForSelector('.cards');
+      assert.match(await page.textContent('#who') ?? '', /\(admin\)/);
+      await page.goto(`${harness.baseUrl}/console/#/profile/new`);
+      await page.fill('input[name=name]', 'Lena Learner');
+      await page.fill('input[name=email]', `lena-${org.orgId.slice(0, 8)}@example.edu`);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('textarea[name=data]');
+      const profileId = new URL(page.url()).hash.split('/').pop()!;
+      const profile = await org.admin.post('/profile/get', { id: profileId });
+      assert.equal(profile.body.data.role, 'member');
+
+      await page.goto(`${harness.baseUrl}/console/#/auth/new`);
+      await page.selectOption('select[name=profile_id]', profileId);
+      await page.fill('input[name=name]', 'classroom laptop');
+      await page.click('button[type=submit]');
+      const token = (await (await page.waitForSelector('code.token')).textContent())!;
+      const tokenId = (await page.getAttribute('[data-token-id]', 'data-token-id'))!;
+      const stored = await harness.database.db.selectFrom('api_tokens').select(['profile_id']).where('id', '=', tokenId).executeTakeFirstOrThrow();
+      assert.equal(stored.profile_id, profileId);
+
+      // Signed in with it: a member, offered no New for admin-only families and no generation of them.
+      await page.click('#who button');
+      await signIn(page, token);
+      await page.waitForSelector('.cards');
+      assert.match(await page.textContent('#who') ?? '', /Lena Learner \(member\)/);
+      await page.goto(`${harness.baseUrl}/console/#/model`);
+      await page.waitForSelector('h1');
+      assert.equal(await page.locator('a:has-text("New")').count(), 0);
+      await page.goto(`${harness.baseUrl}/console/#/model/generate`);
+      await page.waitForSelector('p.notice');
+      assert.equal(await page.locator('textarea[name=instructions]').count(), 0);
+      await page.goto(`${harness.baseUrl}/console/#/persona`);
+      await page.waitForSelector('h1');
+      assert.equal(await page.locator('a:has-text("New")').count(), 1);
+
+      // Revoked while signed in: the next request signs the page out and says why.
+      assert.equal((await org.admin.post('/auth/delete', { id: tokenId })).status, 200);
+      await page.goto(`${harness.baseUrl}/console/#/rubric`);
+      await page.waitForSelector('p.error:not([hidden])');
+      assert.match(await page.textContent('p.error') ?? '', /no longer valid/);
+      assert.equal(await page.locator('input[name=token]').count(), 1);
+      await page.close();
+    });
+
     test('invalid data is refused with each bad field named, and nothing is created', async (context) => {
       const page = await open(context);
       if (!page) return;

@@ -11,7 +11,17 @@ export class ApiError extends Error {
 }
 
 export class Api {
+  /** Called when the server no longer accepts the token (revoked while signed in). */
+  onUnauthorized?: () => void;
+
   constructor(readonly token: string) {}
+
+  /** The error a failed response means; a 401 also tells `onUnauthorized`. */
+  async failure(response: Response): Promise<ApiError> {
+    const error = await errorOf(response);
+    if (error.status === 401) this.onUnauthorized?.();
+    return error;
+  }
 
   get headers(): Record<string, string> {
     return { authorization: `Bearer ${this.token}` };
@@ -19,7 +29,7 @@ export class Api {
 
   async call<T = any>(path: string, body: unknown = {}, signal?: AbortSignal): Promise<T> {
     const response = await fetch(path, { method: 'POST', headers: { ...this.headers, 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
-    if (!response.ok) throw await errorOf(response);
+    if (!response.ok) throw await this.failure(response);
     return (await response.json()) as T;
   }
 
@@ -30,14 +40,14 @@ export class Api {
     if (labels.description) form.append('description', labels.description);
     form.append('file', file);
     const response = await fetch(path, { method: 'POST', headers: this.headers, body: form });
-    if (!response.ok) throw await errorOf(response);
+    if (!response.ok) throw await this.failure(response);
     return (await response.json()) as T;
   }
 
   /** A download operation's bytes (media previews). */
   async blob(path: string, body: unknown): Promise<Blob> {
     const response = await fetch(path, { method: 'POST', headers: { ...this.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    if (!response.ok) throw await errorOf(response);
+    if (!response.ok) throw await this.failure(response);
     return response.blob();
   }
 }
@@ -53,6 +63,15 @@ export async function errorOf(response: Response): Promise<ApiError> {
   return new ApiError(response.status, 'http_error', `The server answered ${response.status} ${response.statusText}.`.trim());
 }
 
+/** `POST /profile/me`: whose token this is. */
+export interface Me {
+  profile: ArtifactRecord;
+  org_id: string;
+  role: 'admin' | 'member';
+  session_id: string;
+  operator: boolean;
+}
+
 export interface Family {
   type: string;
   plural: string;
@@ -64,12 +83,13 @@ export interface Family {
   uploads: string[];
   /** `data` fields holding upload ids, and their kind. */
   upload_refs: Record<string, string>;
+  /** Media a generation of this family can produce besides text (`modality`). */
+  media_modalities: string[];
 }
 
 export interface Catalog {
   families: Family[];
   max_resources_per_run: number;
-  modalities: string[];
 }
 
 export interface ArtifactRecord {

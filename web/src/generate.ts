@@ -1,6 +1,6 @@
 import type { Api, Family } from './api.ts';
 import { h, replaceChildren } from './dom.ts';
-import type { Context } from './main.ts';
+import { mayWrite, type Context } from './main.ts';
 import { familyHeader, mediaView, problemView } from './parts.ts';
 import { followRun, type Frame } from './watch.ts';
 
@@ -32,19 +32,22 @@ function describe(family: Family, frame: Frame): HTMLElement | string {
   }
 }
 
-export function renderGenerate({ api, catalog, main, signal }: Context, family: Family): void {
+export function renderGenerate({ api, me, catalog, main, signal }: Context, family: Family): void {
   const instructions = h('textarea', { name: 'instructions', rows: 5, placeholder: `Describe the ${family.type} you want, e.g. "A passive student who starts every reply with Uh..."` });
   const count = h('input', { type: 'number', name: 'count', min: '1', max: String(catalog.max_resources_per_run), value: '1', size: 3 });
   const model = h('input', { name: 'model_id', placeholder: 'org default', size: 38 });
-  const modality = h('select', { name: 'modality' }, catalog.modalities.map((value) => h('option', { value }, value)));
+  const modality = h('select', { name: 'modality' }, ['text', ...family.media_modalities].map((value) => h('option', { value }, value)));
   const title = h('input', { name: 'title', placeholder: 'title of the media', size: 38 });
-  const media = family.type === 'scenario';
+  const media = family.media_modalities.length > 0;
   const problem = h('div', {});
   const live = h('section', { class: 'card', hidden: true, attrs: { 'aria-live': 'polite' } });
   const start = h('button', { class: 'primary', type: 'submit' }, 'Generate');
 
   const run = async () => {
     replaceChildren(problem);
+    // A new request: the previous run's frames do not belong to it.
+    replaceChildren(live);
+    live.hidden = true;
     const text = instructions.value.trim();
     const params: Record<string, unknown> = { count: Number(count.value) || 1 };
     if (model.value.trim()) params.model_id = model.value.trim();
@@ -60,6 +63,8 @@ export function renderGenerate({ api, catalog, main, signal }: Context, family: 
       replaceChildren(problem, problemView(error));
       return;
     }
+    // Left while the trigger was on its way: the run goes on, this page no longer follows it.
+    if (signal.aborted) return;
     start.disabled = true;
     const progress = h('progress', { max: 100, value: 0 });
     const frames = h('ol', { class: 'frames' });
@@ -113,6 +118,10 @@ export function renderGenerate({ api, catalog, main, signal }: Context, family: 
     }
   };
 
+  if (!mayWrite(me, family)) {
+    replaceChildren(main, familyHeader(family, 'generate'), h('p', { class: 'notice' }, `Only an org admin may generate ${family.plural}: saving one needs the right to create it.`));
+    return;
+  }
   replaceChildren(
     main,
     familyHeader(family, 'generate'),
@@ -132,7 +141,7 @@ export function renderGenerate({ api, catalog, main, signal }: Context, family: 
     ),
     live,
   );
-  instructions.focus();
+  instructions.dataset.autofocus = '';
 }
 
 /** Says which model made the run: the offline generator is a development aid, and the page says so. */

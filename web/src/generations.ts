@@ -1,9 +1,10 @@
 import type { Family } from './api.ts';
 import { badge, h, replaceChildren, when } from './dom.ts';
 import type { Context } from './main.ts';
-import { familyHeader } from './parts.ts';
+import { familyHeader, mediaView, pager } from './parts.ts';
 
 const PAGE = 25;
+const MESSAGES_PAGE = 200;
 
 interface GroupRun {
   id: string;
@@ -18,6 +19,10 @@ interface GroupRun {
   messages: { id: string; role: string; created_at: string; text: string; [uploads: string]: unknown }[];
 }
 
+/** A date picked in the browser is the user's own day: from its first to its last instant, sent as instants. */
+const startOfDay = (day: string) => new Date(`${day}T00:00:00`).toISOString();
+const endOfDay = (day: string) => new Date(`${day}T23:59:59.999`).toISOString();
+
 export async function renderGenerations({ api, main, params, navigate }: Context, family: Family): Promise<void> {
   const search = params.get('search') ?? '';
   const from = params.get('from') ?? '';
@@ -25,47 +30,40 @@ export async function renderGenerations({ api, main, params, navigate }: Context
   const offset = Math.max(0, Number(params.get('offset') ?? 0) || 0);
   const page = await api.call<{ items: { group_id: string; group_name: string; created_at: string }[]; total_count: number }>(`/${family.type}/generations`, {
     ...(search ? { search } : {}),
-    ...(from ? { date_from: from } : {}),
-    ...(to ? { date_to: to } : {}),
+    ...(from ? { date_from: startOfDay(from) } : {}),
+    ...(to ? { date_to: endOfDay(to) } : {}),
     page_limit: PAGE,
     page_offset: offset,
   });
-  const query = (changes: Record<string, string | number>) => {
+  const hrefFor = (changes: Record<string, string | number>) => {
     const next = new URLSearchParams({ search, from, to, offset: String(offset) });
     for (const [key, value] of Object.entries(changes)) next.set(key, String(value));
     for (const key of [...next.keys()]) if (!next.get(key) || next.get(key) === '0') next.delete(key);
     return `#/${family.type}/generations?${next}`;
   };
-  const searchInput = h('input', { type: 'search', name: 'search', value: search, placeholder: 'Search names and instructions' });
+  const searchInput = h('input', { type: 'search', name: 'search', value: search, placeholder: 'Search names and instructions', attrs: { 'aria-label': 'Search generations' } });
   const fromInput = h('input', { type: 'date', name: 'from', value: from });
   const toInput = h('input', { type: 'date', name: 'to', value: to });
-  const last = Math.min(offset + page.items.length, page.total_count);
   replaceChildren(
     main,
     familyHeader(family, 'generations'),
     h(
       'form',
-      { class: 'row', on: { submit: (event) => { event.preventDefault(); navigate(query({ search: searchInput.value, from: fromInput.value, to: toInput.value, offset: 0 })); } } },
+      { class: 'row', attrs: { role: 'search' }, on: { submit: (event) => { event.preventDefault(); navigate(hrefFor({ search: searchInput.value, from: fromInput.value, to: toInput.value, offset: 0 })); } } },
       searchInput,
       h('label', { class: 'inline' }, 'From ', fromInput),
       h('label', { class: 'inline' }, 'To ', toInput),
       h('button', { type: 'submit' }, 'Search'),
     ),
     page.items.length === 0
-      ? h('p', { class: 'muted' }, 'No generations match.')
+      ? h('p', { class: 'muted' }, offset > 0 ? 'Nothing on this page.' : 'No generations match.')
       : h(
           'table',
           {},
           h('thead', {}, h('tr', {}, h('th', {}, 'Group'), h('th', {}, 'Started'))),
           h('tbody', {}, page.items.map((item) => h('tr', {}, h('td', {}, h('a', { href: `#/${family.type}/group/${item.group_id}` }, item.group_name)), h('td', {}, when(item.created_at))))),
         ),
-    h(
-      'div',
-      { class: 'row' },
-      h('span', { class: 'muted', dataset: { total: String(page.total_count) } }, page.total_count === 0 ? '' : `${offset + 1}–${last} of ${page.total_count}`),
-      offset > 0 ? h('a', { href: query({ offset: Math.max(0, offset - PAGE) }) }, '‹ Previous') : null,
-      last < page.total_count ? h('a', { href: query({ offset: offset + PAGE }) }, 'Next ›') : null,
-    ),
+    pager(offset, page.items.length, page.total_count, PAGE, (next) => hrefFor({ offset: next })),
   );
 }
 
@@ -80,10 +78,16 @@ function readable(text: string): string {
   return text;
 }
 
-const UPLOAD_FIELDS = ['text_upload_ids', 'audio_upload_ids', 'image_upload_ids', 'video_upload_ids', 'file_upload_ids'];
+const UPLOAD_KINDS = ['text', 'audio', 'image', 'video', 'file'];
 
-export async function renderGroup({ api, main }: Context, family: Family, groupId: string): Promise<void> {
-  const group = await api.call<{ name: string; created_at: string; runs: GroupRun[]; message_total_count: number }>(`/${family.type}/group`, { group_id: groupId, include_detail: true });
+export async function renderGroup({ api, main, params }: Context, family: Family, groupId: string): Promise<void> {
+  const offset = Math.max(0, Number(params.get('messages') ?? 0) || 0);
+  const group = await api.call<{ name: string; created_at: string; runs: GroupRun[]; message_total_count: number }>(`/${family.type}/group`, {
+    group_id: groupId,
+    include_detail: true,
+    message_limit: MESSAGES_PAGE,
+    message_offset: offset,
+  });
   const shown = group.runs.reduce((sum, run) => sum + run.messages.length, 0);
   replaceChildren(
     main,
@@ -103,12 +107,20 @@ export async function renderGroup({ api, main }: Context, family: Family, groupI
           ` · ${run.input_tokens} tokens in, ${run.output_tokens} out · cost ${run.cost}`,
           ` · ${when(run.created_at)} → ${when(run.ended_at)}`,
         ),
-        run.messages.map((message) => {
-          const uploads = UPLOAD_FIELDS.flatMap((field) => ((message[field] as string[] | undefined) ?? []).map((id) => `${field.replace('_upload_ids', '')} ${id}`));
-          return h('div', { class: `message ${message.role}` }, h('strong', {}, message.role), '\n', readable(message.text), uploads.length > 0 ? h('div', { class: 'muted' }, `Uploads: ${uploads.join(', ')}`) : null);
-        }),
+        run.messages.map((message) =>
+          h(
+            'div',
+            { class: `message ${message.role}` },
+            h('strong', {}, message.role),
+            '\n',
+            readable(message.text),
+            UPLOAD_KINDS.flatMap((kind) => ((message[`${kind}_upload_ids`] as string[] | undefined) ?? []).map((uploadId) => mediaView(api, kind, uploadId))),
+          ),
+        ),
       ),
     ),
-    shown < group.message_total_count ? h('p', { class: 'muted' }, `Showing the first ${shown} of ${group.message_total_count} messages.`) : null,
+    group.message_total_count > MESSAGES_PAGE
+      ? pager(offset, shown, group.message_total_count, MESSAGES_PAGE, (next) => `#/${family.type}/group/${groupId}${next > 0 ? `?messages=${next}` : ''}`)
+      : null,
   );
 }

@@ -1,52 +1,77 @@
-import { Api, ApiError, type Catalog } from './api.ts';
+import { Api, ApiError, type Catalog, type Family, type Me } from './api.ts';
 import { h, replaceChildren } from './dom.ts';
-import { renderRecord, renderNewRecord, renderRecordList } from './records.ts';
+import { renderFiles } from './files.ts';
 import { renderGenerate } from './generate.ts';
 import { renderGenerations, renderGroup } from './generations.ts';
+import { releaseObjectUrls } from './parts.ts';
 import { renderPractice } from './practice.ts';
-import { renderFiles } from './files.ts';
+import { renderRecord, renderNewRecord, renderRecordList } from './records.ts';
 
 const TOKEN_KEY = 'glow.token';
 
-/** What every view is given: the API with the signed-in token, the families, and where to draw. */
+/** What every view is given: the API with the signed-in token, who that is, the families, and where to draw. */
 export interface Context {
   api: Api;
+  me: Me;
   catalog: Catalog;
+  /** The view draws here; it is put on the page only if the user has not moved on meanwhile. */
   main: HTMLElement;
   params: URLSearchParams;
-  /** Changes the hash's query (and so re-renders the view). */
+  /** Goes to a hash (re-rendering the view when it is the current one). */
   navigate(hash: string): void;
-  /** Each render gets a signal that aborts when the view is left (open streams stop). */
+  /** Aborts when the view is left: open streams stop, late answers are dropped. */
   signal: AbortSignal;
 }
 
-const main = document.getElementById('main')!;
+const page = document.getElementById('main')!;
 const nav = document.getElementById('nav')!;
 const who = document.getElementById('who')!;
 let catalog: Catalog | undefined;
-let api: Api | undefined;
+let session: { api: Api; me: Me } | undefined;
 let leaving = new AbortController();
 
+/** May this user write records of the family at all (the family's write role)? */
+export const mayWrite = (me: Me, family: Family) => family.write_role === 'member' || me.role === 'admin';
+
 async function start(): Promise<void> {
-  const response = await fetch('/console/catalog.json');
-  catalog = (await response.json()) as Catalog;
+  try {
+    const response = await fetch('/console/catalog.json');
+    if (!response.ok) throw new Error(`The server answered ${response.status} for the console's catalogue.`);
+    catalog = (await response.json()) as Catalog;
+  } catch (error) {
+    replaceChildren(page, h('p', { class: 'error', attrs: { role: 'alert' } }, `The console could not start: ${error instanceof Error ? error.message : String(error)} Reload to try again.`));
+    return;
+  }
   const stored = sessionStorage.getItem(TOKEN_KEY);
-  if (stored) api = new Api(stored);
+  if (stored) {
+    try {
+      session = await signInWith(stored);
+    } catch {
+      sessionStorage.removeItem(TOKEN_KEY);
+    }
+  }
   window.addEventListener('hashchange', () => void route());
   await route();
 }
 
+async function signInWith(token: string): Promise<{ api: Api; me: Me }> {
+  const api = new Api(token);
+  const me = await api.call<Me>('/profile/me');
+  api.onUnauthorized = () => signOut('That token is no longer valid: it was revoked or is unknown. Sign in again.');
+  return { api, me };
+}
+
 function signOut(message?: string): void {
   sessionStorage.removeItem(TOKEN_KEY);
-  api = undefined;
+  session = undefined;
   void route(message);
 }
 
 function renderSignIn(message?: string): void {
   replaceChildren(who);
   replaceChildren(nav);
-  const token = h('input', { type: 'password', name: 'token', autocomplete: 'off', placeholder: 'API token', required: true, size: 40 });
-  const problem = h('p', { class: 'error', hidden: !message }, message ?? '');
+  const token = h('input', { type: 'password', name: 'token', autocomplete: 'off', required: true, size: 40, attrs: { 'aria-label': 'API token' } });
+  const problem = h('p', { class: 'error', hidden: !message, attrs: { role: 'alert' } }, message ?? '');
   const form = h(
     'form',
     {
@@ -55,17 +80,14 @@ function renderSignIn(message?: string): void {
         submit: (event) => {
           event.preventDefault();
           void (async () => {
-            const candidate = new Api(token.value.trim());
             try {
-              // Any member may search personas: a cheap check that the token is valid.
-              await candidate.call('/persona/search', { page_limit: 1 });
-              sessionStorage.setItem(TOKEN_KEY, candidate.token);
-              api = candidate;
+              session = await signInWith(token.value.trim());
+              sessionStorage.setItem(TOKEN_KEY, session.api.token);
               await route();
             } catch (error) {
               problem.hidden = false;
               problem.textContent =
-                error instanceof ApiError && error.status === 401 ? 'That token was not accepted: it is unknown or revoked.' : error instanceof ApiError ? error.message : String(error);
+                error instanceof ApiError && error.status === 401 ? 'That token was not accepted: it is unknown or revoked.' : error instanceof Error ? error.message : String(error);
             }
           })();
         },
@@ -76,23 +98,26 @@ function renderSignIn(message?: string): void {
     problem,
     h('div', { class: 'row' }, token, h('button', { class: 'primary', type: 'submit' }, 'Sign in')),
   );
-  replaceChildren(main, form);
+  replaceChildren(page, form);
   token.focus();
 }
 
-function renderNav(current: string | undefined): void {
+function renderChrome(current: string | undefined, me: Me): void {
   replaceChildren(
     nav,
     catalog!.families.map((family) =>
-      h('a', { href: `#/${family.type}`, class: family.type === current ? 'current' : '', title: family.summary }, family.plural),
+      h('a', { href: `#/${family.type}`, class: family.type === current ? 'current' : '', title: family.summary, attrs: family.type === current ? { 'aria-current': 'page' } : {} }, family.plural),
     ),
   );
-  replaceChildren(who, h('span', {}, `token …${api!.token.slice(-4)}`), h('button', { type: 'button', on: { click: () => signOut() } }, 'Sign out'));
+  replaceChildren(
+    who,
+    h('span', {}, `${me.profile.name} (${me.role}${me.operator ? ', operator' : ''})`),
+    h('button', { type: 'button', on: { click: () => signOut() } }, 'Sign out'),
+  );
 }
 
-function renderHome(): void {
-  replaceChildren(
-    main,
+function home(): HTMLElement[] {
+  return [
     h('h1', {}, 'Artifacts'),
     h('p', { class: 'muted' }, 'Every family of role-play practice artifact. Pick one to browse, write or generate.'),
     h(
@@ -102,20 +127,35 @@ function renderHome(): void {
         h('div', { class: 'card' }, h('h2', {}, h('a', { href: `#/${family.type}` }, family.plural)), h('p', { class: 'muted' }, family.summary)),
       ),
     ),
-  );
+  ];
+}
+
+/** `#/<type>/<view>/<id>?<query>`, or nothing sensible (a hand-edited address): then the home page. */
+function parseHash(): { type?: string; view?: string; id?: string; query: string } {
+  const [path = '', query = ''] = location.hash.replace(/^#\/?/, '').split('?');
+  try {
+    const [type, view, id] = path.split('/').map(decodeURIComponent);
+    return { type, view, id, query };
+  } catch {
+    return { query: '' };
+  }
 }
 
 async function route(message?: string): Promise<void> {
   leaving.abort();
+  releaseObjectUrls();
   leaving = new AbortController();
-  if (!api) return renderSignIn(message);
-  const [path = '', query = ''] = location.hash.replace(/^#\/?/, '').split('?');
-  const [type, view, id] = path.split('/').map(decodeURIComponent);
-  renderNav(type);
+  const signal = leaving.signal;
+  if (!session) return renderSignIn(message);
+  const { api, me } = session;
+  const { type, view, id, query } = parseHash();
+  renderChrome(type, me);
   const family = catalog!.families.find((candidate) => candidate.type === type);
-  if (!family) return renderHome();
+  // Each view draws into its own element, shown once it is complete and only if the user is still here.
+  const main = h('div', {});
   const context: Context = {
     api,
+    me,
     catalog: catalog!,
     main,
     params: new URLSearchParams(query),
@@ -123,11 +163,12 @@ async function route(message?: string): Promise<void> {
       if (location.hash === hash) void route();
       else location.hash = hash;
     },
-    signal: leaving.signal,
+    signal,
   };
   try {
-    if (view === 'new') renderNewRecord(context, family);
-    else if (view === 'id' && id) await renderRecord(context, family, id);
+    if (!family) replaceChildren(main, home());
+    else if (view === 'new' && family.crud) await renderNewRecord(context, family);
+    else if (view === 'id' && id && family.crud) await renderRecord(context, family, id);
     else if (view === 'generate') renderGenerate(context, family);
     else if (view === 'generations') await renderGenerations(context, family);
     else if (view === 'group' && id) await renderGroup(context, family, id);
@@ -135,8 +176,16 @@ async function route(message?: string): Promise<void> {
     else if (view === 'practice' && id && family.type === 'attempt') await renderPractice(context, family, id);
     else await renderRecordList(context, family);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) return signOut('That token is no longer valid; sign in again.');
-    replaceChildren(main, h('p', { class: 'error' }, error instanceof Error ? error.message : String(error)));
+    if (signal.aborted || (error instanceof ApiError && error.status === 401)) return;
+    replaceChildren(main, h('p', { class: 'error', attrs: { role: 'alert' } }, error instanceof Error ? error.message : String(error)));
+  }
+  if (signal.aborted) return;
+  replaceChildren(page, main);
+  // Keyboard and screen-reader users start at the new page's heading.
+  const target = page.querySelector<HTMLElement>('[data-autofocus]') ?? page.querySelector('h1');
+  if (target && !page.contains(document.activeElement)) {
+    if (target.tagName === 'H1') target.tabIndex = -1;
+    target.focus();
   }
 }
 

@@ -1,23 +1,23 @@
 import { ApiError, type Api, type Family } from './api.ts';
 import { h, replaceChildren } from './dom.ts';
 
-/** An API error as the user should read it: the message, then each bad or unknown field. */
+/** An API error as the user should read it: the bad or unknown fields listed one by one, else the message. */
 export function problemView(error: unknown): HTMLElement {
-  if (!(error instanceof ApiError)) return h('div', { class: 'error' }, error instanceof Error ? error.message : String(error));
+  if (!(error instanceof ApiError)) return h('div', { class: 'error', attrs: { role: 'alert' } }, error instanceof Error ? error.message : String(error));
   const fields = (error.details?.fields as { path: string; message: string }[] | undefined) ?? [];
   const unknown = (error.details?.unknown_fields as string[] | undefined) ?? [];
+  if (fields.length + unknown.length === 0) return h('div', { class: 'error', attrs: { role: 'alert' } }, h('strong', {}, error.message));
   return h(
     'div',
     { class: 'error', attrs: { role: 'alert' } },
-    h('strong', {}, error.message),
-    fields.length + unknown.length > 0
-      ? h('ul', {}, fields.map((field) => h('li', {}, h('code', {}, field.path), ` ${field.message}`)), unknown.map((name) => h('li', {}, h('code', {}, name), ' is not a known field')))
-      : null,
+    h('strong', {}, 'The server refused these fields:'),
+    h('ul', {}, fields.map((field) => h('li', {}, h('code', {}, field.path), ` ${field.message}`)), unknown.map((name) => h('li', {}, h('code', {}, name), ' is not a known field'))),
   );
 }
 
-export function familyHeader(family: Family, current: 'list' | 'generate' | 'generations' | 'record' | 'files'): HTMLElement {
-  const link = (view: string, label: string, active: boolean) => (active ? h('strong', {}, label) : h('a', { href: `#/${family.type}${view}` }, label));
+/** The family's title and its views; `writable` false leaves out New (the family's write role is admin). */
+export function familyHeader(family: Family, current: 'list' | 'generate' | 'generations' | 'record' | 'files', writable = true): HTMLElement {
+  const link = (view: string, label: string, active: boolean) => (active ? h('strong', { attrs: { 'aria-current': 'page' } }, label) : h('a', { href: `#/${family.type}${view}` }, label));
   return h(
     'div',
     {},
@@ -27,12 +27,39 @@ export function familyHeader(family: Family, current: 'list' | 'generate' | 'gen
       'div',
       { class: 'row' },
       family.crud ? link('', 'Records', current === 'list') : null,
-      family.crud ? link('/new', 'New', false) : null,
+      family.crud && writable ? link('/new', 'New', false) : null,
       link('/generate', 'Generate', current === 'generate'),
       link('/generations', 'Generations', current === 'generations'),
       family.uploads.length > 0 ? link('/files', 'Files', current === 'files') : null,
     ),
   );
+}
+
+/** "1–25 of 60" with Previous and Next; a page past the end offers the first one. */
+export function pager(offset: number, shown: number, total: number, pageSize: number, hrefFor: (offset: number) => string): HTMLElement {
+  if (shown === 0) return h('div', { class: 'row' }, offset > 0 && total > 0 ? h('a', { href: hrefFor(0) }, `First page (${total} in all)`) : null);
+  const last = offset + shown;
+  return h(
+    'div',
+    { class: 'row' },
+    h('span', { class: 'muted', dataset: { total: String(total) } }, `${offset + 1}–${last} of ${total}`),
+    offset > 0 ? h('a', { href: hrefFor(Math.max(0, offset - pageSize)) }, '‹ Previous') : null,
+    last < total ? h('a', { href: hrefFor(offset + pageSize) }, 'Next ›') : null,
+  );
+}
+
+const objectUrls = new Set<string>();
+
+/** A blob's URL, released when the user leaves the page (`releaseObjectUrls`). */
+export function objectUrl(blob: Blob): string {
+  const url = URL.createObjectURL(blob);
+  objectUrls.add(url);
+  return url;
+}
+
+export function releaseObjectUrls(): void {
+  for (const url of objectUrls) URL.revokeObjectURL(url);
+  objectUrls.clear();
 }
 
 /**
@@ -45,7 +72,7 @@ export function mediaView(api: Api, kind: string, uploadId: string, fileName = u
   const bytes = () => api.blob(`/system/${kind}_download`, { [`${kind}_id`]: uploadId });
   const show = async () => {
     const blob = await bytes();
-    const url = URL.createObjectURL(blob);
+    const url = objectUrl(blob);
     if (kind === 'image') replaceChildren(holder, h('img', { src: url, alt: fileName }));
     else if (kind === 'video') replaceChildren(holder, h('video', { src: url, controls: true }));
     else if (kind === 'audio') replaceChildren(holder, h('audio', { src: url, controls: true }));
@@ -53,10 +80,10 @@ export function mediaView(api: Api, kind: string, uploadId: string, fileName = u
   };
   const firstPage = async () => {
     const blob = await api.blob('/system/file_preview', { file_id: uploadId });
-    replaceChildren(holder, h('img', { src: URL.createObjectURL(blob), alt: `First page of ${fileName}` }));
+    replaceChildren(holder, h('img', { src: objectUrl(blob), alt: `First page of ${fileName}` }));
   };
   const download = async () => {
-    const link = h('a', { href: URL.createObjectURL(await bytes()), download: fileName });
+    const link = h('a', { href: objectUrl(await bytes()), download: fileName });
     link.click();
   };
   const button = (label: string, work: () => Promise<void>) => h('button', { type: 'button', on: { click: () => void work().catch(problem) } }, label);

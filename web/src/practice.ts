@@ -1,7 +1,7 @@
 import { ApiError, type Api, type ArtifactRecord, type Family } from './api.ts';
 import { badge, h, replaceChildren } from './dom.ts';
 import type { Context } from './main.ts';
-import { familyHeader, problemView } from './parts.ts';
+import { familyHeader, objectUrl, problemView } from './parts.ts';
 import { followRun } from './watch.ts';
 
 interface GroupDetail {
@@ -40,7 +40,7 @@ export async function renderPractice({ api, main, signal }: Context, family: Fam
   const bubble = (role: string, text: string) => h('div', { class: `message ${role}`, dataset: { role } }, h('strong', {}, speaker(role)), '\n', h('span', { class: 'text' }, text));
   const play = (into: HTMLElement, uploadId: string) =>
     api.blob('/system/audio_download', { audio_id: uploadId }).then(
-      (blob) => into.append(h('audio', { src: URL.createObjectURL(blob), controls: true })),
+      (blob) => into.append(h('audio', { src: objectUrl(blob), controls: true })),
       (error: unknown) => into.append(problemView(error)),
     );
   // Earlier turns' audio is fetched when asked for, not all at once when the page opens.
@@ -113,5 +113,5 @@ export async function renderPractice({ api, main, signal }: Context, family: Fam
     h('form', { on: { submit: (event) => { event.preventDefault(); void turn(); } } }, text, h('div', { class: 'row' }, send)),
   );
   close(String(attempt.data.state));
-  if (!text.disabled) text.focus();
+  if (!text.disabled) text.dataset.autofocus = '';
 }

@@ -1,12 +1,15 @@
 import type { ArtifactRecord, Family } from './api.ts';
-import { familyHeader, mediaView, problemView } from './parts.ts';
 import { badge, h, replaceChildren, when, type Child } from './dom.ts';
-import type { Context } from './main.ts';
+import { mayWrite, type Context } from './main.ts';
+import { familyHeader, mediaView, pager, problemView } from './parts.ts';
 import { startPractice } from './practice.ts';
 
 const PAGE = 25;
 
-export async function renderRecordList({ api, main, params, navigate }: Context, family: Family): Promise<void> {
+/** Identity families: their `create` takes flat fields (the contract's Conventions), and they have no drafts. */
+const IDENTITY = new Set(['profile', 'auth']);
+
+export async function renderRecordList({ api, me, main, params, navigate }: Context, family: Family): Promise<void> {
   if (!family.crud) {
     replaceChildren(main, familyHeader(family, 'list'), h('p', { class: 'muted' }, `${family.plural} have no records of their own: generate, or browse their generations.`));
     return;
@@ -20,28 +23,32 @@ export async function renderRecordList({ api, main, params, navigate }: Context,
     page_limit: PAGE,
     page_offset: offset,
   });
-  const query = (changes: Record<string, string | number>) => {
+  const hrefFor = (changes: Record<string, string | number>) => {
     const next = new URLSearchParams({ search, status, offset: String(offset) });
     for (const [key, value] of Object.entries(changes)) next.set(key, String(value));
     for (const key of [...next.keys()]) if (!next.get(key) || next.get(key) === '0') next.delete(key);
     return `#/${family.type}?${next}`;
   };
-  const searchInput = h('input', { type: 'search', name: 'search', value: search, placeholder: `Search ${family.plural}` });
-  const statusSelect = h('select', { name: 'status' }, ['', 'published', 'draft'].map((value) => h('option', { value, selected: value === status }, value || 'any status')));
+  const searchInput = h('input', { type: 'search', name: 'search', value: search, placeholder: `Search ${family.plural}`, attrs: { 'aria-label': `Search ${family.plural}` } });
+  const statusSelect = h(
+    'select',
+    { name: 'status', attrs: { 'aria-label': 'Status' } },
+    ['', 'published', 'draft'].map((value) => h('option', { value, selected: value === status }, value || 'any status')),
+  );
   const filters = h(
     'form',
-    { class: 'row', on: { submit: (event) => { event.preventDefault(); navigate(query({ search: searchInput.value, status: statusSelect.value, offset: 0 })); } } },
+    { class: 'row', attrs: { role: 'search' }, on: { submit: (event) => { event.preventDefault(); navigate(hrefFor({ search: searchInput.value, status: statusSelect.value, offset: 0 })); } } },
     searchInput,
     statusSelect,
     h('button', { type: 'submit' }, 'Search'),
   );
-  const last = Math.min(offset + page.items.length, page.total_count);
+  const empty = offset > 0 ? 'Nothing on this page.' : search || status ? 'Nothing matches.' : `No ${family.plural} yet.`;
   replaceChildren(
     main,
-    familyHeader(family, 'list'),
+    familyHeader(family, 'list', mayWrite(me, family)),
     filters,
     page.items.length === 0
-      ? h('p', { class: 'muted' }, search || status ? 'Nothing matches.' : `No ${family.plural} yet.`)
+      ? h('p', { class: 'muted' }, empty)
       : h(
           'table',
           {},
@@ -61,23 +68,17 @@ export async function renderRecordList({ api, main, params, navigate }: Context,
             ),
           ),
         ),
-    h(
-      'div',
-      { class: 'row' },
-      h('span', { class: 'muted', dataset: { total: String(page.total_count) } }, page.total_count === 0 ? '' : `${offset + 1}–${last} of ${page.total_count}`),
-      offset > 0 ? h('a', { href: query({ offset: Math.max(0, offset - PAGE) }) }, '‹ Previous') : null,
-      last < page.total_count ? h('a', { href: query({ offset: offset + PAGE }) }, 'Next ›') : null,
-    ),
+    pager(offset, page.items.length, page.total_count, PAGE, (next) => hrefFor({ offset: next })),
   );
 }
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
 /** The name, description and data fields, as a form; `data` is edited as JSON and checked by the server. */
-function recordFields(initial: { name: string; description: string; data: unknown }) {
-  const name = h('input', { name: 'name', value: initial.name, required: true, size: 50 });
-  const description = h('input', { name: 'description', value: initial.description, size: 80 });
-  const data = h('textarea', { name: 'data', value: json(initial.data), rows: 18, spellcheck: false });
+function recordFields(initial: { name: string; description: string; data: unknown }, readOnly = false) {
+  const name = h('input', { name: 'name', value: initial.name, required: true, size: 50, readOnly });
+  const description = h('input', { name: 'description', value: initial.description, size: 80, readOnly });
+  const data = h('textarea', { name: 'data', value: json(initial.data), rows: 18, spellcheck: false, readOnly });
   const read = (): { name: string; description: string; data: unknown } => {
     let parsed: unknown;
     try {
@@ -91,18 +92,34 @@ function recordFields(initial: { name: string; description: string; data: unknow
   return { view, read };
 }
 
-export function renderNewRecord({ api, main, navigate }: Context, family: Family): void {
-  const fields = recordFields({ name: '', description: '', data: family.example });
-  const problem = h('div', {});
-  const save = (operation: 'create' | 'draft') => async () => {
+/** Runs a form's action, showing its failure in `problem` (a 401 also signs out, through the API). */
+function acting(problem: HTMLElement) {
+  return (work: () => Promise<void>) => async () => {
     replaceChildren(problem);
     try {
-      const record = await api.call<ArtifactRecord>(`/${family.type}/${operation}`, fields.read());
-      navigate(`#/${family.type}/id/${record.id}`);
+      await work();
     } catch (error) {
       replaceChildren(problem, problemView(error));
     }
   };
+}
+
+export async function renderNewRecord(context: Context, family: Family): Promise<void> {
+  const { api, me, main, navigate } = context;
+  if (!mayWrite(me, family)) {
+    replaceChildren(main, familyHeader(family, 'record', false), h('p', { class: 'notice' }, `Only an org admin may create ${family.plural}.`));
+    return;
+  }
+  if (family.type === 'profile') return renderNewProfile(context, family);
+  if (family.type === 'auth') return renderNewToken(context, family);
+  const fields = recordFields({ name: '', description: '', data: family.example });
+  const problem = h('div', {});
+  const act = acting(problem);
+  const save = (operation: 'create' | 'draft') =>
+    act(async () => {
+      const record = await api.call<ArtifactRecord>(`/${family.type}/${operation}`, fields.read());
+      navigate(`#/${family.type}/id/${record.id}`);
+    });
   replaceChildren(
     main,
     familyHeader(family, 'record'),
@@ -119,6 +136,67 @@ export function renderNewRecord({ api, main, navigate }: Context, family: Family
   );
 }
 
+function renderNewProfile({ api, main, navigate }: Context, family: Family): void {
+  const name = h('input', { name: 'name', required: true, size: 40 });
+  const email = h('input', { name: 'email', type: 'email', required: true, size: 40 });
+  const role = h('select', { name: 'role' }, h('option', { value: 'member' }, 'member'), h('option', { value: 'admin' }, 'admin'));
+  const description = h('input', { name: 'description', size: 60 });
+  const problem = h('div', {});
+  const create = acting(problem)(async () => {
+    const record = await api.call<ArtifactRecord>('/profile/create', { name: name.value, email: email.value, role: role.value, ...(description.value ? { description: description.value } : {}) });
+    navigate(`#/profile/id/${record.id}`);
+  });
+  replaceChildren(
+    main,
+    familyHeader(family, 'record'),
+    h('h2', {}, 'New profile'),
+    h('p', { class: 'muted' }, 'A person in your org. Give them a token (auths → New) so they can sign in.'),
+    problem,
+    h(
+      'form',
+      { on: { submit: (event) => { event.preventDefault(); void create(); } } },
+      h('div', { class: 'row' }, h('label', {}, 'Name', name), h('label', {}, 'Email', email), h('label', {}, 'Role', role)),
+      h('label', {}, 'Description', description),
+      h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, 'Create profile')),
+    ),
+  );
+}
+
+async function renderNewToken({ api, me, main }: Context, family: Family): Promise<void> {
+  // Admins mint tokens for anyone in the org; members only for themselves.
+  const profiles = me.role === 'admin' ? (await api.call<{ items: ArtifactRecord[] }>('/profile/search', { page_limit: 100 })).items : [me.profile];
+  const profile = h('select', { name: 'profile_id' }, profiles.map((candidate) => h('option', { value: candidate.id, selected: candidate.id === me.profile.id }, `${candidate.name} (${String(candidate.data.email ?? '')})`)));
+  const name = h('input', { name: 'name', placeholder: 'e.g. laptop', size: 30 });
+  const problem = h('div', {});
+  const issued = h('div', { attrs: { 'aria-live': 'polite' } });
+  const create = acting(problem)(async () => {
+    const token = await api.call<{ id: string; token: string }>('/auth/create', { profile_id: profile.value, ...(name.value ? { name: name.value } : {}) });
+    replaceChildren(
+      issued,
+      h(
+        'div',
+        { class: 'success', dataset: { tokenId: token.id } },
+        h('p', {}, h('strong', {}, 'Copy this token now: it is shown only this once.')),
+        h('p', {}, h('code', { class: 'token' }, token.token)),
+        h('p', {}, h('a', { href: `#/auth/id/${token.id}` }, 'The token\'s record'), ' (revoke it there).'),
+      ),
+    );
+  });
+  replaceChildren(
+    main,
+    familyHeader(family, 'record'),
+    h('h2', {}, 'New token'),
+    problem,
+    h(
+      'form',
+      { on: { submit: (event) => { event.preventDefault(); void create(); } } },
+      h('div', { class: 'row' }, h('label', {}, 'For', profile), h('label', {}, 'Name', name)),
+      h('div', { class: 'row' }, h('button', { class: 'primary', type: 'submit' }, 'Create token')),
+    ),
+    issued,
+  );
+}
+
 /** The uploads a record's data points at, by kind. */
 function uploadsOf(family: Family, record: ArtifactRecord): [string, string][] {
   return Object.entries(family.upload_refs).flatMap(([field, kind]) => {
@@ -128,20 +206,20 @@ function uploadsOf(family: Family, record: ArtifactRecord): [string, string][] {
   });
 }
 
-export async function renderRecord({ api, main, navigate }: Context, family: Family, id: string): Promise<void> {
+export async function renderRecord({ api, me, main, navigate }: Context, family: Family, id: string): Promise<void> {
   const record = await api.call<ArtifactRecord>(`/${family.type}/get`, { id });
-  const fields = recordFields(record);
+  // The server's rule: the family's write role, and then only the author or an org admin.
+  const writable = mayWrite(me, family) && (me.role === 'admin' || record.created_by === me.profile.id);
+  const editable = writable && family.type !== 'auth';
+  const fields = recordFields(record, !editable);
   const problem = h('div', {});
-  const act = (work: () => Promise<void>) => async () => {
-    replaceChildren(problem);
-    try {
-      await work();
-    } catch (error) {
-      replaceChildren(problem, problemView(error));
-    }
-  };
+  const act = acting(problem);
   const update = act(async () => {
     await api.call(`/${family.type}/update`, { id, ...fields.read(), expected_version: record.version });
+    navigate(`#/${family.type}/id/${id}`);
+  });
+  const saveDraft = act(async () => {
+    await api.call(`/${family.type}/draft`, { id, ...fields.read() });
     navigate(`#/${family.type}/id/${id}`);
   });
   const publish = act(async () => {
@@ -151,13 +229,16 @@ export async function renderRecord({ api, main, navigate }: Context, family: Fam
     navigate(`#/${family.type}/id/${published.id}`);
   });
   const remove = act(async () => {
-    if (!confirm(`Delete ${family.type} "${record.name}"?`)) return;
+    if (!confirm(family.type === 'auth' ? `Revoke token "${record.name}"? Whoever holds it is signed out at once.` : `Delete ${family.type} "${record.name}"?`)) return;
     await api.call(`/${family.type}/delete`, { id });
     navigate(`#/${family.type}`);
   });
+  const drafting = record.status === 'draft' && !IDENTITY.has(family.type);
+  // A member may revoke their own tokens, whoever minted them.
+  const removable = writable || (family.type === 'auth' && record.data.profile_id === me.profile.id);
   replaceChildren(
     main,
-    familyHeader(family, 'record'),
+    familyHeader(family, 'record', mayWrite(me, family)),
     h('h2', {}, record.name, ' ', badge(record.status)),
     h('p', { class: 'muted' }, `Version ${record.version} · created ${when(record.created_at)} · updated ${when(record.updated_at)} · id ${record.id}`),
     problem,
@@ -166,13 +247,9 @@ export async function renderRecord({ api, main, navigate }: Context, family: Fam
     h(
       'div',
       { class: 'row' },
-      record.status === 'draft'
-        ? [h('button', { class: 'primary', type: 'button', on: { click: publish } }, 'Publish'), h('button', { type: 'button', on: { click: act(async () => {
-            await api.call(`/${family.type}/draft`, { id, ...fields.read() });
-            navigate(`#/${family.type}/id/${id}`);
-          }) } }, 'Save draft')]
-        : h('button', { class: 'primary', type: 'button', on: { click: update } }, 'Save'),
-      h('button', { class: 'danger', type: 'button', on: { click: remove } }, 'Delete'),
+      editable && drafting ? [h('button', { class: 'primary', type: 'button', on: { click: publish } }, 'Publish'), h('button', { type: 'button', on: { click: saveDraft } }, 'Save draft')] : null,
+      editable && !drafting ? h('button', { class: 'primary', type: 'button', on: { click: update } }, 'Save') : null,
+      removable ? h('button', { class: 'danger', type: 'button', on: { click: remove } }, family.type === 'auth' ? 'Revoke' : 'Delete') : null,
       family.type === 'simulation' && record.status === 'published'
         ? h('button', { type: 'button', on: { click: act(() => startPractice(api, id, navigate)) } }, 'Practise this simulation')
         : null,

@@ -1,5 +1,7 @@
 import { createParser } from 'eventsource-parser';
-import { errorOf, type Api } from './api.ts';
+import type { Api } from './api.ts';
+
+class MalformedFrame extends Error {}
 
 export interface Frame {
   id: string;
@@ -34,12 +36,20 @@ export async function followRun(api: Api, type: string, runId: string, onFrame: 
       continue;
     }
     if (response.status === 204) return undefined;
-    if (!response.ok || !response.body) throw await errorOf(response);
+    // A proxy or a restarting server: try again, from the last event shown.
+    if (response.status >= 500 || response.status === 429) continue;
+    if (!response.ok || !response.body) throw await api.failure(response);
     let terminal: Frame | undefined;
     const parser = createParser({
       onEvent(message) {
+        let data: Record<string, any>;
+        try {
+          data = JSON.parse(message.data) as Record<string, any>;
+        } catch {
+          throw new MalformedFrame(`Event ${message.id ?? ''} of run ${runId} is not JSON; the stream cannot be followed.`);
+        }
         if (message.id) lastEventId = message.id;
-        const frame: Frame = { id: message.id ?? '', data: JSON.parse(message.data) as Record<string, any> };
+        const frame: Frame = { id: message.id ?? '', data };
         onFrame(frame);
         if (TERMINAL.has(String(frame.data.type))) terminal = frame;
       },
@@ -55,7 +65,8 @@ export async function followRun(api: Api, type: string, runId: string, onFrame: 
           return terminal;
         }
       }
-    } catch {
+    } catch (error) {
+      if (error instanceof MalformedFrame) throw error;
       if (signal.aborted) return undefined;
     }
     if (terminal) return terminal;
