@@ -172,12 +172,10 @@ describe('web console', () => {
       for (const [turn, said] of ['Hi Maya, thanks for coming in.', 'What got in the way this term?'].entries()) {
         await page.fill('textarea[name=text]', said);
         await page.click('button[type=submit]');
-        await page.waitForFunction(
-          (count) => document.querySelectorAll('.message.assistant').length === count && !document.querySelector('.message.assistant:last-child .text')!.textContent!.startsWith('…') &&
-            (document.querySelector<HTMLButtonElement>('button[type=submit]')!.disabled === (count === 2)),
-          turn + 1,
-          { timeout: 30_000 },
-        );
+        // The page marks the conversation busy from sending the turn until the reply has ended, and adds the reply's bubble in between.
+        await page.waitForFunction((count) => document.querySelector('.conversation')!.getAttribute('aria-busy') === 'false' && document.querySelectorAll('.message.assistant').length === count, turn + 1, {
+          timeout: 30_000,
+        });
         assert.match(await page.textContent('.message.assistant:last-child .text') ?? '', new RegExp(said.replace(/[.?]/g, '\\$&')));
       }
       // The second turn reached max_turns: the attempt ended, and the page says so.

@@ -51,7 +51,7 @@ export async function renderPractice({ api, main, signal }: Context, family: Fam
     });
   const conversation = h(
     'div',
-    { class: 'conversation', attrs: { 'aria-live': 'polite' } },
+    { class: 'conversation', attrs: { 'aria-live': 'polite', 'aria-busy': 'false' } },
     transcript.runs.flatMap((run) =>
       run.messages
         .filter((message) => message.role !== 'system')
@@ -80,6 +80,7 @@ export async function renderPractice({ api, main, signal }: Context, family: Fam
     if (!said) return;
     replaceChildren(problem);
     send.disabled = true;
+    conversation.setAttribute('aria-busy', 'true');
     try {
       const sent = await api.call<{ run_id: string }>('/attempt/chat_message', { attempt_id: attemptId, text: said });
       text.value = '';
@@ -98,6 +99,7 @@ export async function renderPractice({ api, main, signal }: Context, family: Fam
     } catch (error) {
       replaceChildren(problem, problemView(error));
     } finally {
+      conversation.setAttribute('aria-busy', 'false');
       if (!ended(state.textContent ?? '')) send.disabled = false;
       text.focus();
     }
