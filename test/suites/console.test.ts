@@ -63,16 +63,18 @@ describe('web console', () => {
       return page;
     };
 
-    const signIn = async (page: Page, token: string) => {
+    /** Signs in through the form; unless the token is expected to fail, waits for the families. */
+    const signIn = async (page: Page, token: string, { refused = false } = {}) => {
       await page.goto(`${harness.baseUrl}/`);
       await page.fill('input[name=token]', token);
       await page.click('button[type=submit]');
+      if (!refused) await page.waitForSelector('.cards');
     };
 
     test('a wrong token is refused in words; the right one opens the families', async (context) => {
       const page = await open(context);
       if (!page) return;
-      await signIn(page, 'not-a-token');
+      await signIn(page, 'not-a-token', { refused: true });
       await page.waitForSelector('p.error:not([hidden])');
       assert.match(await page.textContent('p.error') ?? '', /not accepted/);
       await page.fill('input[name=token]', org.admin.token!);
@@ -87,7 +89,6 @@ describe('web console', () => {
       const page = await open(context);
       if (!page) return;
       await signIn(page, org.admin.token!);
-      await page.waitForSelector('.cards');
       await page.goto(`${harness.baseUrl}/console/#/persona/generate`);
       await page.fill('textarea[name=instructions]', 'A passive student who starts every reply with Uh...');
       await page.fill('input[name=count]', '2');
@@ -122,7 +123,6 @@ describe('web console', () => {
       const page = await open(context);
       if (!page) return;
       await signIn(page, org.admin.token!);
-      await page.waitForSelector('.cards');
       const resumedFrom: (string | undefined)[] = [];
       let first = true;
       await page.route('**/rubric/watch?*', async (route) => {
@@ -162,7 +162,6 @@ describe('web console', () => {
       });
       assert.equal(simulation.status, 200, simulation.text);
       await signIn(page, org.admin.token!);
-      await page.waitForSelector('.cards');
       await page.goto(`${harness.baseUrl}/console/#/simulation/id/${simulation.body.id}`);
       await page.click('text=Practise this simulation');
       await page.waitForSelector('textarea[name=text]');
@@ -198,7 +197,6 @@ describe('web console', () => {
       if (!page) return;
       const png = await noisePng(120, 80, 7);
       await signIn(page, org.admin.token!);
-      await page.waitForSelector('.cards');
       await page.goto(`${harness.baseUrl}/console/#/scenario/files`);
       await page.selectOption('select[name=kind]', 'image');
       await page.setInputFiles('input[name=file]', { name: 'office.png', mimeType: 'image/png', buffer: png });
@@ -227,7 +225,6 @@ describe('web console', () => {
       const page = await open(context);
       if (!page) return;
       await signIn(page, org.admin.token!);
-      await page.waitForSelector('.cards');
       assert.match(await page.textContent('#who') ?? '', /\(admin\)/);
       await page.goto(`${harness.baseUrl}/console/#/profile/new`);
       await page.fill('input[name=name]', 'Lena Learner');
@@ -250,7 +247,6 @@ describe('web console', () => {
       // Signed in with it: a member, offered no New for admin-only families and no generation of them.
       await page.click('#who button');
       await signIn(page, token);
-      await page.waitForSelector('.cards');
       assert.match(await page.textContent('#who') ?? '', /Lena Learner \(member\)/);
       await page.goto(`${harness.baseUrl}/console/#/model`);
       await page.waitForSelector('h1');
@@ -275,7 +271,6 @@ describe('web console', () => {
       const page = await open(context);
       if (!page) return;
       await signIn(page, org.admin.token!);
-      await page.waitForSelector('.cards');
       const before = await org.admin.post('/persona/search', {});
       await page.goto(`${harness.baseUrl}/console/#/persona/new`);
       await page.fill('input[name=name]', 'Too intense');

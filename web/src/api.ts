@@ -1,3 +1,17 @@
+// The API's own types come from the server's source (type-only: nothing of the server is bundled).
+import type { consoleCatalog } from '../../src/console/routes.ts';
+import type { IdentityService } from '../../src/identity/service.ts';
+
+export type { ArtifactRecord } from '../../src/artifacts/service.ts';
+export type { GroupResponse, GroupRun } from '../../src/generation/http-schemas.ts';
+
+/** `GET /console/catalog.json`. */
+export type Catalog = ReturnType<typeof consoleCatalog>;
+export type Family = Catalog['families'][number];
+
+/** `POST /profile/me`: whose token this is. */
+export type Me = Awaited<ReturnType<IdentityService['whoAmI']>>;
+
 /** The API the CLI uses, from the page: JSON operations with the signed-in token, errors as the contract's `{error}`. */
 export class ApiError extends Error {
   constructor(
@@ -61,45 +75,4 @@ export async function errorOf(response: Response): Promise<ApiError> {
     // Not the contract's JSON (a proxy's page): the status says enough.
   }
   return new ApiError(response.status, 'http_error', `The server answered ${response.status} ${response.statusText}.`.trim());
-}
-
-/** `POST /profile/me`: whose token this is. */
-export interface Me {
-  profile: ArtifactRecord;
-  org_id: string;
-  role: 'admin' | 'member';
-  session_id: string;
-  operator: boolean;
-}
-
-export interface Family {
-  type: string;
-  plural: string;
-  summary: string;
-  write_role: 'member' | 'admin';
-  crud: boolean;
-  example: Record<string, unknown>;
-  /** Kinds uploaded through `/<type>/<kind>_upload` (the seed's matrix). */
-  uploads: string[];
-  /** `data` fields holding upload ids, and their kind. */
-  upload_refs: Record<string, string>;
-  /** Media a generation of this family can produce besides text (`modality`). */
-  media_modalities: string[];
-}
-
-export interface Catalog {
-  families: Family[];
-  max_resources_per_run: number;
-}
-
-export interface ArtifactRecord {
-  id: string;
-  name: string;
-  description: string;
-  status: 'draft' | 'published';
-  data: Record<string, unknown>;
-  version: number;
-  created_by: string;
-  created_at: string;
-  updated_at: string;
 }

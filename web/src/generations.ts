@@ -1,23 +1,10 @@
-import type { Family } from './api.ts';
+import type { Family, GroupResponse } from './api.ts';
 import { badge, h, replaceChildren, when } from './dom.ts';
 import type { Context } from './main.ts';
 import { familyHeader, mediaView, pager } from './parts.ts';
 
 const PAGE = 25;
 const MESSAGES_PAGE = 200;
-
-interface GroupRun {
-  id: string;
-  status: string;
-  created_at: string;
-  ended_at: string | null;
-  model_id: string | null;
-  agent_id: string | null;
-  input_tokens: number;
-  output_tokens: number;
-  cost: number;
-  messages: { id: string; role: string; created_at: string; text: string; [uploads: string]: unknown }[];
-}
 
 /** A date picked in the browser is the user's own day: from its first to its last instant, sent as instants. */
 const startOfDay = (day: string) => new Date(`${day}T00:00:00`).toISOString();
@@ -78,11 +65,11 @@ function readable(text: string): string {
   return text;
 }
 
-const UPLOAD_KINDS = ['text', 'audio', 'image', 'video', 'file'];
+const UPLOAD_KINDS = ['text', 'audio', 'image', 'video', 'file'] as const;
 
 export async function renderGroup({ api, main, params }: Context, family: Family, groupId: string): Promise<void> {
   const offset = Math.max(0, Number(params.get('messages') ?? 0) || 0);
-  const group = await api.call<{ name: string; created_at: string; runs: GroupRun[]; message_total_count: number }>(`/${family.type}/group`, {
+  const group = await api.call<GroupResponse>(`/${family.type}/group`, {
     group_id: groupId,
     include_detail: true,
     message_limit: MESSAGES_PAGE,
@@ -114,7 +101,7 @@ export async function renderGroup({ api, main, params }: Context, family: Family
             h('strong', {}, message.role),
             '\n',
             readable(message.text),
-            UPLOAD_KINDS.flatMap((kind) => ((message[`${kind}_upload_ids`] as string[] | undefined) ?? []).map((uploadId) => mediaView(api, kind, uploadId))),
+            UPLOAD_KINDS.flatMap((kind) => message[`${kind}_upload_ids`].map((uploadId) => mediaView(api, kind, uploadId))),
           ),
         ),
       ),

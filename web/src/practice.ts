@@ -1,12 +1,8 @@
-import { ApiError, type Api, type ArtifactRecord, type Family } from './api.ts';
+import { ApiError, type Api, type ArtifactRecord, type Family, type GroupResponse } from './api.ts';
 import { badge, h, replaceChildren } from './dom.ts';
 import type { Context } from './main.ts';
 import { familyHeader, objectUrl, problemView } from './parts.ts';
 import { followRun } from './watch.ts';
-
-interface GroupDetail {
-  runs: { messages: { id: string; role: string; text: string; audio_upload_ids: string[] }[] }[];
-}
 
 /** Starts an attempt of a simulation as the signed-in learner and opens its conversation. */
 export async function startPractice(api: Api, simulationId: string, navigate: (hash: string) => void): Promise<void> {
@@ -34,7 +30,7 @@ export async function renderPractice({ api, main, signal }: Context, family: Fam
   const groupId = String(attempt.data.group_id ?? '');
   const [persona, transcript] = await Promise.all([
     personaName(api, attempt.data.persona_id),
-    groupId ? api.call<GroupDetail>('/attempt/group', { group_id: groupId, include_detail: true, message_limit: 1000 }) : Promise.resolve({ runs: [] }),
+    groupId ? api.call<GroupResponse>('/attempt/group', { group_id: groupId, include_detail: true, message_limit: 1000 }) : Promise.resolve({ runs: [] as GroupResponse['runs'] }),
   ]);
   const speaker = (role: string) => (role === 'user' ? 'You' : persona);
   const bubble = (role: string, text: string) => h('div', { class: `message ${role}`, dataset: { role } }, h('strong', {}, speaker(role)), '\n', h('span', { class: 'text' }, text));
