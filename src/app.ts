@@ -12,7 +12,7 @@ import { buildOpenApiDocument } from './http/openapi.ts';
 import { defineOperation, registerOperations, type Operation } from './http/operations.ts';
 import { createHttpServer } from './http/server.ts';
 import { IdentityService, TokenRevocation } from './identity/service.ts';
-import { bearerAuthenticator, identityOperations } from './identity/routes.ts';
+import { bearerAuthenticator, identityOperations, REPLACED_BY_IDENTITY } from './identity/routes.ts';
 import type { CoreServices, GlowModule } from './module.ts';
 import { createMediaModule, createUploadLinks, enableMultipart, isUploadOperation } from './media/module.ts';
 import { createGenerationModule, type GenerationModule } from './generation/module.ts';
@@ -97,7 +97,7 @@ export async function createApp(config: Config, database: Database): Promise<Glo
   const operations: Operation[] = [
     ...healthOperations(database),
     ...identityOperations(identity, revocation),
-    ...artifactOperations(artifacts, { profile: ['create'], auth: ['create', 'draft', 'delete'] }),
+    ...artifactOperations(artifacts, REPLACED_BY_IDENTITY),
     ...modules.flatMap((module) => module.operations),
   ];
 

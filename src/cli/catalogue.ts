@@ -9,7 +9,7 @@ import type { ArtifactType, FamilyDefinition } from '../artifacts/types.ts';
 import { artifactOperations } from '../artifacts/routes.ts';
 import { loadConfig } from '../config.ts';
 import type { Operation } from '../http/operations.ts';
-import { identityOperations } from '../identity/routes.ts';
+import { identityOperations, REPLACED_BY_IDENTITY } from '../identity/routes.ts';
 import type { CoreServices } from '../module.ts';
 
 /**
@@ -20,7 +20,7 @@ export async function loadOperations(): Promise<Operation[]> {
   const placeholders = { config: loadConfig({}), database: null, artifacts: null, identity: null } as unknown as CoreServices;
   const operations: Operation[] = [
     ...identityOperations(null as never, null as never),
-    ...artifactOperations(null as never, { profile: ['create'], auth: ['create', 'draft', 'delete'] }),
+    ...artifactOperations(null as never, REPLACED_BY_IDENTITY),
   ];
   try {
     // Loaded here, not at the top: they pull in the model and PDF libraries, which `glow --help` does not need.

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { familyOf } from '../artifacts/families/index.ts';
 import { crudSchemas } from '../artifacts/http-schemas.ts';
 import { defineOperation, type Authenticate, type Operation } from '../http/operations.ts';
+import type { CrudOperationName } from '../artifacts/routes.ts';
+import type { CrudArtifactType } from '../artifacts/types.ts';
 import type { IdentityService, TokenRevocation } from './service.ts';
 
 function presentedToken(request: FastifyRequest, allowQueryToken: boolean): string | undefined {
@@ -33,6 +35,9 @@ const issuedTokenSchema = z.strictObject({
   profile_id: z.uuid(),
   created_at: z.string(),
 });
+
+/** The generic CRUD operations of the identity families that identity's own operations replace. */
+export const REPLACED_BY_IDENTITY = { profile: ['create', 'draft'], auth: ['create', 'draft', 'delete'] } as const satisfies Partial<Record<CrudArtifactType, CrudOperationName[]>>;
 
 export function identityOperations(identity: IdentityService, revocation: TokenRevocation): Operation[] {
   return [
@@ -98,17 +103,19 @@ export function identityOperations(identity: IdentityService, revocation: TokenR
       errors: [400, 403, 404],
       handler: ({ actor, body }) => identity.createToken(actor, body),
     }),
-    defineOperation({
-      method: 'POST',
-      path: '/auth/draft',
-      operationId: 'auth_draft',
-      summary: 'Not supported: tokens are minted by auth/create',
-      tag: 'auth',
-      access: 'member',
-      body: z.looseObject({}),
-      errors: [400],
-      handler: async () => identity.rejectTokenDraft(),
-    }),
+    ...(['profile', 'auth'] as const).map((type) =>
+      defineOperation({
+        method: 'POST',
+        path: `/${type}/draft`,
+        operationId: `${type}_draft`,
+        summary: `Not supported: ${type === 'auth' ? 'tokens are minted by auth/create' : 'profiles are made whole by profile/create'}`,
+        tag: type,
+        access: 'member',
+        body: z.looseObject({}),
+        errors: [400],
+        handler: async () => identity.rejectDraft(type),
+      }),
+    ),
     defineOperation({
       method: 'POST',
       path: '/auth/delete',

@@ -199,8 +199,15 @@ export class IdentityService {
   }
 
   /** Tokens are minted only by auth/create, so that the secret is shown exactly once. */
-  rejectTokenDraft(): never {
-    throw new AppError(400, 'not_supported', 'auth records have no drafts: tokens are minted by POST /auth/create and shown once.');
+  /** Identity records are made whole by their own create operations; a draft could never be published. */
+  rejectDraft(type: 'profile' | 'auth'): never {
+    throw new AppError(
+      400,
+      'not_supported',
+      type === 'auth'
+        ? 'auth records have no drafts: tokens are minted by POST /auth/create and shown once.'
+        : 'profile records have no drafts: create a profile with POST /profile/create {name, email, role}.',
+    );
   }
 }
 

@@ -125,6 +125,18 @@ describe('foundation', () => {
     assert.equal((await harness.anonymous.post('/profile/me', {})).status, 401);
   });
 
+  test('profiles and tokens have no drafts: their draft operation is 400 and writes nothing', async () => {
+    const before = await harness.database.db.selectFrom('artifacts').select((eb) => eb.fn.countAll<string>().as('n')).where('org_id', '=', orgA.orgId).executeTakeFirstOrThrow();
+    for (const [type, body] of [['profile', { name: 'Half a person' }], ['auth', { name: 'Half a token' }]] as const) {
+      const response = await orgA.admin.post(`/${type}/draft`, body);
+      assert.equal(response.status, 400, type);
+      assert.equal(response.body.error.code, 'not_supported');
+      assert.match(response.body.error.message, new RegExp(`${type}/create`));
+    }
+    const after = await harness.database.db.selectFrom('artifacts').select((eb) => eb.fn.countAll<string>().as('n')).where('org_id', '=', orgA.orgId).executeTakeFirstOrThrow();
+    assert.equal(after.n, before.n);
+  });
+
   test('members cannot do admin-only operations (403)', async () => {
     const { client: member } = await orgA.addProfile('member');
     const profile = await member.post('/profile/create', { name: 'Sneaky', email: 'sneaky@example.edu', role: 'admin' });
