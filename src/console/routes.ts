@@ -25,6 +25,7 @@ export function consoleCatalog() {
         example: family.example,
         uploads: hostedMedia(type).uploads,
         upload_refs: family.uploadRefs ?? {},
+        artifact_refs: family.artifactRefs ?? {},
         media_modalities: Object.keys(FAMILY_MEDIA[type] ?? {}),
       };
     }),

@@ -63,6 +63,22 @@ describe('web console', () => {
       return page;
     };
 
+    /** A published text simulation with a voiceless persona "Maya", at most 2 turns, made by the org's admin. */
+    const createSimulation = async (): Promise<string> => {
+      const { voice: _voice, ...silent } = FAMILIES.persona.example as Record<string, unknown>;
+      const persona = await org.admin.post('/persona/create', { name: 'Maya', data: silent });
+      const scenarioData = structuredClone(FAMILIES.scenario.example) as Record<string, unknown>;
+      delete scenarioData.image_upload_ids;
+      delete scenarioData.video_upload_ids;
+      const scenario = await org.admin.post('/scenario/create', { name: 'Office hours', data: scenarioData });
+      const simulation = await org.admin.post('/simulation/create', {
+        name: 'Catch-up talk',
+        data: { persona_id: persona.body.id, scenario_id: scenario.body.id, modality: 'text', max_turns: 2 },
+      });
+      assert.equal(simulation.status, 200, simulation.text);
+      return simulation.body.id;
+    };
+
     /** Signs in through the form; unless the token is expected to fail, waits for the families. */
     const signIn = async (page: Page, token: string, { refused = false } = {}) => {
       await page.goto(`${harness.baseUrl}/`);
@@ -150,19 +166,9 @@ describe('web console', () => {
     test('practise a simulation: each turn is sent, the persona\'s reply streams in, and the transcript is there after a reload', async (context) => {
       const page = await open(context);
       if (!page) return;
-      const { voice: _voice, ...silent } = FAMILIES.persona.example as Record<string, unknown>;
-      const persona = await org.admin.post('/persona/create', { name: 'Maya', data: silent });
-      const scenarioData = structuredClone(FAMILIES.scenario.example) as Record<string, unknown>;
-      delete scenarioData.image_upload_ids;
-      delete scenarioData.video_upload_ids;
-      const scenario = await org.admin.post('/scenario/create', { name: 'Office hours', data: scenarioData });
-      const simulation = await org.admin.post('/simulation/create', {
-        name: 'Catch-up talk',
-        data: { persona_id: persona.body.id, scenario_id: scenario.body.id, modality: 'text', max_turns: 2 },
-      });
-      assert.equal(simulation.status, 200, simulation.text);
+      const simulationId = await createSimulation();
       await signIn(page, org.admin.token!);
-      await page.goto(`${harness.baseUrl}/console/#/simulation/id/${simulation.body.id}`);
+      await page.goto(`${harness.baseUrl}/console/#/simulation/id/${simulationId}`);
       await page.click('text=Practise this simulation');
       await page.waitForSelector('textarea[name=text]');
       assert.match(await page.textContent('h2') ?? '', /Practice with Maya/);
@@ -257,6 +263,24 @@ describe('web console', () => {
       await page.goto(`${harness.baseUrl}/console/#/persona`);
       await page.waitForSelector('h1');
       assert.equal(await page.locator('a:has-text("New")').count(), 1);
+      assert.equal(await page.locator('a:has-text("Generate")').count(), 1);
+      await page.goto(`${harness.baseUrl}/console/#/setting`);
+      await page.waitForSelector('h1');
+      assert.equal(await page.locator('a:has-text("Generate")').count(), 0, 'members may not generate settings');
+
+      // A member mints a token for themselves, and only for themselves.
+      await page.goto(`${harness.baseUrl}/console/#/auth/new`);
+      await page.waitForSelector('select[name=profile_id]');
+      assert.deepEqual(await page.$$eval('select[name=profile_id] option', (options) => options.map((option) => (option as HTMLOptionElement).value)), [profileId]);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('code.token');
+
+      // Another learner's conversation is not theirs to read or continue.
+      const adminAttempt = await org.admin.post('/attempt/start', { simulation_id: await createSimulation() });
+      await page.goto(`${harness.baseUrl}/console/#/attempt/practice/${adminAttempt.body.id}`);
+      await page.waitForSelector('p.notice');
+      assert.match(await page.textContent('p.notice') ?? '', /learner's own/);
+      assert.equal(await page.locator('textarea[name=text]').count(), 0);
 
       // Revoked while signed in: the next request signs the page out and says why.
       assert.equal((await org.admin.post('/auth/delete', { id: tokenId })).status, 200);
@@ -264,6 +288,29 @@ describe('web console', () => {
       await page.waitForSelector('p.error:not([hidden])');
       assert.match(await page.textContent('p.error') ?? '', /no longer valid/);
       assert.equal(await page.locator('input[name=token]').count(), 1);
+      await page.close();
+    });
+
+    test('a new record starts from the example without placeholder references: a scenario is created as it stands; a simulation names the ids to fill', async (context) => {
+      const page = await open(context);
+      if (!page) return;
+      await signIn(page, org.admin.token!);
+      await page.goto(`${harness.baseUrl}/console/#/scenario/new`);
+      await page.fill('input[name=name]', 'Untouched example');
+      await page.click('button.primary');
+      await page.waitForSelector('.badge.published');
+      const scenarioId = new URL(page.url()).hash.split('/').pop()!;
+      const stored = await org.admin.post('/scenario/get', { id: scenarioId });
+      const { image_upload_ids: _images, video_upload_ids: _videos, ...exampleWithoutUploads } = FAMILIES.scenario.example as Record<string, unknown>;
+      assert.deepEqual(stored.body.data, exampleWithoutUploads);
+      // Keys are shown in the example's order, not the database's.
+      assert.deepEqual(Object.keys(JSON.parse(await page.inputValue('textarea[name=data]'))), Object.keys(exampleWithoutUploads));
+
+      await page.goto(`${harness.baseUrl}/console/#/simulation/new`);
+      await page.waitForSelector('textarea[name=data]');
+      const data = JSON.parse(await page.inputValue('textarea[name=data]'));
+      assert.equal(data.persona_id, '');
+      assert.match(await page.textContent('main') ?? '', /Fill in the ids of records of your org: persona_id \(a persona\), scenario_id \(a scenario\)/);
       await page.close();
     });
 

@@ -6,7 +6,7 @@ import { familyHeader, mediaView, problemView } from './parts.ts';
 const KINDS = ['audio', 'image', 'video', 'file', 'text'];
 
 /** Uploads through the family's own routes (the seed's matrix), and any upload opened by its id. */
-export function renderFiles({ api, main }: Context, family: Family): void {
+export function renderFiles({ api, me, main }: Context, family: Family): void {
   const kind = h('select', { name: 'kind' }, family.uploads.map((value) => h('option', { value }, value)));
   const file = h('input', { type: 'file', name: 'file', required: true });
   const name = h('input', { name: 'name', placeholder: 'defaults to the file name', size: 30 });
@@ -23,11 +23,13 @@ export function renderFiles({ api, main }: Context, family: Family): void {
         h(
           'div',
           { class: 'card', dataset: { uploadId: ids.upload_id! } },
-          h('p', {}, h('strong', {}, chosen.name), ` stored: upload_id ${ids.upload_id}, ${kind.value}s_id ${ids[`${kind.value}s_id`]}`),
+          h('p', {}, h('strong', {}, name.value.trim() || chosen.name), ` stored: upload_id ${ids.upload_id}, ${kind.value}s_id ${ids[`${kind.value}s_id`]}`),
           mediaView(api, kind.value, ids.upload_id!, chosen.name),
         ),
       );
       file.value = '';
+      name.value = '';
+      description.value = '';
     } catch (error) {
       uploaded.prepend(problemView(error));
     } finally {
@@ -36,12 +38,12 @@ export function renderFiles({ api, main }: Context, family: Family): void {
   };
 
   const lookupKind = h('select', { name: 'lookup_kind' }, KINDS.map((value) => h('option', { value }, value)));
-  const lookupId = h('input', { name: 'upload_id', placeholder: 'upload_id or wrapper id', size: 40, required: true });
+  const lookupId = h('input', { name: 'upload_id', placeholder: 'an upload_id, or its <kind>s_id', size: 40, required: true });
   const found = h('div', {});
 
   replaceChildren(
     main,
-    familyHeader(family, 'files'),
+    familyHeader(family, 'files', me),
     family.uploads.length === 0
       ? h('p', { class: 'muted' }, `Nothing is uploaded through ${family.plural}; attempts, scenarios and documents take uploads.`)
       : h(
@@ -64,7 +66,7 @@ export function renderFiles({ api, main }: Context, family: Family): void {
         },
       },
       h('h2', {}, 'Open an upload'),
-      h('div', { class: 'row' }, lookupKind, lookupId, h('button', { type: 'submit' }, 'Open')),
+      h('div', { class: 'row' }, h('label', {}, 'Kind', lookupKind), h('label', {}, 'Id', lookupId), h('button', { type: 'submit' }, 'Open')),
       found,
     ),
   );

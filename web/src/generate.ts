@@ -1,7 +1,7 @@
 import type { Api, Family } from './api.ts';
 import { h, replaceChildren } from './dom.ts';
-import { mayWrite, type Context } from './main.ts';
-import { familyHeader, mediaView, problemView } from './parts.ts';
+import type { Context } from './main.ts';
+import { familyHeader, mayWrite, mediaView, problemView } from './parts.ts';
 import { followRun, type Frame } from './watch.ts';
 
 interface GenerateResponse {
@@ -32,12 +32,15 @@ function describe(family: Family, frame: Frame): HTMLElement | string {
   }
 }
 
-export function renderGenerate({ api, me, catalog, main, signal }: Context, family: Family): void {
+export function renderGenerate({ api, me, catalog, main, params, signal }: Context, family: Family): void {
   const instructions = h('textarea', { name: 'instructions', rows: 5, placeholder: `Describe the ${family.type} you want, e.g. "A passive student who starts every reply with Uh..."` });
   const count = h('input', { type: 'number', name: 'count', min: '1', max: String(catalog.max_resources_per_run), value: '1', size: 3 });
   const model = h('input', { name: 'model_id', placeholder: 'org default', size: 38 });
   const modality = h('select', { name: 'modality' }, ['text', ...family.media_modalities].map((value) => h('option', { value }, value)));
   const title = h('input', { name: 'title', placeholder: 'title of the media', size: 38 });
+  // Set: the media is attached to this record instead of a new one being generated (config.params.artifact_id).
+  const attachTo = h('input', { name: 'artifact_id', value: params.get('artifact_id') ?? '', placeholder: 'a new record', size: 38 });
+  if (attachTo.value) modality.value = family.media_modalities[0] ?? 'text';
   const media = family.media_modalities.length > 0;
   const problem = h('div', {});
   const live = h('section', { class: 'card', hidden: true, attrs: { 'aria-live': 'polite' } });
@@ -55,6 +58,7 @@ export function renderGenerate({ api, me, catalog, main, signal }: Context, fami
     if (media && modality.value !== 'text') {
       body.modality = modality.value;
       if (title.value.trim()) body.title = title.value.trim();
+      if (attachTo.value.trim()) params.artifact_id = attachTo.value.trim();
     }
     let handles: GenerateResponse;
     try {
@@ -119,12 +123,12 @@ export function renderGenerate({ api, me, catalog, main, signal }: Context, fami
   };
 
   if (!mayWrite(me, family)) {
-    replaceChildren(main, familyHeader(family, 'generate'), h('p', { class: 'notice' }, `Only an org admin may generate ${family.plural}: saving one needs the right to create it.`));
+    replaceChildren(main, familyHeader(family, 'generate', me), h('p', { class: 'notice' }, `Only an org admin may generate ${family.plural}: saving one needs the right to create it.`));
     return;
   }
   replaceChildren(
     main,
-    familyHeader(family, 'generate'),
+    familyHeader(family, 'generate', me),
     problem,
     h(
       'form',
@@ -135,7 +139,7 @@ export function renderGenerate({ api, me, catalog, main, signal }: Context, fami
         { class: 'row' },
         h('label', {}, `How many (1–${catalog.max_resources_per_run})`, count),
         h('label', {}, 'Model id (a model record, or "offline")', model),
-        media ? [h('label', {}, 'Modality', modality), h('label', {}, 'Title', title)] : null,
+        media ? [h('label', {}, 'Modality', modality), h('label', {}, 'Title', title), h('label', {}, `Attach the media to ${family.type} id`, attachTo)] : null,
       ),
       h('div', { class: 'row' }, start),
     ),

@@ -10,7 +10,7 @@ const MESSAGES_PAGE = 200;
 const startOfDay = (day: string) => new Date(`${day}T00:00:00`).toISOString();
 const endOfDay = (day: string) => new Date(`${day}T23:59:59.999`).toISOString();
 
-export async function renderGenerations({ api, main, params, navigate }: Context, family: Family): Promise<void> {
+export async function renderGenerations({ api, me, main, params, navigate }: Context, family: Family): Promise<void> {
   const search = params.get('search') ?? '';
   const from = params.get('from') ?? '';
   const to = params.get('to') ?? '';
@@ -33,7 +33,7 @@ export async function renderGenerations({ api, main, params, navigate }: Context
   const toInput = h('input', { type: 'date', name: 'to', value: to });
   replaceChildren(
     main,
-    familyHeader(family, 'generations'),
+    familyHeader(family, 'generations', me),
     h(
       'form',
       { class: 'row', attrs: { role: 'search' }, on: { submit: (event) => { event.preventDefault(); navigate(hrefFor({ search: searchInput.value, from: fromInput.value, to: toInput.value, offset: 0 })); } } },
@@ -67,7 +67,7 @@ function readable(text: string): string {
 
 const UPLOAD_KINDS = ['text', 'audio', 'image', 'video', 'file'] as const;
 
-export async function renderGroup({ api, main, params }: Context, family: Family, groupId: string): Promise<void> {
+export async function renderGroup({ api, me, main, params }: Context, family: Family, groupId: string): Promise<void> {
   const offset = Math.max(0, Number(params.get('messages') ?? 0) || 0);
   const group = await api.call<GroupResponse>(`/${family.type}/group`, {
     group_id: groupId,
@@ -78,7 +78,7 @@ export async function renderGroup({ api, main, params }: Context, family: Family
   const shown = group.runs.reduce((sum, run) => sum + run.messages.length, 0);
   replaceChildren(
     main,
-    familyHeader(family, 'generations'),
+    familyHeader(family, 'generations', me),
     h('h2', {}, group.name),
     h('p', { class: 'muted' }, `Group ${groupId} · started ${when(group.created_at)} · ${group.runs.length} run(s)`),
     group.runs.map((run) =>

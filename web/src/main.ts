@@ -1,4 +1,4 @@
-import { Api, ApiError, type Catalog, type Family, type Me } from './api.ts';
+import { Api, ApiError, type Catalog, type Me } from './api.ts';
 import { h, replaceChildren } from './dom.ts';
 import { renderFiles } from './files.ts';
 import { renderGenerate } from './generate.ts';
@@ -29,9 +29,6 @@ const who = document.getElementById('who')!;
 let catalog: Catalog | undefined;
 let session: { api: Api; me: Me } | undefined;
 let leaving = new AbortController();
-
-/** May this user write records of the family at all (the family's write role)? */
-export const mayWrite = (me: Me, family: Family) => family.write_role === 'member' || me.role === 'admin';
 
 async function start(): Promise<void> {
   try {

@@ -1,4 +1,4 @@
-import { ApiError, type Api, type Family } from './api.ts';
+import { ApiError, type Api, type Family, type Me } from './api.ts';
 import { h, replaceChildren } from './dom.ts';
 
 /** An API error as the user should read it: the bad or unknown fields listed one by one, else the message. */
@@ -15,8 +15,14 @@ export function problemView(error: unknown): HTMLElement {
   );
 }
 
-/** The family's title and its views; `writable` false leaves out New (the family's write role is admin). */
-export function familyHeader(family: Family, current: 'list' | 'generate' | 'generations' | 'record' | 'files', writable = true): HTMLElement {
+/** May this user write records of the family at all (the family's write role; generating one needs it too)? */
+export const mayWrite = (me: Me, family: Family) => family.write_role === 'member' || me.role === 'admin';
+
+/** May this user create one: as `mayWrite`, and anyone may mint a token for their own profile. */
+export const mayCreate = (me: Me, family: Family) => mayWrite(me, family) || family.type === 'auth';
+
+/** The family's title and the views this user can use. */
+export function familyHeader(family: Family, current: 'list' | 'generate' | 'generations' | 'record' | 'files', me: Me): HTMLElement {
   const link = (view: string, label: string, active: boolean) => (active ? h('strong', { attrs: { 'aria-current': 'page' } }, label) : h('a', { href: `#/${family.type}${view}` }, label));
   return h(
     'div',
@@ -27,8 +33,8 @@ export function familyHeader(family: Family, current: 'list' | 'generate' | 'gen
       'div',
       { class: 'row' },
       family.crud ? link('', 'Records', current === 'list') : null,
-      family.crud && writable ? link('/new', 'New', false) : null,
-      link('/generate', 'Generate', current === 'generate'),
+      family.crud && mayCreate(me, family) ? link('/new', 'New', false) : null,
+      mayWrite(me, family) ? link('/generate', 'Generate', current === 'generate') : null,
       link('/generations', 'Generations', current === 'generations'),
       family.uploads.length > 0 ? link('/files', 'Files', current === 'files') : null,
     ),

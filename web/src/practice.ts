@@ -20,18 +20,51 @@ async function personaName(api: Api, personaId: unknown): Promise<string> {
   }
 }
 
+/** The attempt's turns so far, or undefined when the caller may not see them (another learner's attempt: 404). */
+async function transcriptOf(api: Api, groupId: string): Promise<GroupResponse['runs'] | undefined> {
+  if (!groupId) return [];
+  try {
+    return (await api.call<GroupResponse>('/attempt/group', { group_id: groupId, include_detail: true, message_limit: 1000 })).runs;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return undefined;
+    throw error;
+  }
+}
+
+/** The simulation's turn limit, if it has one and still exists. */
+async function maxTurnsOf(api: Api, simulationId: unknown): Promise<number | undefined> {
+  if (typeof simulationId !== 'string') return undefined;
+  try {
+    const simulation = await api.call<ArtifactRecord>('/simulation/get', { id: simulationId });
+    return typeof simulation.data.max_turns === 'number' ? simulation.data.max_turns : undefined;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return undefined;
+    throw error;
+  }
+}
+
 /**
  * The learner's side of an attempt: the transcript so far, then each turn sent with
  * `attempt/chat_message` and the persona's reply shown as it streams (progress frames carry the
  * whole reply so far), with its speech when the persona has a voice.
  */
-export async function renderPractice({ api, main, signal }: Context, family: Family, attemptId: string): Promise<void> {
+export async function renderPractice({ api, me, main, signal }: Context, family: Family, attemptId: string): Promise<void> {
   const attempt = await api.call<ArtifactRecord>('/attempt/get', { id: attemptId });
   const groupId = String(attempt.data.group_id ?? '');
-  const [persona, transcript] = await Promise.all([
+  const [persona, transcript, maxTurns] = await Promise.all([
     personaName(api, attempt.data.persona_id),
-    groupId ? api.call<GroupResponse>('/attempt/group', { group_id: groupId, include_detail: true, message_limit: 1000 }) : Promise.resolve({ runs: [] as GroupResponse['runs'] }),
+    transcriptOf(api, groupId),
+    maxTurnsOf(api, attempt.data.simulation_id),
   ]);
+  if (!transcript) {
+    replaceChildren(
+      main,
+      familyHeader(family, 'record', me),
+      h('h2', {}, `Practice with ${persona}`),
+      h('p', { class: 'notice' }, 'This conversation is its learner\'s own: only they and org admins can read or continue it.'),
+    );
+    return;
+  }
   const speaker = (role: string) => (role === 'user' ? 'You' : persona);
   const bubble = (role: string, text: string) => h('div', { class: `message ${role}`, dataset: { role } }, h('strong', {}, speaker(role)), '\n', h('span', { class: 'text' }, text));
   const play = (into: HTMLElement, uploadId: string) =>
@@ -48,7 +81,7 @@ export async function renderPractice({ api, main, signal }: Context, family: Fam
   const conversation = h(
     'div',
     { class: 'conversation', attrs: { 'aria-live': 'polite', 'aria-busy': 'false' } },
-    transcript.runs.flatMap((run) =>
+    transcript.flatMap((run) =>
       run.messages
         .filter((message) => message.role !== 'system')
         .map((message) => {
@@ -59,7 +92,24 @@ export async function renderPractice({ api, main, signal }: Context, family: Fam
     ),
   );
   const state = h('span', {}, badge(String(attempt.data.state)));
-  const text = h('textarea', { name: 'text', rows: 3, placeholder: 'What you say to the persona', required: true });
+  const turns = h('span', { class: 'muted' });
+  const showTurns = (count: unknown) => replaceChildren(turns, maxTurns ? ` · turn ${Number(count ?? 0)} of ${maxTurns}` : '');
+  showTurns(attempt.data.turn_count);
+  const text = h('textarea', {
+    name: 'text',
+    rows: 3,
+    placeholder: 'What you say to the persona (Ctrl+Enter sends)',
+    required: true,
+    attrs: { 'aria-label': `What you say to ${persona}` },
+    on: {
+      keydown: (event) => {
+        if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+          event.preventDefault();
+          void turn();
+        }
+      },
+    },
+  });
   const send = h('button', { class: 'primary', type: 'submit' }, 'Send');
   const problem = h('div', {});
   const ended = (now: string) => now !== 'in_progress';
@@ -71,9 +121,9 @@ export async function renderPractice({ api, main, signal }: Context, family: Fam
     replaceChildren(problem, h('p', { class: 'notice' }, 'This attempt has ended; start a new one from its simulation to practise again.'));
   };
 
-  const turn = async () => {
+  async function turn(): Promise<void> {
     const said = text.value.trim();
-    if (!said) return;
+    if (!said || send.disabled) return;
     replaceChildren(problem);
     send.disabled = true;
     conversation.setAttribute('aria-busy', 'true');
@@ -91,6 +141,7 @@ export async function renderPractice({ api, main, signal }: Context, family: Fam
       }, signal);
       if (terminal?.data.type === 'GenerationErrorEvent') replaceChildren(problem, h('p', { class: 'error', attrs: { role: 'alert' } }, String(terminal.data.message)));
       const now = await api.call<ArtifactRecord>('/attempt/get', { id: attemptId });
+      showTurns(now.data.turn_count);
       close(String(now.data.state));
     } catch (error) {
       replaceChildren(problem, problemView(error));
@@ -99,13 +150,13 @@ export async function renderPractice({ api, main, signal }: Context, family: Fam
       if (!ended(state.textContent ?? '')) send.disabled = false;
       text.focus();
     }
-  };
+  }
 
   replaceChildren(
     main,
-    familyHeader(family, 'record'),
+    familyHeader(family, 'record', me),
     h('h2', {}, `Practice with ${persona} `, state),
-    h('p', { class: 'muted' }, 'Attempt ', h('a', { href: `#/attempt/id/${attemptId}` }, attemptId), groupId ? [' · ', h('a', { href: `#/attempt/group/${groupId}` }, 'transcript detail')] : null),
+    h('p', { class: 'muted' }, 'Attempt ', h('a', { href: `#/attempt/id/${attemptId}` }, attemptId), groupId ? [' · ', h('a', { href: `#/attempt/group/${groupId}` }, 'transcript detail')] : null, turns),
     conversation,
     problem,
     h('form', { on: { submit: (event) => { event.preventDefault(); void turn(); } } }, text, h('div', { class: 'row' }, send)),

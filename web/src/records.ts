@@ -1,7 +1,7 @@
 import type { ArtifactRecord, Family } from './api.ts';
 import { badge, h, replaceChildren, when, type Child } from './dom.ts';
-import { mayWrite, type Context } from './main.ts';
-import { familyHeader, mediaView, pager, problemView } from './parts.ts';
+import type { Context } from './main.ts';
+import { familyHeader, mayCreate, mayWrite, mediaView, pager, problemView } from './parts.ts';
 import { startPractice } from './practice.ts';
 
 const PAGE = 25;
@@ -11,7 +11,7 @@ const IDENTITY = new Set(['profile', 'auth']);
 
 export async function renderRecordList({ api, me, main, params, navigate }: Context, family: Family): Promise<void> {
   if (!family.crud) {
-    replaceChildren(main, familyHeader(family, 'list'), h('p', { class: 'muted' }, `${family.plural} have no records of their own: generate, or browse their generations.`));
+    replaceChildren(main, familyHeader(family, 'list', me), h('p', { class: 'muted' }, `${family.plural} have no records of their own: generate, or browse their generations.`));
     return;
   }
   const search = params.get('search') ?? '';
@@ -45,7 +45,7 @@ export async function renderRecordList({ api, me, main, params, navigate }: Cont
   const empty = offset > 0 ? 'Nothing on this page.' : search || status ? 'Nothing matches.' : `No ${family.plural} yet.`;
   replaceChildren(
     main,
-    familyHeader(family, 'list', mayWrite(me, family)),
+    familyHeader(family, 'list', me),
     filters,
     page.items.length === 0
       ? h('p', { class: 'muted' }, empty)
@@ -74,11 +74,29 @@ export async function renderRecordList({ api, me, main, params, navigate }: Cont
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
+/** The record's data with its keys in the order of the family's example (the database keeps jsonb keys in its own order). */
+function inSchemaOrder(family: Family, data: Record<string, unknown>): Record<string, unknown> {
+  const order = Object.keys(family.example);
+  const rank = (key: string) => (order.includes(key) ? order.indexOf(key) : order.length);
+  return Object.fromEntries(Object.entries(data).sort(([a], [b]) => rank(a) - rank(b)));
+}
+
+/**
+ * A new record starts from the family's example without its placeholder references: upload ids
+ * are left out, and ids of other records are blanked for the user to fill (the hint names them).
+ */
+function startingData(family: Family): Record<string, unknown> {
+  const data: Record<string, unknown> = structuredClone(family.example);
+  for (const field of Object.keys(family.upload_refs)) delete data[field];
+  for (const field of Object.keys(family.artifact_refs)) if (field in data) data[field] = Array.isArray(data[field]) ? [] : '';
+  return data;
+}
+
 /** The name, description and data fields, as a form; `data` is edited as JSON and checked by the server. */
-function recordFields(initial: { name: string; description: string; data: unknown }, readOnly = false) {
+function recordFields(family: Family, initial: { name: string; description: string; data: Record<string, unknown> }, readOnly = false) {
   const name = h('input', { name: 'name', value: initial.name, required: true, size: 50, readOnly });
   const description = h('input', { name: 'description', value: initial.description, size: 80, readOnly });
-  const data = h('textarea', { name: 'data', value: json(initial.data), rows: 18, spellcheck: false, readOnly });
+  const data = h('textarea', { name: 'data', value: json(inSchemaOrder(family, initial.data)), rows: 18, spellcheck: false, readOnly });
   const read = (): { name: string; description: string; data: unknown } => {
     let parsed: unknown;
     try {
@@ -106,13 +124,14 @@ function acting(problem: HTMLElement) {
 
 export async function renderNewRecord(context: Context, family: Family): Promise<void> {
   const { api, me, main, navigate } = context;
-  if (!mayWrite(me, family)) {
-    replaceChildren(main, familyHeader(family, 'record', false), h('p', { class: 'notice' }, `Only an org admin may create ${family.plural}.`));
+  if (!mayCreate(me, family)) {
+    replaceChildren(main, familyHeader(family, 'record', me), h('p', { class: 'notice' }, `Only an org admin may create ${family.plural}.`));
     return;
   }
   if (family.type === 'profile') return renderNewProfile(context, family);
   if (family.type === 'auth') return renderNewToken(context, family);
-  const fields = recordFields({ name: '', description: '', data: family.example });
+  const fields = recordFields(family, { name: '', description: '', data: startingData(family) });
+  const references = Object.entries(family.artifact_refs);
   const problem = h('div', {});
   const act = acting(problem);
   const save = (operation: 'create' | 'draft') =>
@@ -122,9 +141,12 @@ export async function renderNewRecord(context: Context, family: Family): Promise
     });
   replaceChildren(
     main,
-    familyHeader(family, 'record'),
+    familyHeader(family, 'record', me),
     h('h2', {}, `New ${family.type}`),
     h('p', { class: 'muted' }, 'The data starts as the family\'s example; the server checks it against the family\'s schema.'),
+    references.length > 0
+      ? h('p', { class: 'muted' }, 'Fill in the ids of records of your org: ', references.map(([field, type], index) => [index > 0 ? ', ' : '', h('code', {}, field), ` (a ${type})`]), '.')
+      : null,
     problem,
     h('form', { on: { submit: (event) => event.preventDefault() } }, fields.view),
     h(
@@ -136,7 +158,7 @@ export async function renderNewRecord(context: Context, family: Family): Promise
   );
 }
 
-function renderNewProfile({ api, main, navigate }: Context, family: Family): void {
+function renderNewProfile({ api, me, main, navigate }: Context, family: Family): void {
   const name = h('input', { name: 'name', required: true, size: 40 });
   const email = h('input', { name: 'email', type: 'email', required: true, size: 40 });
   const role = h('select', { name: 'role' }, h('option', { value: 'member' }, 'member'), h('option', { value: 'admin' }, 'admin'));
@@ -148,7 +170,7 @@ function renderNewProfile({ api, main, navigate }: Context, family: Family): voi
   });
   replaceChildren(
     main,
-    familyHeader(family, 'record'),
+    familyHeader(family, 'record', me),
     h('h2', {}, 'New profile'),
     h('p', { class: 'muted' }, 'A person in your org. Give them a token (auths → New) so they can sign in.'),
     problem,
@@ -184,7 +206,7 @@ async function renderNewToken({ api, me, main }: Context, family: Family): Promi
   });
   replaceChildren(
     main,
-    familyHeader(family, 'record'),
+    familyHeader(family, 'record', me),
     h('h2', {}, 'New token'),
     problem,
     h(
@@ -211,7 +233,7 @@ export async function renderRecord({ api, me, main, navigate }: Context, family:
   // The server's rule: the family's write role, and then only the author or an org admin.
   const writable = mayWrite(me, family) && (me.role === 'admin' || record.created_by === me.profile.id);
   const editable = writable && family.type !== 'auth';
-  const fields = recordFields(record, !editable);
+  const fields = recordFields(family, record, !editable);
   const problem = h('div', {});
   const act = acting(problem);
   const update = act(async () => {
@@ -238,7 +260,7 @@ export async function renderRecord({ api, me, main, navigate }: Context, family:
   const removable = writable || (family.type === 'auth' && record.data.profile_id === me.profile.id);
   replaceChildren(
     main,
-    familyHeader(family, 'record', mayWrite(me, family)),
+    familyHeader(family, 'record', me),
     h('h2', {}, record.name, ' ', badge(record.status)),
     h('p', { class: 'muted' }, `Version ${record.version} · created ${when(record.created_at)} · updated ${when(record.updated_at)} · id ${record.id}`),
     problem,
@@ -254,6 +276,7 @@ export async function renderRecord({ api, me, main, navigate }: Context, family:
         ? h('button', { type: 'button', on: { click: act(() => startPractice(api, id, navigate)) } }, 'Practise this simulation')
         : null,
       family.type === 'attempt' ? h('a', { href: `#/attempt/practice/${id}` }, 'Open the conversation') : null,
+      editable && family.media_modalities.length > 0 ? h('a', { href: `#/${family.type}/generate?artifact_id=${id}` }, `Generate ${family.media_modalities.join(' or ')} for this ${family.type}`) : null,
     ),
   );
 }
