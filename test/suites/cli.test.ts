@@ -341,6 +341,7 @@ describe('cli', () => {
       const saved = lines.map((line) => /^saved (\S+)$/.exec(line)?.[1]).find(Boolean);
       assert.ok(saved, result.stdout);
       assert.match(lines.at(-1)!, /^complete: /);
+      assert.match(result.stderr, /offline generator .*not AI output/);
       const found = await org.admin.post('/persona/get', { id: saved });
       assert.equal(found.status, 200);
     });
@@ -469,6 +470,7 @@ describe('cli', () => {
       assert.equal(result.code, 0, result.stderr);
       const groupId = /^run \S+ in group (\S+)$/m.exec(result.stdout)![1]!;
       assert.match(result.stdout, /^saved /m);
+      assert.doesNotMatch(result.stderr, /offline/, 'a model made this one');
 
       const group = await glow(['system', 'group', groupId, '--detail'], env);
       assert.equal(group.code, 0, group.stderr);

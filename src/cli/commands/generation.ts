@@ -37,6 +37,7 @@ export async function watchRun(context: CommandContext, runId: string, resumeAft
   const display = new FrameDisplay(context.output);
   const stopOnInterrupt = interruptHandler(display);
   let failed = false;
+  let completedIn: string | undefined;
   try {
     const outcome = await followWatch(context.client, `/${context.type}/watch?run_id=${encodeURIComponent(runId)}`, {
       reconnectOnEnd: false,
@@ -45,6 +46,7 @@ export async function watchRun(context: CommandContext, runId: string, resumeAft
         display.show(frame);
         if (frame.run_id !== undefined && frame.run_id !== runId) return false;
         if (isFailure(frame)) failed = true;
+        else if (isTerminal(frame)) completedIn = typeof frame.group_id === 'string' ? frame.group_id : undefined;
         return isTerminal(frame);
       },
     });
@@ -59,7 +61,15 @@ export async function watchRun(context: CommandContext, runId: string, resumeAft
     stopOnInterrupt();
     display.close();
   }
+  if (completedIn && !context.output.json) await noteOfflineRun(context, completedIn, runId);
   return failed ? 1 : 0;
+}
+
+/** The offline generator is a development aid: a run it made says so, not only in the group's detail. */
+async function noteOfflineRun(context: CommandContext, groupId: string, runId: string): Promise<void> {
+  const group = (await callOperation({ ...context, action: 'group' }, { group_id: groupId })) as { runs: { id: string; model_id: string | null }[] };
+  if (group.runs.find((run) => run.id === runId)?.model_id !== 'offline') return;
+  context.output.err('note: made by the built-in offline generator (model_id "offline"): a development aid, not AI output. Configure a model (README, "Models") to generate for real.');
 }
 
 /** Ctrl-C ends a watch with status 130, after putting the terminal back (the progress bar hides the cursor). */
