@@ -3,8 +3,8 @@
  * reconnection with Last-Event-ID when the connection drops, and the readable rendering of frames.
  */
 import cliProgress from 'cli-progress';
-import { createParser } from 'eventsource-parser';
 import { EVENT_TYPE_SUFFIX } from '../generation/event-types.ts';
+import { followEvents, StreamLost } from '../streaming/follow.ts';
 import { ApiError, CliError, type GlowClient } from './http.ts';
 import type { Output } from './output.ts';
 
@@ -97,68 +97,29 @@ export class FrameDisplay {
   }
 }
 
-export interface FollowOptions {
+export interface WatchOptions {
   /** Called for every frame; answer true to stop following (a terminal frame was seen). */
   onFrame: (frame: Frame) => boolean;
   /** Group streams stay open: reconnect even when the server ends the stream cleanly. */
   reconnectOnEnd: boolean;
   /** Start after this event id (a watch resumed by hand). */
   resumeAfter?: string;
-  /** Reconnections in a row without receiving an event before giving up. */
-  maxReconnects?: number;
 }
-
-type StreamEnd = 'stopped' | 'ended' | 'dropped';
-
-async function readEvents(body: ReadableStream<Uint8Array>, onEvent: (id: string | undefined, data: string) => boolean): Promise<StreamEnd> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let stop = false;
-  const parser = createParser({
-    onEvent: (event) => {
-      if (!stop && onEvent(event.id, event.data)) stop = true;
-    },
-  });
-  while (!stop) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch {
-      return 'dropped';
-    }
-    if (chunk.done) return 'ended';
-    parser.feed(decoder.decode(chunk.value, { stream: true }));
-  }
-  await reader.cancel().catch(() => undefined);
-  return 'stopped';
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Follows `path` (a watch URL) until onFrame says stop, the stream ends (run streams), or
- * reconnection gives up. A dropped connection is resumed with Last-Event-ID, so no event is
- * missed or shown twice. Answers how it ended: at a terminal frame, with the server's end of the
- * stream, or at once because the run had already ended before the resume point (204).
+ * reconnection gives up (src/streaming/follow.ts). The first connection fails loudly (wrong URL,
+ * 401, 404); later ones are retried, except a 4xx.
  */
-export async function followWatch(client: GlowClient, path: string, options: FollowOptions): Promise<'terminal' | 'ended' | 'already-ended'> {
-  const maxReconnects = options.maxReconnects ?? 5;
-  let lastEventId = options.resumeAfter;
-  let connected = false;
-  let reconnects = 0;
-  for (;;) {
-    let end: StreamEnd;
-    try {
-      const headers: Record<string, string> = { accept: 'text/event-stream' };
-      if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-      const response = await client.ensureOk(await client.send(path, { method: 'GET', headers }));
-      connected = true;
-      // 204: the run had ended at or before the event we resume after; nothing will follow.
-      if (response.status === 204) return 'already-ended';
-      if (!response.body) return 'ended';
-      end = await readEvents(response.body, (id, data) => {
-        if (id !== undefined) lastEventId = id;
-        reconnects = 0;
+export async function followWatch(client: GlowClient, path: string, options: WatchOptions): Promise<'terminal' | 'ended' | 'already-ended'> {
+  try {
+    const outcome = await followEvents({
+      connect: async (lastEventId) => {
+        const headers: Record<string, string> = { accept: 'text/event-stream' };
+        if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+        return client.ensureOk(await client.send(path, { method: 'GET', headers }));
+      },
+      onEvent: (_id, data) => {
         let frame: Frame;
         try {
           frame = JSON.parse(data);
@@ -166,20 +127,14 @@ export async function followWatch(client: GlowClient, path: string, options: Fol
           frame = { event_type: 'unparsed', data };
         }
         return options.onFrame(frame);
-      });
-    } catch (error) {
-      // The first connection fails loudly (wrong URL, 401, 404); later ones are retried.
-      if (!connected) throw error;
-      if (!(error instanceof CliError)) throw error;
-      if (error instanceof ApiError && error.status < 500) throw error;
-      end = 'dropped';
-    }
-    if (end === 'stopped') return 'terminal';
-    if (end === 'ended' && !options.reconnectOnEnd) return 'ended';
-    reconnects++;
-    if (reconnects > maxReconnects) {
-      throw new CliError(`lost the event stream ${client.url(path)} and could not reconnect after ${maxReconnects} attempts`);
-    }
-    await sleep(Math.min(250 * 2 ** (reconnects - 1), 4000));
+      },
+      retryable: (error, connectedBefore) => connectedBefore && error instanceof CliError && !(error instanceof ApiError && error.status < 500),
+      reconnectOnEnd: options.reconnectOnEnd,
+      ...(options.resumeAfter !== undefined ? { resumeAfter: options.resumeAfter } : {}),
+    });
+    return outcome === 'aborted' ? 'ended' : outcome;
+  } catch (error) {
+    if (error instanceof StreamLost) throw new CliError(`lost the event stream ${client.url(path)} and could not reconnect after ${error.attempts} attempts`);
+    throw error;
   }
 }

@@ -12,3 +12,6 @@ export const EVENT_TYPE_SUFFIX = {
 } as const;
 
 export type GenerationEventType = keyof typeof EVENT_TYPE_SUFFIX;
+
+/** A run's stream ends with one of these. */
+export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set<GenerationEventType>(['GenerationCompleteEvent', 'GenerationErrorEvent']);

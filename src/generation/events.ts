@@ -1,5 +1,7 @@
 import type { NewEvent } from '../streaming/event-log.ts';
-import { EVENT_TYPE_SUFFIX, type GenerationEventType } from './event-types.ts';
+import { EVENT_TYPE_SUFFIX, TERMINAL_EVENT_TYPES, type GenerationEventType } from './event-types.ts';
+
+export { TERMINAL_EVENT_TYPES };
 
 /** What every event of a run carries besides its own fields. */
 export interface RunEnvelope {
@@ -16,7 +18,6 @@ export interface CompletedResource {
   name: string;
 }
 
-export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(['GenerationCompleteEvent', 'GenerationErrorEvent']);
 
 export function isTerminalPayload(payload: Record<string, unknown>): boolean {
   return TERMINAL_EVENT_TYPES.has(String(payload.type));
