@@ -4,9 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { FastifyInstance } from 'fastify';
 import { FAMILIES } from '../artifacts/families/index.ts';
-import { ARTIFACT_TYPES } from '../artifacts/types.ts';
+import { ARTIFACT_TYPES, MEDIA_KINDS } from '../artifacts/types.ts';
 import { MAX_RESOURCES_PER_RUN } from '../generation/http-schemas.ts';
 import { FAMILY_MEDIA } from '../generation/media-request.ts';
+import { REPLACED_BY_IDENTITY } from '../identity/routes.ts';
 import { hostedMedia } from '../media/kinds.ts';
 
 const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -22,6 +23,8 @@ export function consoleCatalog() {
         summary: family.summary,
         write_role: family.writeRole,
         crud: type !== 'system',
+        /** Made by identity's own operations (flat create fields, no drafts). */
+        identity: type in REPLACED_BY_IDENTITY,
         example: family.example,
         uploads: hostedMedia(type).uploads,
         upload_refs: family.uploadRefs ?? {},
@@ -30,6 +33,7 @@ export function consoleCatalog() {
       };
     }),
     max_resources_per_run: MAX_RESOURCES_PER_RUN,
+    media_kinds: MEDIA_KINDS,
   };
 }
 

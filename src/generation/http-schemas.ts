@@ -104,6 +104,7 @@ export const generationsResponseSchema = z.strictObject({
   items: z.array(z.strictObject({ group_id: z.uuid(), group_name: z.string(), session_id: z.uuid(), created_at: z.string() })),
   total_count: z.number().int(),
 });
+export type GenerationsResponse = z.infer<typeof generationsResponseSchema>;
 
 export const groupBodySchema = z.strictObject({
   group_id: z.uuid(),

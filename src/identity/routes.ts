@@ -5,6 +5,7 @@ import { crudSchemas } from '../artifacts/http-schemas.ts';
 import { defineOperation, type Authenticate, type Operation } from '../http/operations.ts';
 import type { CrudOperationName } from '../artifacts/routes.ts';
 import type { CrudArtifactType } from '../artifacts/types.ts';
+import { whoAmIResponseSchema } from './http-schemas.ts';
 import type { IdentityService, TokenRevocation } from './service.ts';
 
 function presentedToken(request: FastifyRequest, allowQueryToken: boolean): string | undefined {
@@ -82,13 +83,7 @@ export function identityOperations(identity: IdentityService, revocation: TokenR
       tag: 'profile',
       access: 'member',
       body: z.strictObject({}),
-      response: z.strictObject({
-        profile: crudSchemas(familyOf('profile')).record,
-        org_id: z.uuid(),
-        role: z.enum(['admin', 'member']),
-        session_id: z.uuid().describe('The token\'s id: each token is a session.'),
-        operator: z.boolean().describe('Whether this profile is the instance operator (holds GLOW_ADMIN_TOKEN).'),
-      }),
+      response: whoAmIResponseSchema,
       handler: ({ actor }) => identity.whoAmI(actor),
     }),
     defineOperation({

@@ -6,6 +6,7 @@ import { Coalescer, type ForegroundWork } from '../db/coalescer.ts';
 import { insertArtifact } from '../artifacts/store.ts';
 import { toRecord, type ArtifactRecord, type ArtifactService } from '../artifacts/service.ts';
 import { AppError, badRequest, conflict, forbidden } from '../http/errors.ts';
+import type { WhoAmI } from './http-schemas.ts';
 import type { Actor, Role } from './actor.ts';
 import { hashToken, mintToken } from './tokens.ts';
 
@@ -159,7 +160,7 @@ export class IdentityService {
   }
 
   /** The caller as the server sees them: their profile, org, role and session (the token's id). */
-  async whoAmI(actor: Actor): Promise<{ profile: ArtifactRecord; org_id: string; role: Role; session_id: string; operator: boolean }> {
+  async whoAmI(actor: Actor): Promise<WhoAmI> {
     const profile = await this.artifacts.get(actor, 'profile', actor.profileId);
     return { profile, org_id: actor.orgId, role: actor.role, session_id: actor.sessionId, operator: actor.isOperator };
   }
@@ -198,7 +199,6 @@ export class IdentityService {
     });
   }
 
-  /** Tokens are minted only by auth/create, so that the secret is shown exactly once. */
   /** Identity records are made whole by their own create operations; a draft could never be published. */
   rejectDraft(type: 'profile' | 'auth'): never {
     throw new AppError(

@@ -1,16 +1,20 @@
 // The API's own types come from the server's source (type-only: nothing of the server is bundled).
 import type { consoleCatalog } from '../../src/console/routes.ts';
-import type { IdentityService } from '../../src/identity/service.ts';
+
+import type { ArtifactService } from '../../src/artifacts/service.ts';
 
 export type { ArtifactRecord } from '../../src/artifacts/service.ts';
-export type { GroupResponse, GroupRun } from '../../src/generation/http-schemas.ts';
+export type { GenerateResponse, GenerationsResponse, GroupResponse, GroupRun } from '../../src/generation/http-schemas.ts';
+
+/** A `search` answer: one page of records and the exact count of all that match. */
+export type SearchPage = Awaited<ReturnType<ArtifactService['search']>>;
 
 /** `GET /console/catalog.json`. */
 export type Catalog = ReturnType<typeof consoleCatalog>;
 export type Family = Catalog['families'][number];
 
 /** `POST /profile/me`: whose token this is. */
-export type Me = Awaited<ReturnType<IdentityService['whoAmI']>>;
+export type { WhoAmI as Me } from '../../src/identity/http-schemas.ts';
 
 /** The API the CLI uses, from the page: JSON operations with the signed-in token, errors as the contract's `{error}`. */
 export class ApiError extends Error {

@@ -3,10 +3,8 @@ import { h, replaceChildren } from './dom.ts';
 import type { Context } from './main.ts';
 import { familyHeader, mediaView, problemView } from './parts.ts';
 
-const KINDS = ['audio', 'image', 'video', 'file', 'text'];
-
 /** Uploads through the family's own routes (the seed's matrix), and any upload opened by its id. */
-export function renderFiles({ api, me, main }: Context, family: Family): void {
+export function renderFiles({ api, me, catalog, main }: Context, family: Family): void {
   const kind = h('select', { name: 'kind' }, family.uploads.map((value) => h('option', { value }, value)));
   const file = h('input', { type: 'file', name: 'file', required: true });
   const name = h('input', { name: 'name', placeholder: 'defaults to the file name', size: 30 });
@@ -37,7 +35,7 @@ export function renderFiles({ api, me, main }: Context, family: Family): void {
     }
   };
 
-  const lookupKind = h('select', { name: 'lookup_kind' }, KINDS.map((value) => h('option', { value }, value)));
+  const lookupKind = h('select', { name: 'lookup_kind' }, catalog.media_kinds.map((value) => h('option', { value }, value)));
   const lookupId = h('input', { name: 'upload_id', placeholder: 'an upload_id, or its <kind>s_id', size: 40, required: true });
   const found = h('div', {});
 

@@ -1,13 +1,9 @@
-import type { Api, Family } from './api.ts';
+import type { Api, Family, GenerateResponse, GroupResponse } from './api.ts';
 import { h, replaceChildren } from './dom.ts';
 import type { Context } from './main.ts';
 import { familyHeader, mayWrite, mediaView, problemView } from './parts.ts';
 import { followRun, type Frame } from './watch.ts';
 
-interface GenerateResponse {
-  group_id: string;
-  run_id: string;
-}
 
 /** Frames worth a line of their own, in words. */
 function describe(family: Family, frame: Frame): HTMLElement | string {
@@ -47,6 +43,9 @@ export function renderGenerate({ api, me, catalog, main, params, signal }: Conte
   const start = h('button', { class: 'primary', type: 'submit' }, 'Generate');
 
   const run = async () => {
+    // One run per click: a second click while the trigger is on its way starts nothing.
+    if (start.disabled) return;
+    start.disabled = true;
     replaceChildren(problem);
     // A new request: the previous run's frames do not belong to it.
     replaceChildren(live);
@@ -65,16 +64,14 @@ export function renderGenerate({ api, me, catalog, main, params, signal }: Conte
       handles = await api.call<GenerateResponse>(`/${family.type}/generate`, body);
     } catch (error) {
       replaceChildren(problem, problemView(error));
+      start.disabled = false;
       return;
     }
     // Left while the trigger was on its way: the run goes on, this page no longer follows it.
     if (signal.aborted) return;
-    start.disabled = true;
     const progress = h('progress', { max: 100, value: 0 });
     const frames = h('ol', { class: 'frames' });
     const outcome = h('div', {});
-    const stop = new AbortController();
-    signal.addEventListener('abort', () => stop.abort());
     const cancel = h('button', {
       class: 'danger',
       type: 'button',
@@ -105,7 +102,7 @@ export function renderGenerate({ api, me, catalog, main, params, signal }: Conte
         const line = h('li', { dataset: { type: String(data.type), id: frame.id } }, h('code', {}, `#${frame.id}`), describe(family, frame));
         if (data.type === 'GenerationMediaCompleteEvent') line.append(mediaView(api, String(data.modality), String(data.upload_id)));
         frames.append(line);
-      }, stop.signal, (attempt) => replaceChildren(outcome, h('p', { class: 'notice' }, `Connection lost; resuming after the last event (try ${attempt})…`)));
+      }, signal, (attempt) => replaceChildren(outcome, h('p', { class: 'notice' }, `Connection lost; resuming after the last event (try ${attempt})…`)));
       cancel.remove();
       if (!terminal) return;
       if (terminal.data.type === 'GenerationCompleteEvent') {
@@ -150,7 +147,7 @@ export function renderGenerate({ api, me, catalog, main, params, signal }: Conte
 
 /** Says which model made the run: the offline generator is a development aid, and the page says so. */
 async function showModel(api: Api, family: Family, handles: GenerateResponse, into: HTMLElement): Promise<void> {
-  const group = await api.call<{ runs: { id: string; model_id: string | null; input_tokens: number; output_tokens: number }[] }>(`/${family.type}/group`, { group_id: handles.group_id });
+  const group = await api.call<GroupResponse>(`/${family.type}/group`, { group_id: handles.group_id });
   const run = group.runs.find((candidate) => candidate.id === handles.run_id);
   if (!run?.model_id) return;
   into.append(

@@ -1,7 +1,7 @@
-import type { Family, GroupResponse } from './api.ts';
+import type { Family, GenerationsResponse, GroupResponse } from './api.ts';
 import { badge, h, replaceChildren, when } from './dom.ts';
 import type { Context } from './main.ts';
-import { familyHeader, mediaView, pager } from './parts.ts';
+import { familyHeader, hashWith, mediaView, pager } from './parts.ts';
 
 const PAGE = 25;
 const MESSAGES_PAGE = 200;
@@ -15,19 +15,14 @@ export async function renderGenerations({ api, me, main, params, navigate }: Con
   const from = params.get('from') ?? '';
   const to = params.get('to') ?? '';
   const offset = Math.max(0, Number(params.get('offset') ?? 0) || 0);
-  const page = await api.call<{ items: { group_id: string; group_name: string; created_at: string }[]; total_count: number }>(`/${family.type}/generations`, {
+  const page = await api.call<GenerationsResponse>(`/${family.type}/generations`, {
     ...(search ? { search } : {}),
     ...(from ? { date_from: startOfDay(from) } : {}),
     ...(to ? { date_to: endOfDay(to) } : {}),
     page_limit: PAGE,
     page_offset: offset,
   });
-  const hrefFor = (changes: Record<string, string | number>) => {
-    const next = new URLSearchParams({ search, from, to, offset: String(offset) });
-    for (const [key, value] of Object.entries(changes)) next.set(key, String(value));
-    for (const key of [...next.keys()]) if (!next.get(key) || next.get(key) === '0') next.delete(key);
-    return `#/${family.type}/generations?${next}`;
-  };
+  const hrefFor = (changes: Record<string, string | number>) => hashWith(`#/${family.type}/generations`, { search, from, to, offset }, changes);
   const searchInput = h('input', { type: 'search', name: 'search', value: search, placeholder: 'Search names and instructions', attrs: { 'aria-label': 'Search generations' } });
   const fromInput = h('input', { type: 'date', name: 'from', value: from });
   const toInput = h('input', { type: 'date', name: 'to', value: to });
@@ -65,9 +60,7 @@ function readable(text: string): string {
   return text;
 }
 
-const UPLOAD_KINDS = ['text', 'audio', 'image', 'video', 'file'] as const;
-
-export async function renderGroup({ api, me, main, params }: Context, family: Family, groupId: string): Promise<void> {
+export async function renderGroup({ api, me, catalog, main, params }: Context, family: Family, groupId: string): Promise<void> {
   const offset = Math.max(0, Number(params.get('messages') ?? 0) || 0);
   const group = await api.call<GroupResponse>(`/${family.type}/group`, {
     group_id: groupId,
@@ -101,7 +94,7 @@ export async function renderGroup({ api, me, main, params }: Context, family: Fa
             h('strong', {}, message.role),
             '\n',
             readable(message.text),
-            UPLOAD_KINDS.flatMap((kind) => message[`${kind}_upload_ids`].map((uploadId) => mediaView(api, kind, uploadId))),
+            catalog.media_kinds.flatMap((kind) => message[`${kind}_upload_ids`].map((uploadId) => mediaView(api, kind, uploadId))),
           ),
         ),
       ),

@@ -40,15 +40,18 @@ async function start(): Promise<void> {
     return;
   }
   const stored = sessionStorage.getItem(TOKEN_KEY);
+  let message: string | undefined;
   if (stored) {
     try {
       session = await signInWith(stored);
-    } catch {
-      sessionStorage.removeItem(TOKEN_KEY);
+    } catch (error) {
+      // Refused: sign in again. Unreachable (a server restarting): keep it, a reload will do.
+      if (error instanceof ApiError && error.status === 401) sessionStorage.removeItem(TOKEN_KEY);
+      else message = `The server could not be reached (${error instanceof Error ? error.message : String(error)}); reload to try again, or sign in.`;
     }
   }
   window.addEventListener('hashchange', () => void route());
-  await route();
+  await route(message);
 }
 
 async function signInWith(token: string): Promise<{ api: Api; me: Me }> {

@@ -41,6 +41,14 @@ export function familyHeader(family: Family, current: 'list' | 'generate' | 'gen
   );
 }
 
+/** `base?query` with `changes` applied to the view's current query; empty values and a 0 offset are left out. */
+export function hashWith(base: string, current: Record<string, string | number>, changes: Record<string, string | number>): string {
+  const next = new URLSearchParams();
+  for (const [key, value] of Object.entries({ ...current, ...changes })) if (value !== '' && !(key === 'offset' && Number(value) === 0)) next.set(key, String(value));
+  const query = next.toString();
+  return query ? `${base}?${query}` : base;
+}
+
 /** "1–25 of 60" with Previous and Next; a page past the end offers the first one. */
 export function pager(offset: number, shown: number, total: number, pageSize: number, hrefFor: (offset: number) => string): HTMLElement {
   if (shown === 0) return h('div', { class: 'row' }, offset > 0 && total > 0 ? h('a', { href: hrefFor(0) }, `First page (${total} in all)`) : null);

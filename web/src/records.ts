@@ -1,13 +1,10 @@
-import type { ArtifactRecord, Family } from './api.ts';
+import type { Api, ArtifactRecord, Family, SearchPage } from './api.ts';
 import { badge, h, replaceChildren, when, type Child } from './dom.ts';
 import type { Context } from './main.ts';
-import { familyHeader, mayCreate, mayWrite, mediaView, pager, problemView } from './parts.ts';
+import { familyHeader, hashWith, mayCreate, mayWrite, mediaView, pager, problemView } from './parts.ts';
 import { startPractice } from './practice.ts';
 
 const PAGE = 25;
-
-/** Identity families: their `create` takes flat fields (the contract's Conventions), and they have no drafts. */
-const IDENTITY = new Set(['profile', 'auth']);
 
 export async function renderRecordList({ api, me, main, params, navigate }: Context, family: Family): Promise<void> {
   if (!family.crud) {
@@ -17,18 +14,13 @@ export async function renderRecordList({ api, me, main, params, navigate }: Cont
   const search = params.get('search') ?? '';
   const status = params.get('status') ?? '';
   const offset = Math.max(0, Number(params.get('offset') ?? 0) || 0);
-  const page = await api.call<{ items: ArtifactRecord[]; total_count: number }>(`/${family.type}/search`, {
+  const page = await api.call<SearchPage>(`/${family.type}/search`, {
     ...(search ? { search } : {}),
     ...(status ? { status } : {}),
     page_limit: PAGE,
     page_offset: offset,
   });
-  const hrefFor = (changes: Record<string, string | number>) => {
-    const next = new URLSearchParams({ search, status, offset: String(offset) });
-    for (const [key, value] of Object.entries(changes)) next.set(key, String(value));
-    for (const key of [...next.keys()]) if (!next.get(key) || next.get(key) === '0') next.delete(key);
-    return `#/${family.type}?${next}`;
-  };
+  const hrefFor = (changes: Record<string, string | number>) => hashWith(`#/${family.type}`, { search, status, offset }, changes);
   const searchInput = h('input', { type: 'search', name: 'search', value: search, placeholder: `Search ${family.plural}`, attrs: { 'aria-label': `Search ${family.plural}` } });
   const statusSelect = h(
     'select',
@@ -184,9 +176,19 @@ function renderNewProfile({ api, me, main, navigate }: Context, family: Family):
   );
 }
 
+/** Every profile of the org, a page of 100 at a time. */
+async function everyProfile(api: Api): Promise<ArtifactRecord[]> {
+  const profiles: ArtifactRecord[] = [];
+  for (;;) {
+    const page = await api.call<SearchPage>('/profile/search', { page_limit: 100, page_offset: profiles.length });
+    profiles.push(...page.items);
+    if (page.items.length === 0 || profiles.length >= page.total_count) return profiles;
+  }
+}
+
 async function renderNewToken({ api, me, main }: Context, family: Family): Promise<void> {
   // Admins mint tokens for anyone in the org; members only for themselves.
-  const profiles = me.role === 'admin' ? (await api.call<{ items: ArtifactRecord[] }>('/profile/search', { page_limit: 100 })).items : [me.profile];
+  const profiles = me.role === 'admin' ? await everyProfile(api) : [me.profile];
   const profile = h('select', { name: 'profile_id' }, profiles.map((candidate) => h('option', { value: candidate.id, selected: candidate.id === me.profile.id }, `${candidate.name} (${String(candidate.data.email ?? '')})`)));
   const name = h('input', { name: 'name', placeholder: 'e.g. laptop', size: 30 });
   const problem = h('div', {});
@@ -255,7 +257,7 @@ export async function renderRecord({ api, me, main, navigate }: Context, family:
     await api.call(`/${family.type}/delete`, { id });
     navigate(`#/${family.type}`);
   });
-  const drafting = record.status === 'draft' && !IDENTITY.has(family.type);
+  const drafting = record.status === 'draft' && !family.identity;
   // A member may revoke their own tokens, whoever minted them.
   const removable = writable || (family.type === 'auth' && record.data.profile_id === me.profile.id);
   replaceChildren(

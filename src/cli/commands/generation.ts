@@ -2,6 +2,7 @@ import { hasSwitch, requestBody, stringFlag, UsageError } from '../args.ts';
 import type { CommandContext } from '../context.ts';
 import { formatKeyValues, formatTable, printResult } from '../output.ts';
 import { FrameDisplay, followWatch, isFailure, isTerminal, type Frame } from '../watch.ts';
+import type { GroupResponse } from '../../generation/http-schemas.ts';
 import { callOperation } from './generic.ts';
 
 const MODALITIES = new Set(['image', 'video', 'audio', 'text']);
@@ -67,7 +68,13 @@ export async function watchRun(context: CommandContext, runId: string, resumeAft
 
 /** The offline generator is a development aid: a run it made says so, not only in the group's detail. */
 async function noteOfflineRun(context: CommandContext, groupId: string, runId: string): Promise<void> {
-  const group = (await callOperation({ ...context, action: 'group' }, { group_id: groupId })) as { runs: { id: string; model_id: string | null }[] };
+  let group: GroupResponse;
+  try {
+    group = (await callOperation({ ...context, action: 'group' }, { group_id: groupId })) as GroupResponse;
+  } catch {
+    // Only a note: the run itself completed, and the exit status says so.
+    return;
+  }
   if (group.runs.find((run) => run.id === runId)?.model_id !== 'offline') return;
   context.output.err('note: made by the built-in offline generator (model_id "offline"): a development aid, not AI output. Configure a model (README, "Models") to generate for real.');
 }
