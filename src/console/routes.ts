@@ -53,15 +53,24 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** The first call's result, kept; a failure is not kept, so the next request tries again. */
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () =>
+    (loaded ??= load().catch((error: unknown) => {
+      loaded = undefined;
+      throw error;
+    }));
+}
+
 /**
  * The web console: a static page and one script, bundled from `web/src` on first request and
  * kept in memory (the server runs from source, so there is no build step to forget). It talks to
  * the same API as the CLI, with the token the user types in.
  */
 export function registerConsole(app: FastifyInstance): void {
-  let bundle: Promise<string> | undefined;
-  const script = () =>
-    (bundle ??= build({
+  const script = once(async () => {
+    const result = await build({
       entryPoints: [path.join(WEB_ROOT, 'src/main.ts')],
       bundle: true,
       write: false,
@@ -70,10 +79,11 @@ export function registerConsole(app: FastifyInstance): void {
       minify: true,
       sourcemap: false,
       logLevel: 'silent',
-    }).then((result) => result.outputFiles[0]!.text, (error: unknown) => {
-      bundle = undefined;
-      throw error;
-    }));
+    });
+    return result.outputFiles[0]!.text;
+  });
+  const page = once(() => readFile(path.join(WEB_ROOT, 'index.html')));
+  const style = once(() => readFile(path.join(WEB_ROOT, 'console.css')));
   let catalog: string | undefined;
   const headers = { 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' };
 
@@ -82,10 +92,10 @@ export function registerConsole(app: FastifyInstance): void {
   app.get('/console/', async (_request, reply) =>
     reply
       .headers({ ...headers, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CONTENT_SECURITY_POLICY, 'referrer-policy': 'no-referrer' })
-      .send(await readFile(path.join(WEB_ROOT, 'index.html'))),
+      .send(await page()),
   );
   app.get('/console/console.css', async (_request, reply) =>
-    reply.headers({ ...headers, 'content-type': 'text/css; charset=utf-8' }).send(await readFile(path.join(WEB_ROOT, 'console.css'))),
+    reply.headers({ ...headers, 'content-type': 'text/css; charset=utf-8' }).send(await style()),
   );
   app.get('/console/app.js', async (_request, reply) => reply.headers({ ...headers, 'content-type': 'text/javascript; charset=utf-8' }).send(await script()));
   app.get('/console/catalog.json', async (_request, reply) =>

@@ -53,7 +53,8 @@ describe('web console', () => {
   });
 
   describe('in a browser', () => {
-    const open = async (context: { skip(message: string): void; after(hook: () => void): void }): Promise<Page | undefined> => {
+    /** A new page (or a skip without chromium); with `token`, signed in with it. */
+    const open = async (context: { skip(message: string): void; after(hook: () => void): void }, token?: string): Promise<Page | undefined> => {
       if (!browser) {
         const missing = `no chromium at ${CHROMIUM} (apt-get install chromium, or set GLOW_CHROMIUM)`;
         // CI sets GLOW_REQUIRE_CHROMIUM: there these tests must run, not report themselves skipped.
@@ -65,6 +66,7 @@ describe('web console', () => {
       const failures: string[] = [];
       page.on('pageerror', (error) => failures.push(error.message));
       context.after(() => assert.deepEqual(failures, [], 'the page threw'));
+      if (token) await signIn(page, token);
       return page;
     };
 
@@ -107,9 +109,8 @@ describe('web console', () => {
     });
 
     test('generate a persona: progress, saved and complete arrive live, the persona is saved, and the page says the offline generator made it', async (context) => {
-      const page = await open(context);
+      const page = await open(context, org.admin.token!);
       if (!page) return;
-      await signIn(page, org.admin.token!);
       await page.goto(`${harness.baseUrl}/console/#/persona/generate`);
       await page.fill('textarea[name=instructions]', 'A passive student who starts every reply with Uh...');
       await page.fill('input[name=count]', '2');
@@ -141,7 +142,7 @@ describe('web console', () => {
     });
 
     test('a stream dropped in the middle of a run resumes after the last event shown: no frame twice, none missing', async (context) => {
-      const page = await open(context);
+      const page = await open(context, org.admin.token!);
       if (!page) return;
       // A slow model (the fake provider, 700 ms per answer), so the run is still going when the page comes back.
       const fake = await startFakeProvider();
@@ -153,7 +154,6 @@ describe('web console', () => {
       });
       const { modelIds } = await configureFakeModels(org.admin, fake.url, apiKeyEnv, [{ purpose: 'text', modelName: 'slow-1' }]);
       fake.setDefault({ delayMs: 700, then: { artifact: 'example' } });
-      await signIn(page, org.admin.token!);
       const reconnections: { lastEventId: string | undefined; runStatus: string }[] = [];
       let first = true;
       let cutFailed: unknown;
@@ -207,10 +207,9 @@ describe('web console', () => {
     });
 
     test('practise a simulation: each turn is sent, the persona\'s reply streams in, and the transcript is there after a reload', async (context) => {
-      const page = await open(context);
+      const page = await open(context, org.admin.token!);
       if (!page) return;
       const simulationId = await createSimulation();
-      await signIn(page, org.admin.token!);
       await page.goto(`${harness.baseUrl}/console/#/simulation/id/${simulationId}`);
       await page.click('text=Practise this simulation');
       await page.waitForSelector('textarea[name=text]');
@@ -242,10 +241,9 @@ describe('web console', () => {
     });
 
     test('files: an image uploaded through the page is stored byte for byte and shown; bytes that are not what they claim are refused and leave no row', async (context) => {
-      const page = await open(context);
+      const page = await open(context, org.admin.token!);
       if (!page) return;
       const png = await noisePng(120, 80, 7);
-      await signIn(page, org.admin.token!);
       await page.goto(`${harness.baseUrl}/console/#/scenario/files`);
       await page.selectOption('select[name=kind]', 'image');
       await page.setInputFiles('input[name=file]', { name: 'office.png', mimeType: 'image/png', buffer: png });
@@ -271,9 +269,8 @@ describe('web console', () => {
     });
 
     test('an admin adds a person and their token in the page; the token is shown once and signs them in as a member, who is offered only what members may do', async (context) => {
-      const page = await open(context);
+      const page = await open(context, org.admin.token!);
       if (!page) return;
-      await signIn(page, org.admin.token!);
       assert.match(await page.textContent('#who') ?? '', /\(admin\)/);
       await page.goto(`${harness.baseUrl}/console/#/profile/new`);
       await page.fill('input[name=name]', 'Lena Learner');
@@ -336,9 +333,8 @@ describe('web console', () => {
     });
 
     test('a new record starts from the example without placeholder references: a scenario is created as it stands; a simulation names the ids to fill', async (context) => {
-      const page = await open(context);
+      const page = await open(context, org.admin.token!);
       if (!page) return;
-      await signIn(page, org.admin.token!);
       await page.goto(`${harness.baseUrl}/console/#/scenario/new`);
       await page.fill('input[name=name]', 'Untouched example');
       await page.click('button.primary');
@@ -359,9 +355,8 @@ describe('web console', () => {
     });
 
     test('invalid data is refused with each bad field named, and nothing is created', async (context) => {
-      const page = await open(context);
+      const page = await open(context, org.admin.token!);
       if (!page) return;
-      await signIn(page, org.admin.token!);
       const before = await org.admin.post('/persona/search', {});
       await page.goto(`${harness.baseUrl}/console/#/persona/new`);
       await page.fill('input[name=name]', 'Too intense');
