@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../config.ts';
-import { Coalescer, type ForegroundWork } from '../db/coalescer.ts';
+import { Coalescer, REQUEST_SETTLE_MS, type ForegroundWork } from '../db/coalescer.ts';
 import type { Database, Executor } from '../db/database.ts';
 import { TERMINAL_RUN_STATUSES } from '../db/schema-generation.ts';
 import { familyOf } from '../artifacts/families/index.ts';
@@ -106,6 +106,7 @@ export class GenerationService {
       concurrency: this.options.database.parallelTransactions ? 2 : 1,
       retryAlone: true,
       foreground: this.options.foreground,
+      settleMs: REQUEST_SETTLE_MS,
     });
     return this.windowTriggerBatches;
   }

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { Database, Executor } from '../db/database.ts';
 import { recordAudit } from '../audit/audit-log.ts';
-import { Coalescer, type ForegroundWork } from '../db/coalescer.ts';
+import { Coalescer, REQUEST_SETTLE_MS, type ForegroundWork } from '../db/coalescer.ts';
 import { insertArtifact } from '../artifacts/store.ts';
 import { toRecord, type ArtifactRecord, type ArtifactService } from '../artifacts/service.ts';
 import { AppError, badRequest, conflict, forbidden } from '../http/errors.ts';
@@ -37,7 +37,7 @@ export class IdentityService {
     private readonly artifacts: ArtifactService,
     foreground?: ForegroundWork,
   ) {
-    this.lookups = new Coalescer((hashes) => this.lookUp(hashes), { concurrency: database.parallelTransactions ? 2 : 1, foreground });
+    this.lookups = new Coalescer((hashes) => this.lookUp(hashes), { concurrency: database.parallelTransactions ? 2 : 1, foreground, settleMs: REQUEST_SETTLE_MS });
   }
 
   /** Resolves a presented token to its actor, or null. Revoked tokens are gone from the table, so revocation is immediate. */

@@ -124,3 +124,53 @@ test('with retryAlone a failed batch is processed again input by input, and a th
   const failed = await Promise.allSettled([together.submit(1), together.submit(3)]);
   assert.deepEqual(failed.map((outcome) => outcome.status), ['rejected', 'rejected']);
 });
+
+test('with settleMs a batch waits while each turn brings more calls, and starts on the first turn that brings none', async () => {
+  const { batches, process } = controlled();
+  const coalescer = new Coalescer(process, { settleMs: 1000 });
+  // Two calls in one turn, as a poll of the sockets hands the server several requests at once.
+  const calls = [coalescer.submit(1), coalescer.submit(2)];
+  for (let input = 3; input <= 5; input += 1) {
+    await turn();
+    calls.push(coalescer.submit(input));
+  }
+  assert.equal(batches.length, 0, 'still gathering while calls keep coming');
+  await turn();
+  await turn();
+  assert.deepEqual(batches.map((batch) => batch.inputs), [[1, 2, 3, 4, 5]]);
+  batches[0]!.finish();
+  assert.deepEqual(await Promise.all(calls), [10, 20, 30, 40, 50]);
+});
+
+test('with settleMs a lone call starts on the next turn, and calls that keep coming start a batch once settleMs has passed', async () => {
+  const { batches, process } = controlled();
+  const coalescer = new Coalescer(process, { settleMs: 5 });
+  const lone = coalescer.submit(1);
+  await turn();
+  assert.deepEqual(batches.map((batch) => batch.inputs), [[1]]);
+  batches[0]!.finish();
+  assert.equal(await lone, 10);
+  const started = performance.now();
+  const stream: Promise<number>[] = [coalescer.submit(2)];
+  while (batches.length === 1) {
+    stream.push(coalescer.submit(stream.length + 2));
+    await turn();
+    assert.ok(performance.now() - started < 1000, 'a batch must start although calls keep coming');
+  }
+  assert.ok(batches[1]!.inputs.length > 1);
+  assert.ok(performance.now() - started >= 5, 'the batch started before settleMs had passed');
+  batches[1]!.finish();
+  assert.deepEqual(await Promise.all(stream), batches[1]!.inputs.map((input) => input * 10));
+});
+
+test('with concurrency 2 a batch slot that finds every call taken runs no empty batch', async () => {
+  const { batches, process } = controlled();
+  const coalescer = new Coalescer(process, { concurrency: 2, settleMs: 1000 });
+  const first = coalescer.submit(1);
+  const second = coalescer.submit(2);
+  for (let i = 0; i < 4; i += 1) await turn();
+  assert.deepEqual(batches.map((batch) => batch.inputs), [[1, 2]]);
+  batches[0]!.finish();
+  assert.deepEqual(await Promise.all([first, second]), [10, 20]);
+  assert.ok(coalescer.idle);
+});
