@@ -14,8 +14,9 @@ interface Column {
 }
 
 /**
- * One parameterized statement on PGlite, as node-postgres sends it to a server: Parse, Bind,
- * Describe, Execute and Sync in a single call into PGlite, parameters serialized by
+ * One parameterized statement on PGlite, as node-postgres sends it to a server: Parse (once per
+ * SQL text, as a named statement; see PreparedStatements), Bind, Describe, Execute and Sync in a
+ * single call into PGlite, parameters serialized by
  * node-postgres's own `prepareValue` (types left for the server to infer) and result columns
  * parsed by the same `pg-types` parsers the PostgreSQL backend uses.
  *
@@ -26,10 +27,13 @@ interface Column {
  * code identical JavaScript values. `execProtocol` still routes notifications to `listen`ers and
  * syncs the file system after the statement, as `query` does.
  */
-export async function pgliteQuery(pglite: PGlite, text: string, values: readonly unknown[]): Promise<PgliteQueryResult> {
+export async function pgliteQuery(pglite: PGlite, text: string, values: readonly unknown[], retried = false): Promise<PgliteQueryResult> {
+  const statements = preparedStatements(pglite);
+  const prepared = statements.take(text);
   const message = Buffer.concat([
-    serialize.parse({ text, types: [] }),
-    serialize.bind({ values: values.map((value) => prepareValue(value)) as (string | Buffer | null)[] }),
+    ...statements.evicted().map((name) => serialize.close({ type: 'S', name })),
+    ...(prepared.isNew ? [serialize.parse({ name: prepared.name, text, types: [] })] : []),
+    serialize.bind({ statement: prepared.name, values: values.map((value) => prepareValue(value)) as (string | Buffer | null)[] }),
     serialize.describe({ type: 'P' }),
     serialize.execute({}),
     serialize.sync(),
@@ -38,8 +42,19 @@ export async function pgliteQuery(pglite: PGlite, text: string, values: readonly
     // pglite.query refuses a closed database; execProtocol does not, and on a closed module its
     // protocol loop never returns (a busy loop no timer can interrupt).
     if (pglite.closed || !pglite.ready) throw new Error(pglite.closed ? 'PGlite is closed' : 'PGlite is closing');
-    return pglite.execProtocol(message);
+    return pglite.execProtocol(message, { throwOnError: false });
   });
+  const failure = messages.find((reply) => reply.name === 'error') as (Error & { code?: string }) | undefined;
+  // A statement whose Parse failed does not exist; one whose plan no longer fits its tables (a
+  // column added under a SELECT *) is closed and prepared again by the next call.
+  if (prepared.isNew && !messages.some((reply) => reply.name === 'parseComplete')) statements.forget(text, false);
+  else if (failure?.code === PLAN_NO_LONGER_FITS && /cached plan must not change result type/.test(failure.message)) {
+    statements.forget(text, true);
+    // Outside a transaction nothing was lost: run it again as a new statement.
+    const ready = messages.findLast((reply) => reply.name === 'readyForQuery') as { status?: string } | undefined;
+    if (!retried && ready?.status === 'I') return pgliteQuery(pglite, text, values, true);
+  }
+  if (failure) throw failure;
   let columns: Column[] = [];
   const rows: Record<string, unknown>[] = [];
   let affectedRows = 0;
@@ -59,6 +74,60 @@ export async function pgliteQuery(pglite: PGlite, text: string, values: readonly
     }
   }
   return { rows, affectedRows };
+}
+
+/**
+ * The named statements prepared on one PGlite database, by SQL text: the statements a server
+ * sends are a few dozen texts repeated, and a prepared one skips parsing and analysis (and, once
+ * PostgreSQL settles on a generic plan, planning). At most MAX_PREPARED are kept; the least
+ * recently used is closed with the next statement sent.
+ */
+class PreparedStatements {
+  private readonly names = new Map<string, string>();
+  private closing: string[] = [];
+  private minted = 0;
+
+  take(text: string): { name: string; isNew: boolean } {
+    const known = this.names.get(text);
+    if (known !== undefined) {
+      this.names.delete(text);
+      this.names.set(text, known);
+      return { name: known, isNew: false };
+    }
+    const name = `glow_${(this.minted += 1)}`;
+    this.names.set(text, name);
+    if (this.names.size > MAX_PREPARED) {
+      const [oldestText, oldestName] = this.names.entries().next().value as [string, string];
+      this.names.delete(oldestText);
+      this.closing.push(oldestName);
+    }
+    return { name, isNew: true };
+  }
+
+  /** The statements to close before the next one runs (each handed out once). */
+  evicted(): string[] {
+    const names = this.closing;
+    this.closing = [];
+    return names;
+  }
+
+  forget(text: string, close: boolean): void {
+    const name = this.names.get(text);
+    if (name === undefined) return;
+    this.names.delete(text);
+    if (close) this.closing.push(name);
+  }
+}
+
+const MAX_PREPARED = 256;
+/** "cached plan must not change result type": the tables under a prepared statement changed shape. */
+const PLAN_NO_LONGER_FITS = '0A000';
+const preparedByDatabase = new WeakMap<PGlite, PreparedStatements>();
+
+function preparedStatements(pglite: PGlite): PreparedStatements {
+  let statements = preparedByDatabase.get(pglite);
+  if (!statements) preparedByDatabase.set(pglite, (statements = new PreparedStatements()));
+  return statements;
 }
 
 /** The row count of a command tag ("INSERT 0 3", "UPDATE 2"); 0 for the others, as PGlite reports. */

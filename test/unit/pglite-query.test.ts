@@ -1,5 +1,6 @@
 // The one-call statement path to PGlite (src/db/pglite-query.ts), against a real in-memory PGlite:
-// values as the PostgreSQL backend gives them, errors that leave the connection usable, NOTIFY
+// values as the PostgreSQL backend gives them, named statements prepared once and kept bounded,
+// errors that leave the connection usable, NOTIFY
 // still reaching listeners, and a closed database failing at once instead of hanging.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -53,6 +54,34 @@ describe('statements on PGlite in one protocol call', () => {
     await assert.rejects(pgliteQuery(pglite, `SELECT 1`, []), (error: { code?: string }) => error.code === '25P02', 'the transaction is aborted until rolled back');
     await pgliteQuery(pglite, 'ROLLBACK', []);
     assert.deepEqual((await pgliteQuery(pglite, `SELECT count(*)::int AS n FROM sample`, [])).rows, [{ n: 1 }]);
+  });
+
+  it('a statement text is prepared once and reused; a failed parse prepares nothing; the cache is bounded', async () => {
+    const prepared = async () => (await pglite.query<{ statement: string }>(`SELECT statement FROM pg_prepared_statements`)).rows.map((row) => row.statement);
+    const text = `SELECT $1::int + 1 AS next`;
+    for (let n = 0; n < 3; n += 1) assert.deepEqual((await pgliteQuery(pglite, text, [n])).rows, [{ next: n + 1 }]);
+    assert.equal((await prepared()).filter((statement) => statement === text).length, 1);
+    await assert.rejects(pgliteQuery(pglite, `SELEC broken`, []), (error: { code?: string }) => error.code === '42601');
+    await assert.rejects(pgliteQuery(pglite, `SELEC broken`, []), (error: { code?: string }) => error.code === '42601', 'a text whose parse failed is parsed again, not bound to a name that does not exist');
+    assert.ok(!(await prepared()).includes('SELEC broken'));
+    for (let n = 0; n < 300; n += 1) await pgliteQuery(pglite, `SELECT $1::int AS v${n}`, [n]);
+    const count = (await prepared()).length;
+    assert.ok(count <= 257, `${count} statements kept`);
+    assert.deepEqual((await pgliteQuery(pglite, `SELECT $1::int AS v0`, [7])).rows, [{ v0: 7 }], 'an evicted statement is prepared again');
+  });
+
+  it('a prepared statement whose table changed shape runs again as a new one outside a transaction', async () => {
+    await pglite.exec(`CREATE TABLE reshaped (id int PRIMARY KEY)`);
+    await pgliteQuery(pglite, `INSERT INTO reshaped (id) VALUES ($1)`, [1]);
+    const text = `SELECT * FROM reshaped WHERE id = $1`;
+    assert.deepEqual((await pgliteQuery(pglite, text, [1])).rows, [{ id: 1 }]);
+    await pglite.exec(`ALTER TABLE reshaped ADD COLUMN label text NOT NULL DEFAULT 'new'`);
+    assert.deepEqual((await pgliteQuery(pglite, text, [1])).rows, [{ id: 1, label: 'new' }]);
+    await pglite.exec(`ALTER TABLE reshaped ADD COLUMN extra int`);
+    await pgliteQuery(pglite, 'BEGIN', []);
+    await assert.rejects(pgliteQuery(pglite, text, [1]), (error: { code?: string }) => error.code === '0A000', 'inside a transaction the error is the caller\'s');
+    await pgliteQuery(pglite, 'ROLLBACK', []);
+    assert.deepEqual((await pgliteQuery(pglite, text, [1])).rows, [{ id: 1, label: 'new', extra: null }]);
   });
 
   it('a NOTIFY sent by a statement reaches the listeners', async () => {
