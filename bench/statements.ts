@@ -1,5 +1,6 @@
 // Counts the SQL statements the server issues per completed offline run (PGlite), by statement
 // shape: `tsx bench/statements.ts`. Not a timing benchmark (no .bench.ts suffix): a diagnostic.
+import { sql } from 'kysely';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,7 +48,7 @@ const trigger = () =>
     if (!response.ok) throw new Error(`generate: ${response.status}`);
   });
 const unfinished = async () =>
-  Number((await database.db.selectFrom('generation_runs').select((eb) => eb.fn.countAll<number>().as('n')).where('status', 'in', ['queued', 'running']).executeTakeFirstOrThrow()).n);
+  Number((await database.db.selectFrom('generation_runs').select((eb) => eb.fn.countAll<number>().as('n')).where(sql<boolean>`status IN ('queued', 'running')`).executeTakeFirstOrThrow()).n);
 const settle = async () => {
   while ((await unfinished()) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
 };

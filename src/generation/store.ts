@@ -10,6 +10,9 @@ export type RunRow = Selectable<GenerationRunsTable>;
 export type MessageRow = Selectable<GenerationMessagesTable>;
 
 const UNFINISHED: RunStatus[] = ['queued', 'running'];
+// The sweeper's reads name their status as a literal, not a parameter: only then can a prepared
+// statement's generic plan (PGlite prepares every statement) use the partial index of unfinished
+// runs rather than scan every run ever made.
 
 // ---- groups
 
@@ -417,7 +420,7 @@ export async function expiredRuns(executor: Executor, limit: number): Promise<Ru
   return executor
     .selectFrom('generation_runs')
     .selectAll()
-    .where('status', '=', 'running')
+    .where('status', '=', sql.lit('running'))
     .where('lease_expires_at', '<', sql<Date>`now()`)
     .orderBy('lease_expires_at')
     .limit(limit)
@@ -439,7 +442,7 @@ export async function staleQueuedRuns(executor: Executor, limit: number): Promis
   const rows = await executor
     .selectFrom('generation_runs')
     .select('id')
-    .where('status', '=', 'queued')
+    .where('status', '=', sql.lit('queued'))
     .where(queuedRecheckAt, '<', sql<Date>`now()`)
     .orderBy('created_at')
     .limit(limit)
