@@ -3,7 +3,7 @@
  * next one, so N concurrent callers cost a few statements instead of N transactions. Nothing
  * waits on a timer: a call arriving at an idle coalescer is processed on the next turn of the
  * event loop (with whatever else arrived in the same turn), or, with `settleMs`, on the first
- * turn that brings no more calls.
+ * turn that brings no more calls; each next batch waits the same way.
  *
  * `process` answers each input on its own (a value or an Error), so one input's failure is that
  * caller's alone; a throw from `process` fails the whole batch, unless `retryAlone` is set: then

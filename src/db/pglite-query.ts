@@ -28,28 +28,36 @@ interface Column {
  * syncs the file system after the statement, as `query` does.
  */
 export async function pgliteQuery(pglite: PGlite, text: string, values: readonly unknown[], retried = false): Promise<PgliteQueryResult> {
+  const parameters = values.map((value) => prepareValue(value)) as (string | Buffer | null)[];
   const statements = preparedStatements(pglite);
-  const prepared = statements.take(text);
-  const message = Buffer.concat([
-    ...statements.evicted().map((name) => serialize.close({ type: 'S', name })),
-    ...(prepared.isNew ? [serialize.parse({ name: prepared.name, text, types: [] })] : []),
-    serialize.bind({ statement: prepared.name, values: values.map((value) => prepareValue(value)) as (string | Buffer | null)[] }),
-    serialize.describe({ type: 'P' }),
-    serialize.execute({}),
-    serialize.sync(),
-  ]);
-  const { messages } = await pglite.runExclusive(() => {
+  const { prepared, messages } = await pglite.runExclusive(async () => {
     // pglite.query refuses a closed database; execProtocol does not, and on a closed module its
     // protocol loop never returns (a busy loop no timer can interrupt).
     if (pglite.closed || !pglite.ready) throw new Error(pglite.closed ? 'PGlite is closed' : 'PGlite is closing');
-    return pglite.execProtocol(message, { throwOnError: false });
+    // Named and closed while holding the connection, so the names match what the database has.
+    const prepared = statements.take(text);
+    const closing = statements.evicted();
+    const message = Buffer.concat([
+      ...closing.map((name) => serialize.close({ type: 'S', name })),
+      ...(prepared.isNew ? [serialize.parse({ name: prepared.name, text, types: [] })] : []),
+      serialize.bind({ statement: prepared.name, values: parameters }),
+      serialize.describe({ type: 'P' }),
+      serialize.execute({}),
+      serialize.sync(),
+    ]);
+    try {
+      return { prepared, messages: (await pglite.execProtocol(message, { throwOnError: false })).messages };
+    } catch (error) {
+      statements.undo(text, prepared, closing);
+      throw error;
+    }
   });
   const failure = messages.find((reply) => reply.name === 'error') as (Error & { code?: string }) | undefined;
   // A statement whose Parse failed does not exist; one whose plan no longer fits its tables (a
   // column added under a SELECT *) is closed and prepared again by the next call.
-  if (prepared.isNew && !messages.some((reply) => reply.name === 'parseComplete')) statements.forget(text, false);
+  if (prepared.isNew && !messages.some((reply) => reply.name === 'parseComplete')) statements.forget(text, prepared.name, false);
   else if (failure?.code === PLAN_NO_LONGER_FITS && /cached plan must not change result type/.test(failure.message)) {
-    statements.forget(text, true);
+    statements.forget(text, prepared.name, true);
     // Outside a transaction nothing was lost: run it again as a new statement.
     const ready = messages.findLast((reply) => reply.name === 'readyForQuery') as { status?: string } | undefined;
     if (!retried && ready?.status === 'I') return pgliteQuery(pglite, text, values, true);
@@ -111,11 +119,17 @@ class PreparedStatements {
     return names;
   }
 
-  forget(text: string, close: boolean): void {
-    const name = this.names.get(text);
-    if (name === undefined) return;
+  /** Drops `text`'s statement if it is still `name` (closing it with the next statement if `close`). */
+  forget(text: string, name: string, close: boolean): void {
+    if (this.names.get(text) !== name) return;
     this.names.delete(text);
     if (close) this.closing.push(name);
+  }
+
+  /** A message that never reached the database: its new statement does not exist, its closes still have to be sent. */
+  undo(text: string, prepared: { name: string; isNew: boolean }, closing: string[]): void {
+    if (prepared.isNew) this.forget(text, prepared.name, false);
+    this.closing.push(...closing);
   }
 }
 

@@ -70,6 +70,12 @@ describe('statements on PGlite in one protocol call', () => {
     assert.deepEqual((await pgliteQuery(pglite, `SELECT $1::int AS v0`, [7])).rows, [{ v0: 7 }], 'an evicted statement is prepared again');
   });
 
+  it('a value that cannot be sent fails only its own call: the same text runs next time', async () => {
+    const text = `SELECT ($1::jsonb)->>'n' AS n`;
+    await assert.rejects(pgliteQuery(pglite, text, [{ n: 1n }]), /BigInt/);
+    assert.deepEqual((await pgliteQuery(pglite, text, [{ n: 2 }])).rows, [{ n: '2' }]);
+  });
+
   it('a prepared statement whose table changed shape runs again as a new one outside a transaction', async () => {
     await pglite.exec(`CREATE TABLE reshaped (id int PRIMARY KEY)`);
     await pgliteQuery(pglite, `INSERT INTO reshaped (id) VALUES ($1)`, [1]);
