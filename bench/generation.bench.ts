@@ -38,6 +38,7 @@ const PUBLISH_SECONDS = 5;
 const ONLY = process.env.GLOW_BENCH_ONLY;
 const PROFILE_DIR = process.env.GLOW_BENCH_PROFILE;
 const BURSTS = Number(process.env.GLOW_BENCH_BURSTS ?? 20);
+const TRIGGER_P99_TARGET_MS = 25;
 const WARMUP_BURSTS = 10;
 const PHASES = new Set((process.env.GLOW_BENCH_PHASES ?? 'trigger,runs,fanout').split(','));
 
@@ -350,6 +351,8 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   };
   const spread = (run: { burstP99: number[] }) =>
     `per-burst p99: median ${ms(percentile(run.burstP99, 50))}, best ${ms(Math.min(...run.burstP99))}, worst ${ms(Math.max(...run.burstP99))}`;
+  // The p99 over all triggers is set by the worst bursts: say how many of them missed the target.
+  const overTarget = (run: { burstP99: number[] }) => `, ${run.burstP99.filter((value) => value > TRIGGER_P99_TARGET_MS).length} of ${run.burstP99.length} over ${TRIGGER_P99_TARGET_MS} ms`;
   const healthRun = await repeated(() => load.burst(health(TRIGGER_CONCURRENCY)));
   const bare = await startBareWriteServer(database);
   const bareTrigger = (): Request => ({ method: 'POST', path: '/', body: { instructions: ['A passive student who starts every reply with Uh...'] } });
@@ -360,10 +363,10 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   const concurrentInserts = await Promise.all(Array.from({ length: TRIGGER_CONCURRENCY }, timedRawInsert));
   const manySessions = await profiled(label, 'trigger', () => repeated(() => load.burst(many(TRIGGER_CONCURRENCY)), waitForAllRuns));
   const oneSession = await repeated(() => load.burst(single(TRIGGER_CONCURRENCY)), waitForAllRuns);
-  console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, ${SESSIONS} sessions, ${BURSTS} bursts:  ${p(manySessions.client)}   (target p99 <= 25 ms)`);
-  console.log(`  ${spread(manySessions)}`);
+  console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, ${SESSIONS} sessions, ${BURSTS} bursts:  ${p(manySessions.client)}   (target p99 <= ${TRIGGER_P99_TARGET_MS} ms)`);
+  console.log(`  ${spread(manySessions)}${overTarget(manySessions)}`);
   console.log(`  the same, server-side: ${p(manySessions.server)};  main thread busy ${(manySessions.busyPerRequest * 1000).toFixed(0)} µs per trigger (runs executing beside them included)`);
-  console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, one session:  ${p(oneSession.client)};  ${spread(oneSession)}`);
+  console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, one session:  ${p(oneSession.client)};  ${spread(oneSession)}${overTarget(oneSession)}`);
   console.log(`  reference GET /health, ${TRIGGER_CONCURRENCY} concurrent:  ${p(healthRun.client)}   (server-side ${p(healthRun.server)})`);
   console.log(`  reference bare node:http + one group-committed INSERT, ${TRIGGER_CONCURRENCY} concurrent:  ${p(bareRun.client)};  ${spread(bareRun)};  main thread busy ${(bareRun.busyPerRequest * 1000).toFixed(0)} µs per request`);
   console.log(
