@@ -56,8 +56,9 @@ export async function pgliteQuery(pglite: PGlite, text: string, values: readonly
   // A statement whose Parse failed does not exist; one whose plan no longer fits its tables (a
   // column added under a SELECT *) is closed and prepared again by the next call.
   if (prepared.isNew && !messages.some((reply) => reply.name === 'parseComplete')) statements.forget(text, prepared.name, false);
-  else if (failure?.code === PLAN_NO_LONGER_FITS && /cached plan must not change result type/.test(failure.message)) {
-    statements.forget(text, prepared.name, true);
+  else if (failure && !prepared.isNew && isStalePreparedStatement(failure)) {
+    // Closed by someone else (a DEALLOCATE) or no longer fitting: the next call prepares it anew.
+    statements.forget(text, prepared.name, failure.code === PLAN_NO_LONGER_FITS);
     // Outside a transaction nothing was lost: run it again as a new statement.
     const ready = messages.findLast((reply) => reply.name === 'readyForQuery') as { status?: string } | undefined;
     if (!retried && ready?.status === 'I') return pgliteQuery(pglite, text, values, true);
@@ -136,6 +137,14 @@ class PreparedStatements {
 const MAX_PREPARED = 256;
 /** "cached plan must not change result type": the tables under a prepared statement changed shape. */
 const PLAN_NO_LONGER_FITS = '0A000';
+/** "prepared statement … does not exist". */
+const NO_SUCH_STATEMENT = '26000';
+
+function isStalePreparedStatement(failure: Error & { code?: string }): boolean {
+  return (
+    failure.code === NO_SUCH_STATEMENT || (failure.code === PLAN_NO_LONGER_FITS && /cached plan must not change result type/.test(failure.message))
+  );
+}
 const preparedByDatabase = new WeakMap<PGlite, PreparedStatements>();
 
 function preparedStatements(pglite: PGlite): PreparedStatements {

@@ -70,6 +70,13 @@ describe('statements on PGlite in one protocol call', () => {
     assert.deepEqual((await pgliteQuery(pglite, `SELECT $1::int AS v0`, [7])).rows, [{ v0: 7 }], 'an evicted statement is prepared again');
   });
 
+  it('a prepared statement closed behind its back (DEALLOCATE ALL) is prepared again', async () => {
+    const text = `SELECT $1::int * 2 AS doubled`;
+    assert.deepEqual((await pgliteQuery(pglite, text, [2])).rows, [{ doubled: 4 }]);
+    await pglite.exec('DEALLOCATE ALL');
+    assert.deepEqual((await pgliteQuery(pglite, text, [3])).rows, [{ doubled: 6 }]);
+  });
+
   it('a value that cannot be sent fails only its own call: the same text runs next time', async () => {
     const text = `SELECT ($1::jsonb)->>'n' AS n`;
     await assert.rejects(pgliteQuery(pglite, text, [{ n: 1n }]), /BigInt/);
