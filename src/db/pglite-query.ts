@@ -30,11 +30,11 @@ interface Column {
 export async function pgliteQuery(pglite: PGlite, text: string, values: readonly unknown[], retried = false): Promise<PgliteQueryResult> {
   const parameters = values.map((value) => prepareValue(value)) as (string | Buffer | null)[];
   const statements = preparedStatements(pglite);
-  const { prepared, messages } = await pglite.runExclusive(async () => {
+  const { messages, failure, runAgain } = await pglite.runExclusive(async () => {
     // pglite.query refuses a closed database; execProtocol does not, and on a closed module its
     // protocol loop never returns (a busy loop no timer can interrupt).
     if (pglite.closed || !pglite.ready) throw new Error(pglite.closed ? 'PGlite is closed' : 'PGlite is closing');
-    // Named and closed while holding the connection, so the names match what the database has.
+    // Named, closed and forgotten while holding the connection, so the names match what the database has.
     const prepared = statements.take(text);
     const closing = statements.evicted();
     const message = Buffer.concat([
@@ -45,24 +45,28 @@ export async function pgliteQuery(pglite: PGlite, text: string, values: readonly
       serialize.execute({}),
       serialize.sync(),
     ]);
+    let messages: Awaited<ReturnType<PGlite["execProtocol"]>>["messages"];
     try {
-      return { prepared, messages: (await pglite.execProtocol(message, { throwOnError: false })).messages };
+      messages = (await pglite.execProtocol(message, { throwOnError: false })).messages;
     } catch (error) {
       statements.undo(text, prepared, closing);
       throw error;
     }
+    const failure = messages.find((reply) => reply.name === 'error') as (Error & { code?: string }) | undefined;
+    let runAgain = false;
+    // A statement whose Parse failed does not exist.
+    if (prepared.isNew && !messages.some((reply) => reply.name === 'parseComplete')) statements.forget(text, prepared.name, false);
+    else if (failure && !prepared.isNew && !messages.some((reply) => reply.name === 'bindComplete') && isStalePreparedStatement(failure)) {
+      // Refused at Bind: closed by someone else (a DEALLOCATE), or its plan no longer fits its
+      // tables (a column added under a SELECT *). The next call prepares it anew; outside a
+      // transaction nothing was lost, so this one runs again at once.
+      statements.forget(text, prepared.name, failure.code === PLAN_NO_LONGER_FITS);
+      const ready = messages.findLast((reply) => reply.name === 'readyForQuery') as { status?: string } | undefined;
+      runAgain = !retried && ready?.status === 'I';
+    }
+    return { messages, failure, runAgain };
   });
-  const failure = messages.find((reply) => reply.name === 'error') as (Error & { code?: string }) | undefined;
-  // A statement whose Parse failed does not exist; one whose plan no longer fits its tables (a
-  // column added under a SELECT *) is closed and prepared again by the next call.
-  if (prepared.isNew && !messages.some((reply) => reply.name === 'parseComplete')) statements.forget(text, prepared.name, false);
-  else if (failure && !prepared.isNew && isStalePreparedStatement(failure)) {
-    // Closed by someone else (a DEALLOCATE) or no longer fitting: the next call prepares it anew.
-    statements.forget(text, prepared.name, failure.code === PLAN_NO_LONGER_FITS);
-    // Outside a transaction nothing was lost: run it again as a new statement.
-    const ready = messages.findLast((reply) => reply.name === 'readyForQuery') as { status?: string } | undefined;
-    if (!retried && ready?.status === 'I') return pgliteQuery(pglite, text, values, true);
-  }
+  if (runAgain) return pgliteQuery(pglite, text, values, true);
   if (failure) throw failure;
   let columns: Column[] = [];
   const rows: Record<string, unknown>[] = [];
