@@ -1,6 +1,9 @@
 // The generation suite: registers its tests when imported (see index.ts).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { sql } from 'kysely';
@@ -828,7 +831,8 @@ describe('generation', () => {
       }
       const scratch = await createScratchDatabase(process.env.GLOW_TEST_DATABASE_URL ?? DEFAULT_POSTGRES_URL);
       const token = `two-process-${randomUUID()}`;
-      const env = { DATABASE_URL: scratch.url, GLOW_ADMIN_TOKEN: token, GLOW_DATA_DIR: `/tmp/glow-two-process-${process.pid}`, [apiKeyEnv]: 'sk-fake' };
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'glow-two-process-'));
+      const env = { DATABASE_URL: scratch.url, GLOW_ADMIN_TOKEN: token, GLOW_DATA_DIR: dataDir, [apiKeyEnv]: 'sk-fake' };
       const processes: ServerProcess[] = [];
       try {
         const api = await startServerProcess({ ...env, GLOW_WORKERS: '0' });
@@ -859,6 +863,7 @@ describe('generation', () => {
       } finally {
         for (const server of processes) await server.stop('SIGKILL');
         await scratch.drop();
+        rmSync(dataDir, { recursive: true, force: true });
       }
     });
 
