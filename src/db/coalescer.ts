@@ -13,15 +13,6 @@
  * once (up to that many in flight) instead of waiting for it: on a server with a connection pool,
  * the database works on them side by side.
  */
-/**
- * How long a request coalescer (token lookups, trigger batches) lets a burst of requests gather
- * before its first statement: a lookup costs PGlite ~0.4 ms plus ~7 µs per token, so a burst of
- * 200 answered in 5 lookups instead of 1 pays the fixed part 5 times on the one thread. Waiting
- * stops at the first turn of the event loop that brings no new call, so a lone request waits one
- * turn, not this long.
- */
-export const REQUEST_SETTLE_MS = 5;
-
 export interface CoalescerOptions {
   maxBatch?: number;
   /**
@@ -35,6 +26,15 @@ export interface CoalescerOptions {
   /** Counts this coalescer as foreground work while it has calls waiting or in flight. */
   foreground?: ForegroundWork;
 }
+
+/**
+ * How long a request coalescer (token lookups, trigger batches) lets a burst of requests gather
+ * before its first statement: a lookup costs PGlite ~0.4 ms plus ~7 µs per token, so a burst of
+ * 200 answered in 5 lookups instead of 1 pays the fixed part 5 times on the one thread. Waiting
+ * stops at the first turn of the event loop that brings no new call, so a lone request waits one
+ * turn, not this long.
+ */
+export const REQUEST_SETTLE_MS = 5;
 
 /**
  * Whether requests are being served: the coalescers that authenticate and trigger report here

@@ -27,7 +27,11 @@ interface Column {
  * code identical JavaScript values. `execProtocol` still routes notifications to `listen`ers and
  * syncs the file system after the statement, as `query` does.
  */
-export async function pgliteQuery(pglite: PGlite, text: string, values: readonly unknown[], retried = false): Promise<PgliteQueryResult> {
+export function pgliteQuery(pglite: PGlite, text: string, values: readonly unknown[]): Promise<PgliteQueryResult> {
+  return runStatement(pglite, text, values, false);
+}
+
+async function runStatement(pglite: PGlite, text: string, values: readonly unknown[], retried: boolean): Promise<PgliteQueryResult> {
   const parameters = values.map((value) => prepareValue(value)) as (string | Buffer | null)[];
   const statements = preparedStatements(pglite);
   const { messages, failure, runAgain } = await pglite.runExclusive(async () => {
@@ -45,7 +49,7 @@ export async function pgliteQuery(pglite: PGlite, text: string, values: readonly
       serialize.execute({}),
       serialize.sync(),
     ]);
-    let messages: Awaited<ReturnType<PGlite["execProtocol"]>>["messages"];
+    let messages: Awaited<ReturnType<PGlite['execProtocol']>>['messages'];
     try {
       messages = (await pglite.execProtocol(message, { throwOnError: false })).messages;
     } catch (error) {
@@ -66,7 +70,7 @@ export async function pgliteQuery(pglite: PGlite, text: string, values: readonly
     }
     return { messages, failure, runAgain };
   });
-  if (runAgain) return pgliteQuery(pglite, text, values, true);
+  if (runAgain) return runStatement(pglite, text, values, true);
   if (failure) throw failure;
   let columns: Column[] = [];
   const rows: Record<string, unknown>[] = [];
@@ -90,10 +94,10 @@ export async function pgliteQuery(pglite: PGlite, text: string, values: readonly
 }
 
 /**
- * The named statements prepared on one PGlite database, by SQL text: the statements a server
- * sends are a few dozen texts repeated, and a prepared one skips parsing and analysis (and, once
- * PostgreSQL settles on a generic plan, planning). At most MAX_PREPARED are kept; the least
- * recently used is closed with the next statement sent.
+ * The named statements prepared on one PGlite database, by SQL text: a server sends the same
+ * texts over and over, and a prepared one skips parsing and analysis (and, once PostgreSQL settles
+ * on a generic plan, planning). At most MAX_PREPARED are kept; the least recently used is closed
+ * in the same call that pushes it out.
  */
 class PreparedStatements {
   private readonly names = new Map<string, string>();
@@ -149,6 +153,7 @@ function isStalePreparedStatement(failure: Error & { code?: string }): boolean {
     failure.code === NO_SUCH_STATEMENT || (failure.code === PLAN_NO_LONGER_FITS && /cached plan must not change result type/.test(failure.message))
   );
 }
+
 const preparedByDatabase = new WeakMap<PGlite, PreparedStatements>();
 
 function preparedStatements(pglite: PGlite): PreparedStatements {

@@ -10,9 +10,6 @@ export type RunRow = Selectable<GenerationRunsTable>;
 export type MessageRow = Selectable<GenerationMessagesTable>;
 
 const UNFINISHED: RunStatus[] = ['queued', 'running'];
-// The sweeper's reads name their status as a literal, not a parameter: only then can a prepared
-// statement's generic plan (PGlite prepares every statement) use the partial index of unfinished
-// runs rather than scan every run ever made.
 
 // ---- groups
 
@@ -415,7 +412,11 @@ export async function requestCancel(executor: Executor, runId: string): Promise<
   await executor.updateTable('generation_runs').set({ cancel_requested: true }).where('id', '=', runId).execute();
 }
 
-/** Running runs whose worker stopped renewing its lease. */
+/**
+ * Running runs whose worker stopped renewing its lease. This read and staleQueuedRuns name their
+ * status as a literal, not a parameter: only then can a prepared statement's generic plan (PGlite
+ * prepares every statement) use the partial index of unfinished runs instead of scanning them all.
+ */
 export async function expiredRuns(executor: Executor, limit: number): Promise<RunRow[]> {
   return executor
     .selectFrom('generation_runs')
