@@ -17,7 +17,7 @@ import type { RunQueue } from './queue.ts';
 import type { RunExecutor } from './runner.ts';
 import { storedRequest, type StoredRequest } from './stored-request.ts';
 import {
-  claimIdempotencyKey, findGroup, findIdempotencyEntry, findRun, insertGroup, insertGroups, insertRun, insertRuns, insertRunsInRecentWindows, openWindowGroups, requestCancel,
+  claimIdempotencyKey, findGroup, findIdempotencyEntry, findRun, insertGroup, insertGroups, insertRun, insertRuns, insertRunsInOpenWindows, openWindowGroups, requestCancel,
   touchGroup, type RunRow, type WindowKey,
 } from './store.ts';
 
@@ -198,19 +198,19 @@ export class GenerationService {
       },
     }));
     const responses = await database.db.transaction().execute(async (trx) => {
-      const since = new Date(Date.now() - config.GLOW_GROUP_WINDOW_MINUTES * 60_000);
+      const windowSeconds = config.GLOW_GROUP_WINDOW_MINUTES * 60;
       const groupOf = new Map<string, string>();
       const placeIn = (groups: { id: string; profile_id: string; session_id: string; artifact_type: string }[]) => {
         for (const group of groups) groupOf.set(windowKey(group.profile_id, group.session_id, group.artifact_type), group.id);
       };
-      placeIn(await insertRunsInRecentWindows(trx, runs.map(({ run }) => run)));
+      placeIn(await insertRunsInOpenWindows(trx, runs.map(({ run }) => run), windowSeconds));
       const unplaced = runs.filter(({ key }) => !groupOf.has(key));
       if (unplaced.length > 0) {
         const firstOfKey = new Map<string, WindowTrigger>();
         for (const { item, key } of unplaced) if (!firstOfKey.has(key)) firstOfKey.set(key, item);
         await this.lockWindows(trx, [...firstOfKey.keys()]);
         // Another transaction may have opened or refreshed the window while this one waited for its lock.
-        placeIn(await openWindowGroups(trx, [...firstOfKey.values()].map((item) => windowOf(item.actor, item.type)), since));
+        placeIn(await openWindowGroups(trx, [...firstOfKey.values()].map((item) => windowOf(item.actor, item.type)), windowSeconds));
         const fresh = [...firstOfKey].filter(([key]) => !groupOf.has(key));
         const created = await insertGroups(trx, fresh.map(([, item]) => ({ ...windowOf(item.actor, item.type), name: groupNameFor(item.type, item.body) })));
         fresh.forEach(([key], index) => groupOf.set(key, created[index]!.id));
@@ -242,8 +242,7 @@ export class GenerationService {
     }
     const window = windowOf(actor, type);
     await this.lockWindows(trx, [windowKey(actor.profileId, actor.sessionId, type)]);
-    const since = new Date(Date.now() - this.options.config.GLOW_GROUP_WINDOW_MINUTES * 60_000);
-    const [current] = await openWindowGroups(trx, [window], since);
+    const [current] = await openWindowGroups(trx, [window], this.options.config.GLOW_GROUP_WINDOW_MINUTES * 60);
     if (current) return current;
     return insertGroup(trx, { ...window, name: groupNameFor(type, body) });
   }

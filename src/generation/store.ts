@@ -17,8 +17,20 @@ export async function findGroup(executor: Executor, id: string): Promise<GroupRo
   return executor.selectFrom('generation_groups').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** A group's activity time is refreshed at most this often: a busy session's triggers do not each rewrite its row. */
+/**
+ * A group's activity time is refreshed once it is older than this plus a spread of up to as much
+ * again, fixed per group (from its id): a busy session's triggers do not each rewrite its row, and
+ * the groups of sessions that started together (a class) are not all rewritten by the same burst.
+ */
 const ACTIVITY_REFRESH_SECONDS = 10;
+const refreshDue = (activity: RawBuilder<unknown>, id: RawBuilder<unknown>) =>
+  sql`${activity} < now() - make_interval(secs => ${ACTIVITY_REFRESH_SECONDS} * (1 + get_byte(uuid_send(${id}), 15) / 256.0))`;
+
+/**
+ * A group active this recently is joined without the window lock: it stays open for longer than
+ * any trigger transaction lasts, so no transaction can find its window closed and open another.
+ */
+const WINDOW_EDGE_SECONDS = 10;
 
 export interface WindowKey {
   orgId: string;
@@ -41,26 +53,38 @@ function newestWindowGroups(keys: RawBuilder<unknown>, activeSince: RawBuilder<u
 }
 
 /**
- * The open window group of each key (newest activity since `since`), in one statement that also
- * refreshes the activity of those last refreshed more than ACTIVITY_REFRESH_SECONDS ago. Keys
- * without an open group are absent. Call it holding the keys' window locks.
+ * A data-modifying CTE body that refreshes the activity of the groups of `groups` (a CTE of id and
+ * last_activity_at) whose refresh is due. A group row another transaction holds is skipped, not
+ * waited for: that transaction is refreshing it, and a trigger that never waits for a group row
+ * cannot deadlock with another that holds one.
+ */
+function refreshActivity(groups: RawBuilder<unknown>) {
+  return sql`
+    UPDATE generation_groups SET last_activity_at = now()
+    WHERE id IN (
+      SELECT d.id FROM generation_groups d
+      WHERE d.id IN (SELECT id FROM ${groups} WHERE ${refreshDue(sql`last_activity_at`, sql`id`)})
+      FOR NO KEY UPDATE SKIP LOCKED
+    )`;
+}
+
+/**
+ * The open window group of each key (active in the last `windowSeconds`), in one statement that
+ * also refreshes the activity of those due (refreshActivity). Keys without an open group are
+ * absent. Call it holding the keys' window locks.
  */
 export async function openWindowGroups(
   executor: Executor,
   keys: WindowKey[],
-  since: Date,
+  windowSeconds: number,
 ): Promise<Pick<GroupRow, 'id' | 'profile_id' | 'session_id' | 'artifact_type'>[]> {
   if (keys.length === 0) return [];
   const rows = keys.map((key) => ({ org_id: key.orgId, profile_id: key.profileId, session_id: key.sessionId, artifact_type: key.artifactType }));
   const result = await sql<Pick<GroupRow, 'id' | 'profile_id' | 'session_id' | 'artifact_type'>>`
     WITH open AS (${newestWindowGroups(
       sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS k (org_id uuid, profile_id uuid, session_id uuid, artifact_type text)`,
-      sql`${since}`,
-    )}), refreshed AS (
-      UPDATE generation_groups g SET last_activity_at = now()
-      FROM open
-      WHERE g.id = open.id AND open.last_activity_at < now() - make_interval(secs => ${ACTIVITY_REFRESH_SECONDS})
-    )
+      sql`now() - make_interval(secs => ${windowSeconds})`,
+    )}), refreshed AS (${refreshActivity(sql`open`)})
     SELECT id, profile_id, session_id, artifact_type FROM open`.execute(executor);
   return result.rows;
 }
@@ -163,7 +187,7 @@ export interface NewRun {
 /** A run of the caller's group window: its group is the window's open group, if there is one. */
 export type WindowRun = Omit<NewRun, 'groupId'>;
 
-/** A run's row; `groupId` null leaves the group to the statement (insertRunsInRecentWindows). */
+/** A run's row; `groupId` null leaves the group to the statement (insertRunsInOpenWindows). */
 function runValues<G extends string | null>(run: WindowRun, groupId: G) {
   return {
     id: run.id,
@@ -201,30 +225,32 @@ const RUN_RECORD = Object.entries(RUN_COLUMN_TYPES).map(([column, type]) => `${c
 const WINDOW_RUN_SELECT = Object.keys(RUN_COLUMN_TYPES).map((column) => (column === 'group_id' ? 'o.id' : `p.${column}`)).join(', ');
 
 /**
- * Inserts each run whose key (profile, session, family) has a window group active within the last
- * ACTIVITY_REFRESH_SECONDS into that group, in one statement, and answers those groups. Such a
- * group is open and needs no refresh, so joining it needs no lock: two triggers that find it both
- * join it, and none can be opening another. Runs of other keys are not inserted: the caller takes
- * their window locks, reads their windows with openWindowGroups (which refreshes) and inserts them.
+ * Inserts each run whose key (profile, session, family) has a window group that stays open for
+ * more than WINDOW_EDGE_SECONDS into that group, refreshes the activity of those groups that are
+ * due, in one statement, and answers those groups. Joining such a group needs no window lock:
+ * two triggers that find it both join it, and none can be opening another. Runs of other keys are
+ * not inserted: the caller takes their window locks, reads their windows with openWindowGroups
+ * (a group at its window's edge may be joined there) and inserts them.
  */
-export async function insertRunsInRecentWindows(
+export async function insertRunsInOpenWindows(
   executor: Executor,
   runs: WindowRun[],
+  windowSeconds: number,
 ): Promise<Pick<GroupRow, 'id' | 'profile_id' | 'session_id' | 'artifact_type'>[]> {
   if (runs.length === 0) return [];
   const rows = runs.map((run) => runValues(run, null));
   const result = await sql<Pick<GroupRow, 'id' | 'profile_id' | 'session_id' | 'artifact_type'>>`
     WITH p AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r (${sql.raw(RUN_RECORD)})
-    ), recent AS (${newestWindowGroups(
+    ), open AS (${newestWindowGroups(
       sql`(SELECT DISTINCT org_id, profile_id, session_id, artifact_type FROM p) AS k`,
-      sql`now() - make_interval(secs => ${ACTIVITY_REFRESH_SECONDS})`,
-    )}), inserted AS (
+      sql`now() - make_interval(secs => ${Math.max(0, windowSeconds - WINDOW_EDGE_SECONDS)})`,
+    )}), refreshed AS (${refreshActivity(sql`open`)}), inserted AS (
       INSERT INTO generation_runs (${sql.raw(RUN_COLUMNS)})
       SELECT ${sql.raw(WINDOW_RUN_SELECT)} FROM p
-      JOIN recent o ON o.profile_id = p.profile_id AND o.session_id = p.session_id AND o.artifact_type = p.artifact_type
+      JOIN open o ON o.profile_id = p.profile_id AND o.session_id = p.session_id AND o.artifact_type = p.artifact_type
     )
-    SELECT id, profile_id, session_id, artifact_type FROM recent`.execute(executor);
+    SELECT id, profile_id, session_id, artifact_type FROM open`.execute(executor);
   return result.rows;
 }
 

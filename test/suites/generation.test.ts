@@ -350,16 +350,59 @@ describe('generation', () => {
     const recent = await activityOf(groupId);
     assert.equal((await generate(member.client, 'persona', body)).group_id, groupId);
     assert.equal((await activityOf(groupId)).getTime(), recent.getTime());
-    // Refreshed 20 s ago: the trigger moves it to now.
-    await setActivity(groupId, 20);
+    // Refreshed 25 s ago (past 10 s and its spread of up to 10 s more): the trigger moves it to now.
+    await setActivity(groupId, 25);
     const before = Date.now();
     assert.equal((await generate(member.client, 'persona', body)).group_id, groupId);
     assert.ok((await activityOf(groupId)).getTime() >= before - 5_000, 'the activity was refreshed');
+    // At the window's edge (closing within 10 s), the trigger still joins it, through the window lock, and refreshes it.
+    await setActivity(groupId, harness.config.GLOW_GROUP_WINDOW_MINUTES * 60 - 5);
+    const atEdge = Date.now();
+    assert.equal((await generate(member.client, 'persona', body)).group_id, groupId);
+    assert.ok((await activityOf(groupId)).getTime() >= atEdge - 5_000, 'the activity was refreshed at the edge');
     // Idle longer than the window: the next trigger opens a new group.
     await setActivity(groupId, harness.config.GLOW_GROUP_WINDOW_MINUTES * 60 + 1);
     const reopened = await generate(member.client, 'persona', body);
     assert.notEqual(reopened.group_id, groupId);
     assert.equal((await generate(member.client, 'persona', { ...body, idempotency_key: uuidv7() })).group_id, reopened.group_id);
+  });
+
+  test('a group row held by another transaction: a trigger joins the group without waiting, and leaves the refresh to the holder', async (context) => {
+    if (harness.backend !== 'postgres') {
+      context.skip('needs a second connection to hold the group row: PGlite has one');
+      return;
+    }
+    const member = await org.addProfile('member', 'Held group tester');
+    const body = { instructions: ['A student who sits at the back'] };
+    const { group_id: groupId } = await generate(member.client, 'persona', body);
+    await harness.database.executeSql(`UPDATE generation_groups SET last_activity_at = now() - interval '60 seconds' WHERE id = $1`, [groupId]);
+    const activity = async () =>
+      ((await harness.database.executeSql(`SELECT last_activity_at FROM generation_groups WHERE id = $1`, [groupId])).rows[0].last_activity_at as Date).getTime();
+    const stale = await activity();
+    let release = () => {};
+    let held = () => {};
+    const isHeld = new Promise<void>((resolve) => (held = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // What a concurrent trigger refreshing the same group holds until it commits.
+    const holding = harness.database.db.transaction().execute(async (trx) => {
+      await sql`SELECT id FROM generation_groups WHERE id = ${groupId} FOR NO KEY UPDATE`.execute(trx);
+      held();
+      await released;
+    });
+    try {
+      await isHeld;
+      const joined = await Promise.race([
+        generate(member.client, 'persona', body),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the trigger waited for the held group row')), 10_000)),
+      ]);
+      assert.equal(joined.group_id, groupId);
+      assert.equal(await activity(), stale, 'the held row was skipped, not refreshed');
+    } finally {
+      release();
+      await holding;
+    }
+    assert.equal((await generate(member.client, 'persona', body)).group_id, groupId);
+    assert.ok((await activity()) > stale, 'once released, the next trigger refreshes it');
   });
 
   test('a burst larger than the worker slots: jobs carry several runs, every run completes once, never more at a time than GLOW_WORKERS', async () => {
