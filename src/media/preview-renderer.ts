@@ -163,7 +163,8 @@ export class PreviewRenderer {
       else finish({ error: new PreviewFailedError(`The PDF could not be rendered: ${result.message}`) }, true);
     };
     const onError = (error: Error & { code?: string }) => {
-      const reason = error.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `rendering it needed more than ${this.maxHeapMb} MiB` : error.message;
+      // An error raised in the worker may arrive without its message (a DOMException does).
+      const reason = error.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `rendering it needed more than ${this.maxHeapMb} MiB` : error.message || error.name || 'the renderer failed';
       finish({ error: new PreviewFailedError(`The PDF could not be rendered: ${reason}.`) }, false);
     };
     const onExit = (code: number) => finish({ error: new PreviewFailedError(`The PDF could not be rendered: the renderer stopped (exit ${code}).`) }, false);

@@ -15,8 +15,9 @@ export interface PreviewJob {
 export type PreviewResult = { ok: true; png: Uint8Array; width: number; height: number } | { ok: false; message: string };
 
 async function render(job: PreviewJob): Promise<PreviewResult> {
-  const loading = getDocument({ data: job.pdf, standardFontDataUrl: job.standardFontDataUrl, isEvalSupported: false, verbosity: 0 });
+  let loading: ReturnType<typeof getDocument> | undefined;
   try {
+    loading = getDocument({ data: job.pdf, standardFontDataUrl: job.standardFontDataUrl, isEvalSupported: false, verbosity: 0 });
     const document = await loading.promise;
     const page = await document.getPage(1);
     const natural = page.getViewport({ scale: 1 });
@@ -30,13 +31,15 @@ async function render(job: PreviewJob): Promise<PreviewResult> {
     context.fillStyle = '#ffffff';
     context.fillRect(0, 0, width, height);
     await page.render({ canvas: canvas as never, canvasContext: context as never, viewport }).promise;
-    const png = await canvas.encode('png');
+    // Copied out of the canvas's native buffer: Node 22 refuses to transfer an external ArrayBuffer
+    // (DataCloneError), and the copy, unlike the native memory, can be handed to the parent whole.
+    const png = new Uint8Array(await canvas.encode('png'));
     page.cleanup();
-    return { ok: true, png: new Uint8Array(png.buffer, png.byteOffset, png.byteLength), width, height };
+    return { ok: true, png, width, height };
   } catch (error) {
     return { ok: false, message: error instanceof Error ? error.message : String(error) };
   } finally {
-    await loading.destroy().catch(() => {});
+    await loading?.destroy().catch(() => {});
   }
 }
 
