@@ -20,8 +20,8 @@ async function reachable(url: string): Promise<boolean> {
 
 if (await reachable(baseUrl)) {
   process.env.GLOW_TEST_BACKEND = 'postgres';
-  after(closeHarness);
   await import('../suites/index.ts');
+  after(closeHarness); // after the suites: see pglite.test.ts
 } else if (process.env.GLOW_TEST_DATABASE_URL) {
   test('PostgreSQL named by GLOW_TEST_DATABASE_URL is reachable', () => {
     throw new Error(`cannot connect to ${baseUrl}`);
