@@ -179,8 +179,8 @@ export class GenerationService {
    * Commits a batch of window triggers in one transaction: one statement inserts the runs whose
    * window group stays open for 10 s more into it (refreshing those due); the other keys, if any,
    * are locked, their windows read (and refreshed) or opened, and their runs inserted; then the
-   * jobs. If the batch
-   * fails, each trigger is retried alone, so one bad trigger fails only its own request.
+   * jobs. If the batch fails, each trigger is retried alone, so one bad trigger fails only its own
+   * request.
    */
   private async commitWindowTriggers(batch: WindowTrigger[]): Promise<GenerateResponse[]> {
     const { database, queue, config } = this.options;

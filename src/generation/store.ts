@@ -27,8 +27,8 @@ const refreshDue = (activity: RawBuilder<unknown>, id: RawBuilder<unknown>) =>
   sql`${activity} < now() - make_interval(secs => ${ACTIVITY_REFRESH_SECONDS} * (1 + get_byte(uuid_send(${id}), 15) / 256.0))`;
 
 /**
- * A group active this recently is joined without the window lock: it stays open for longer than
- * any trigger transaction lasts, so no transaction can find its window closed and open another.
+ * A group whose window stays open for at least this much longer is joined without the window
+ * lock: it outlives any trigger transaction, so no transaction can find it closed and open another.
  */
 const WINDOW_EDGE_SECONDS = 10;
 
