@@ -367,6 +367,22 @@ describe('generation', () => {
     assert.equal((await generate(member.client, 'persona', { ...body, idempotency_key: uuidv7() })).group_id, reopened.group_id);
   });
 
+  test('a group deleted by hand takes its runs and their messages with it; other groups keep theirs', async () => {
+    const member = await org.addProfile('member', 'Deleted group tester');
+    const doomed = await generate(member.client, 'persona', { instructions: ['A student whose group is deleted'] });
+    const kept = await generate(member.client, 'rubric', { instructions: ['A rubric whose group stays'] });
+    await watchToEnd(member.client, 'persona', doomed.run_id);
+    await watchToEnd(member.client, 'rubric', kept.run_id);
+    const count = async (table: string, groupId: string) =>
+      (await harness.database.executeSql(`SELECT count(*)::int AS n FROM ${table} WHERE group_id = $1`, [groupId])).rows[0].n as number;
+    assert.ok((await count('generation_messages', doomed.group_id)) > 0, 'the run wrote its messages');
+    await harness.database.executeSql('DELETE FROM generation_groups WHERE id = $1', [doomed.group_id]);
+    assert.equal(await count('generation_runs', doomed.group_id), 0);
+    assert.equal(await count('generation_messages', doomed.group_id), 0);
+    assert.equal(await count('generation_runs', kept.group_id), 1);
+    assert.ok((await count('generation_messages', kept.group_id)) > 0);
+  });
+
   test('a group row held by another transaction: a trigger joins the group without waiting, and leaves the refresh to the holder', async (context) => {
     if (harness.backend !== 'postgres') {
       context.skip('needs a second connection to hold the group row: PGlite has one');

@@ -3,6 +3,7 @@ import * as core from './0001_core.ts';
 import * as media from './0002_media.ts';
 import * as generation from './0003_generation.ts';
 import * as runsOrgReference from './0004_runs_org_reference.ts';
+import * as runsGroupReference from './0005_runs_group_reference.ts';
 
 /**
  * Every migration, in order. Names sort in the order they apply; a concern adds its own file
@@ -13,4 +14,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0002_media': media,
   '0003_generation': generation,
   '0004_runs_org_reference': runsOrgReference,
+  '0005_runs_group_reference': runsGroupReference,
 };
