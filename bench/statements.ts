@@ -1,10 +1,10 @@
 // Counts the SQL statements the server issues per completed offline run (PGlite), by statement
 // shape: `tsx bench/statements.ts`. Not a timing benchmark (no .bench.ts suffix): a diagnostic.
-import { sql } from 'kysely';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { countUnfinishedRuns } from '../src/generation/store.ts';
 import { startServer } from '../test/support/harness.ts';
 
 const RUNS = Number(process.env.GLOW_STATEMENT_RUNS ?? 200);
@@ -19,7 +19,10 @@ const record = (text: string, returned: number) => {
 };
 const proto = PGlite.prototype as any;
 // Scripts go through exec; every parameterized statement is one execProtocol call (src/db/pglite-query.ts)
-// whose first message is a Parse: 'P', length, statement name, then the SQL text, both NUL-terminated.
+// holding one Bind of a named statement, preceded by that statement's Parse the first time its text
+// is sent (and by Closes of statements pushed out of the cache). Each message: a type byte, a
+// 4-byte length, then NUL-terminated strings (Parse: name, text; Bind: portal, statement name).
+const textOfStatement = new Map<string, string>();
 const originalExec = proto.exec;
 proto.exec = async function (this: unknown, text: string, ...rest: unknown[]) {
   const results = (await originalExec.call(this, text, ...rest)) as { rows?: unknown[] }[];
@@ -29,10 +32,17 @@ proto.exec = async function (this: unknown, text: string, ...rest: unknown[]) {
 const originalExecProtocol = proto.execProtocol;
 proto.execProtocol = async function (this: unknown, message: Uint8Array, ...rest: unknown[]) {
   const result = (await originalExecProtocol.call(this, message, ...rest)) as { messages: { name: string }[] };
-  if (counting && message[0] === 0x50) {
-    const bytes = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
-    const textStart = bytes.indexOf(0, 5) + 1;
-    record(bytes.toString('utf8', textStart, bytes.indexOf(0, textStart)), result.messages.filter((reply) => reply.name === 'dataRow').length);
+  const bytes = Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  const cString = (start: number) => bytes.toString('utf8', start, bytes.indexOf(0, start));
+  for (let at = 0; at < bytes.length; at += 1 + bytes.readUInt32BE(at + 1)) {
+    if (bytes[at] === 0x50) {
+      const name = cString(at + 5);
+      textOfStatement.set(name, cString(at + 5 + Buffer.byteLength(name) + 1));
+    } else if (bytes[at] === 0x42 && counting) {
+      const portal = cString(at + 5);
+      const name = cString(at + 5 + Buffer.byteLength(portal) + 1);
+      record(textOfStatement.get(name) ?? `(statement ${name})`, result.messages.filter((reply) => reply.name === 'dataRow').length);
+    }
   }
   return result;
 };
@@ -47,8 +57,7 @@ const trigger = () =>
   }).then((response) => {
     if (!response.ok) throw new Error(`generate: ${response.status}`);
   });
-const unfinished = async () =>
-  Number((await database.db.selectFrom('generation_runs').select((eb) => eb.fn.countAll<number>().as('n')).where(sql<boolean>`status IN ('queued', 'running')`).executeTakeFirstOrThrow()).n);
+const unfinished = () => countUnfinishedRuns(database.db);
 const settle = async () => {
   while ((await unfinished()) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
 };
