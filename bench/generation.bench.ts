@@ -10,7 +10,6 @@
 // GLOW_BENCH_PROFILE=<dir>: writes a CPU profile of the server process for each measured phase (not the warm-up).
 // GLOW_BENCH_EVENTS_PER_SECOND (default 1000): the fan-out publish rate, e.g. below what the backend commits alone, to
 // see the fan-out's own latency rather than the publisher's backlog (created_at is stamped when an event is made).
-import { sql } from 'kysely';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -22,6 +21,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { errorEvent } from '../src/generation/events.ts';
+import { countUnfinishedRuns } from '../src/generation/store.ts';
 import type { Database } from '../src/db/database.ts';
 import { appendEvents } from '../src/streaming/event-log.ts';
 import { createScratchDatabase, DEFAULT_POSTGRES_URL, startServer } from '../test/support/harness.ts';
@@ -274,8 +274,7 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   });
   // Counted through the partial index of unfinished runs: a count of the finished ones grows with
   // every run and, polled every 50 ms, would be a few percent of PGlite's time in the runs phase.
-  const unfinishedRuns = async () =>
-    Number((await database.db.selectFrom('generation_runs').select((eb) => eb.fn.countAll<number>().as('n')).where(sql<boolean>`status IN ('queued', 'running')`).executeTakeFirstOrThrow()).n);
+  const unfinishedRuns = () => countUnfinishedRuns(database.db);
   const waitForAllRuns = async () => {
     if (WORKERS === 0) return; // triggers only: nothing takes the runs
     while ((await unfinishedRuns()) > 0) await sleep(50);

@@ -100,6 +100,10 @@ export class GenerationService {
 
   constructor(private readonly options: GenerationServiceOptions) {}
 
+  private get windowSeconds(): number {
+    return this.options.config.GLOW_GROUP_WINDOW_MINUTES * 60;
+  }
+
   /** Made on first use: the operation catalogue builds this service without a database. */
   private get windowTriggers(): Coalescer<WindowTrigger, GenerateResponse> {
     this.windowTriggerBatches ??= new Coalescer((batch) => this.commitWindowTriggers(batch), {
@@ -183,7 +187,7 @@ export class GenerationService {
    * request.
    */
   private async commitWindowTriggers(batch: WindowTrigger[]): Promise<GenerateResponse[]> {
-    const { database, queue, config } = this.options;
+    const { database, queue } = this.options;
     const runs = batch.map((item) => ({
       item,
       key: windowKey(item.actor.profileId, item.actor.sessionId, item.type),
@@ -199,7 +203,7 @@ export class GenerationService {
       },
     }));
     const responses = await database.db.transaction().execute(async (trx) => {
-      const windowSeconds = config.GLOW_GROUP_WINDOW_MINUTES * 60;
+      const windowSeconds = this.windowSeconds;
       const groupOf = new Map<string, string>();
       const placeIn = (groups: { id: string; profile_id: string; session_id: string; artifact_type: string }[]) => {
         for (const group of groups) groupOf.set(windowKey(group.profile_id, group.session_id, group.artifact_type), group.id);
@@ -243,7 +247,7 @@ export class GenerationService {
     }
     const window = windowOf(actor, type);
     await this.lockWindows(trx, [windowKey(actor.profileId, actor.sessionId, type)]);
-    const [current] = await openWindowGroups(trx, [window], this.options.config.GLOW_GROUP_WINDOW_MINUTES * 60);
+    const [current] = await openWindowGroups(trx, [window], this.windowSeconds);
     if (current) return current;
     return insertGroup(trx, { ...window, name: groupNameFor(type, body) });
   }

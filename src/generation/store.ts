@@ -23,8 +23,6 @@ export async function findGroup(executor: Executor, id: string): Promise<GroupRo
  * the groups of sessions that started together (a class) are not all rewritten by the same burst.
  */
 const ACTIVITY_REFRESH_SECONDS = 10;
-const refreshDue = (activity: RawBuilder<unknown>, id: RawBuilder<unknown>) =>
-  sql`${activity} < now() - make_interval(secs => ${ACTIVITY_REFRESH_SECONDS} * (1 + get_byte(uuid_send(${id}), 15) / 256.0))`;
 
 /**
  * A group whose window stays open for at least this much longer is joined without the window
@@ -63,7 +61,10 @@ function refreshActivity(groups: RawBuilder<unknown>) {
     UPDATE generation_groups SET last_activity_at = now()
     WHERE id IN (
       SELECT d.id FROM generation_groups d
-      WHERE d.id IN (SELECT id FROM ${groups} WHERE ${refreshDue(sql`last_activity_at`, sql`id`)})
+      WHERE d.id IN (
+        SELECT id FROM ${groups}
+        WHERE last_activity_at < now() - make_interval(secs => ${ACTIVITY_REFRESH_SECONDS} * (1 + get_byte(uuid_send(id), 15) / 256.0))
+      )
       FOR NO KEY UPDATE SKIP LOCKED
     )`;
 }
@@ -436,6 +437,19 @@ export async function setTerminalSeq(executor: Executor, runId: string, seq: num
 
 export async function requestCancel(executor: Executor, runId: string): Promise<void> {
   await executor.updateTable('generation_runs').set({ cancel_requested: true }).where('id', '=', runId).execute();
+}
+
+/**
+ * How many runs are queued or running. Like the two reads below, it names the statuses as
+ * literals, so even a generic plan counts them through the partial index of unfinished runs.
+ */
+export async function countUnfinishedRuns(executor: Executor): Promise<number> {
+  const row = await executor
+    .selectFrom('generation_runs')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('status', 'in', [sql.lit<RunStatus>('queued'), sql.lit<RunStatus>('running')])
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 /**
