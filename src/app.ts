@@ -71,8 +71,13 @@ export async function createApp(config: Config, database: Database): Promise<Glo
   const http = createHttpServer({ logLevel: config.GLOW_LOG_LEVEL });
   const artifacts = new ArtifactService(database, createUploadLinks(database));
   const foreground = new ForegroundWork();
-  const identity = new IdentityService(database, artifacts, foreground);
-  const revocation = new TokenRevocation(database, artifacts);
+  const identity = new IdentityService(database, artifacts, foreground, config.GLOW_TOKEN_CACHE_SECONDS * 1000);
+  const revocation = new TokenRevocation(database, artifacts, identity);
+  // Another process's changes arrive through the database (IdentityService.followChanges); this
+  // process's own are forgotten as soon as they commit.
+  artifacts.onCommittedChange((type) => {
+    if (type === 'profile' || type === 'auth') identity.forgetActors();
+  });
   const services: Services = { config, database, artifacts, identity, foreground };
   // Media serves generation's call records; generation stores the media its runs produce. Media is
   // built first and reaches the call records through generation once that exists.
@@ -92,7 +97,16 @@ export async function createApp(config: Config, database: Database): Promise<Glo
     // First thing on the way down: a pass under way must not hold the one connection while the rest stops.
     beforeClose: async () => maintenance?.stop(),
   };
-  const modules: GlowModule[] = [databaseMaintenance, media, generation, chat];
+  let stopFollowingIdentity: (() => Promise<void>) | undefined;
+  const identityChanges: GlowModule = {
+    name: 'identity changes',
+    operations: [],
+    start: async () => {
+      stopFollowingIdentity = await identity.followChanges();
+    },
+    stop: async () => stopFollowingIdentity?.(),
+  };
+  const modules: GlowModule[] = [databaseMaintenance, identityChanges, media, generation, chat];
 
   const operations: Operation[] = [
     ...healthOperations(database),

@@ -17,6 +17,7 @@ const environmentSchema = z.object({
   GLOW_ADMIN_TOKEN: z.string().optional(),
   GLOW_WORKERS: z.coerce.number().int().min(0).max(64).default(2),
   GLOW_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+  GLOW_TOKEN_CACHE_SECONDS: z.coerce.number().min(0).max(3600).default(10),
   GLOW_GROUP_WINDOW_MINUTES: z.coerce.number().int().min(1).default(30),
   GLOW_EVENT_RETENTION_DAYS: z.coerce.number().int().min(7).default(7),
   GLOW_PGLITE_VACUUM_MINUTES: z.coerce.number().min(0).max(35_000).default(10),
@@ -62,6 +63,8 @@ export const CONFIG_DESCRIPTIONS: Record<keyof Environment, string> = {
   GLOW_ADMIN_TOKEN: 'Bootstraps the `default` org and its admin (the instance operator) holding this token.',
   GLOW_WORKERS: 'Generation jobs this process runs at once; 0 makes it an API-only process.',
   GLOW_LOG_LEVEL: 'Log level (fatal, error, warn, info, debug, trace, silent); info logs every request.',
+  GLOW_TOKEN_CACHE_SECONDS:
+    'How long a process keeps the identity behind a token it has read (0: reads it on every request). A revocation or a change of role clears it at once, in every process; this bounds how long one whose announcement was lost goes unseen.',
   GLOW_GROUP_WINDOW_MINUTES: 'Sliding window after which a new generation group is opened for a profile and session.',
   GLOW_EVENT_RETENTION_DAYS: 'How long generation events are kept for replay.',
   GLOW_PGLITE_VACUUM_MINUTES: 'Embedded PGlite only (it has no autovacuum): how often every table is vacuumed and analyzed; 0 turns it off.',

@@ -82,10 +82,21 @@ export function toRecord(row: ArtifactRow): ArtifactRecord {
 }
 
 export class ArtifactService {
+  private readonly changeListeners: ((type: ArtifactType) => void)[] = [];
+
   constructor(
     private readonly database: Database,
     private readonly uploadLinks: ArtifactUploadLinks = noUploadLinks,
   ) {}
+
+  /** Calls `listener` after each update or delete this service commits (not those inside a caller's transaction). */
+  onCommittedChange(listener: (type: ArtifactType) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  private committedChange(type: ArtifactType): void {
+    for (const listener of this.changeListeners) listener(type);
+  }
 
   canRead(actor: Actor, type: ArtifactType, row: ArtifactRow): boolean {
     if (row.org_id !== actor.orgId) return false;
@@ -207,7 +218,7 @@ export class ArtifactService {
   async update(actor: Actor, type: ArtifactType, input: UpdateInput, options: WriteOptions = {}): Promise<ArtifactRecord> {
     const family = familyOf(type);
     this.assertCanWrite(actor, family, undefined, options);
-    return this.inTransaction(options.executor, async (executor) => {
+    const updated = await this.inTransaction(options.executor, async (executor) => {
       const existing = await this.readRow(actor, type, input.id, executor, true);
       this.assertCanWrite(actor, family, existing, options);
       if (input.expected_version !== undefined && input.expected_version !== existing.version) {
@@ -229,18 +240,22 @@ export class ArtifactService {
       await recordAudit(executor, actor, actor.orgId, { action: `${type}.update`, artifactType: type, artifactId: row.id, details: { version: row.version } });
       return toRecord(row);
     });
+    if (!options.executor) this.committedChange(type);
+    return updated;
   }
 
   async delete(actor: Actor, type: ArtifactType, id: string): Promise<{ id: string; deleted: true }> {
     const family = familyOf(type);
     this.assertCanWrite(actor, family);
-    return this.inTransaction(undefined, async (executor) => {
+    const deleted = await this.inTransaction(undefined, async (executor) => {
       const existing = await this.readRow(actor, type, id, executor, true);
       this.assertCanWrite(actor, family, existing);
       await deleteArtifactRow(executor, existing.id);
       await recordAudit(executor, actor, actor.orgId, { action: `${type}.delete`, artifactType: type, artifactId: existing.id });
       return { id: existing.id, deleted: true as const };
     });
+    this.committedChange(type);
+    return deleted;
   }
 
   private async inTransaction<T>(executor: Executor | undefined, work: (executor: Executor) => Promise<T>): Promise<T> {

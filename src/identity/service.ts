@@ -24,29 +24,59 @@ function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505';
 }
 
+/** The channel the database announces identity changes on (migration 0006). */
+export const IDENTITY_CHANNEL = 'glow_identity';
+/** Kept actors at most; past it the oldest is dropped. */
+const MAX_KEPT_ACTORS = 10_000;
+
 export class IdentityService {
-  /**
-   * Concurrent authentications share one query (no cache: each request still reads the token
-   * table after it arrived, so a revoked token is refused on the very next request). On
-   * PostgreSQL a second lookup starts while one is in flight.
-   */
+  /** Concurrent authentications of tokens not kept share one query; on PostgreSQL a second starts while one is in flight. */
   private readonly lookups: Coalescer<string, Actor | null>;
+  /**
+   * The actors of tokens seen in the last keepMs, by token hash. Every change to what makes an
+   * actor clears them all: in this process at once (forgetActors), in every process when the
+   * database announces it (followChanges). keepMs bounds how long an announcement lost with its
+   * connection can leave one stale.
+   */
+  private readonly kept = new Map<string, { actor: Actor; until: number }>();
+  /** Bumped by forgetActors: a lookup that began before it keeps nothing. */
+  private generation = 0;
 
   constructor(
     private readonly database: Database,
     private readonly artifacts: ArtifactService,
     foreground?: ForegroundWork,
+    private readonly keepMs = 0,
   ) {
     this.lookups = new Coalescer((hashes) => this.lookUp(hashes), { concurrency: database.parallelTransactions ? 2 : 1, foreground, settleMs: REQUEST_SETTLE_MS });
   }
 
-  /** Resolves a presented token to its actor, or null. Revoked tokens are gone from the table, so revocation is immediate. */
+  /** Resolves a presented token to its actor, or null. */
   async authenticate(token: string): Promise<Actor | null> {
     if (!token) return null;
-    return this.lookups.submit(hashToken(token));
+    const hash = hashToken(token);
+    const kept = this.kept.get(hash);
+    if (kept && kept.until > performance.now()) return kept.actor;
+    return this.lookups.submit(hash);
+  }
+
+  /** Drops every kept actor: the next request with any token reads it again. */
+  forgetActors(): void {
+    this.generation += 1;
+    this.kept.clear();
+  }
+
+  /** Forgets the kept actors whenever the database announces an identity change; resolves to the way to stop. */
+  async followChanges(): Promise<() => Promise<void>> {
+    if (this.keepMs <= 0) return async () => {};
+    const stop = await this.database.listen(IDENTITY_CHANNEL, () => this.forgetActors());
+    // What changed before the listener was in place is not kept: nothing was read yet, but be sure.
+    this.forgetActors();
+    return stop;
   }
 
   private async lookUp(hashes: string[]): Promise<(Actor | null)[]> {
+    const generation = this.generation;
     const rows = await this.database.db
       .selectFrom('api_tokens as t')
       .innerJoin('artifacts as p', 'p.id', 't.profile_id')
@@ -56,18 +86,31 @@ export class IdentityService {
       .where(sql<boolean>`t.token_hash = ANY(${[...new Set(hashes)]}::text[])`)
       .where('p.status', '=', 'published')
       .execute();
-    const byHash = new Map(rows.map((row) => [row.token_hash, row]));
-    return hashes.map((hash) => {
-      const row = byHash.get(hash);
-      if (!row) return null;
-      return {
+    const byHash = new Map<string, Actor>();
+    for (const row of rows) {
+      byHash.set(row.token_hash, {
         orgId: row.org_id,
         profileId: row.profile_id,
         role: row.role === 'admin' ? 'admin' : 'member',
         sessionId: row.token_id,
         isOperator: row.operator_id === row.profile_id,
-      };
-    });
+      });
+    }
+    // Read before a change was announced: answered, not kept.
+    if (this.keepMs > 0 && generation === this.generation) this.keep(byHash);
+    return hashes.map((hash) => byHash.get(hash) ?? null);
+  }
+
+  private keep(actors: Map<string, Actor>): void {
+    const until = performance.now() + this.keepMs;
+    for (const [hash, actor] of actors) {
+      this.kept.delete(hash);
+      this.kept.set(hash, { actor, until });
+    }
+    for (const hash of this.kept.keys()) {
+      if (this.kept.size <= MAX_KEPT_ACTORS) break;
+      this.kept.delete(hash);
+    }
   }
 
   /**
@@ -212,16 +255,22 @@ export class IdentityService {
 }
 
 export class TokenRevocation {
-  constructor(private readonly database: Database, private readonly artifacts: ArtifactService) {}
+  constructor(
+    private readonly database: Database,
+    private readonly artifacts: ArtifactService,
+    private readonly identity: IdentityService,
+  ) {}
 
-  /** Revokes a token at once: its row goes, so the next request with it is 401. Members may revoke their own. */
+  /** Revokes a token at once: its row goes, and its kept actor with it, so the next request with it is 401. Members may revoke their own. */
   async revoke(actor: Actor, id: string): Promise<{ id: string; deleted: true }> {
-    return this.database.db.transaction().execute(async (trx) => {
+    const revoked = await this.database.db.transaction().execute(async (trx) => {
       const record = await this.artifacts.readRow(actor, 'auth', id, trx, true);
       if (actor.role !== 'admin' && record.data.profile_id !== actor.profileId) throw forbidden('Only an org admin may revoke another profile\'s token.');
       await trx.deleteFrom('artifacts').where('id', '=', record.id).execute();
       await recordAudit(trx, actor, actor.orgId, { action: 'auth.delete', artifactType: 'auth', artifactId: record.id });
       return { id: record.id, deleted: true as const };
     });
+    this.identity.forgetActors();
+    return revoked;
   }
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { vacuumTables } from '../../src/db/maintenance.ts';
-import { getHarness, startServer, type Harness, type TestOrg } from '../support/harness.ts';
+import { ApiClient, getHarness, startServer, type Harness, type TestOrg } from '../support/harness.ts';
 
 const personaData = {
   role: 'student',
@@ -171,6 +171,72 @@ describe('foundation', () => {
     const someoneElse = await orgA.addProfile('member');
     const forOther = await client.post('/auth/create', { profile_id: someoneElse.profileId });
     assert.equal(forOther.status, 403);
+  });
+
+  describe('a token\'s identity, kept for a while by each process (GLOW_TOKEN_CACHE_SECONDS)', () => {
+    /** The status of a request with `client` once it is `expected`, or the last one after two seconds (far below the 10-s keep time). */
+    const statusOnceIt = async (client: { post: (path: string, body: unknown) => Promise<{ status: number }> }, expected: number) => {
+      const deadline = Date.now() + 2000;
+      for (;;) {
+        const { status } = await client.post('/persona/search', {});
+        if (status === expected || Date.now() > deadline) return status;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+
+    test('is forgotten when the token is deleted by hand in SQL: the database announces it', async () => {
+      const { profileId, client } = await orgA.addProfile('member');
+      const minted = await client.post('/auth/create', { profile_id: profileId });
+      const holder = harness.anonymous.withToken(minted.body.token);
+      assert.equal((await holder.post('/persona/search', {})).status, 200);
+      await harness.database.executeSql('DELETE FROM api_tokens WHERE id = $1', [minted.body.id]);
+      assert.equal(await statusOnceIt(holder, 401), 401);
+    });
+
+    test('is used without reading the token again until a change is announced', async () => {
+      const { profileId, client } = await orgA.addProfile('member');
+      const minted = await client.post('/auth/create', { profile_id: profileId });
+      const holder = harness.anonymous.withToken(minted.body.token);
+      assert.equal((await holder.post('/persona/search', {})).status, 200);
+      // Triggers off for this one transaction: the row goes without an announcement.
+      await harness.database.db.transaction().execute(async (trx) => {
+        await harness.database.executeSql(`SET LOCAL session_replication_role = replica`, [], trx);
+        await harness.database.executeSql('DELETE FROM api_tokens WHERE id = $1', [minted.body.id], trx);
+      });
+      assert.equal((await holder.post('/persona/search', {})).status, 200, 'the kept identity answers: the token was not read again');
+      await harness.database.executeSql(`SELECT pg_notify('glow_identity', '')`, []);
+      assert.equal(await statusOnceIt(holder, 401), 401);
+    });
+
+    test('a profile demoted from admin loses admin rights on its next request', async () => {
+      const { profileId, client } = await orgA.addProfile('admin');
+      assert.equal((await client.post('/profile/search', {})).status, 200);
+      const provider = { name: 'p', data: { kind: 'openai', api_key_env: 'OPENAI_API_KEY' } };
+      const before = await client.post('/provider/create', provider);
+      assert.equal(before.status, 200, before.text);
+      const profile = await orgA.admin.post('/profile/get', { id: profileId });
+      const demoted = await orgA.admin.post('/profile/update', { id: profileId, data: { ...profile.body.data, role: 'member' } });
+      assert.equal(demoted.status, 200, demoted.text);
+      assert.equal((await client.post('/provider/create', provider)).status, 403);
+    });
+
+    test('a token revoked through one server is refused by another on the same database', async (context) => {
+      if (harness.backend !== 'postgres') return context.skip('needs PostgreSQL: PGlite is one process');
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'glow-second-'));
+      const second = await startServer({ GLOW_DATA_DIR: dataDir, DATABASE_URL: harness.config.DATABASE_URL, GLOW_WORKERS: 0 });
+      try {
+        const { profileId, client } = await orgA.addProfile('member');
+        const minted = await client.post('/auth/create', { profile_id: profileId });
+        const elsewhere = new ApiClient(second.baseUrl, minted.body.token);
+        assert.equal((await elsewhere.post('/persona/search', {})).status, 200);
+        assert.equal((await client.post('/auth/delete', { id: minted.body.id })).status, 200);
+        assert.equal(await statusOnceIt(elsewhere, 401), 401);
+      } finally {
+        await second.app.close();
+        await second.database.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    });
   });
 
   test('every write is in the audit log: who, what, when', async () => {

@@ -4,6 +4,7 @@ import * as media from './0002_media.ts';
 import * as generation from './0003_generation.ts';
 import * as runsOrgReference from './0004_runs_org_reference.ts';
 import * as runsGroupReference from './0005_runs_group_reference.ts';
+import * as identityChanges from './0006_identity_changes.ts';
 
 /**
  * Every migration, in order. Names sort in the order they apply; a concern adds its own file
@@ -15,4 +16,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0003_generation': generation,
   '0004_runs_org_reference': runsOrgReference,
   '0005_runs_group_reference': runsGroupReference,
+  '0006_identity_changes': identityChanges,
 };
