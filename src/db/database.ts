@@ -26,8 +26,12 @@ export interface Database {
    * With `executor` set to a transaction it runs inside it. pg-boss talks to the database through this.
    */
   executeSql(text: string, values?: unknown[], executor?: Executor): Promise<{ rows: any[] }>;
-  /** Subscribes to a NOTIFY channel; the same API on PostgreSQL (dedicated connection) and PGlite (in process). */
-  listen(channel: string, onPayload: (payload: string) => void): Promise<Unlisten>;
+  /**
+   * Subscribes to a NOTIFY channel; the same API on PostgreSQL (dedicated connection) and PGlite
+   * (in process). On PostgreSQL a lost connection is restored, and `onResumed` is then called:
+   * notifications sent while it was down are gone.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onResumed?: () => void): Promise<Unlisten>;
   /**
    * PGlite only (one process, so its listeners are all here): hands payloads straight to this
    * handle's listeners of `channel`, as a committed NOTIFY would, without a round trip through SQL.
@@ -146,8 +150,12 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
   });
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   const listeners = new Map<string, Set<(payload: string) => void>>();
+  /** Each listener's call for "notifications may have been missed", by its payload function. */
+  const resumers = new Map<(payload: string) => void, () => void>();
   let listenClient: pg.Client | undefined;
   let listenClientReady: Promise<pg.Client> | undefined;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+  let reconnectDelayMs = 0;
   let closed = false;
 
   const connectListener = (): Promise<pg.Client> => {
@@ -158,16 +166,48 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
         const set = listeners.get(message.channel);
         if (set) for (const listener of set) listener(message.payload ?? '');
       });
-      client.on('error', () => {
-        // Reconnect on next listen; watchers recover through replay from the event log.
+      client.on('error', () => lost(client));
+      client.on('end', () => lost(client));
+      try {
+        await client.connect();
+      } catch (error) {
         listenClientReady = undefined;
-        listenClient = undefined;
-      });
-      await client.connect();
+        throw error;
+      }
       listenClient = client;
       return client;
     })();
     return listenClientReady;
+  };
+
+  /**
+   * The listening connection dropped (the server restarted, an admin ended it): notifications
+   * sent meanwhile are gone. Reconnect, with a growing delay, LISTEN again on every channel, then
+   * tell the listeners that they may have missed some.
+   */
+  const lost = (client: pg.Client) => {
+    if (client !== listenClient) return;
+    listenClient = undefined;
+    listenClientReady = undefined;
+    client.end().catch(() => {});
+    scheduleReconnect();
+  };
+  const scheduleReconnect = () => {
+    if (closed || reconnectTimer || listeners.size === 0) return;
+    reconnectDelayMs = Math.min(5_000, Math.max(100, reconnectDelayMs * 2));
+    reconnectTimer = setTimeout(async () => {
+      reconnectTimer = undefined;
+      if (closed) return;
+      try {
+        const client = await connectListener();
+        for (const channel of listeners.keys()) await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+        reconnectDelayMs = 0;
+        for (const resumed of resumers.values()) resumed();
+      } catch {
+        scheduleReconnect();
+      }
+    }, reconnectDelayMs);
+    reconnectTimer.unref();
   };
 
   const quoteIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -182,7 +222,7 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
       const result = await (executor ?? db).executeQuery(CompiledQuery.raw(text, values));
       return { rows: result.rows as any[] };
     },
-    async listen(channel, onPayload) {
+    async listen(channel, onPayload, onResumed) {
       let set = listeners.get(channel);
       if (!set) {
         set = new Set();
@@ -191,7 +231,9 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
         await client.query(`LISTEN ${quoteIdentifier(channel)}`);
       }
       set.add(onPayload);
+      if (onResumed) resumers.set(onPayload, onResumed);
       return async () => {
+        resumers.delete(onPayload);
         const current = listeners.get(channel);
         if (!current) return;
         current.delete(onPayload);
@@ -204,6 +246,7 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
     async close() {
       if (closed) return;
       closed = true;
+      if (reconnectTimer) clearTimeout(reconnectTimer);
       if (listenClient) await listenClient.end().catch(() => {});
       await db.destroy();
     },

@@ -69,7 +69,7 @@ export class IdentityService {
   /** Forgets the kept actors whenever the database announces an identity change; resolves to the way to stop. */
   async followChanges(): Promise<() => Promise<void>> {
     if (this.keepMs <= 0) return async () => {};
-    const stop = await this.database.listen(IDENTITY_CHANNEL, () => this.forgetActors());
+    const stop = await this.database.listen(IDENTITY_CHANNEL, () => this.forgetActors(), () => this.forgetActors());
     // What changed before the listener was in place is not kept: nothing was read yet, but be sure.
     this.forgetActors();
     return stop;

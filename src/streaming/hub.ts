@@ -65,13 +65,11 @@ export class EventHub {
         for (const waiter of waiters) waiter(notification.groupId);
       }
       if (this.groups.has(notification.groupId)) this.pull(notification.groupId);
-    });
-    // A lost LISTEN connection drops notifications silently, and a writer that dies between its
-    // commit and the batched notification never sends it; a pull of every watched group every few
-    // seconds (one query per 500 groups, an index probe each) bounds how long an event can wait.
-    this.safetyTimer = setInterval(() => {
-      for (const groupId of this.groups.keys()) this.pull(groupId);
-    }, this.options.safetyPullMs ?? SAFETY_PULL_MS);
+    }, () => this.pullAll()); // the listening connection was restored: what it missed is read now
+    // A writer that dies between its commit and the batched notification never sends it; a pull
+    // of every watched group every few seconds (one query per 500 groups, an index probe each)
+    // bounds how long an event can wait.
+    this.safetyTimer = setInterval(() => this.pullAll(), this.options.safetyPullMs ?? SAFETY_PULL_MS);
     this.safetyTimer.unref();
   }
 
@@ -84,6 +82,10 @@ export class EventHub {
     this.unlisten = undefined;
     this.groups.clear();
     this.runWaiters.clear();
+  }
+
+  private pullAll(): void {
+    for (const groupId of this.groups.keys()) this.pull(groupId);
   }
 
   get subscriberCount(): number {

@@ -220,6 +220,34 @@ describe('foundation', () => {
       assert.equal((await client.post('/provider/create', provider)).status, 403);
     });
 
+    test('a lost listening connection is restored: what changed while it was down, and after, is seen', async (context) => {
+      if (harness.backend !== 'postgres') return context.skip('needs PostgreSQL: PGlite has no connection to lose');
+      const listening = async () =>
+        (await harness.database.executeSql(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`, [])).rows.map(
+          (row) => row.pid as number,
+        );
+      const mint = async () => {
+        const { profileId, client } = await orgA.addProfile('member');
+        const minted = await client.post('/auth/create', { profile_id: profileId });
+        const holder = harness.anonymous.withToken(minted.body.token);
+        assert.equal((await holder.post('/persona/search', {})).status, 200);
+        return { id: minted.body.id as string, holder };
+      };
+      const [before] = await listening();
+      assert.ok(before, 'the server listens on a connection of its own');
+
+      const duringOutage = await mint();
+      await harness.database.executeSql('SELECT pg_terminate_backend($1)', [before]);
+      await harness.database.executeSql('DELETE FROM api_tokens WHERE id = $1', [duringOutage.id]);
+      assert.equal(await statusOnceIt(duringOutage.holder, 401), 401, 'a change announced while the connection was down');
+
+      const deadline = Date.now() + 5000;
+      while (!(await listening()).some((pid) => pid !== before) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      const afterwards = await mint();
+      await harness.database.executeSql('DELETE FROM api_tokens WHERE id = $1', [afterwards.id]);
+      assert.equal(await statusOnceIt(afterwards.holder, 401), 401, 'a change announced on the restored connection');
+    });
+
     test('a token revoked through one server is refused by another on the same database', async (context) => {
       if (harness.backend !== 'postgres') return context.skip('needs PostgreSQL: PGlite is one process');
       const dataDir = mkdtempSync(path.join(os.tmpdir(), 'glow-second-'));
