@@ -64,7 +64,7 @@ export const CONFIG_DESCRIPTIONS: Record<keyof Environment, string> = {
   GLOW_WORKERS: 'Generation jobs this process runs at once; 0 makes it an API-only process.',
   GLOW_LOG_LEVEL: 'Log level (fatal, error, warn, info, debug, trace, silent); info logs every request.',
   GLOW_TOKEN_CACHE_SECONDS:
-    'How long a process keeps the identity behind a token it has read (0: reads it on every request). A revocation or a change of role clears it at once, in every process; this bounds how long one whose announcement was lost goes unseen.',
+    'How long a process keeps the identity behind a token it has read (0: reads it on every request). A revocation or a change of role clears it at once in the process that made it, and in the others when the database announces it; this bounds how long a change whose announcement was lost goes unseen.',
   GLOW_GROUP_WINDOW_MINUTES: 'Sliding window after which a new generation group is opened for a profile and session.',
   GLOW_EVENT_RETENTION_DAYS: 'How long generation events are kept for replay.',
   GLOW_PGLITE_VACUUM_MINUTES: 'Embedded PGlite only (it has no autovacuum): how often every table is vacuumed and analyzed; 0 turns it off.',

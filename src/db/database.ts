@@ -143,6 +143,10 @@ async function openPglite(dataDir: string): Promise<Database> {
   };
 }
 
+/** How the listening connection names itself (`pg_stat_activity.application_name`). */
+export const LISTEN_APPLICATION_NAME = 'glow-listen';
+const LISTEN_HEARTBEAT_MS = 30_000;
+
 async function openPostgres(databaseUrl: string, maxConnections: number): Promise<Database> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: maxConnections });
   pool.on('error', () => {
@@ -154,6 +158,7 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
   const resumers = new Map<(payload: string) => void, () => void>();
   let listenClient: pg.Client | undefined;
   let listenClientReady: Promise<pg.Client> | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let reconnectDelayMs = 0;
   let closed = false;
@@ -161,7 +166,14 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
   const connectListener = (): Promise<pg.Client> => {
     if (listenClientReady) return listenClientReady;
     listenClientReady = (async () => {
-      const client = new pg.Client({ connectionString: databaseUrl });
+      const client = new pg.Client({
+        connectionString: databaseUrl,
+        application_name: LISTEN_APPLICATION_NAME,
+        connectionTimeoutMillis: 10_000,
+        query_timeout: 10_000,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+      });
       client.on('notification', (message) => {
         const set = listeners.get(message.channel);
         if (set) for (const listener of set) listener(message.payload ?? '');
@@ -174,7 +186,17 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
         listenClientReady = undefined;
         throw error;
       }
+      if (closed) {
+        await client.end().catch(() => {});
+        throw new Error('the database is closed');
+      }
       listenClient = client;
+      // A connection dropped without a word (a NAT or firewall forgetting it) raises no error:
+      // a query now and then finds out, and a failure or a 10-s silence counts as lost.
+      heartbeat = setInterval(() => {
+        client.query('SELECT 1').catch(() => lost(client));
+      }, LISTEN_HEARTBEAT_MS);
+      heartbeat.unref();
       return client;
     })();
     return listenClientReady;
@@ -189,6 +211,8 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
     if (client !== listenClient) return;
     listenClient = undefined;
     listenClientReady = undefined;
+    if (heartbeat) clearInterval(heartbeat);
+    heartbeat = undefined;
     client.end().catch(() => {});
     scheduleReconnect();
   };
@@ -198,13 +222,21 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
     reconnectTimer = setTimeout(async () => {
       reconnectTimer = undefined;
       if (closed) return;
+      let client: pg.Client;
       try {
-        const client = await connectListener();
+        client = await connectListener();
         for (const channel of listeners.keys()) await client.query(`LISTEN ${quoteIdentifier(channel)}`);
-        reconnectDelayMs = 0;
-        for (const resumed of resumers.values()) resumed();
       } catch {
         scheduleReconnect();
+        return;
+      }
+      reconnectDelayMs = 0;
+      for (const resumed of [...resumers.values()]) {
+        try {
+          resumed();
+        } catch {
+          // A listener's failure is its own; the others still hear of the gap.
+        }
       }
     }, reconnectDelayMs);
     reconnectTimer.unref();
@@ -247,6 +279,9 @@ async function openPostgres(databaseUrl: string, maxConnections: number): Promis
       if (closed) return;
       closed = true;
       if (reconnectTimer) clearTimeout(reconnectTimer);
+      if (heartbeat) clearInterval(heartbeat);
+      // A connection still being made ends itself when it finds the database closed.
+      await listenClientReady?.catch(() => {});
       if (listenClient) await listenClient.end().catch(() => {});
       await db.destroy();
     },

@@ -15,7 +15,7 @@ import { RunQueue } from './queue.ts';
 import { generationOperations } from './routes.ts';
 import { RunExecutor, type RunHandler } from './runner.ts';
 import { CANCEL_CHANNEL, GenerationService } from './service.ts';
-import { holdQueuedRuns } from './store.ts';
+import { cancelRequestedAmong, holdQueuedRuns } from './store.ts';
 import { RunSweeper } from './sweeper.ts';
 import { WatchService } from './watch.ts';
 
@@ -68,9 +68,19 @@ export async function createGenerationModule(services: CoreServices, media: Medi
     sweeper,
     async start() {
       await hub.start();
-      stopListeningForCancels = await database.listen(CANCEL_CHANNEL, (runId) => {
-        executor.abort(runId, 'cancelled');
-      });
+      stopListeningForCancels = await database.listen(
+        CANCEL_CHANNEL,
+        (runId) => {
+          executor.abort(runId, 'cancelled');
+        },
+        // The listening connection was restored: a cancel sent meanwhile is in the run's row.
+        () => {
+          void cancelRequestedAmong(database.db, executor.runningHere()).then(
+            (runIds) => runIds.forEach((runId) => executor.abort(runId, 'cancelled')),
+            () => {},
+          );
+        },
+      );
       await queue.start();
       if (config.GLOW_WORKERS > 0) {
         await queue.startWorking({

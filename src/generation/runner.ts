@@ -119,6 +119,11 @@ export class RunExecutor {
     this.handlers.set(kind, handler);
   }
 
+  /** The runs executing in this process. */
+  runningHere(): string[] {
+    return [...this.inFlight.keys()];
+  }
+
   /** Aborts a run executing in this process; false when it is not here. */
   abort(runId: string, kind: RunInterruption['kind']): boolean {
     const entry = this.inFlight.get(runId);

@@ -439,6 +439,13 @@ export async function requestCancel(executor: Executor, runId: string): Promise<
   await executor.updateTable('generation_runs').set({ cancel_requested: true }).where('id', '=', runId).execute();
 }
 
+/** Those of `runIds` whose cancel was requested. */
+export async function cancelRequestedAmong(executor: Executor, runIds: string[]): Promise<string[]> {
+  if (runIds.length === 0) return [];
+  const rows = await executor.selectFrom('generation_runs').select('id').where('id', 'in', runIds).where('cancel_requested', '=', true).execute();
+  return rows.map((row) => row.id);
+}
+
 /**
  * How many runs are queued or running. Like the two reads below, it names the statuses as
  * literals, so even a generic plan counts them through the partial index of unfinished runs.

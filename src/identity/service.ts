@@ -88,13 +88,17 @@ export class IdentityService {
       .execute();
     const byHash = new Map<string, Actor>();
     for (const row of rows) {
-      byHash.set(row.token_hash, {
-        orgId: row.org_id,
-        profileId: row.profile_id,
-        role: row.role === 'admin' ? 'admin' : 'member',
-        sessionId: row.token_id,
-        isOperator: row.operator_id === row.profile_id,
-      });
+      // Frozen: a kept actor is handed to every request with its token.
+      byHash.set(
+        row.token_hash,
+        Object.freeze({
+          orgId: row.org_id,
+          profileId: row.profile_id,
+          role: row.role === 'admin' ? 'admin' : 'member',
+          sessionId: row.token_id,
+          isOperator: row.operator_id === row.profile_id,
+        }),
+      );
     }
     // Read before a change was announced: answered, not kept.
     if (this.keepMs > 0 && generation === this.generation) this.keep(byHash);

@@ -262,6 +262,15 @@ export async function readGroupsEvents(executor: Executor, positions: { groupId:
   return result.rows.map((row) => ({ seq: Number(row.seq), runId: row.run_id, groupId: row.group_id, payload: row.payload }));
 }
 
+/** The group of each of `runIds` that has an event; runs without one are absent. */
+export async function groupsOfRuns(database: Database, runIds: string[]): Promise<{ runId: string; groupId: string }[]> {
+  const result = await database.executeSql(
+    `SELECT DISTINCT ON (run_id) run_id, group_id FROM generation_events WHERE run_id = ANY($1::uuid[]) ORDER BY run_id, seq`,
+    [runIds],
+  );
+  return result.rows.map((row) => ({ runId: row.run_id as string, groupId: row.group_id as string }));
+}
+
 export async function readRunEvents(executor: Executor, runId: string): Promise<StoredEvent[]> {
   const rows = await executor
     .selectFrom('generation_events')

@@ -1,5 +1,5 @@
 import type { Database, Unlisten } from '../db/database.ts';
-import { EVENTS_CHANNEL, parseNotification, readGroupsEvents, type StoredEvent } from './event-log.ts';
+import { EVENTS_CHANNEL, groupsOfRuns, parseNotification, readGroupsEvents, type StoredEvent } from './event-log.ts';
 
 /** Receives the events of a subscription in `seq` order, each exactly once. */
 export type EventSink = (events: StoredEvent[]) => void;
@@ -65,7 +65,7 @@ export class EventHub {
         for (const waiter of waiters) waiter(notification.groupId);
       }
       if (this.groups.has(notification.groupId)) this.pull(notification.groupId);
-    }, () => this.pullAll()); // the listening connection was restored: what it missed is read now
+    }, () => this.resume()); // the listening connection was restored
     // A writer that dies between its commit and the batched notification never sends it; a pull
     // of every watched group every few seconds (one query per 500 groups, an index probe each)
     // bounds how long an event can wait.
@@ -82,6 +82,21 @@ export class EventHub {
     this.unlisten = undefined;
     this.groups.clear();
     this.runWaiters.clear();
+  }
+
+  /** The listening connection was restored: what it missed is read now. */
+  private resume(): void {
+    this.pullAll();
+    const waiting = [...this.runWaiters.keys()];
+    if (waiting.length === 0) return;
+    void groupsOfRuns(this.database, waiting).then((found) => {
+      for (const { runId, groupId } of found) {
+        const waiters = this.runWaiters.get(runId);
+        if (!waiters) continue;
+        this.runWaiters.delete(runId);
+        for (const waiter of waiters) waiter(groupId);
+      }
+    }, () => {});
   }
 
   private pullAll(): void {

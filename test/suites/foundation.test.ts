@@ -4,6 +4,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { LISTEN_APPLICATION_NAME } from '../../src/db/database.ts';
 import { vacuumTables } from '../../src/db/maintenance.ts';
 import { ApiClient, getHarness, startServer, type Harness, type TestOrg } from '../support/harness.ts';
 
@@ -198,10 +199,11 @@ describe('foundation', () => {
       const minted = await client.post('/auth/create', { profile_id: profileId });
       const holder = harness.anonymous.withToken(minted.body.token);
       assert.equal((await holder.post('/persona/search', {})).status, 200);
-      // Triggers off for this one transaction: the row goes without an announcement.
+      // The trigger off inside this one transaction: the row goes without an announcement.
       await harness.database.db.transaction().execute(async (trx) => {
-        await harness.database.executeSql(`SET LOCAL session_replication_role = replica`, [], trx);
+        await harness.database.executeSql(`ALTER TABLE api_tokens DISABLE TRIGGER api_tokens_changed`, [], trx);
         await harness.database.executeSql('DELETE FROM api_tokens WHERE id = $1', [minted.body.id], trx);
+        await harness.database.executeSql(`ALTER TABLE api_tokens ENABLE TRIGGER api_tokens_changed`, [], trx);
       });
       assert.equal((await holder.post('/persona/search', {})).status, 200, 'the kept identity answers: the token was not read again');
       await harness.database.executeSql(`SELECT pg_notify('glow_identity', '')`, []);
@@ -220,10 +222,37 @@ describe('foundation', () => {
       assert.equal((await client.post('/provider/create', provider)).status, 403);
     });
 
+    test('the server that revokes a token or demotes a profile forgets it as it commits, announcement or not', async () => {
+      const announcements = ['api_tokens api_tokens_changed', 'artifacts identity_records_updated', 'artifacts identity_records_deleted'];
+      const setAnnouncements = async (state: 'ENABLE' | 'DISABLE') => {
+        for (const entry of announcements) {
+          const [table, trigger] = entry.split(' ');
+          await harness.database.executeSql(`ALTER TABLE ${table} ${state} TRIGGER ${trigger}`);
+        }
+      };
+      const { profileId, client } = await orgA.addProfile('admin');
+      const minted = await client.post('/auth/create', { profile_id: profileId });
+      const laptop = harness.anonymous.withToken(minted.body.token);
+      assert.equal((await laptop.post('/persona/search', {})).status, 200);
+      const provider = { name: 'p', data: { kind: 'openai', api_key_env: 'OPENAI_API_KEY' } };
+      assert.equal((await client.post('/provider/create', provider)).status, 200);
+      await setAnnouncements('DISABLE');
+      try {
+        assert.equal((await client.post('/auth/delete', { id: minted.body.id })).status, 200);
+        assert.equal((await laptop.post('/persona/search', {})).status, 401);
+        assert.equal((await client.post('/profile/search', {})).status, 200, 'the admin is read again, and kept');
+        const profile = await orgA.admin.post('/profile/get', { id: profileId });
+        assert.equal((await orgA.admin.post('/profile/update', { id: profileId, data: { ...profile.body.data, role: 'member' } })).status, 200);
+        assert.equal((await client.post('/provider/create', provider)).status, 403);
+      } finally {
+        await setAnnouncements('ENABLE');
+      }
+    });
+
     test('a lost listening connection is restored: what changed while it was down, and after, is seen', async (context) => {
       if (harness.backend !== 'postgres') return context.skip('needs PostgreSQL: PGlite has no connection to lose');
       const listening = async () =>
-        (await harness.database.executeSql(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`, [])).rows.map(
+        (await harness.database.executeSql(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`, [LISTEN_APPLICATION_NAME])).rows.map(
           (row) => row.pid as number,
         );
       const mint = async () => {
