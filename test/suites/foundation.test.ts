@@ -194,6 +194,25 @@ describe('foundation', () => {
       assert.equal(await statusOnceIt(holder, 401), 401);
     });
 
+    test('is announced for identity changes only: deleting a persona announces nothing, revoking a token does', async () => {
+      let heard = 0;
+      const stop = await harness.database.listen('glow_identity', () => (heard += 1));
+      try {
+        const created = await orgA.admin.post('/persona/create', { name: 'Not an identity', data: personaData });
+        assert.equal((await orgA.admin.post('/persona/delete', { id: created.body.id })).status, 200);
+        const { profileId, client } = await orgA.addProfile('member');
+        const minted = await client.post('/auth/create', { profile_id: profileId });
+        await new Promise((resolve) => setTimeout(resolve, 200)); // PostgreSQL delivers on its own connection
+        assert.equal(heard, 0, 'creating and deleting a persona, and minting a token, change no identity that exists');
+        assert.equal((await client.post('/auth/delete', { id: minted.body.id })).status, 200);
+        const deadline = Date.now() + 2000;
+        while (heard === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.ok(heard >= 1, 'revoking a token is announced');
+      } finally {
+        await stop();
+      }
+    });
+
     test('is used without reading the token again until a change is announced', async () => {
       const { profileId, client } = await orgA.addProfile('member');
       const minted = await client.post('/auth/create', { profile_id: profileId });
