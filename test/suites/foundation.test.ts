@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LISTEN_APPLICATION_NAME } from '../../src/db/database.ts';
 import { vacuumTables } from '../../src/db/maintenance.ts';
+import { eventually } from '../support/eventually.ts';
 import { ApiClient, getHarness, startServer, type Harness, type TestOrg } from '../support/harness.ts';
 
 const personaData = {
@@ -175,15 +176,12 @@ describe('foundation', () => {
   });
 
   describe('a token\'s identity, kept for a while by each process (GLOW_TOKEN_CACHE_SECONDS)', () => {
-    /** The status of a request with `client` once it is `expected`, or the last one after two seconds (far below the 10-s keep time). */
-    const statusOnceIt = async (client: { post: (path: string, body: unknown) => Promise<{ status: number }> }, expected: number) => {
-      const deadline = Date.now() + 2000;
-      for (;;) {
+    /** The status of a request with `client` once it is `expected`; gives up after two seconds (far below the 10-s keep time). */
+    const statusOnceIt = (client: { post: (path: string, body: unknown) => Promise<{ status: number }> }, expected: number) =>
+      eventually(`HTTP ${expected}`, async () => {
         const { status } = await client.post('/persona/search', {});
-        if (status === expected || Date.now() > deadline) return status;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    };
+        return status === expected ? status : undefined;
+      }, 2000);
 
     test('is forgotten when the token is deleted by hand in SQL: the database announces it', async () => {
       const { profileId, client } = await orgA.addProfile('member');
@@ -205,8 +203,7 @@ describe('foundation', () => {
         await new Promise((resolve) => setTimeout(resolve, 200)); // PostgreSQL delivers on its own connection
         assert.equal(heard, 0, 'creating and deleting a persona, and minting a token, change no identity that exists');
         assert.equal((await client.post('/auth/delete', { id: minted.body.id })).status, 200);
-        const deadline = Date.now() + 2000;
-        while (heard === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+        await eventually('the announcement', () => (heard > 0 ? true : undefined), 2000);
         assert.ok(heard >= 1, 'revoking a token is announced');
       } finally {
         await stop();
@@ -289,8 +286,7 @@ describe('foundation', () => {
       await harness.database.executeSql('DELETE FROM api_tokens WHERE id = $1', [duringOutage.id]);
       assert.equal(await statusOnceIt(duringOutage.holder, 401), 401, 'a change announced while the connection was down');
 
-      const deadline = Date.now() + 5000;
-      while (!(await listening()).some((pid) => pid !== before) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      await eventually('a new listening connection', async () => ((await listening()).some((pid) => pid !== before) ? true : undefined), 5000);
       const afterwards = await mint();
       await harness.database.executeSql('DELETE FROM api_tokens WHERE id = $1', [afterwards.id]);
       assert.equal(await statusOnceIt(afterwards.holder, 401), 401, 'a change announced on the restored connection');

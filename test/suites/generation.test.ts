@@ -19,6 +19,7 @@ import { claimRuns, finishRun, holdQueuedRuns, renewLease, staleQueuedRuns } fro
 import { appendEvents, EVENTS_CHANNEL, parseNotification } from '../../src/streaming/event-log.ts';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
 import { ApiClient as Client, createScratchDatabase, DEFAULT_POSTGRES_URL, getHarness, type ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
+import { eventually } from '../support/eventually.ts';
 import { configureFakeModels } from '../support/fake-models.ts';
 import { startServerProcess, type ServerProcess } from '../support/server-process.ts';
 
@@ -106,16 +107,6 @@ async function generate(client: ApiClient, type: string, body: Record<string, un
   const response = await client.post(`/${type}/generate`, body);
   assert.equal(response.status, 200, response.text);
   return response.body as { group_id: string; run_id: string; produced_media: unknown[]; idempotency_key?: string };
-}
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, limitMs = 20_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('generation', () => {
