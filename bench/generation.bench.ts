@@ -11,7 +11,7 @@
 // GLOW_BENCH_EVENTS_PER_SECOND (default 1000): the fan-out publish rate, e.g. below what the backend commits alone, to
 // see the fan-out's own latency rather than the publisher's backlog (created_at is stamped when an event is made).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Session } from 'node:inspector/promises';
@@ -50,6 +50,53 @@ const ms = (value: number) => `${value.toFixed(1)} ms`;
 const p = (values: number[]) => `p50 ${ms(percentile(values, 50))}  p95 ${ms(percentile(values, 95))}  p99 ${ms(percentile(values, 99))}`;
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 const sleep = (delay: number) => new Promise((resolve) => setTimeout(resolve, delay));
+
+/**
+ * CPU time (ms) from /proc, where the machine has it: the whole machine's busy time, and that of
+ * the given processes. On 2 CPUs a burst cannot end sooner than the CPU it needs, spread over both:
+ * this shows how much of it is the server's, the database's (PostgreSQL's own processes) and the
+ * load client's.
+ */
+const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
+function machineBusyMs(): number {
+  try {
+    const fields = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    const busy = fields[0]! + fields[1]! + fields[2]! + fields[5]! + fields[6]! + (fields[7] ?? 0);
+    return busy * CLOCK_TICK_MS;
+  } catch {
+    return NaN;
+  }
+}
+function processCpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // The process ended between the listing and the read: its time is lost, as the listing's.
+    }
+  }
+  return ticks * CLOCK_TICK_MS;
+}
+function postgresPids(): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .map(Number)
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/comm`, 'latin1').trim() === 'postgres';
+        } catch {
+          return false;
+        }
+      });
+  } catch {
+    return [];
+  }
+}
 
 /** With GLOW_BENCH_PROFILE set, profiles this process while `phase` runs and writes <dir>/<label>-<phase>.cpuprofile. */
 async function profiled<T>(label: string, phase: string, body: () => Promise<T>): Promise<T> {
@@ -329,6 +376,8 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
     const burstP99: number[] = [];
     const server: number[] = [];
     let busy = 0;
+    const cpu = { server: 0, database: 0, client: 0, machine: 0 };
+    const databasePids = databaseUrl ? postgresPids() : [];
     const onRequest = (_request: unknown, response: { on(event: 'finish', listener: () => void): void }) => {
       const begin = performance.now();
       response.on('finish', () => server.push(performance.now() - begin));
@@ -337,8 +386,15 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
     try {
       for (let round = 0; round < BURSTS; round += 1) {
         const loopBefore = performance.eventLoopUtilization();
+        const serverBefore = process.cpuUsage();
+        const [machineBefore, databaseBefore, clientBefore] = [machineBusyMs(), processCpuMs(databasePids), processCpuMs([loadChild.pid!])];
         const latencies = await burst();
         busy += performance.eventLoopUtilization(loopBefore).active;
+        const serverCpu = process.cpuUsage(serverBefore);
+        cpu.server += (serverCpu.user + serverCpu.system) / 1000;
+        cpu.machine += machineBusyMs() - machineBefore;
+        cpu.database += processCpuMs(databasePids) - databaseBefore;
+        cpu.client += processCpuMs([loadChild.pid!]) - clientBefore;
         client.push(...latencies);
         burstP99.push(percentile(latencies, 99));
         await between();
@@ -346,7 +402,15 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
     } finally {
       app.http.server.off('request', onRequest);
     }
-    return { client, burstP99, server, busyPerRequest: busy / client.length };
+    const perRequest = (total: number) => (total * 1000) / client.length;
+    const cpuPerRequest = { server: perRequest(cpu.server), database: perRequest(cpu.database), client: perRequest(cpu.client), machine: perRequest(cpu.machine) };
+    return { client, burstP99, server, busyPerRequest: busy / client.length, cpuPerRequest };
+  };
+  // Where a burst's CPU goes, and the shortest a burst can take with it spread over every CPU.
+  const cpuLine = (run: { cpuPerRequest: Record<'server' | 'database' | 'client' | 'machine', number> }, what: string) => {
+    const { server, database: databaseCpu, client, machine } = run.cpuPerRequest;
+    const floor = (machine * TRIGGER_CONCURRENCY) / 1000 / os.cpus().length;
+    return `CPU per ${what}: server ${server.toFixed(0)} µs, ${databaseUrl ? `PostgreSQL ${databaseCpu.toFixed(0)} µs, ` : ''}load client ${client.toFixed(0)} µs, whole machine ${machine.toFixed(0)} µs;  a burst's CPU spread over ${os.cpus().length} CPUs: ${ms(floor)}`;
   };
   const spread = (run: { burstP99: number[] }) =>
     `per-burst p99: median ${ms(percentile(run.burstP99, 50))}, best ${ms(Math.min(...run.burstP99))}, worst ${ms(Math.max(...run.burstP99))}`;
@@ -366,8 +430,10 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   console.log(`  ${spread(manySessions)}${overTarget(manySessions)}`);
   console.log(`  the same, server-side: ${p(manySessions.server)};  main thread busy ${(manySessions.busyPerRequest * 1000).toFixed(0)} µs per trigger (runs executing beside them included)`);
   console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, one session:  ${p(oneSession.client)};  ${spread(oneSession)}${overTarget(oneSession)}`);
+  console.log(`  ${cpuLine(manySessions, 'trigger')}`);
   console.log(`  reference GET /health, ${TRIGGER_CONCURRENCY} concurrent:  ${p(healthRun.client)}   (server-side ${p(healthRun.server)})`);
   console.log(`  reference bare node:http + one group-committed INSERT, ${TRIGGER_CONCURRENCY} concurrent:  ${p(bareRun.client)};  ${spread(bareRun)};  main thread busy ${(bareRun.busyPerRequest * 1000).toFixed(0)} µs per request`);
+  console.log(`    ${cpuLine(bareRun, 'request')}`);
   console.log(
     `  ratio trigger p99 / GET /health p99: ${(percentile(manySessions.client, 99) / percentile(healthRun.client, 99)).toFixed(2)};  / bare write p99: ${(percentile(manySessions.client, 99) / percentile(bareRun.client, 99)).toFixed(2)}`,
   );
