@@ -33,8 +33,12 @@ export class MediaRequestCheck {
   ) {}
 
   async check(actor: Actor, type: ArtifactType, body: GenerateBody): Promise<void> {
-    const media = mediaModalities(storedRequest(body));
     const params = body.config?.params;
+    // The common trigger (text, no media model, nothing to attach to) has nothing to check.
+    if (body.modality === undefined && body.modalities === undefined && params?.image_model_id === undefined && params?.speech_model_id === undefined && params?.artifact_id === undefined) {
+      return;
+    }
+    const media = mediaModalities(storedRequest(body));
     const supported = FAMILY_MEDIA[type] ?? {};
     for (const modality of media) {
       if (!(modality in supported)) {

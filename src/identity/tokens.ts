@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /** A new API token: 256 random bits, prefixed so a leaked one is recognisable in logs and scanners. */
 export function mintToken(): string {
@@ -7,5 +7,5 @@ export function mintToken(): string {
 
 /** Tokens are high-entropy secrets, so a plain SHA-256 is a safe one-way form to store and index. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return hash('sha256', token, 'hex');
 }
