@@ -420,17 +420,26 @@ export async function finishRun(
   return row !== undefined;
 }
 
-/** Records the run's terminal event seq, inserting `messages` of the run in the same statement. */
+/**
+ * Records the run's terminal event seq, inserting `messages` of the run in the same statement, and
+ * stamps its end after its last message: the ending transaction writes messages (created_at is
+ * their own clock time) after finishRun, whose now() is the transaction's start.
+ */
 export async function setTerminalSeq(executor: Executor, runId: string, seq: number, messages?: { groupId: string; messages: ChatMessage[] }): Promise<void> {
   const rows = messages ? messageRows(runId, messages.groupId, messages.messages) : [];
   if (rows.length === 0) {
-    await executor.updateTable('generation_runs').set({ terminal_event_seq: seq }).where('id', '=', runId).execute();
+    await executor
+      .updateTable('generation_runs')
+      .set({ terminal_event_seq: seq, ended_at: sql<Date>`clock_timestamp()` as any })
+      .where('id', '=', runId)
+      .execute();
     return;
   }
   await executor
-    .with('inserted_messages', (db) => db.insertInto('generation_messages').values(rows).returning('id'))
+    .with('inserted_messages', (db) => db.insertInto('generation_messages').values(rows).returning('created_at'))
     .updateTable('generation_runs')
-    .set({ terminal_event_seq: seq })
+    // Naming the inserted rows makes the insert run first (an unreferenced one runs after the update).
+    .set({ terminal_event_seq: seq, ended_at: sql<Date>`GREATEST(clock_timestamp(), (SELECT max(created_at) FROM inserted_messages))` as any })
     .where('id', '=', runId)
     .execute();
 }

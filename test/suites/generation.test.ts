@@ -507,6 +507,16 @@ describe('generation', () => {
     for (const message of messages) {
       for (const field of ['text_upload_ids', 'audio_upload_ids', 'image_upload_ids', 'video_upload_ids', 'file_upload_ids']) assert.deepEqual(message[field], []);
     }
+    // The run ended after its last message was recorded (the ending transaction writes them).
+    for (const message of messages) assert.ok(message.created_at <= detail.body.runs[0].ended_at, `${message.created_at} <= ${detail.body.runs[0].ended_at}`);
+    const late = await harness.database.db
+      .selectFrom('generation_messages as m')
+      .innerJoin('generation_runs as r', 'r.id', 'm.run_id')
+      .select('m.role')
+      .where('r.id', '=', handles.run_id)
+      .whereRef('m.created_at', '>', 'r.ended_at')
+      .execute();
+    assert.deepEqual(late, []);
     const paged = await member.post('/system/group', { group_id: handles.group_id, include_detail: true, message_limit: 1, message_offset: 1 });
     assert.deepEqual(paged.body.runs[0].messages.map((message: any) => message.role), ['user']);
     assert.equal(paged.body.message_total_count, 3);
