@@ -65,6 +65,7 @@ export class ChatService {
         sessionId: actor.sessionId,
         artifactType: 'attempt',
         name: clip(`${simulation.name} attempt`, 80),
+        transcript: true,
       });
       const data: AttemptData = {
         simulation_id: simulation.id,

@@ -17,6 +17,8 @@ export interface GenerationGroupsTable {
   name: string;
   created_at: Timestamp;
   last_activity_at: Timestamp;
+  /** An attempt's conversation (attempt/start): never a generation window. */
+  transcript: Generated<boolean>;
 }
 
 /** One trigger of `<art>/generate`; `lease_*` say which worker process owns it while it runs. */

@@ -46,7 +46,7 @@ function newestWindowGroups(keys: RawBuilder<unknown>, activeSince: RawBuilder<u
     SELECT DISTINCT ON (g.profile_id, g.session_id, g.artifact_type) g.id, g.profile_id, g.session_id, g.artifact_type, g.last_activity_at
     FROM generation_groups g
     JOIN ${keys} ON g.org_id = k.org_id AND g.profile_id = k.profile_id AND g.session_id = k.session_id AND g.artifact_type = k.artifact_type
-    WHERE g.last_activity_at >= ${activeSince}
+    WHERE g.last_activity_at >= ${activeSince} AND NOT g.transcript
     ORDER BY g.profile_id, g.session_id, g.artifact_type, g.last_activity_at DESC`;
 }
 
@@ -96,6 +96,8 @@ interface NewGroup {
   sessionId: string;
   artifactType: string;
   name: string;
+  /** An attempt's conversation: no generation window joins it. */
+  transcript?: boolean;
 }
 
 function groupValues(group: NewGroup) {
@@ -106,6 +108,7 @@ function groupValues(group: NewGroup) {
     session_id: group.sessionId,
     artifact_type: group.artifactType,
     name: group.name,
+    ...(group.transcript ? { transcript: true } : {}),
   };
 }
 

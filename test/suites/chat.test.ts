@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { FAMILIES } from '../../src/artifacts/families/index.ts';
+import { MARK_EXISTING_TRANSCRIPTS } from '../../src/db/migrations/0007_transcript_groups.ts';
 import { wavDurationSeconds } from '../../src/llm/media.ts';
 import { synthesizeSpeechOffline } from '../../src/synthesis/speech.ts';
 import { noisePng } from '../fixtures/media-files.ts';
@@ -98,6 +99,24 @@ describe('chat', () => {
     assert.equal(group.body.profile_id, learner.profileId);
     assert.equal((await learner.client.post('/attempt/start', { simulation_id: randomUUID() })).status, 404);
     assert.equal((await outsider.admin.post('/attempt/start', { simulation_id: simulationId })).status, 404);
+  });
+
+  test('an attempt\'s transcript is no generation window: attempt/generate in the same session opens a group of its own', async () => {
+    const { simulationId } = await createSimulation(org, 'Wren', { ...example });
+    const attempt = await startAttempt(org.admin, simulationId);
+    const first = await org.admin.post('/attempt/generate', { instructions: ['A completed attempt'] });
+    assert.equal(first.status, 200, first.text);
+    assert.notEqual(first.body.group_id, attempt.data.group_id, 'the generation joined the transcript');
+    const second = await org.admin.post('/attempt/generate', { instructions: ['Another attempt'] });
+    assert.equal(second.body.group_id, first.body.group_id, 'generations of one session share their window');
+    for (const handles of [first.body, second.body]) await watchRunToEnd(org.admin, 'attempt', handles.run_id);
+    assert.deepEqual(await groupMessages(org.admin, attempt.data.group_id), []);
+
+    // Transcripts made before migration 0007 are found through the attempts that name them.
+    await harness.database.db.updateTable('generation_groups').set({ transcript: false }).where('id', '=', attempt.data.group_id).execute();
+    await harness.database.executeSql(MARK_EXISTING_TRANSCRIPTS);
+    const marked = await harness.database.db.selectFrom('generation_groups').select(['id', 'transcript']).where('id', 'in', [attempt.data.group_id, first.body.group_id]).execute();
+    assert.deepEqual(Object.fromEntries(marked.map((row) => [row.id, row.transcript])), { [attempt.data.group_id]: true, [first.body.group_id]: false });
   });
 
   test('offline: a turn with audio and an image, the reply streamed as text and spoken in the persona\'s voice; both turns downloadable by the learner and admins only', async () => {

@@ -5,6 +5,7 @@ import * as generation from './0003_generation.ts';
 import * as runsOrgReference from './0004_runs_org_reference.ts';
 import * as runsGroupReference from './0005_runs_group_reference.ts';
 import * as identityChanges from './0006_identity_changes.ts';
+import * as transcriptGroups from './0007_transcript_groups.ts';
 
 /**
  * Every migration, in order. Names sort in the order they apply; a concern adds its own file
@@ -17,4 +18,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0004_runs_org_reference': runsOrgReference,
   '0005_runs_group_reference': runsGroupReference,
   '0006_identity_changes': identityChanges,
+  '0007_transcript_groups': transcriptGroups,
 };
