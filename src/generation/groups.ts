@@ -3,12 +3,11 @@ import type { ArtifactType } from '../artifacts/types.ts';
 import { notFound } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import { readRunEvents } from '../streaming/event-log.ts';
-import type { GenerationsBody, GroupBody, GroupMessage, GroupResponse, GroupRun } from './http-schemas.ts';
+import { generationsWindow, type GenerationsBody, type GroupBody, type GroupMessage, type GroupResponse, type GroupRun } from './http-schemas.ts';
 import { canSee } from './service.ts';
 import { findGroup, findRun, listGroups, messagesOfGroup, messagesOfRun, runsOfGroup, type MessageRow, type RunRow } from './store.ts';
 
 const iso = (value: Date | string) => new Date(value).toISOString();
-const BARE_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 function toMessage(row: MessageRow): GroupMessage {
   return {
@@ -46,13 +45,13 @@ export class GroupService {
   constructor(private readonly database: Database) {}
 
   async generations(actor: Actor, type: ArtifactType, body: GenerationsBody) {
-    const to = body.date_to ? new Date(BARE_DATE.test(body.date_to) ? Date.parse(body.date_to) + 86_400_000 - 1 : Date.parse(body.date_to)) : undefined;
+    const { from, to } = generationsWindow(body);
     const { rows, total } = await listGroups(this.database.db, {
       orgId: actor.orgId,
       artifactType: type,
       ...(actor.role === 'admin' ? {} : { profileId: actor.profileId }),
       ...(body.search ? { search: body.search } : {}),
-      ...(body.date_from ? { from: new Date(Date.parse(body.date_from)) } : {}),
+      ...(from ? { from } : {}),
       ...(to ? { to } : {}),
       limit: body.page_limit ?? 50,
       offset: body.page_offset ?? 0,

@@ -91,13 +91,29 @@ const dateOrDateTime = z
   .max(40)
   .refine((text) => !Number.isNaN(Date.parse(text)), { message: 'Expected an ISO 8601 date or date-time' });
 
-export const generationsBodySchema = z.strictObject({
-  search: z.string().max(200).optional().describe("Text to find, case-insensitively, in the group's name or in the instructions or title of any of its runs."),
-  date_from: dateOrDateTime.optional().describe('Groups created at or after this instant (a bare date means its start, UTC).'),
-  date_to: dateOrDateTime.optional().describe('Groups created at or before this instant (a bare date includes that whole day, UTC).'),
-  page_limit: z.number().int().min(1).max(100).optional().describe('Page size, 1..100 (default 50).'),
-  page_offset: z.number().int().min(0).optional(),
-});
+const BARE_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** The instants a generations listing spans: a bare date_from is its day's start, a bare date_to its day's end (UTC). */
+export function generationsWindow(body: { date_from?: string | undefined; date_to?: string | undefined }): { from?: Date; to?: Date } {
+  return {
+    ...(body.date_from ? { from: new Date(Date.parse(body.date_from)) } : {}),
+    ...(body.date_to ? { to: new Date(BARE_DATE.test(body.date_to) ? Date.parse(body.date_to) + 86_400_000 - 1 : Date.parse(body.date_to)) } : {}),
+  };
+}
+
+export const generationsBodySchema = z
+  .strictObject({
+    search: z.string().max(200).optional().describe("Text to find, case-insensitively, in the group's name or in the instructions or title of any of its runs."),
+    date_from: dateOrDateTime.optional().describe('Groups created at or after this instant (a bare date means its start, UTC).'),
+    date_to: dateOrDateTime.optional().describe('Groups created at or before this instant (a bare date includes that whole day, UTC).'),
+    page_limit: z.number().int().min(1).max(100).optional().describe('Page size, 1..100 (default 50).'),
+    page_offset: z.number().int().min(0).optional(),
+  })
+  .superRefine((body, context) => {
+    if (!body.date_from || !body.date_to || Number.isNaN(Date.parse(body.date_from)) || Number.isNaN(Date.parse(body.date_to))) return;
+    const { from, to } = generationsWindow(body);
+    if (from! > to!) context.addIssue({ code: 'custom', path: ['date_to'], message: `Is before date_from (${body.date_from}); an empty window is surely a mistake` });
+  });
 export type GenerationsBody = z.infer<typeof generationsBodySchema>;
 
 export const generationsResponseSchema = z.strictObject({

@@ -481,6 +481,10 @@ describe('generation', () => {
     assert.equal((await scoped.admin.post('/persona/generations', { date_from: tomorrow })).body.total_count, 0);
     assert.equal((await scoped.admin.post('/persona/generations', { date_to: yesterday })).body.total_count, 0);
     assert.equal((await scoped.admin.post('/persona/generations', { date_from: 'not a date' })).status, 400);
+    const backwards = await scoped.admin.post('/persona/generations', { date_from: tomorrow, date_to: yesterday });
+    assert.equal(backwards.status, 400, backwards.text);
+    assert.match(backwards.body.error.message, /date_to/);
+    assert.equal((await scoped.admin.post('/persona/generations', { date_from: `${today}T12:00:00Z`, date_to: today })).status, 200, 'a bare date_to is the end of its day');
     assert.equal((await scoped.admin.post('/persona/generations', { page_limit: 0 })).status, 400);
   });
 
