@@ -22,9 +22,11 @@ export function artifactOperations(
     const schemas = crudSchemas(family);
     const skip = new Set(replaced[type] ?? []);
     const common = { method: 'POST' as const, tag: type, access: 'member' as const };
+    // A caller whose role cannot write the family is refused (403) before its body is read.
+    const write = { ...common, access: family.writeRole === 'admin' ? ('admin' as const) : ('member' as const) };
     const candidates: Record<CrudOperationName, Operation> = {
       create: defineOperation({
-        ...common,
+        ...write,
         path: `/${type}/create`,
         operationId: `${type}_create`,
         summary: `Create a published ${type}, or publish a draft (draft_id)`,
@@ -34,7 +36,7 @@ export function artifactOperations(
         handler: ({ actor, body }) => service.create(actor, type, body),
       }),
       draft: defineOperation({
-        ...common,
+        ...write,
         path: `/${type}/draft`,
         operationId: `${type}_draft`,
         summary: `Start or change ${withArticle(type)} draft (visible only to its author and admins until published)`,
@@ -44,7 +46,7 @@ export function artifactOperations(
         handler: ({ actor, body }) => service.saveDraft(actor, type, body),
       }),
       update: defineOperation({
-        ...common,
+        ...write,
         path: `/${type}/update`,
         operationId: `${type}_update`,
         summary: `Change ${withArticle(type)}; the version goes up by one`,
@@ -74,7 +76,7 @@ export function artifactOperations(
         handler: ({ actor, body }) => service.search(actor, type, body),
       }),
       delete: defineOperation({
-        ...common,
+        ...write,
         path: `/${type}/delete`,
         operationId: `${type}_delete`,
         summary: `Delete ${withArticle(type)}`,

@@ -33,6 +33,8 @@ export function generationOperations(services: GenerationRouteServices): Operati
     operations.push(
       defineOperation({
         ...common,
+        // Generating saves records: a role that cannot write the family is refused before its body is read.
+        access: family.writeRole === 'admin' ? 'admin' : 'member',
         method: 'POST',
         path: `/${type}/generate`,
         operationId: `${type}_generate`,
@@ -52,7 +54,8 @@ export function generationOperations(services: GenerationRouteServices): Operati
         description: WATCH_DESCRIPTION,
         query: watchQuerySchema,
         response: 'event-stream',
-        bodiless: { 204: 'A finished run resumed at or after its terminal event: nothing will follow.' },
+        alsoAnswers: { 204: { description: 'A finished run resumed at or after its terminal event: nothing will follow.' } },
+        requestHeaders: { 'Last-Event-ID': 'Resume after this event id, with no gap and no duplicate (the same as `?last_event_id=`).' },
         allowQueryToken: true,
         errors: [400, 404],
         handler: async ({ actor, query, request, reply }) => {

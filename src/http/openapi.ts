@@ -50,7 +50,11 @@ export function buildOpenApiDocument(operations: Operation[], info: { version: s
       tags: [operation.tag],
       security: operation.access === 'public' ? [] : operation.allowQueryToken ? [{ bearer: [] }, { apiKey: [] }, { accessToken: [] }] : [{ bearer: [] }, { apiKey: [] }],
     };
-    if (operation.query) entry.parameters = queryParameters(operation.query);
+    const parameters = [
+      ...(operation.query ? queryParameters(operation.query) : []),
+      ...Object.entries(operation.requestHeaders ?? {}).map(([name, description]) => ({ name, in: 'header', required: false, schema: { type: 'string' }, description })),
+    ];
+    if (parameters.length > 0) entry.parameters = parameters;
     if (operation.body) {
       entry.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(operation.body, 'input') } } };
     } else if (operation.multipart) {
@@ -65,7 +69,9 @@ export function buildOpenApiDocument(operations: Operation[], info: { version: s
     const responses: Record<string, unknown> = {
       200: { description: 'Success', ...(operation.response ? { content: responseContent(operation.response) } : {}) },
     };
-    for (const [status, when] of Object.entries(operation.bodiless ?? {})) responses[status] = { description: when };
+    for (const [status, also] of Object.entries(operation.alsoAnswers ?? {})) {
+      responses[status] = { description: also.description, ...(also.response ? { content: responseContent(also.response) } : {}) };
+    }
     const statuses = new Set([...(operation.access === 'public' ? [] : [401]), ...(operation.access === 'admin' || operation.access === 'operator' ? [403] : []), ...(operation.errors ?? [])]);
     for (const status of [...statuses].sort()) {
       responses[status] = { description: STATUS_TEXT[status] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };

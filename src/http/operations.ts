@@ -38,8 +38,10 @@ export interface Operation<Body = any, Query = any> {
   allowQueryToken?: boolean;
   /** Extra statuses this operation answers with, for OpenAPI. */
   errors?: number[];
-  /** Successful answers without a body besides the 200 (status → when), for OpenAPI. */
-  bodiless?: Record<number, string>;
+  /** Successful answers besides the 200 (status → when, and the body if it has one), for OpenAPI. */
+  alsoAnswers?: Record<number, { description: string; response?: ResponseKind }>;
+  /** Request headers the operation reads besides the credentials (name → what it does), for OpenAPI. */
+  requestHeaders?: Record<string, string>;
   handler: (context: OperationContext<Body, Query>) => Promise<unknown>;
 }
 

@@ -173,6 +173,15 @@ export function mediaOperations(service: MediaService): Operation[] {
           body,
           response: 'binary',
           errors: [400, 404, 416],
+          alsoAnswers: {
+            206: { description: 'Partial content: the range asked for, with Content-Range', response: 'binary' },
+            304: { description: 'Not modified: If-None-Match named the upload\'s ETag' },
+          },
+          requestHeaders: {
+            Range: 'One byte range: bytes=a-b, bytes=a- or bytes=-n (206; unsatisfiable: 416).',
+            'If-Range': 'An ETag or date: the range applies only if the upload still matches it, else the whole upload (200).',
+            'If-None-Match': 'ETags the client holds: 304 when one is the upload\'s.',
+          },
           handler: async ({ actor, body, request, reply }) => downloadUpload(service, actor, artifact, kind, body[idField]!, request, reply),
         }),
       );

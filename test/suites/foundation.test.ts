@@ -75,6 +75,20 @@ describe('foundation', () => {
     assert.match(nullBody.body.error.message, /JSON object/);
   });
 
+  test('a known path asked with the wrong method is 405 naming the right one; an unknown path is 404', async () => {
+    const wrongMethod = await orgA.admin.get('/persona/search');
+    assert.equal(wrongMethod.status, 405, wrongMethod.text);
+    assert.equal(wrongMethod.headers.get('allow'), 'POST');
+    assert.equal(wrongMethod.body.error.code, 'method_not_allowed');
+    assert.match(wrongMethod.body.error.message, /takes POST, not GET/);
+    const watchByPost = await orgA.admin.post('/persona/watch', {});
+    assert.equal(watchByPost.status, 405);
+    assert.equal(watchByPost.headers.get('allow'), 'GET, HEAD');
+    const unknown = await orgA.admin.get('/persona/nothing');
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error.code, 'not_found');
+  });
+
   test('invalid persona data is 400 naming the field; unknown fields are 400 naming them', async () => {
     const invalid = await orgA.admin.post('/persona/create', { name: 'Too intense', data: { ...personaData, intensity: 11 } });
     assert.equal(invalid.status, 400);
@@ -146,6 +160,13 @@ describe('foundation', () => {
     assert.equal(profile.body.error.code, 'forbidden');
     const provider = await member.post('/provider/create', { name: 'p', data: { kind: 'openai', api_key_env: 'OPENAI_API_KEY' } });
     assert.equal(provider.status, 403);
+    // The role is checked before the body: a member learns nothing from a model record's validation.
+    for (const path of ['/model/create', '/model/draft', '/model/update', '/model/delete', '/model/generate', '/setting/create']) {
+      const refused = await member.post(path, { data: {} });
+      assert.equal(refused.status, 403, `${path}: ${refused.text}`);
+      assert.equal(refused.body.error.code, 'forbidden');
+    }
+    assert.equal((await member.post('/persona/create', { data: {} })).status, 400, 'a family members may write still validates');
     const org = await orgA.admin.post('/system/org_create', { name: 'nope', admin_name: 'x', admin_email: 'x@example.edu' });
     assert.equal(org.status, 403, 'only the instance operator creates orgs');
   });
@@ -352,6 +373,16 @@ describe('foundation', () => {
     for (const type of ['agent', 'attempt', 'cohort', 'persona', 'rubric', 'scenario', 'tool']) {
       for (const op of ['create', 'draft', 'update', 'get', 'search', 'delete']) assert.ok(documented.has(`POST /${type}/${op}`), `${type}/${op}`);
     }
+    // Downloads document their partial and not-modified answers and the headers that ask for them.
+    const download = response.body.paths['/system/audio_download'].post;
+    assert.deepEqual(Object.keys(download.responses).sort(), ['200', '206', '304', '400', '401', '404', '416']);
+    assert.ok(download.responses['206'].content['application/octet-stream']);
+    assert.deepEqual(download.parameters.map((parameter: any) => `${parameter.in}:${parameter.name}`), ['header:Range', 'header:If-Range', 'header:If-None-Match']);
+    const watch = response.body.paths['/persona/watch'].get;
+    assert.ok(watch.responses['204']);
+    assert.ok(watch.parameters.some((parameter: any) => parameter.in === 'header' && parameter.name === 'Last-Event-ID'));
+    // A role that cannot write a family is told so before its body is read (403 documented).
+    assert.ok(response.body.paths['/model/create'].post.responses['403']);
   });
 
   describe('embedded database maintenance (PGlite has no autovacuum)', () => {
