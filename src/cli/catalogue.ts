@@ -151,11 +151,19 @@ function actionUsage(action: string, operation: Operation): string {
   return POSITIONAL_FORMS[action] ?? (operation.body || operation.query ? `${action.replace(/_/g, '-')} [--field value ...]` : action.replace(/_/g, '-'));
 }
 
-export function familyHelp(type: ArtifactType, operations: Operation[]): string {
+/** Help for a family's actions, or (`onlyAction`, snake_case) for one of them; undefined if the family has no such action. */
+export function familyHelp(type: ArtifactType, operations: Operation[], onlyAction?: string): string | undefined {
   const family = FAMILIES[type];
   const noun = family.type === 'system' ? 'system' : family.plural;
-  const lines = [`glow ${noun} — ${family.summary}`, '', `Usage: glow ${noun} <action> [positionals] [--body JSON] [--field value ...] [--json]`, '', 'Actions:'];
-  const own = operations.filter((operation) => actionOf(operation, family) !== undefined);
+  const own = operations.filter((operation) => actionOf(operation, family) !== undefined && (onlyAction === undefined || actionOf(operation, family) === onlyAction));
+  if (onlyAction !== undefined && own.length === 0) return undefined;
+  const lines = [
+    `glow ${noun} — ${family.summary}`,
+    '',
+    `Usage: glow ${noun} ${onlyAction === undefined ? '<action>' : onlyAction.replace(/_/g, '-')} [positionals] [--body JSON] [--field value ...] [--json]`,
+    '',
+    onlyAction === undefined ? 'Actions:' : 'Action:',
+  ];
   for (const operation of own) {
     const action = actionOf(operation, family)!;
     lines.push(`  ${actionUsage(action, operation)}`, `      ${operation.summary}${operation.method === 'GET' ? ` (GET ${operation.path})` : ''}`);
@@ -176,7 +184,8 @@ export function familyHelp(type: ArtifactType, operations: Operation[]): string 
     }
   }
   if (own.length === 0) lines.push('  (none)');
-  lines.push('', `Example data: ${JSON.stringify(family.example)}`);
+  if (onlyAction === undefined || ['create', 'draft', 'update'].includes(onlyAction)) lines.push('', `Example data: ${JSON.stringify(family.example)}`);
+  else lines.push('', `All actions: glow ${noun} --help`);
   return lines.join('\n');
 }
 

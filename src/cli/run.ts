@@ -57,7 +57,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     if (actionWord === undefined || wantsHelp) {
       if (!wantsHelp && output.json) throw new UsageError(`missing the action: glow ${noun} <action>. See \`glow ${noun} --help\`.`);
       const { familyHelp, loadOperations } = await import('./catalogue.ts');
-      const help = familyHelp(type, await loadOperations());
+      const operations = await loadOperations();
+      // `glow personas generate --help` is about generate; an action the family lacks gets the whole list.
+      const help = (actionWord !== undefined ? familyHelp(type, operations, snakeCase(actionWord)) : undefined) ?? familyHelp(type, operations)!;
       if (wantsHelp) output.out(help);
       else output.err(`${help}\n\nMissing the action: glow ${noun} <action>.`);
       return wantsHelp ? 0 : 2;

@@ -323,6 +323,19 @@ describe('cli', () => {
     assert.match(result.stdout, /voice\.voice_id <string>\s+\(required\)/);
   });
 
+  test('<family> <action> --help is about that action alone; an action the family lacks gets the whole list', async () => {
+    const result = await glow(['personas', 'generate', '--help'], {});
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^Usage: glow personas generate /m);
+    assert.match(result.stdout, /^  generate \[--wait\]/m);
+    assert.match(result.stdout, /--wait\s+Follow the run/);
+    assert.doesNotMatch(result.stdout, /^  (create|search|delete)/m);
+    assert.match(result.stdout, /All actions: glow personas --help/);
+    const unknown = await glow(['personas', 'frobnicate', '--help'], {});
+    assert.equal(unknown.code, 0, unknown.stderr);
+    assert.match(unknown.stdout, /^  create/m);
+  });
+
   describe('generation', () => {
     let runId: string;
     let groupId: string;
