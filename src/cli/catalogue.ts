@@ -160,7 +160,9 @@ export function familyHelp(type: ArtifactType, operations: Operation[], onlyActi
   const lines = [
     `glow ${noun} — ${family.summary}`,
     '',
-    `Usage: glow ${noun} ${onlyAction === undefined ? '<action>' : onlyAction.replace(/_/g, '-')} [positionals] [--body JSON] [--field value ...] [--json]`,
+    onlyAction === undefined
+      ? `Usage: glow ${noun} <action> [positionals] [--body JSON] [--field value ...] [--json]`
+      : `Usage: glow ${noun} ${actionUsage(onlyAction, own[0]!)} [--json]`,
     '',
     onlyAction === undefined ? 'Actions:' : 'Action:',
   ];

@@ -30,6 +30,15 @@ const ATTEMPT_COMMANDS: Record<string, () => Promise<Command>> = {
 
 const genericCommand = async () => (await import('./commands/generic.ts')).genericCommand;
 
+/** The operation a CLI verb stands for, for its help: `upload image` is image_upload, `preview` file_preview. */
+function operationActionOf(verb: string, next: string | undefined): string {
+  const action = snakeCase(verb);
+  if ((action === 'upload' || action === 'download') && next !== undefined) return `${snakeCase(next)}_${action}`;
+  if (action === 'preview') return 'file_preview';
+  if (action === 'message') return 'chat_message';
+  return action;
+}
+
 /** Runs the CLI on `argv` (without node and the script) and answers the exit status. */
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const args = parseArgs(argv);
@@ -59,7 +68,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       const { familyHelp, loadOperations } = await import('./catalogue.ts');
       const operations = await loadOperations();
       // `glow personas generate --help` is about generate; an action the family lacks gets the whole list.
-      const help = (actionWord !== undefined ? familyHelp(type, operations, snakeCase(actionWord)) : undefined) ?? familyHelp(type, operations)!;
+      const help = (actionWord !== undefined ? familyHelp(type, operations, operationActionOf(actionWord, rest[0])) : undefined) ?? familyHelp(type, operations)!;
       if (wantsHelp) output.out(help);
       else output.err(`${help}\n\nMissing the action: glow ${noun} <action>.`);
       return wantsHelp ? 0 : 2;

@@ -331,6 +331,17 @@ describe('cli', () => {
     assert.match(result.stdout, /--wait\s+Follow the run/);
     assert.doesNotMatch(result.stdout, /^  (create|search|delete)/m);
     assert.match(result.stdout, /All actions: glow personas --help/);
+    // The CLI's own verbs find their operation: `upload image` is image_upload, `preview` file_preview.
+    for (const [argv, usage] of [
+      [['scenarios', 'upload', 'image', '--help'], /^Usage: glow scenarios upload image <path>/m],
+      [['documents', 'preview', '--help'], /^Usage: glow documents preview <file_id>/m],
+      [['attempts', 'message', '--help'], /^Usage: glow attempts chat-message/m],
+    ] as const) {
+      const verbHelp = await glow([...argv], {});
+      assert.equal(verbHelp.code, 0, verbHelp.stderr);
+      assert.match(verbHelp.stdout, usage);
+      assert.doesNotMatch(verbHelp.stdout, /^  create/m);
+    }
     const unknown = await glow(['personas', 'frobnicate', '--help'], {});
     assert.equal(unknown.code, 0, unknown.stderr);
     assert.match(unknown.stdout, /^  create/m);
