@@ -53,7 +53,7 @@ const sleep = (delay: number) => new Promise((resolve) => setTimeout(resolve, de
 
 /**
  * CPU time (ms) from /proc, where the machine has it: the whole machine's busy time, and that of
- * the given processes. On 2 CPUs a burst cannot end sooner than the CPU it needs, spread over both:
+ * the given processes (PostgreSQL's: every process of that name on this machine). On 2 CPUs a burst cannot end sooner than the CPU it needs, spread over both:
  * this shows how much of it is the server's, the database's (PostgreSQL's own processes) and the
  * load client's.
  */
@@ -377,7 +377,7 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
     const server: number[] = [];
     let busy = 0;
     const cpu = { server: 0, database: 0, client: 0, machine: 0 };
-    const databasePids = databaseUrl ? postgresPids() : [];
+    let databaseSeen = false;
     const onRequest = (_request: unknown, response: { on(event: 'finish', listener: () => void): void }) => {
       const begin = performance.now();
       response.on('finish', () => server.push(performance.now() - begin));
@@ -385,6 +385,9 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
     app.http.server.on('request', onRequest);
     try {
       for (let round = 0; round < BURSTS; round += 1) {
+        // Listed anew for each burst: the pools open and recycle backends as they go.
+        const databasePids = databaseUrl ? postgresPids() : [];
+        databaseSeen ||= databasePids.length > 0;
         const loopBefore = performance.eventLoopUtilization();
         const serverBefore = process.cpuUsage();
         const [machineBefore, databaseBefore, clientBefore] = [machineBusyMs(), processCpuMs(databasePids), processCpuMs([loadChild.pid!])];
@@ -403,14 +406,15 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
       app.http.server.off('request', onRequest);
     }
     const perRequest = (total: number) => (total * 1000) / client.length;
-    const cpuPerRequest = { server: perRequest(cpu.server), database: perRequest(cpu.database), client: perRequest(cpu.client), machine: perRequest(cpu.machine) };
+    // A database on another machine has no processes here: its CPU is not known (NaN), not 0.
+    const cpuPerRequest = { server: perRequest(cpu.server), database: databaseSeen ? perRequest(cpu.database) : NaN, client: perRequest(cpu.client), machine: perRequest(cpu.machine) };
     return { client, burstP99, server, busyPerRequest: busy / client.length, cpuPerRequest };
   };
   // Where a burst's CPU goes, and the shortest a burst can take with it spread over every CPU.
   const cpuLine = (run: { cpuPerRequest: Record<'server' | 'database' | 'client' | 'machine', number> }, what: string) => {
     const { server, database: databaseCpu, client, machine } = run.cpuPerRequest;
     const floor = (machine * TRIGGER_CONCURRENCY) / 1000 / os.cpus().length;
-    return `CPU per ${what}: server ${server.toFixed(0)} µs, ${databaseUrl ? `PostgreSQL ${databaseCpu.toFixed(0)} µs, ` : ''}load client ${client.toFixed(0)} µs, whole machine ${machine.toFixed(0)} µs;  a burst's CPU spread over ${os.cpus().length} CPUs: ${ms(floor)}`;
+    return `CPU per ${what}: server ${server.toFixed(0)} µs, ${databaseUrl ? `PostgreSQL ${Number.isNaN(databaseCpu) ? 'n/a (not on this machine)' : `${databaseCpu.toFixed(0)} µs`}, ` : ''}load client ${client.toFixed(0)} µs, whole machine ${machine.toFixed(0)} µs;  a burst's CPU spread over ${os.cpus().length} CPUs: ${ms(floor)}`;
   };
   const spread = (run: { burstP99: number[] }) =>
     `per-burst p99: median ${ms(percentile(run.burstP99, 50))}, best ${ms(Math.min(...run.burstP99))}, worst ${ms(Math.max(...run.burstP99))}`;

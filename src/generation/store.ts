@@ -441,7 +441,8 @@ export async function setTerminalSeq(executor: Executor, runId: string, seq: num
   await executor
     .with('inserted_messages', (db) => db.insertInto('generation_messages').values(rows).returning('created_at'))
     .updateTable('generation_runs')
-    // Naming the inserted rows makes the insert run first (an unreferenced one runs after the update).
+    // The order in which PostgreSQL runs the insert and evaluates clock_timestamp() is not promised:
+    // the end is the later of the two, read through the inserted rows' own created_at.
     .set({ terminal_event_seq: seq, ended_at: sql<Date>`GREATEST(clock_timestamp(), (SELECT max(created_at) FROM inserted_messages))` as any })
     .where('id', '=', runId)
     .execute();

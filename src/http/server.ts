@@ -59,7 +59,8 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
 
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
-    // A known path asked with another method (GET of a POST operation) is 405, naming the methods it takes.
+    // A known path asked with another method (GET of a POST operation) is 405, naming the methods it
+    // takes. hasRoute compares route patterns: right while every route is a fixed path, as all are.
     const allowed = ['GET', 'HEAD', 'POST'].filter((method) => method !== request.method && app.hasRoute({ method: method as 'GET' | 'HEAD' | 'POST', url: path }));
     if (allowed.length > 0) {
       reply.status(405).header('allow', allowed.join(', ')).send(errorBody('method_not_allowed', `${path} takes ${allowed.filter((method) => method !== 'HEAD').join(' or ')}, not ${request.method}.`));

@@ -178,8 +178,8 @@ export function mediaOperations(service: MediaService): Operation[] {
             304: { description: 'Not modified: If-None-Match named the upload\'s ETag' },
           },
           requestHeaders: {
-            Range: 'One byte range: bytes=a-b, bytes=a- or bytes=-n (206; unsatisfiable: 416).',
-            'If-Range': 'An ETag or date: the range applies only if the upload still matches it, else the whole upload (200).',
+            Range: 'One byte range: bytes=a-b, bytes=a- or bytes=-n (206; unsatisfiable: 416). Several ranges get the whole upload (200).',
+            'If-Range': 'The ETag the client holds: the range applies only if it is still the upload\'s, else the whole upload (200). A date never matches (uploads carry no Last-Modified).',
             'If-None-Match': 'ETags the client holds: 304 when one is the upload\'s.',
           },
           handler: async ({ actor, body, request, reply }) => downloadUpload(service, actor, artifact, kind, body[idField]!, request, reply),
