@@ -59,11 +59,7 @@ export class EventHub {
     this.unlisten = await this.database.listen(EVENTS_CHANNEL, (text) => {
       const notification = parseNotification(text);
       if (!notification) return;
-      const waiters = this.runWaiters.get(notification.runId);
-      if (waiters) {
-        this.runWaiters.delete(notification.runId);
-        for (const waiter of waiters) waiter(notification.groupId);
-      }
+      this.runFound(notification.runId, notification.groupId);
       if (this.groups.has(notification.groupId)) this.pull(notification.groupId);
     }, () => this.resume()); // the listening connection was restored
     // A writer that dies between its commit and the batched notification never sends it; a pull
@@ -90,13 +86,16 @@ export class EventHub {
     const waiting = [...this.runWaiters.keys()];
     if (waiting.length === 0) return;
     void groupsOfRuns(this.database, waiting).then((found) => {
-      for (const { runId, groupId } of found) {
-        const waiters = this.runWaiters.get(runId);
-        if (!waiters) continue;
-        this.runWaiters.delete(runId);
-        for (const waiter of waiters) waiter(groupId);
-      }
+      for (const { runId, groupId } of found) this.runFound(runId, groupId);
     }, () => {});
+  }
+
+  /** The run has an event in `groupId`: whoever waited for it to exist is told, once. */
+  private runFound(runId: string, groupId: string): void {
+    const waiters = this.runWaiters.get(runId);
+    if (!waiters) return;
+    this.runWaiters.delete(runId);
+    for (const waiter of waiters) waiter(groupId);
   }
 
   private pullAll(): void {
