@@ -72,7 +72,7 @@ export async function createApp(config: Config, database: Database): Promise<Glo
   const artifacts = new ArtifactService(database, createUploadLinks(database));
   const foreground = new ForegroundWork();
   const identity = new IdentityService(database, artifacts, foreground, config.GLOW_TOKEN_CACHE_SECONDS * 1000);
-  const revocation = new TokenRevocation(database, artifacts, identity);
+  const revocation = new TokenRevocation(database, artifacts);
   // Another process's changes arrive through the database (IdentityService.followChanges); this
   // process's own are forgotten as soon as they commit.
   artifacts.onCommittedChange((type) => {

@@ -94,7 +94,8 @@ export class ArtifactService {
     this.changeListeners.push(listener);
   }
 
-  private committedChange(type: ArtifactType): void {
+  /** Tells the listeners of a committed change to a record of `type`; for writers of records outside this service (token revocation). */
+  committedChange(type: ArtifactType): void {
     for (const listener of this.changeListeners) listener(type);
   }
 

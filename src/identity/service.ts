@@ -262,10 +262,9 @@ export class TokenRevocation {
   constructor(
     private readonly database: Database,
     private readonly artifacts: ArtifactService,
-    private readonly identity: IdentityService,
   ) {}
 
-  /** Revokes a token at once: its row goes, and its kept actor with it, so the next request with it is 401. Members may revoke their own. */
+  /** Revokes a token at once: its row goes, and (announced as a committed change) its kept actor with it, so the next request with it is 401. Members may revoke their own. */
   async revoke(actor: Actor, id: string): Promise<{ id: string; deleted: true }> {
     const revoked = await this.database.db.transaction().execute(async (trx) => {
       const record = await this.artifacts.readRow(actor, 'auth', id, trx, true);
@@ -274,7 +273,7 @@ export class TokenRevocation {
       await recordAudit(trx, actor, actor.orgId, { action: 'auth.delete', artifactType: 'auth', artifactId: record.id });
       return { id: record.id, deleted: true as const };
     });
-    this.identity.forgetActors();
+    this.artifacts.committedChange('auth');
     return revoked;
   }
 }
