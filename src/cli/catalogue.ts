@@ -8,6 +8,7 @@ import { FAMILIES } from '../artifacts/families/index.ts';
 import type { ArtifactType, FamilyDefinition } from '../artifacts/types.ts';
 import { artifactOperations } from '../artifacts/routes.ts';
 import { loadConfig } from '../config.ts';
+import { jsonSchema } from '../http/openapi.ts';
 import type { Operation } from '../http/operations.ts';
 import { identityOperations, REPLACED_BY_IDENTITY } from '../identity/routes.ts';
 import type { CoreServices } from '../module.ts';
@@ -60,7 +61,7 @@ interface JsonSchema {
 }
 
 function toJsonSchema(schema: z.ZodType): JsonSchema {
-  return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  return jsonSchema(schema, 'input') as JsonSchema;
 }
 
 /** A short type for help: `integer 1..10`, `uuid`, `string[]`, `draft|published`. */

@@ -7,6 +7,7 @@ import { FAMILIES } from '../artifacts/families/index.ts';
 import { ARTIFACT_TYPES, MEDIA_KINDS } from '../artifacts/types.ts';
 import { MAX_RESOURCES_PER_RUN } from '../generation/http-schemas.ts';
 import { FAMILY_MEDIA } from '../generation/media-request.ts';
+import { jsonSchema } from '../http/openapi.ts';
 import { REPLACED_BY_IDENTITY } from '../identity/routes.ts';
 import { hostedMedia } from '../media/kinds.ts';
 
@@ -26,6 +27,8 @@ export function consoleCatalog() {
         /** Made by identity's own operations (flat create fields, no drafts). */
         identity: type in REPLACED_BY_IDENTITY,
         example: family.example,
+        /** The record data's JSON Schema, from the family's zod schema: the console's form is drawn from it. */
+        data_schema: jsonSchema(family.data, 'input'),
         uploads: hostedMedia(type).uploads,
         upload_refs: family.uploadRefs ?? {},
         artifact_refs: family.artifactRefs ?? {},

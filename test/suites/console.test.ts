@@ -130,7 +130,7 @@ describe('web console', () => {
 
       // The saved persona opens from the frame's link; its group shows the run as the offline model's.
       await page.click('.frames li[data-type=GenerationSavedEvent] a');
-      await page.waitForSelector('textarea[name=data]');
+      await page.waitForSelector('.data-editor');
       assert.match(await page.inputValue('input[name=name]'), /Passive Student/);
       await page.goto(`${harness.baseUrl}/console/#/persona/generations?search=passive`);
       await page.waitForSelector('table a');
@@ -278,7 +278,7 @@ describe('web console', () => {
       await page.fill('input[name=name]', 'Lena Learner');
       await page.fill('input[name=email]', `lena-${org.orgId.slice(0, 8)}@example.edu`);
       await page.click('button[type=submit]');
-      await page.waitForSelector('textarea[name=data]');
+      await page.waitForSelector('.data-editor');
       const profileId = new URL(page.url()).hash.split('/').pop()!;
       const profile = await org.admin.post('/profile/get', { id: profileId });
       assert.equal(profile.body.data.role, 'member');
@@ -310,6 +310,13 @@ describe('web console', () => {
       await page.goto(`${harness.baseUrl}/console/#/setting`);
       await page.waitForSelector('#main h1:text-is("settings")');
       assert.equal(await page.locator('a:has-text("Generate")').count(), 0, 'members may not generate settings');
+
+      // Another's record is shown, not offered for editing: the form's fields are read-only, with nothing to add, remove or save.
+      const adminRubric = await org.admin.post('/rubric/create', { name: 'Admin rubric', data: FAMILIES.rubric.example });
+      await page.goto(`${harness.baseUrl}/console/#/rubric/id/${adminRubric.body.id}`);
+      await page.waitForSelector('.data-editor input[name="data.criteria[0].name"]');
+      assert.equal(await page.getAttribute('input[name="data.criteria[0].name"]', 'readonly'), '');
+      assert.equal(await page.locator('.data-editor button:not(.tab), #main button.primary').count(), 0);
 
       // A member mints a token for themselves, and only for themselves.
       await page.goto(`${harness.baseUrl}/console/#/auth/new`);
@@ -345,13 +352,14 @@ describe('web console', () => {
       const stored = await org.admin.post('/scenario/get', { id: scenarioId });
       const { image_upload_ids: _images, video_upload_ids: _videos, ...exampleWithoutUploads } = FAMILIES.scenario.example as Record<string, unknown>;
       assert.deepEqual(stored.body.data, exampleWithoutUploads);
-      // Keys are shown in the example's order, not the database's.
+      // As JSON, keys are shown in the example's order, not the database's.
+      await page.click('.tabs button:text-is("JSON")');
       assert.deepEqual(Object.keys(JSON.parse(await page.inputValue('textarea[name=data]'))), Object.keys(exampleWithoutUploads));
 
       await page.goto(`${harness.baseUrl}/console/#/simulation/new`);
       await page.waitForSelector('h2:text-is("New simulation")');
-      const data = JSON.parse(await page.inputValue('textarea[name=data]'));
-      assert.equal(data.persona_id, '');
+      assert.equal(await page.inputValue('input[name="data.persona_id"]'), '');
+      assert.match(await page.textContent('.field[data-path="data.persona_id"]') ?? '', /The id of a persona of your org/);
       assert.match(await page.textContent('main') ?? '', /Fill in the ids of records of your org: persona_id \(a persona\), scenario_id \(a scenario\)/);
       await page.close();
     });
@@ -362,6 +370,8 @@ describe('web console', () => {
       const before = await org.admin.post('/persona/search', {});
       await page.goto(`${harness.baseUrl}/console/#/persona/new`);
       await page.fill('input[name=name]', 'Too intense');
+      // A field the schema does not know can only be written as JSON.
+      await page.click('.tabs button:text-is("JSON")');
       await page.fill('textarea[name=data]', JSON.stringify({ ...FAMILIES.persona.example, intensity: 11, mood: 'grumpy' }));
       await page.click('button.primary');
       await page.waitForSelector('[role=alert]');
@@ -370,6 +380,10 @@ describe('web console', () => {
       assert.match(alert, /data\.mood is not a known field/);
       const afterwards = await org.admin.post('/persona/search', {});
       assert.equal(afterwards.body.total_count, before.body.total_count);
+      // The form will not draw a field it does not know: the data stays JSON, and the page says why.
+      await page.click('.tabs button:text-is("Form")');
+      assert.match(await page.textContent('.data-editor p.notice') ?? '', /keep editing it as JSON/);
+      assert.equal(await page.locator('textarea[name=data]').count(), 1);
 
       // Fixed in the page, it is created and published, and listed.
       await page.fill('textarea[name=data]', JSON.stringify(FAMILIES.persona.example));
@@ -379,6 +393,77 @@ describe('web console', () => {
       await page.waitForSelector('table a');
       assert.equal(await page.textContent('table a'), 'Too intense');
       assert.equal(await page.getAttribute('[data-total]', 'data-total'), '1');
+      await page.close();
+    });
+    test('a persona written in the form is stored with its schema\'s types; form and JSON show the same data; refused fields are marked where they are', async (context) => {
+      const page = await open(context, org.admin.token!);
+      if (!page) return;
+      await page.goto(`${harness.baseUrl}/console/#/persona/new`);
+      await page.fill('input[name=name]', 'Form-made persona');
+      // Starts as the example; a list is one item per line, blank lines and edge spaces dropped.
+      assert.equal(await page.inputValue('input[name="data.role"]'), FAMILIES.persona.example.role);
+      await page.fill('textarea[name="data.traits"]', 'shy\n  answers in questions  \n\n');
+      await page.fill('input[name="data.intensity"]', '7');
+      // Optional fields left empty are left out, and so is a group (the voice) left wholly empty.
+      await page.fill('textarea[name="data.goals"]', '');
+      await page.fill('textarea[name="data.background"]', '');
+      for (const field of ['voice_id', 'speed', 'language']) await page.fill(`input[name="data.voice.${field}"]`, '');
+      await page.click('button.primary');
+      await page.waitForSelector('.badge.published');
+      const personaId = new URL(page.url()).hash.split('/').pop()!;
+      const stored = await org.admin.post('/persona/get', { id: personaId });
+      const { goals: _goals, background: _background, voice: _voice, ...kept } = FAMILIES.persona.example as Record<string, unknown>;
+      assert.deepEqual(stored.body.data, { ...kept, traits: ['shy', 'answers in questions'], intensity: 7 });
+
+      // The record opens in the form; as JSON it is the same data; changed there, the form shows the change.
+      await page.waitForSelector('.data-editor input[name="data.intensity"]');
+      await page.click('.tabs button:text-is("JSON")');
+      const asJson = JSON.parse(await page.inputValue('textarea[name=data]'));
+      assert.deepEqual(asJson, stored.body.data);
+      await page.fill('textarea[name=data]', JSON.stringify({ ...asJson, intensity: 11, traits: [] }));
+      await page.click('.tabs button:text-is("Form")');
+      assert.equal(await page.inputValue('input[name="data.intensity"]'), '11');
+      await page.click('button.primary');
+      await page.waitForSelector('[role=alert]');
+      // Each refusal beside its field, as well as in the list at the top; nothing changed.
+      assert.match(await page.textContent('.field.invalid[data-path="data.intensity"] .field-error') ?? '', /10/);
+      assert.match(await page.textContent('.field.invalid[data-path="data.traits"] .field-error') ?? '', /\S/);
+      assert.equal(await page.locator('.field.invalid').count(), 2);
+      const unchanged = await org.admin.post('/persona/get', { id: personaId });
+      assert.equal(unchanged.body.version, stored.body.version);
+      assert.deepEqual(unchanged.body.data, stored.body.data);
+      await page.fill('input[name="data.intensity"]', '9');
+      await page.fill('textarea[name="data.traits"]', 'guarded');
+      await page.click('button.primary');
+      await page.waitForFunction(() => document.querySelectorAll('.field.invalid, [role=alert]').length === 0 && document.querySelector('h2')?.textContent?.includes('Form-made persona'));
+      const saved = await org.admin.post('/persona/get', { id: personaId });
+      assert.equal(saved.body.version, stored.body.version + 1);
+      assert.deepEqual(saved.body.data, { ...stored.body.data, intensity: 9, traits: ['guarded'] });
+      await page.close();
+    });
+
+    test('lists of groups in the form grow and shrink: a rubric loses a criterion and gains a level', async (context) => {
+      const page = await open(context, org.admin.token!);
+      if (!page) return;
+      const example = FAMILIES.rubric.example as { criteria: { levels: unknown[] }[] };
+      assert.ok(example.criteria.length >= 2, 'the rubric example has two criteria to start from');
+      const rubric = await org.admin.post('/rubric/create', { name: 'Listening rubric', data: example });
+      assert.equal(rubric.status, 200, rubric.text);
+      await page.goto(`${harness.baseUrl}/console/#/rubric/id/${rubric.body.id}`);
+      await page.waitForSelector('.data-editor');
+      await page.click('button:text-is("Remove criterion 2")');
+      const levels = example.criteria[0]!.levels.length;
+      await page.click('fieldset[data-path="data.criteria[0].levels"] > button:text-is("Add level")');
+      const added = `data.criteria[0].levels[${levels}]`;
+      await page.fill(`input[name="${added}.label"]`, 'Not attempted');
+      await page.fill(`textarea[name="${added}.description"]`, 'Does not try to paraphrase.');
+      await page.fill(`input[name="${added}.points"]`, '0');
+      await page.click('button.primary');
+      await page.waitForSelector(`p.muted:has-text("Version ${rubric.body.version + 1} ·")`);
+      const saved = await org.admin.post('/rubric/get', { id: rubric.body.id });
+      const criteria = saved.body.data.criteria as { levels: unknown[] }[];
+      assert.equal(criteria.length, 1);
+      assert.deepEqual(criteria[0]!.levels, [...example.criteria[0]!.levels, { label: 'Not attempted', description: 'Does not try to paraphrase.', points: 0 }]);
       await page.close();
     });
   });

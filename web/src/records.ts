@@ -1,8 +1,9 @@
-import type { Api, ArtifactRecord, Family, SearchPage } from './api.ts';
+import { ApiError, type Api, type ArtifactRecord, type Family, type SearchPage } from './api.ts';
 import { badge, h, replaceChildren, when, type Child } from './dom.ts';
 import type { Context } from './main.ts';
 import { familyHeader, hashWith, mayCreate, mayWrite, mediaView, pager, problemView } from './parts.ts';
 import { startPractice } from './practice.ts';
+import { dataForm, formShows, showFieldErrors, type JsonSchema, type ValueEditor } from './schema-form.ts';
 
 const PAGE = 25;
 
@@ -84,32 +85,105 @@ function startingData(family: Family): Record<string, unknown> {
   return data;
 }
 
-/** The name, description and data fields, as a form; `data` is edited as JSON and checked by the server. */
-function recordFields(family: Family, initial: { name: string; description: string; data: Record<string, unknown> }, readOnly = false) {
-  const name = h('input', { name: 'name', value: initial.name, required: true, size: 50, readOnly });
-  const description = h('input', { name: 'description', value: initial.description, size: 80, readOnly });
-  const data = h('textarea', { name: 'data', value: json(inSchemaOrder(family, initial.data)), rows: 18, spellcheck: false, readOnly });
-  const read = (): { name: string; description: string; data: unknown } => {
-    let parsed: unknown;
+/** What a reference field holds, said under it. */
+function referenceNotes(family: Family): Record<string, string> {
+  const notes: Record<string, string> = {};
+  for (const [field, type] of Object.entries(family.artifact_refs)) notes[field] = `The id of a ${type} of your org (its page shows it).`;
+  for (const [field, kind] of Object.entries(family.upload_refs)) notes[field] = `The upload id of a ${kind} (the Files page lists them).`;
+  return notes;
+}
+
+/**
+ * The record's data, edited in a form drawn from the family's schema or as JSON; the user
+ * switches between the two. Data the form cannot show exactly opens as JSON.
+ */
+function dataEditor(family: Family, initial: Record<string, unknown>, readOnly: boolean) {
+  const schema = family.data_schema as JsonSchema;
+  const notes = referenceNotes(family);
+  const holder = h('div', {});
+  const problem = h('div', {});
+  let form: ValueEditor | undefined;
+  let text: HTMLTextAreaElement | undefined;
+  const parse = (): Record<string, unknown> => {
     try {
-      parsed = JSON.parse(data.value);
+      return JSON.parse(text!.value) as Record<string, unknown>;
     } catch (error) {
       throw new Error(`data is not valid JSON: ${(error as Error).message}`);
     }
-    return { name: name.value, description: description.value, data: parsed };
   };
-  const view: Child[] = [h('label', {}, 'Name', name), h('label', {}, 'Description', description), h('label', {}, 'Data (JSON)', data)];
-  return { view, read };
+  const read = (): Record<string, unknown> => (form ? ((form.read() as Record<string, unknown> | undefined) ?? {}) : parse());
+  const formTab = h('button', { type: 'button', class: 'tab', on: { click: () => toForm() } }, 'Form');
+  const jsonTab = h('button', { type: 'button', class: 'tab', on: { click: () => toJson() } }, 'JSON');
+  const mark = () => {
+    formTab.setAttribute('aria-pressed', String(form !== undefined));
+    jsonTab.setAttribute('aria-pressed', String(text !== undefined));
+  };
+  const showForm = (data: Record<string, unknown>) => {
+    form = dataForm(schema, data, { readOnly, notes });
+    text = undefined;
+    replaceChildren(holder, form.element);
+    mark();
+  };
+  const showJson = (data: unknown) => {
+    text = h('textarea', { name: 'data', value: json(isPlainObject(data) ? inSchemaOrder(family, data) : data), rows: 18, spellcheck: false, readOnly });
+    form = undefined;
+    replaceChildren(holder, text);
+    mark();
+  };
+  const toJson = () => {
+    replaceChildren(problem);
+    if (form) showJson(read());
+  };
+  const toForm = () => {
+    replaceChildren(problem);
+    if (!text) return;
+    try {
+      const data = parse();
+      if (!isPlainObject(data) || !formShows(schema, data)) {
+        replaceChildren(problem, h('p', { class: 'notice' }, 'The form cannot show this data as it stands (a field it does not know, a value of another type, or a list item with a line break): keep editing it as JSON.'));
+        return;
+      }
+      showForm(data);
+    } catch (error) {
+      replaceChildren(problem, problemView(error));
+    }
+  };
+  if (formShows(schema, initial)) showForm(initial);
+  else showJson(initial);
+  const view = h('div', { class: 'data-editor' }, h('div', { class: 'row tabs', attrs: { role: 'group', 'aria-label': 'Edit the data as' } }, h('span', { class: 'muted' }, 'Data'), formTab, jsonTab), problem, holder);
+  return {
+    view,
+    read,
+    /** The server's field errors, beside the fields (in the form). */
+    showErrors: (errors: { path: string; message: string }[]) => showFieldErrors(holder, form ? errors : []),
+  };
 }
 
-/** Runs a form's action, showing its failure in `problem` (a 401 also signs out, through the API). */
-function acting(problem: HTMLElement) {
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The name, description and data fields; the server checks the data against the family's schema. */
+function recordFields(family: Family, initial: { name: string; description: string; data: Record<string, unknown> }, readOnly = false) {
+  const name = h('input', { name: 'name', value: initial.name, required: true, size: 50, readOnly });
+  const description = h('input', { name: 'description', value: initial.description, size: 80, readOnly });
+  const data = dataEditor(family, initial.data, readOnly);
+  const read = (): { name: string; description: string; data: unknown } => ({ name: name.value, description: description.value, data: data.read() });
+  const view: Child[] = [h('label', {}, 'Name', name), h('label', {}, 'Description', description), data.view];
+  return { view, read, showErrors: data.showErrors };
+}
+
+/**
+ * Runs a form's action, showing its failure in `problem` (a 401 also signs out, through the API),
+ * and the fields the server refused beside them.
+ */
+function acting(problem: HTMLElement, fields?: { showErrors(errors: { path: string; message: string }[]): void }) {
   return (work: () => Promise<void>) => async () => {
     replaceChildren(problem);
+    fields?.showErrors([]);
     try {
       await work();
     } catch (error) {
       replaceChildren(problem, problemView(error));
+      if (error instanceof ApiError) fields?.showErrors((error.details?.fields as { path: string; message: string }[] | undefined) ?? []);
     }
   };
 }
@@ -125,7 +199,7 @@ export async function renderNewRecord(context: Context, family: Family): Promise
   const fields = recordFields(family, { name: '', description: '', data: startingData(family) });
   const references = Object.entries(family.artifact_refs);
   const problem = h('div', {});
-  const act = acting(problem);
+  const act = acting(problem, fields);
   const save = (operation: 'create' | 'draft') =>
     act(async () => {
       const record = await api.call<ArtifactRecord>(`/${family.type}/${operation}`, fields.read());
@@ -237,7 +311,7 @@ export async function renderRecord({ api, me, main, navigate }: Context, family:
   const editable = writable && family.type !== 'auth';
   const fields = recordFields(family, record, !editable);
   const problem = h('div', {});
-  const act = acting(problem);
+  const act = acting(problem, fields);
   const update = act(async () => {
     await api.call(`/${family.type}/update`, { id, ...fields.read(), expected_version: record.version });
     navigate(`#/${family.type}/id/${id}`);
