@@ -57,3 +57,33 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, prefix
   if (!result.success) throw validationError(result.error, prefix);
   return result.data;
 }
+
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Where in `value` a string holds what PostgreSQL text cannot: a NUL character or half a surrogate pair. */
+function unstorableTextAt(value: unknown, path: (string | number)[]): (string | number)[] | undefined {
+  if (typeof value === 'string') return value.includes('\0') || UNPAIRED_SURROGATE.test(value) ? path : undefined;
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index += 1) {
+      const found = unstorableTextAt(value[index], [...path, index]);
+      if (found) return found;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const found = unstorableTextAt(key, [...path, key]) ?? unstorableTextAt(item, [...path, key]);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Text the database cannot store is the caller's 400, not a failed INSERT's 500: a NUL character
+ * (JSON's \u0000, or a raw byte in a form field) or an unpaired surrogate (JSON's \ud800 alone).
+ */
+export function assertStorableText(value: unknown, prefix: (string | number)[] = []): void {
+  const path = unstorableTextAt(value, prefix);
+  if (!path) return;
+  const field = formatPath([], path) || '(body)';
+  throw new AppError(400, 'invalid_request', `${field}: text may not hold a NUL character (\\u0000) or an unpaired surrogate (a lone \\ud800-\\udfff).`, { fields: [{ path: field, message: 'holds a NUL character or an unpaired surrogate' }] });
+}

@@ -1,6 +1,9 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import secureJson from 'secure-json-parse';
-import { AppError, type ErrorBody } from './errors.ts';
+import { AppError, assertStorableText, type ErrorBody } from './errors.ts';
+
+/** A JSON escape of a NUL character or of a surrogate. */
+const MAY_HOLD_UNSTORABLE_TEXT = /\\u(0000|d[89a-f])/i;
 
 function errorBody(code: string, message: string, details?: Record<string, unknown>): ErrorBody {
   return { error: { code, message, ...(details ? { details } : {}) } };
@@ -35,8 +38,20 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
       return;
     }
     // `null` would otherwise read as "no body"; every operation takes an object.
-    if (parsed === null) done(new AppError(400, 'invalid_json', 'The request body must be a JSON object, not null.'), undefined);
-    else done(null, parsed);
+    if (parsed === null) {
+      done(new AppError(400, 'invalid_json', 'The request body must be a JSON object, not null.'), undefined);
+      return;
+    }
+    // JSON can only carry those characters escaped: most bodies are passed over by this test.
+    if (MAY_HOLD_UNSTORABLE_TEXT.test(body as string)) {
+      try {
+        assertStorableText(parsed);
+      } catch (error) {
+        done(error as AppError, undefined);
+        return;
+      }
+    }
+    done(null, parsed);
   });
 
   app.setErrorHandler((error: any, request, reply) => {

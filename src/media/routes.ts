@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Multipart } from '@fastify/multipart';
 import { z } from 'zod';
 import { ARTIFACT_TYPES, type ArtifactType, type MediaKind } from '../artifacts/types.ts';
-import { AppError, badRequest, parseWith } from '../http/errors.ts';
+import { AppError, assertStorableText, badRequest, parseWith } from '../http/errors.ts';
 import { defineOperation, type Operation } from '../http/operations.ts';
 import type { Actor } from '../identity/actor.ts';
 import { allowlistDescription, hostedMedia } from './kinds.ts';
@@ -61,12 +61,14 @@ async function readUploadForm(request: FastifyRequest, kind: MediaKind, service:
           throw badRequest(`Unknown form field: ${part.fieldname}. An upload takes the parts file, name and description.`, { unknown_fields: [part.fieldname] });
         }
         labels[part.fieldname] = String(part.value);
+        assertStorableText(labels[part.fieldname], [part.fieldname]);
         continue;
       }
       if (part.fieldname !== 'file') {
         throw badRequest(`Unknown file part: ${part.fieldname}. Send the bytes in the part named file.`, { unknown_fields: [part.fieldname] });
       }
       if (staged) throw badRequest('Send one file per upload: the form has more than one file part.');
+      assertStorableText(part.filename ?? '', ['file (its file name)']);
       await beforeFile?.();
       staged = await service.stageFile(kind, { stream: part.file, declaredType: part.mimetype, filename: part.filename });
     }

@@ -4,6 +4,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { FAMILIES } from '../../src/artifacts/families/index.ts';
 import { LISTEN_APPLICATION_NAME } from '../../src/db/database.ts';
 import { vacuumTables } from '../../src/db/maintenance.ts';
 import { eventually } from '../support/eventually.ts';
@@ -73,6 +74,31 @@ describe('foundation', () => {
     });
     assert.equal(nullBody.status, 400);
     assert.match(nullBody.body.error.message, /JSON object/);
+  });
+
+  test('text the database cannot hold (a NUL character, half a surrogate pair) is a 400 naming the field, and nothing is written', async () => {
+    const before = await harness.database.db.selectFrom('artifacts').select((eb) => eb.fn.countAll<string>().as('count')).where('org_id', '=', orgA.orgId).executeTakeFirstOrThrow();
+    const runsBefore = await harness.database.db.selectFrom('generation_runs').select((eb) => eb.fn.countAll<string>().as('count')).where('org_id', '=', orgA.orgId).executeTakeFirstOrThrow();
+    const cases: [string, string, string][] = [
+      ['/persona/create', `{"name":"a\\u0000b","data":${JSON.stringify(FAMILIES.persona.example)}}`, 'name'],
+      ['/persona/generate', '{"instructions":["fine","a\\ud800b"]}', 'instructions[1]'],
+      ['/persona/generate', '{"instructions":["x"],"title":"\\uDC00"}', 'title'],
+      ['/persona/search', '{"search":"a\\u0000"}', 'search'],
+    ];
+    for (const [path, rawBody, field] of cases) {
+      const response = await harness.anonymous.request('POST', path, { rawBody, headers: { 'content-type': 'application/json', authorization: `Bearer ${orgA.admin.token}` } });
+      assert.equal(response.status, 400, `${path} ${rawBody}: ${response.text}`);
+      assert.equal(response.body.error.code, 'invalid_request');
+      assert.deepEqual(response.body.error.details.fields.map((item: { path: string }) => item.path), [field]);
+      assert.match(response.body.error.message, /NUL character/);
+    }
+    // A surrogate pair written as two escapes is one character, and fine.
+    const paired = await harness.anonymous.request('POST', '/persona/search', { rawBody: '{"search":"\\ud83d\\ude00"}', headers: { 'content-type': 'application/json', authorization: `Bearer ${orgA.admin.token}` } });
+    assert.equal(paired.status, 200, paired.text);
+    const after = await harness.database.db.selectFrom('artifacts').select((eb) => eb.fn.countAll<string>().as('count')).where('org_id', '=', orgA.orgId).executeTakeFirstOrThrow();
+    const runsAfter = await harness.database.db.selectFrom('generation_runs').select((eb) => eb.fn.countAll<string>().as('count')).where('org_id', '=', orgA.orgId).executeTakeFirstOrThrow();
+    assert.equal(Number(after.count), Number(before.count));
+    assert.equal(Number(runsAfter.count), Number(runsBefore.count));
   });
 
   test('a known path asked with the wrong method is 405 naming the right one; an unknown path is 404', async () => {

@@ -420,6 +420,14 @@ describe('media', () => {
     // The id's kind must match the route's kind.
     assert.equal((await fetchBinary(orgA.admin, '/system/audio_download', { audio_id: image.body.upload_id })).status, 404);
     assert.equal((await fetchBinary(orgA.admin, '/system/image_download', { image_id: image.body.upload_id })).status, 200);
+    // A label or file name the database cannot hold is the caller's 400, and leaves no row.
+    const uploadsBefore = await harness.database.db.selectFrom('uploads').select('id').where('org_id', '=', orgA.orgId).execute();
+    const nulLabel = await upload(orgA.admin, '/scenario/image_upload', { bytes: await smallJpeg(), type: 'image/jpeg' }, { name: 'a\u0000b' });
+    assert.equal(nulLabel.status, 400, JSON.stringify(nulLabel.body));
+    assert.match(nulLabel.body.error.message, /^name: .*NUL character/);
+    const nulName = await upload(orgA.admin, '/scenario/image_upload', { bytes: await smallJpeg(), type: 'image/jpeg', filename: 'a\u0000.jpg' });
+    assert.equal(nulName.status, 400, JSON.stringify(nulName.body));
+    assert.equal((await harness.database.db.selectFrom('uploads').select('id').where('org_id', '=', orgA.orgId).execute()).length, uploadsBefore.length);
     // A JSON route still refuses a form body.
     const form = new FormData();
     form.append('name', 'x');
