@@ -142,7 +142,7 @@ export class GenerationService {
     }
     if (key) {
       const previous = await findIdempotencyEntry(this.options.database.db, actor.orgId, actor.profileId, key);
-      if (previous) return this.replay(previous, hash, body);
+      if (previous) return this.replay(previous, type, hash, body);
     }
     let response: GenerateResponse;
     try {
@@ -176,7 +176,7 @@ export class GenerationService {
       const clientRunIdTaken = error instanceof ClientRunIdTaken || ((error as { code?: string }).code === '23505' && body.client_run_id);
       if (key && (error instanceof IdempotencyKeyTaken || clientRunIdTaken)) {
         const previous = await findIdempotencyEntry(this.options.database.db, actor.orgId, actor.profileId, key);
-        if (previous) return this.replay(previous, hash, body);
+        if (previous) return this.replay(previous, type, hash, body);
       }
       if (clientRunIdTaken) {
         throw conflict(`client_run_id ${body.client_run_id} already names a run; mint a new one for each trigger.`);
@@ -237,9 +237,15 @@ export class GenerationService {
     return responses;
   }
 
-  private async replay(previous: { request_hash: string; response: GenerateResponse }, hash: string, body: GenerateBody): Promise<GenerateResponse> {
+  private async replay(previous: { request_hash: string; response: GenerateResponse }, type: ArtifactType, hash: string, body: GenerateBody): Promise<GenerateResponse> {
     if (previous.request_hash !== hash) {
       throw conflict(`idempotency_key ${body.idempotency_key} was already used with a different request body.`, { idempotency_key: body.idempotency_key });
+    }
+    // The same body sent to another family's route is another request: its handles would name a
+    // run that route cannot watch or cancel.
+    const run = await findRun(this.options.database.db, previous.response.run_id);
+    if (run && run.artifact_type !== type) {
+      throw conflict(`idempotency_key ${body.idempotency_key} was already used for a ${run.artifact_type} generation; use a new key for this ${type} one.`, { idempotency_key: body.idempotency_key });
     }
     const response = { ...previous.response, produced_media: [...(previous.response.produced_media ?? [])] };
     if (body.wait_for_complete) response.produced_media = await this.waitForEnd(response.group_id, response.run_id);

@@ -236,7 +236,7 @@ describe('generation', () => {
     assert.equal((await member.post('/model/generate', { instructions: ['a model'] })).status, 403);
   });
 
-  test('idempotency_key: the same body gets the first response, another body 409', async () => {
+  test('idempotency_key: the same body gets the first response, another body 409, the same body to another family 409', async () => {
     const key = randomUUID();
     const body = { instructions: ['Idempotent persona'], idempotency_key: key };
     const first = await generate(org.admin, 'persona', body);
@@ -245,6 +245,9 @@ describe('generation', () => {
     assert.deepEqual(again, first);
     const different = await org.admin.post('/persona/generate', { ...body, instructions: ['Something else'] });
     assert.equal(different.status, 409);
+    const otherFamily = await org.admin.post('/scenario/generate', body);
+    assert.equal(otherFamily.status, 409, otherFamily.text);
+    assert.match(otherFamily.body.error.message, /already used for a persona generation/);
     const runs = await harness.database.db.selectFrom('generation_runs').select('id').where('idempotency_key', '=', key).execute();
     assert.equal(runs.length, 1);
   });
