@@ -257,6 +257,11 @@ export class GenerationService {
     if (explicit) {
       const group = await findGroup(trx, explicit);
       if (!group || !canSee(actor, group)) throw notFound('generation group', explicit);
+      // A member sees the runs of their groups that are theirs: another's run there would show in
+      // the group's stream and search but nowhere else. So runs go only into one's own groups.
+      if (group.profile_id !== actor.profileId) {
+        throw forbidden(`Generation group ${explicit} is another profile's: an admin sees the org's groups but adds runs only to their own.`);
+      }
       await touchGroup(trx, group.id);
       return group;
     }

@@ -215,7 +215,7 @@ describe('generation', () => {
     assert.equal(frames[0]!.data.success, false);
   });
 
-  test('the trigger validates: unknown fields, nothing to do, count range, foreign group, admin-only families', async () => {
+  test('the trigger validates: unknown fields, nothing to do, count range, foreign group, another profile\'s group, admin-only families', async () => {
     const unknown = await org.admin.post('/persona/generate', { instructions: ['x'], colour: 'blue' });
     assert.equal(unknown.status, 400);
     assert.deepEqual(unknown.body.error.details.unknown_fields, ['colour']);
@@ -234,6 +234,15 @@ describe('generation', () => {
 
     const { client: member } = await org.addProfile('member');
     assert.equal((await member.post('/model/generate', { instructions: ['a model'] })).status, 403);
+
+    // An admin sees a member's group, but adds no run to it: it would be in the member's group
+    // stream and search, yet not theirs to see anywhere else.
+    const membersGroup = await generate(member, 'persona', { instructions: ['My persona'] });
+    const intoMembers = await org.admin.post('/persona/generate', { instructions: ['x'], group_id: membersGroup.group_id });
+    assert.equal(intoMembers.status, 403, intoMembers.text);
+    assert.match(intoMembers.body.error.message, /another profile's/);
+    const runs = await harness.database.db.selectFrom('generation_runs').select('profile_id').where('group_id', '=', membersGroup.group_id).execute();
+    assert.deepEqual(runs.map((run) => run.profile_id), [(await member.post('/profile/me', {})).body.profile.id]);
   });
 
   test('idempotency_key: the same body gets the first response, another body 409, the same body to another family 409', async () => {
