@@ -74,7 +74,7 @@ export const watchQuerySchema = z
   .strictObject({
     run_id: z.uuid().optional().describe('Stream this run; it may be a client_run_id not triggered yet. Closes after the terminal event.'),
     group_id: z.uuid().optional().describe('Stream every run of this group; stays open.'),
-    last_event_id: z.string().regex(/^\d{1,18}$/).optional().describe('Resume after this event id (same as the Last-Event-ID header).'),
+    last_event_id: z.string().regex(/^(\d{1,18})?$/).optional().describe('Resume after this event id (same as the Last-Event-ID header).'),
     access_token: z.string().min(1).optional().describe('The token, for clients that cannot send headers (EventSource).'),
   })
   .refine((query) => query.run_id !== undefined || query.group_id !== undefined, { message: 'Give run_id or group_id', path: ['run_id'] });
@@ -86,18 +86,28 @@ export const cancelResponseSchema = z.strictObject({
   status: z.enum(['cancelled', 'cancelling']).describe('cancelled: it had not started; cancelling: the running call is being aborted and the error event follows.'),
 });
 
+const ISO_DATE = z.iso.date();
+const ISO_DATE_TIME = z.iso.datetime({ offset: true, local: true });
+const HAS_OFFSET = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
+
+// Date.parse alone would take "1", "12/03/2026" or "2026-02-30", and read a date-time without an offset in the server's zone.
 const dateOrDateTime = z
   .string()
   .max(40)
-  .refine((text) => !Number.isNaN(Date.parse(text)), { message: 'Expected an ISO 8601 date or date-time' });
+  .refine((text) => ISO_DATE.safeParse(text).success || ISO_DATE_TIME.safeParse(text).success, {
+    message: 'Expected an ISO 8601 date (2026-12-03) or date-time (2026-12-03T09:30:00Z; without an offset it is UTC)',
+  });
 
-const BARE_DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** A checked date or date-time as an instant: a bare date is its day's start, a date-time without an offset is UTC. */
+function instantOf(text: string): number {
+  return Date.parse(ISO_DATE.safeParse(text).success || HAS_OFFSET.test(text) ? text : `${text}Z`);
+}
 
 /** The instants a generations listing spans: a bare date_from is its day's start, a bare date_to its day's end (UTC). */
 export function generationsWindow(body: { date_from?: string | undefined; date_to?: string | undefined }): { from?: Date; to?: Date } {
   return {
-    ...(body.date_from ? { from: new Date(Date.parse(body.date_from)) } : {}),
-    ...(body.date_to ? { to: new Date(BARE_DATE.test(body.date_to) ? Date.parse(body.date_to) + 86_400_000 - 1 : Date.parse(body.date_to)) } : {}),
+    ...(body.date_from ? { from: new Date(instantOf(body.date_from)) } : {}),
+    ...(body.date_to ? { to: new Date(ISO_DATE.safeParse(body.date_to).success ? instantOf(body.date_to) + 86_400_000 - 1 : instantOf(body.date_to)) } : {}),
   };
 }
 
@@ -110,7 +120,7 @@ export const generationsBodySchema = z
     page_offset: z.number().int().min(0).optional(),
   })
   .superRefine((body, context) => {
-    if (!body.date_from || !body.date_to || Number.isNaN(Date.parse(body.date_from)) || Number.isNaN(Date.parse(body.date_to))) return;
+    if (!body.date_from || !body.date_to || [body.date_from, body.date_to].some((text) => !ISO_DATE.safeParse(text).success && !ISO_DATE_TIME.safeParse(text).success)) return;
     const { from, to } = generationsWindow(body);
     if (from! > to!) context.addIssue({ code: 'custom', path: ['date_to'], message: `Is before date_from (${body.date_from}); an empty window is surely a mistake` });
   });

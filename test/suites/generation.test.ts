@@ -309,6 +309,10 @@ describe('generation', () => {
       assert.equal(atEnd.status, 204, `a stream resumed after the terminal event (${after})`);
     }
     assert.equal((await org.admin.get(`/persona/watch?run_id=${handles.run_id}&last_event_id=abc`)).status, 400);
+    // An empty position is no position, in the query as in the header: the whole run.
+    const emptyQuery = await openWatch(org.admin, `/persona/watch?run_id=${handles.run_id}&last_event_id=`);
+    await emptyQuery.ended;
+    assert.deepEqual(emptyQuery.frames.map((frame) => frame.id), full.map((frame) => frame.id));
   });
 
   test('a group stream multiplexes the runs of the group and stays open', async () => {
@@ -492,7 +496,16 @@ describe('generation', () => {
     assert.equal((await scoped.admin.post('/persona/generations', { date_from: today, date_to: today })).body.total_count, 3);
     assert.equal((await scoped.admin.post('/persona/generations', { date_from: tomorrow })).body.total_count, 0);
     assert.equal((await scoped.admin.post('/persona/generations', { date_to: yesterday })).body.total_count, 0);
-    assert.equal((await scoped.admin.post('/persona/generations', { date_from: 'not a date' })).status, 400);
+    for (const loose of ['not a date', '1', '12/03/2026', '2026-02-30', '2026-12-03T25:00:00Z']) {
+      const refused = await scoped.admin.post('/persona/generations', { date_from: loose });
+      assert.equal(refused.status, 400, `${loose}: ${refused.text}`);
+      assert.match(refused.body.error.message, /date_from: Expected an ISO 8601 date/);
+    }
+    // A date-time without an offset is UTC, whatever the server's zone: the groups made in the last
+    // minutes are after a UTC instant an hour back, and none are after one an hour ahead.
+    const utc = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString().slice(0, 19);
+    assert.equal((await scoped.admin.post('/persona/generations', { date_from: utc(-3_600_000) })).body.total_count, 3);
+    assert.equal((await scoped.admin.post('/persona/generations', { date_from: utc(3_600_000) })).body.total_count, 0);
     const backwards = await scoped.admin.post('/persona/generations', { date_from: tomorrow, date_to: yesterday });
     assert.equal(backwards.status, 400, backwards.text);
     assert.match(backwards.body.error.message, /date_to/);
