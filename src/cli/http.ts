@@ -143,7 +143,7 @@ export class GlowClient {
     } catch {
       // Not JSON: keep the raw text as the message.
     }
-    if (response.status === 401 && !this.token) message += ' No token was sent: set GLOW_TOKEN or pass --token.';
+    if (response.status === 401) message += this.token ? ` The token given (GLOW_TOKEN or --token) was refused by ${this.instanceUrl}: mistyped, revoked, or another server's.` : ' No token was sent: set GLOW_TOKEN or pass --token.';
     throw new ApiError(response.status, code, message, details);
   }
 

@@ -32,14 +32,15 @@ export function describeFrame(frame: Frame): string {
     case 'complete':
     {
       const message = String(frame.message ?? '');
-      const artifact = frame.artifact_id && !message.includes(frame.artifact_id) ? ` (artifact ${frame.artifact_id})` : '';
-      return `complete: ${message}${artifact}`.trimEnd();
+      const ids: string[] = Array.isArray(frame.artifact_ids) ? frame.artifact_ids : frame.artifact_id ? [frame.artifact_id] : [];
+      const unnamed = ids.filter((id) => !message.includes(id));
+      const artifacts = unnamed.length > 0 ? ` (${unnamed.length === 1 ? 'artifact' : 'artifacts'} ${unnamed.join(', ')})` : '';
+      return `complete: ${message}${artifacts}`.trimEnd();
     }
     case 'error':
-    case 'failed': {
-      const resource = [frame.resource_type, frame.resource_id].filter(Boolean).join(' ');
-      return `error: ${frame.message ?? 'the run failed'}${resource ? ` (resource ${resource})` : ''}`;
-    }
+    case 'failed':
+      // Its resource_id names what was not made: nothing to look up.
+      return `error: ${frame.message ?? 'the run failed'}`;
     case 'media_progress':
       return `media_progress ${frame.modality} ${frame.status}${frame.message ? ` — ${frame.message}` : ''}`;
     case 'media_complete':
@@ -119,14 +120,15 @@ export async function followWatch(client: GlowClient, path: string, options: Wat
         if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
         return client.ensureOk(await client.send(path, { method: 'GET', headers }));
       },
-      onEvent: (_id, data) => {
+      onEvent: (id, data) => {
         let frame: Frame;
         try {
           frame = JSON.parse(data);
         } catch {
           frame = { event_type: 'unparsed', data };
         }
-        return options.onFrame(frame);
+        // The SSE id, so that a watch can be resumed after it (--last-event-id).
+        return options.onFrame(id === undefined ? frame : { event_id: id, ...frame });
       },
       retryable: (error, connectedBefore) => connectedBefore && error instanceof CliError && !(error instanceof ApiError && error.status < 500),
       reconnectOnEnd: options.reconnectOnEnd,

@@ -5,7 +5,7 @@ import type { Actor } from '../identity/actor.ts';
 import { readRunEvents } from '../streaming/event-log.ts';
 import { generationsWindow, type GenerationsBody, type GroupBody, type GroupMessage, type GroupResponse, type GroupRun } from './http-schemas.ts';
 import { canSee } from './service.ts';
-import { findGroup, findRun, listGroups, messagesOfGroup, messagesOfRun, runsOfGroup, type MessageRow, type RunRow } from './store.ts';
+import { findGroup, findRun, listGroups, messagesOfGroup, messagesOfRun, runsOfGroup, terminalMessages, type MessageRow, type RunRow } from './store.ts';
 
 const iso = (value: Date | string) => new Date(value).toISOString();
 
@@ -23,7 +23,7 @@ function toMessage(row: MessageRow): GroupMessage {
   };
 }
 
-function toRun(row: RunRow, messages: GroupMessage[]): GroupRun {
+function toRun(row: RunRow, messages: GroupMessage[], error: string | null): GroupRun {
   return {
     id: row.id,
     artifact_type: row.artifact_type,
@@ -36,6 +36,7 @@ function toRun(row: RunRow, messages: GroupMessage[]): GroupRun {
     input_tokens: row.input_tokens,
     output_tokens: row.output_tokens,
     cost: Number(row.cost),
+    error,
     messages,
   };
 }
@@ -72,6 +73,8 @@ export class GroupService {
     const counted = await messagesOfGroup(this.database.db, group.id, body.include_detail ? body.message_limit ?? 200 : 0, body.message_offset ?? 0);
     messageTotal = counted.total;
     if (body.include_detail) for (const row of counted.rows) byRun.get(row.run_id)?.push(toMessage(row));
+    const failed = visibleRuns.filter((run) => (run.status === 'error' || run.status === 'cancelled') && run.terminal_event_seq !== null);
+    const errors = await terminalMessages(this.database.db, failed.map((run) => Number(run.terminal_event_seq)));
     return {
       group_id: group.id,
       name: group.name,
@@ -79,7 +82,7 @@ export class GroupService {
       session_id: group.session_id,
       profile_id: group.profile_id,
       created_at: iso(group.created_at),
-      runs: visibleRuns.map((run) => toRun(run, byRun.get(run.id) ?? [])),
+      runs: visibleRuns.map((run) => toRun(run, byRun.get(run.id) ?? [], run.terminal_event_seq === null ? null : errors.get(Number(run.terminal_event_seq)) ?? null)),
       message_total_count: messageTotal,
     };
   }

@@ -67,6 +67,8 @@ export const generateResponseSchema = z.strictObject({
   run_id: z.uuid(),
   produced_media: z.array(producedMediaSchema),
   idempotency_key: z.uuid().optional(),
+  status: z.enum(['completed', 'error', 'cancelled']).optional().describe('With wait_for_complete: how the run ended.'),
+  message: z.string().optional().describe("With wait_for_complete: the terminal event's message (why it failed, or what it saved)."),
 });
 export type GenerateResponse = z.infer<typeof generateResponseSchema>;
 
@@ -165,6 +167,7 @@ export const groupRunSchema = z.strictObject({
   input_tokens: z.number().int(),
   output_tokens: z.number().int(),
   cost: z.number(),
+  error: z.string().nullable().describe('Why the run ended in error or was cancelled (its error event\'s message); null otherwise.'),
   messages: z.array(groupMessageSchema),
 });
 export type GroupRun = z.infer<typeof groupRunSchema>;

@@ -137,7 +137,7 @@ export class GenerationService {
     const key = body.idempotency_key;
     if (!key && !body.client_run_id && !(body.group_id ?? body.config?.group_id)) {
       const response = await this.windowTriggers.submit({ actor, type, body, hash });
-      if (body.wait_for_complete) response.produced_media = await this.waitForEnd(response.group_id, response.run_id);
+      if (body.wait_for_complete) Object.assign(response, await this.waitForEnd(response.group_id, response.run_id));
       return response;
     }
     if (key) {
@@ -184,7 +184,7 @@ export class GenerationService {
       throw error;
     }
     this.options.queue.wakeWorker();
-    if (body.wait_for_complete) response.produced_media = await this.waitForEnd(response.group_id, response.run_id);
+    if (body.wait_for_complete) Object.assign(response, await this.waitForEnd(response.group_id, response.run_id));
     return response;
   }
 
@@ -248,7 +248,7 @@ export class GenerationService {
       throw conflict(`idempotency_key ${body.idempotency_key} was already used for a ${run.artifact_type} generation; use a new key for this ${type} one.`, { idempotency_key: body.idempotency_key });
     }
     const response = { ...previous.response, produced_media: [...(previous.response.produced_media ?? [])] };
-    if (body.wait_for_complete) response.produced_media = await this.waitForEnd(response.group_id, response.run_id);
+    if (body.wait_for_complete) Object.assign(response, await this.waitForEnd(response.group_id, response.run_id));
     return response;
   }
 
@@ -287,9 +287,12 @@ export class GenerationService {
     );
   }
 
-  /** Resolves when the run's terminal event is committed, with the media it produced. */
-  waitForEnd(groupId: string, runId: string): Promise<ProducedMedia[]> {
-    return new Promise((resolve) => {
+  /**
+   * Resolves when the run's terminal event is committed: the media it produced, and how it ended
+   * (a caller that waited has no stream to tell it).
+   */
+  async waitForEnd(groupId: string, runId: string): Promise<Pick<GenerateResponse, 'produced_media' | 'status' | 'message'>> {
+    const { media, message } = await new Promise<{ media: ProducedMedia[]; message: string }>((resolve) => {
       const media: ProducedMedia[] = [];
       const subscription = this.options.hub.subscribe({ groupId, runId }, 0, (events) => {
         for (const event of events) {
@@ -305,12 +308,16 @@ export class GenerationService {
           }
           if (isTerminalPayload(payload)) {
             subscription.close();
-            resolve(media);
+            resolve({ media, message: String(payload.message ?? '') });
             return;
           }
         }
       });
     });
+    // The run's status says cancelled apart from error; its terminal event is committed with it.
+    const run = await findRun(this.options.database.db, runId);
+    const status = run && TERMINAL_RUN_STATUSES.includes(run.status) ? (run.status as 'completed' | 'error' | 'cancelled') : 'error';
+    return { produced_media: media, status, message };
   }
 
   /**

@@ -289,6 +289,13 @@ export async function runsOfGroup(executor: Executor, groupId: string): Promise<
   return executor.selectFrom('generation_runs').selectAll().where('group_id', '=', groupId).orderBy('created_at').orderBy('id').execute();
 }
 
+/** The message of each of these terminal events, by sequence. */
+export async function terminalMessages(executor: Executor, seqs: number[]): Promise<Map<number, string>> {
+  if (seqs.length === 0) return new Map();
+  const rows = await executor.selectFrom('generation_events').select(['seq', 'payload']).where('seq', 'in', seqs).execute();
+  return new Map(rows.map((row) => [Number(row.seq), String((row.payload as { message?: unknown }).message ?? '')]));
+}
+
 /** A claimed run, with the role of the profile that started it (null when that profile no longer exists). */
 export type ClaimedRun = RunRow & {
   profile_role: 'admin' | 'member' | null;

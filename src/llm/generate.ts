@@ -149,7 +149,7 @@ export async function generateWithModel(request: ArtifactGenerationRequest, conf
     }
   }
   throw new ModelOutputError(
-    `The model did not produce a valid ${family.type} after ${MAX_REASKS + 1} attempts. ${lastProblem}`,
+    `The model did not produce a valid ${family.type} in ${MAX_REASKS + 1} replies (the first, then ${MAX_REASKS} re-asks quoting the problem). ${lastProblem}`,
     messages, lastText, totals.inputTokens, totals.outputTokens,
   );
 }

@@ -370,6 +370,17 @@ describe('cli', () => {
       assert.equal(found.status, 200);
     });
 
+    test('generate --wait --json: one JSON object per line, each frame with its event_id; the offline note on stderr only', async (t) => {
+      if (!needsRoutes(t, '/persona/generate', '/persona/watch')) return;
+      const result = await glow(['personas', 'generate', '--wait', '--json', '--instructions', 'A quiet student'], env);
+      assert.equal(result.code, 0, result.stderr);
+      const [handles, ...frames] = result.stdout.trim().split('\n').map((line) => JSON.parse(line));
+      assert.ok(handles.run_id && handles.group_id);
+      assert.ok(frames.length >= 3 && frames.every((frame) => /^\d+$/.test(frame.event_id)), result.stdout);
+      assert.equal(frames.at(-1).event_type, 'persona.generation.complete');
+      assert.match(result.stderr, /offline generator .*not AI output/);
+    });
+
     test('watch <run_id> of a finished run replays every frame as JSON lines and exits 0', async (t) => {
       if (!needsRoutes(t, '/persona/watch') || !runId) return;
       const result = await glow(['personas', 'watch', runId, '--json'], env);
@@ -384,8 +395,10 @@ describe('cli', () => {
 
     test('watch <run_id> --last-event-id <its last frame> says the run had already ended and exits 0', async (t) => {
       if (!needsRoutes(t, '/persona/watch') || !replayed) return;
+      // The id to resume after is the one the JSON frames carry: the log's sequence.
       const frames = await harness.database.db.selectFrom('generation_events').select('seq').where('run_id', '=', runId).orderBy('seq', 'desc').limit(1).execute();
-      const last = String(frames[0]!.seq);
+      const last = JSON.parse(replayed.trim().split('\n').at(-1)!).event_id;
+      assert.equal(last, String(frames[0]!.seq));
       const result = await glow(['personas', 'watch', runId, '--last-event-id', last, '--json'], env);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout.trim(), '', `frames after the last one: ${result.stdout}`);
@@ -507,8 +520,21 @@ describe('cli', () => {
       const result = await glow(['personas', 'generate', '--wait', '--instructions', 'A confused student', '--config.params.model-id', modelId], env);
       fake.reset();
       assert.equal(result.code, 1, result.stdout + result.stderr);
-      assert.match(result.stdout.trim().split('\n').at(-1)!, /^error: .+ \(resource persona/);
+      assert.match(result.stdout.trim().split('\n').at(-1)!, /^error: .*The model did not produce a valid persona in 3 replies/);
+      assert.doesNotMatch(result.stdout, /resource persona/, 'the error line names no id of something never made');
+      // The group's detail says why, beside the raw replies.
+      const [, failedRun, failedGroup] = /^run (\S+) in group (\S+)$/m.exec(result.stdout)!;
+      const detail = await glow(['system', 'group', failedGroup!, '--detail'], env);
+      assert.equal(detail.code, 0, detail.stderr);
+      assert.match(detail.stdout, new RegExp(`run ${failedRun} failed: .*did not produce a valid persona`));
+      assert.match(detail.stdout, /<<<garbage>>>/);
       assert.doesNotMatch(result.stdout, /^saved /m);
+      // Waited for by the server (no stream): the answer says how it ended, and the exit status follows it.
+      fake.setDefault({ reply: 'Still no JSON. <<<garbage>>>' });
+      const waited = await glow(['personas', 'generate', '--wait-for-complete', 'true', '--instructions', 'A confused student', '--config.params.model-id', modelId], env);
+      fake.reset();
+      assert.equal(waited.code, 1, waited.stdout + waited.stderr);
+      assert.match(waited.stderr, /ended in error: .*did not produce a valid persona/);
     });
   });
 

@@ -106,7 +106,7 @@ const isTerminal = (frame: Frame) => frame.data.type === 'GenerationCompleteEven
 async function generate(client: ApiClient, type: string, body: Record<string, unknown>) {
   const response = await client.post(`/${type}/generate`, body);
   assert.equal(response.status, 200, response.text);
-  return response.body as { group_id: string; run_id: string; produced_media: unknown[]; idempotency_key?: string };
+  return response.body as { group_id: string; run_id: string; produced_media: unknown[]; idempotency_key?: string; status?: string; message?: string };
 }
 
 describe('generation', () => {
@@ -607,7 +607,13 @@ describe('generation', () => {
       const detail = await org.admin.post('/system/group', { group_id: handles.group_id, include_detail: true });
       const run = detail.body.runs.find((item: any) => item.id === handles.run_id);
       assert.equal(run.status, 'error');
+      assert.match(run.error, /did not produce a valid persona in 3 replies/);
+      assert.equal(run.error, frames[0]!.data.message);
       assert.ok(run.messages.some((message: any) => message.role === 'assistant' && message.text.includes('garbage-marker-42')));
+      // A caller that waited learns how it ended from the response itself.
+      const waited = await generate(org.admin, 'persona', { instructions: ['Garbage again'], config: { params: { model_id: fakeModelId } }, wait_for_complete: true });
+      assert.equal(waited.status, 'error');
+      assert.match(waited.message!, /did not produce a valid persona/);
       assert.equal((await org.admin.post('/persona/search', {})).body.total_count, before);
     } finally {
       fake.reset();
@@ -632,6 +638,7 @@ describe('generation', () => {
       assert.equal(again.status, 409);
       const detail = await org.admin.post('/system/group', { group_id: handles.group_id });
       assert.equal(detail.body.runs.find((run: any) => run.id === handles.run_id).status, 'cancelled');
+      assert.match(detail.body.runs.find((run: any) => run.id === handles.run_id).error, /cancel/i);
     } finally {
       fake.reset();
     }
@@ -648,6 +655,13 @@ describe('generation', () => {
     const run = await harness.database.db.selectFrom('generation_runs').select(['status', 'terminal_event_seq']).where('id', '=', handles.run_id).executeTakeFirstOrThrow();
     assert.equal(run.status, 'completed');
     assert.ok(run.terminal_event_seq);
+    assert.equal(handles.status, 'completed');
+    assert.match(handles.message!, /Saved/);
+    const detail = await org.admin.post('/system/group', { group_id: handles.group_id });
+    assert.equal(detail.body.runs.find((item: any) => item.id === handles.run_id).error, null);
+    // Without wait_for_complete the answer comes first, so it says nothing of the end.
+    const fired = await generate(org.admin, 'tool', { instructions: ['Another tool'] });
+    assert.deepEqual(Object.keys(fired).sort(), ['group_id', 'produced_media', 'run_id']);
   });
 
   test('an event written inside a transaction is announced only after its commit, and never if the transaction rolls back', async () => {

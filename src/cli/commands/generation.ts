@@ -23,9 +23,15 @@ export async function generateCommand(context: CommandContext): Promise<number> 
     if (second !== undefined) body.title = second;
   }
   if (typeof body.instructions === 'string') body.instructions = [body.instructions];
-  const handles = await callOperation({ ...context, action: 'generate' }, body) as { run_id: string; group_id: string };
+  const handles = await callOperation({ ...context, action: 'generate' }, body) as { run_id: string; group_id: string; status?: string; message?: string };
   if (!hasSwitch(context.args, 'wait')) {
     printResult(context.output, handles);
+    // With wait_for_complete the answer says how the run ended: a failed run fails the command.
+    if (handles.status === 'error' || handles.status === 'cancelled') {
+      context.output.err(`error: run ${handles.run_id} ended ${handles.status === 'cancelled' ? 'cancelled' : 'in error'}: ${handles.message ?? ''}`.trimEnd());
+      return 1;
+    }
+    if (handles.status === 'completed') await noteOfflineRun(context, handles.group_id, handles.run_id);
     return 0;
   }
   if (context.output.json) context.output.out(JSON.stringify(handles));
@@ -62,7 +68,8 @@ export async function watchRun(context: CommandContext, runId: string, resumeAft
     stopOnInterrupt();
     display.close();
   }
-  if (completedIn && !context.output.json) await noteOfflineRun(context, completedIn, runId);
+  // On stderr, so --json output stays one JSON object per line.
+  if (completedIn) await noteOfflineRun(context, completedIn, runId);
   return failed ? 1 : 0;
 }
 
@@ -137,6 +144,7 @@ interface GroupRun {
   input_tokens?: number | null;
   output_tokens?: number | null;
   cost?: number | null;
+  error?: string | null;
   messages?: GroupMessage[];
 }
 
@@ -189,6 +197,7 @@ export async function groupCommand(context: CommandContext): Promise<number> {
       created_at: run.created_at,
       ended_at: run.ended_at,
     })), ['run_id', 'artifact', 'status', 'model_id', 'tokens_in', 'tokens_out', 'cost', 'created_at', 'ended_at']));
+    for (const run of runs) if (run.error) lines.push('', `run ${run.id} ${run.status === 'cancelled' ? 'was cancelled' : 'failed'}: ${run.error}`);
     for (const run of runs) {
       if (!run.messages || run.messages.length === 0) continue;
       lines.push('', `run ${run.id} messages:`);
