@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import type { Database, Executor } from '../db/database.ts';
 import { findArtifact, type ArtifactRow } from '../artifacts/store.ts';
 import { replyProgressEvent, type RunEnvelope } from '../generation/events.ts';
@@ -165,7 +165,7 @@ async function transcribeTurn(deps: PersonaReplyDependencies, context: RunHandle
     if (!upload) continue;
     let transcript;
     try {
-      transcript = await deps.mediaGateway.transcribe({ orgId: run.org_id, audio: await readAll(await deps.media.openBytes(upload)), mimeType: upload.mime_type, signal });
+      transcript = await deps.mediaGateway.transcribe({ orgId: run.org_id, audio: await buffer(await deps.media.openBytes(upload)), mimeType: upload.mime_type, signal });
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       throw new RunFailure(`Could not transcribe the learner's audio ${uploadId}: ${(error as Error).message}`, turn.id, [], undefined, {
@@ -197,7 +197,7 @@ async function attachImages(deps: PersonaReplyDependencies, orgId: string, turns
       if (left === 0) break;
       const upload = await deps.media.findStoredUpload(orgId, uploadId);
       if (!upload || !VISION_IMAGE_TYPES.has(upload.mime_type) || upload.size > MAX_IMAGE_BYTES || upload.size > bytesLeft) continue;
-      images.push({ data: await readAll(await deps.media.openBytes(upload)), mediaType: upload.mime_type });
+      images.push({ data: await buffer(await deps.media.openBytes(upload)), mediaType: upload.mime_type });
       left -= 1;
       bytesLeft -= upload.size;
     }
@@ -279,10 +279,4 @@ class ReplyProgress {
     await this.writes;
     if (this.failure instanceof RunInterruption) throw this.failure;
   }
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

@@ -39,7 +39,8 @@ export const generateBodySchema = z
     modality: modalityOrList.optional(),
     modalities: modalityOrList.optional(),
     title: z.string().min(1).max(200).optional().describe('Display name for a produced media asset (scenarios).'),
-    audio: z.union([z.strictObject({ audios_id: z.uuid() }), z.strictObject({ upload_id: z.uuid() })]).optional(),
+    audio: z.union([z.strictObject({ audios_id: z.uuid() }), z.strictObject({ upload_id: z.uuid() })]).optional()
+      .describe('Spoken instructions: an audio upload you may read. Transcribed when the org has a speech-to-text model and added to the instructions; kept with the run\'s messages either way.'),
     idempotency_key: z.uuid().optional().describe('A repeat with the same body returns the first response; another body is 409.'),
     wait_for_complete: z.boolean().optional().describe('Block until the run ends and fill produced_media (default false).'),
   })

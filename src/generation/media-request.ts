@@ -3,6 +3,7 @@ import type { ArtifactType } from '../artifacts/types.ts';
 import { badRequest, forbidden } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import type { ModelGateway } from '../llm/types.ts';
+import type { MediaService } from '../media/module.ts';
 import type { MediaModality } from './events.ts';
 import type { GenerateBody } from './http-schemas.ts';
 import { storedRequest, type StoredRequest } from './stored-request.ts';
@@ -17,6 +18,11 @@ export const FAMILY_MEDIA: Partial<Record<ArtifactType, Partial<Record<MediaModa
   persona: { audio: null },
 };
 
+/** The upload (or `audios_id` wrapper) id a request's `audio` names. */
+export function spokenInputReference(audio: NonNullable<GenerateBody['audio']>): string {
+  return 'upload_id' in audio ? audio.upload_id : audio.audios_id;
+}
+
 export function mediaModalities(request: Pick<StoredRequest, 'modalities'>): MediaModality[] {
   return request.modalities.filter((modality): modality is MediaModality => modality !== 'text');
 }
@@ -30,9 +36,12 @@ export class MediaRequestCheck {
   constructor(
     private readonly artifacts: ArtifactService,
     private readonly gateway: ModelGateway,
+    private readonly media: Pick<MediaService, 'findDownloadable'>,
   ) {}
 
   async check(actor: Actor, type: ArtifactType, body: GenerateBody): Promise<void> {
+    // Spoken instructions: an audio upload the caller may read (else 404, as for a download).
+    if (body.audio) await this.media.findDownloadable(actor, 'audio', spokenInputReference(body.audio));
     const params = body.config?.params;
     // The common trigger (text, no media model, nothing to attach to) has nothing to check.
     if (body.modality === undefined && body.modalities === undefined && params?.image_model_id === undefined && params?.speech_model_id === undefined && params?.artifact_id === undefined) {

@@ -1,11 +1,12 @@
+import { buffer } from 'node:stream/consumers';
 import { v5 as uuidv5 } from 'uuid';
 import type { Database, Executor } from '../db/database.ts';
 import type { UploadKind } from '../db/schema-media.ts';
-import type { MediaGateway, VoiceSettings } from '../llm/media.ts';
-import type { MediaService } from '../media/module.ts';
+import type { MediaGateway, Transcript, VoiceSettings } from '../llm/media.ts';
+import { linkUploadsToMessage, type MediaService } from '../media/module.ts';
 import { appendEvents } from '../streaming/event-log.ts';
 import { mediaCompleteEvent, mediaProgressEvent, type MediaModality, type RunEnvelope } from './events.ts';
-import { hasMediaCompleteEvent, type RunRow } from './store.ts';
+import { hasMediaCompleteEvent, insertMessage, type RunRow } from './store.ts';
 
 /** Namespace of the upload ids of generated assets: uuid v5 of `<run id>/media/<key>`. */
 const MEDIA_UPLOAD_NAMESPACE = '0f6f3f4e-3c1a-4f55-9b3e-6c2d7a1e8b90';
@@ -53,6 +54,11 @@ export class MediaStepError extends Error {
   }
 }
 
+/** A request's spoken instructions could not be used: the run ends with this message. */
+export class SpokenInputError extends Error {
+  override name = 'SpokenInputError';
+}
+
 /** What a media step needs of the run it belongs to. */
 export interface MediaStepRun {
   run: RunRow;
@@ -85,6 +91,34 @@ export class MediaSteps {
     private readonly gateway: MediaGateway,
     private readonly media: MediaService,
   ) {}
+
+  /**
+   * A request's spoken instructions (`audio`): recorded as a user message carrying the audio, its
+   * text the transcript when a speech-to-text model is configured (resolved with the transcript),
+   * else a note that it was not transcribed (resolved with undefined). Executed again, the run
+   * transcribes again but records the message once.
+   */
+  async spokenInput(step: MediaStepRun, reference: string): Promise<string | undefined> {
+    const { run, signal } = step;
+    const upload = await this.media.findStoredUploadByAnyId(run.org_id, reference);
+    if (!upload || upload.kind !== 'audio') throw new SpokenInputError(`The spoken instructions (audio ${reference}) are no longer stored.`);
+    let transcript: Transcript | undefined;
+    try {
+      transcript = await this.gateway.transcribe({ orgId: run.org_id, audio: await buffer(await this.media.openBytes(upload)), mimeType: upload.mime_type, signal });
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      throw new SpokenInputError(`Could not transcribe the spoken instructions (audio ${upload.id}): ${(error as Error).message}`);
+    }
+    const text = transcript?.text.trim() || undefined;
+    const note = transcript ? '(spoken instructions: no speech was heard)' : '(spoken instructions, not transcribed: no speech-to-text model is configured)';
+    const messageId = uuidv5(`${run.id}/spoken-input`, MEDIA_UPLOAD_NAMESPACE);
+    await step.fenced(async (trx) => {
+      if (await trx.selectFrom('generation_messages').select('id').where('id', '=', messageId).executeTakeFirst()) return;
+      await insertMessage(trx, { id: messageId, runId: run.id, groupId: run.group_id, role: 'user', text: text ?? note, uploads: { audio_upload_ids: [upload.id] } });
+      await linkUploadsToMessage(trx, { orgId: run.org_id, messageId, readerProfileId: run.profile_id, uploadIds: [upload.id] });
+    });
+    return text;
+  }
 
   async produce(step: MediaStepRun, spec: MediaSpec): Promise<ProducedAsset> {
     const { run, envelope, signal } = step;

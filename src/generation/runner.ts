@@ -12,8 +12,8 @@ import { linkUploadsToArtifact, linkUploadsToMessage } from '../media/module.ts'
 import { appendEvents } from '../streaming/event-log.ts';
 import { completeEvent, errorEvent, progressEvent, savedEvent, type MediaModality, type RunEnvelope } from './events.ts';
 import { costOf, endRun, type Usage } from './lifecycle.ts';
-import { FAMILY_MEDIA, mediaModalities } from './media-request.ts';
-import { MediaStepError, type MediaSpec, type MediaSteps, type MediaStepRun, type ProducedAsset } from './media-step.ts';
+import { FAMILY_MEDIA, mediaModalities, spokenInputReference } from './media-request.ts';
+import { MediaStepError, SpokenInputError, type MediaSpec, type MediaSteps, type MediaStepRun, type ProducedAsset } from './media-step.ts';
 import { MissingDependencyError, resolveReferences } from './references.ts';
 import type { StoredRequest } from './stored-request.ts';
 import { addUsage, claimRuns, finishRun, insertMessage, insertMessages, messagesOfRun, releaseLease, renewLease, setTerminalSeq, type ClaimedRun, type RunRow } from './store.ts';
@@ -218,7 +218,7 @@ export class RunExecutor {
    */
   private async generateArtifacts(run: ClaimedRun, envelope: RunEnvelope, signal: AbortSignal, media: MediaModality[], state: ExecutionState): Promise<RunOutcome> {
     const { database, artifacts, gateway, leaseMs } = this.options;
-    const request = run.request as StoredRequest;
+    let request = run.request as StoredRequest;
     const type = run.artifact_type as ArtifactType;
     const family = familyOf(type);
     let model: ResolvedModel;
@@ -227,6 +227,16 @@ export class RunExecutor {
       model = await gateway.resolveModel(run.org_id, request.modelId, 'text', { orgDefault: run.default_text_model });
     } catch (error) {
       throw new RunFailure(`No usable model: ${(error as Error).message}`, run.id, userMessages(request));
+    }
+    if (request.body.audio) {
+      let spoken: string | undefined;
+      try {
+        spoken = await this.options.media.spokenInput(this.stepOf(run, envelope, signal), spokenInputReference(request.body.audio));
+      } catch (error) {
+        if (error instanceof SpokenInputError) throw new RunFailure(error.message, run.id, userMessages(request));
+        throw error;
+      }
+      if (spoken) request = { ...request, instructions: [...request.instructions, `Spoken instructions (transcribed): ${spoken}`] };
     }
     // Recorded on the run by the statement that charges its usage or ends it (no write of its own).
     state.modelId = model.modelId;

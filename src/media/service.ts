@@ -225,6 +225,12 @@ export class MediaService {
     }
   }
 
+  /** A stored upload of the org by its upload id or its wrapper's (`audios_id`), no visibility check: for a run's work on what its trigger checked. */
+  async findStoredUploadByAnyId(orgId: string, id: string): Promise<StoredUpload | undefined> {
+    const row = await findUploadByUploadOrWrapperId(this.database.db, orgId, id);
+    return row && isStored(row) ? row : undefined;
+  }
+
   /** A stored upload of the org by its upload id (no visibility check: for server-side work such as a run's own assets). */
   async findStoredUpload(orgId: string, uploadId: string): Promise<StoredUpload | undefined> {
     const [row] = await findUploadsByIds(this.database.db, orgId, [uploadId]);

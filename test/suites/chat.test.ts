@@ -261,6 +261,39 @@ describe('chat', () => {
     assert.deepEqual(await groupMessages(classmate.client, theirs.data.group_id), [], 'the turn reached the other conversation');
   });
 
+  test('spoken instructions on generate (audio) must be an audio upload the caller may read, else 404 and no run; offline they are kept on the run\'s user message, not transcribed', async () => {
+    const spoken = await synthesizeSpeechOffline('A tired night-shift nurse');
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(spoken.wav)], { type: 'audio/wav' }), 'idea.wav');
+    const uploaded = await learner.client.request('POST', '/attempt/audio_upload', { rawBody: form });
+    assert.equal(uploaded.status, 200, uploaded.text);
+    const imageId = await upload(learner.client, '/scenario/image_upload', await noisePng(8, 8, 1), 'image/png', 'x.png');
+    const classmateAudio = await upload(classmate.client, '/attempt/audio_upload', spoken.wav, 'audio/wav', 'theirs.wav');
+    const outsiderAudio = await upload(outsider.admin, '/attempt/audio_upload', spoken.wav, 'audio/wav', 'foreign.wav');
+    const countRuns = async () => (await harness.database.db.selectFrom('generation_runs').select('id').where('org_id', '=', org.orgId).execute()).length;
+    const runsBefore = await countRuns();
+    for (const audio of [{ upload_id: randomUUID() }, { audios_id: randomUUID() }, { upload_id: imageId }, { upload_id: classmateAudio }, { upload_id: outsiderAudio }]) {
+      const refused = await learner.client.post('/persona/generate', { instructions: ['A nurse'], audio });
+      assert.equal(refused.status, 404, `${JSON.stringify(audio)}: ${refused.text}`);
+      assert.match(refused.body.error.message, /audio upload/);
+    }
+    assert.equal(await countRuns(), runsBefore, 'a refused trigger leaves no run');
+
+    // Named by its audios_id: the run completes offline, the audio on a user message of its own.
+    const triggered = await learner.client.post('/persona/generate', { instructions: ['A tired nurse'], audio: { audios_id: uploaded.body.audios_id } });
+    assert.equal(triggered.status, 200, triggered.text);
+    const frames = await watchRunToEnd(learner.client, 'persona', triggered.body.run_id);
+    assert.equal(frameKinds(frames).at(-1), 'complete');
+    const detail = await learner.client.post('/system/group', { group_id: triggered.body.group_id, include_detail: true });
+    const messages = detail.body.runs.find((run: any) => run.id === triggered.body.run_id).messages;
+    const withAudio = messages.filter((message: any) => message.audio_upload_ids.length > 0);
+    assert.equal(withAudio.length, 1);
+    assert.equal(withAudio[0].role, 'user');
+    assert.deepEqual(withAudio[0].audio_upload_ids, [uploaded.body.upload_id]);
+    assert.match(withAudio[0].text, /not transcribed: no speech-to-text model is configured/);
+    assert.equal((await download(learner.client, '/system/audio_download', { audio_id: uploaded.body.upload_id })).status, 200);
+  });
+
   describe('through a provider (the fake OpenAI-compatible server)', () => {
     let fake: FakeProvider;
     let providerOrg: TestOrg;
@@ -316,6 +349,28 @@ describe('chat', () => {
       assert.equal(progressTexts(frames).at(-1), reply.text);
       assert.equal((await download(providerLearner.client, '/system/audio_download', { audio_id: audioId })).status, 200);
       assert.equal((await download(providerOrg.admin, '/system/image_download', { image_id: imageId })).status, 200);
+    });
+
+    test('spoken instructions on /persona/generate are transcribed, read by the model with the typed ones, and kept with their audio on the run\'s user message', async () => {
+      const spoken = await synthesizeSpeechOffline('A night-shift nurse');
+      const audioId = await upload(providerLearner.client, '/attempt/audio_upload', spoken.wav, 'audio/wav', 'idea.wav');
+      fake.reset();
+      fake.enqueue({ reply: 'Make her a night-shift nurse who is always tired' });
+      const triggered = await providerLearner.client.post('/persona/generate', { instructions: ['A patient persona'], audio: { upload_id: audioId } });
+      assert.equal(triggered.status, 200, triggered.text);
+      const frames = await watchRunToEnd(providerLearner.client, 'persona', triggered.body.run_id);
+      assert.equal(frameKinds(frames).at(-1), 'complete', JSON.stringify(frames.at(-1)?.data));
+      assert.ok(fake.requests.some((request) => request.path.endsWith('/audio/transcriptions')), 'the audio went to the transcription model');
+      const chat = fake.requests.find((request) => request.path.endsWith('/chat/completions'))!;
+      const prompt = chat.body.messages.filter((message: any) => message.role === 'user').map((message: any) => String(message.content)).join('\n');
+      assert.match(prompt, /A patient persona/);
+      assert.match(prompt, /Spoken instructions \(transcribed\): Make her a night-shift nurse who is always tired/);
+      const detail = await providerLearner.client.post('/system/group', { group_id: triggered.body.group_id, include_detail: true });
+      const messages = detail.body.runs.find((run: any) => run.id === triggered.body.run_id).messages;
+      const withAudio = messages.find((message: any) => message.audio_upload_ids.length > 0);
+      assert.equal(withAudio.role, 'user');
+      assert.equal(withAudio.text, 'Make her a night-shift nurse who is always tired');
+      assert.deepEqual(withAudio.audio_upload_ids, [audioId]);
     });
 
     test('the simulation\'s agent drives the reply: its model, temperature, system prompt and guardrails', async () => {
