@@ -1,7 +1,17 @@
-import { loadConfig } from './config.ts';
+import { loadConfig, type Config } from './config.ts';
 import { createApp, VERSION } from './app.ts';
 import { openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
+import { environmentModel } from './llm/resolve.ts';
+
+/** Which model generates by default: an org's own provider and model records take precedence. */
+function modelLine(config: Config): string {
+  const text = environmentModel(config, 'text');
+  if (text.modelId === 'offline') {
+    return 'default model: none in the environment, so the built-in offline generator (model_id "offline", a development aid, not AI output) unless an org configures provider and model records (README, "Models")';
+  }
+  return `default model: ${text.modelId}${text.baseUrl ? ` at ${text.baseUrl}` : ''} (from the environment; an org's own model records take precedence)`;
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -38,6 +48,7 @@ async function main(): Promise<void> {
   const lines = [
     `Glow ${VERSION} is listening on ${url}`,
     `  store: ${database.location}`,
+    `  ${modelLine(config)}`,
     `  web console: ${url}/console/   (sign in with an API token)`,
     `  API document: ${url}/openapi.json`,
     config.GLOW_ADMIN_TOKEN

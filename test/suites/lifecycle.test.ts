@@ -26,6 +26,7 @@ describe('server process', () => {
     assert.match(first.output(), /Glow .* is listening on http:\/\/127\.0\.0\.1:\d+/);
     assert.match(first.output(), /Authorization: Bearer/);
     assert.match(first.output(), /web console: http:\/\/127\.0\.0\.1:\d+\/console\//);
+    assert.match(first.output(), /default model: /);
     // The console's script is bundled from web/src by the started process itself.
     const script = await fetch(`${first.url}/console/app.js`);
     assert.equal(script.status, 200);
@@ -35,8 +36,10 @@ describe('server process', () => {
     assert.equal(created.status, 200, created.text);
     assert.equal(await first.stop('SIGTERM'), 0, first.output());
 
-    const second = await startServerProcess(env);
+    // Restarted with a model in the environment: the banner names the model generation uses.
+    const second = await startServerProcess({ ...env, GLOW_LLM_BASE_URL: 'http://127.0.0.1:9/v1', GLOW_LLM_MODEL: 'tiny-model' });
     try {
+      assert.match(second.output(), /default model: env:openai_compatible:tiny-model at http:\/\/127\.0\.0\.1:9\/v1/);
       client = new ApiClient(second.url, 'lifecycle-admin-token');
       const read = await client.post('/persona/get', { id: created.body.id });
       assert.equal(read.status, 200);
