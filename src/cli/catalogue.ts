@@ -11,6 +11,7 @@ import { loadConfig } from '../config.ts';
 import { jsonSchema } from '../http/openapi.ts';
 import type { Operation } from '../http/operations.ts';
 import { identityOperations, REPLACED_BY_IDENTITY } from '../identity/routes.ts';
+import { FAMILY_MEDIA } from '../generation/media-request.ts';
 import type { CoreServices } from '../module.ts';
 
 /**
@@ -137,9 +138,23 @@ const CLI_FLAGS: Record<string, FieldHelp[]> = {
   ],
 };
 
+/** What the family's generation can produce: text, and the media FAMILY_MEDIA gives it. */
+function modalitiesOf(type: ArtifactType): string[] {
+  return ['text', ...Object.keys(FAMILY_MEDIA[type] ?? {})];
+}
+
+/** generate's fields for one family: its own modalities, and config.params spelled out. */
+function generateFields(type: ArtifactType, operation: Operation): FieldHelp[] {
+  const modalities = modalitiesOf(type).join('|');
+  return fieldsOf(operation.body, 2).map((field) =>
+    field.name === 'modality' || field.name === 'modalities'
+      ? { ...field, type: field.name === 'modality' ? modalities : `${modalities}[]`, description: `What to produce besides the record's text (default text)${modalities === 'text' ? `: ${FAMILIES[type].plural} are text only` : ''}.` }
+      : field,
+  );
+}
+
 /** Lines of help after an action's fields. */
 const CLI_NOTES: Record<string, string> = {
-  generate: 'positional form: generate <image|video|audio|text> <title> [--instructions TEXT] → {modality, title, instructions}',
   chat_message: 'shortcut: message <attempt_id> <text> [--audio F] [--image F] [--video F] [--file F] [--text-file F] uploads the files, sends the turn and prints the reply as it streams; transcript <attempt_id> prints the conversation',
 };
 
@@ -172,13 +187,15 @@ export function familyHelp(type: ArtifactType, operations: Operation[], onlyActi
     lines.push(`  ${actionUsage(action, operation)}`, `      ${operation.summary}${operation.method === 'GET' ? ` (GET ${operation.path})` : ''}`);
     // Downloads and previews take their one id as a positional; their body has nothing else.
     const positionalOnly = /_download$|^file_preview$/.test(action);
-    const body = positionalOnly ? [] : fieldsOf(operation.body, 1);
+    // generate's config.params (count, model_id, ...) are what a generation is steered by: shown too.
+    const body = positionalOnly ? [] : action === 'generate' ? generateFields(type, operation) : fieldsOf(operation.body, 1);
     const query = fieldsOf(operation.query).filter((field) => field.name !== 'access_token');
     const cliFlags = CLI_FLAGS[action] ?? [];
     const flagName = (field: FieldHelp) => field.name.replace(/_/g, '-');
     const described = (body.length > 0 ? body : query).filter((field) => !cliFlags.some((flag) => flagName(flag) === flagName(field)));
     lines.push(...fieldLines([...described, ...cliFlags], true, '      '));
-    if (CLI_NOTES[action]) lines.push(`      ${CLI_NOTES[action]}`);
+    if (action === 'generate') lines.push(`      positional form: generate <${modalitiesOf(type).join('|')}> <title> [--instructions TEXT] → {modality, title, instructions}`);
+    else if (CLI_NOTES[action]) lines.push(`      ${CLI_NOTES[action]}`);
     if (operation.multipart) {
       lines.push(...Object.entries(operation.multipart).map(([part, info]) => `      part ${part}${info.required ? ' (required)' : ''}  ${info.description}`));
     }
