@@ -1,3 +1,4 @@
+import { PassThrough, pipeline } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Multipart } from '@fastify/multipart';
 import { z } from 'zod';
@@ -69,8 +70,16 @@ async function readUploadForm(request: FastifyRequest, kind: MediaKind, service:
       }
       if (staged) throw badRequest('Send one file per upload: the form has more than one file part.');
       assertStorableText(part.filename ?? '', ['file (its file name)']);
+      // A body cut short inside the file part, parsed before this handler ran (it awaited the
+      // token check): busboy has already destroyed the file stream, and it will never end.
+      if (part.file.destroyed) throw badRequest('The multipart body is malformed: it ends inside the file part, with no closing boundary.');
+      // Relayed at once: a body cut short is reported on the file stream, maybe while this awaits
+      // (beforeFile, the staging file's opening), and a pipeline started after busboy destroyed
+      // that stream would wait on it forever. The relay carries the failure to whoever reads it.
+      const relay = new PassThrough();
+      pipeline(part.file, relay, () => {});
       await beforeFile?.();
-      staged = await service.stageFile(kind, { stream: part.file, declaredType: part.mimetype, filename: part.filename });
+      staged = await service.stageFile(kind, { stream: relay, declaredType: part.mimetype, filename: part.filename });
     }
     return { staged, labels: parseWith(labelsSchema, labels) };
   } catch (error) {
@@ -83,7 +92,8 @@ async function readUploadForm(request: FastifyRequest, kind: MediaKind, service:
 function asUploadError(error: unknown, request: FastifyRequest): unknown {
   if (error instanceof AppError) return error;
   const status = (error as { statusCode?: number }).statusCode;
-  if (request.raw.destroyed || request.raw.readableAborted) return error;
+  // A client that went away (not a body read to its end without a closing boundary: that is a 400).
+  if (request.raw.readableAborted) return error;
   if (typeof status === 'number' && status >= 400 && status < 500) return error;
   if (error instanceof Error && /multipart|boundary|unexpected end|part terminated/i.test(error.message)) {
     return badRequest(`The multipart body is malformed: ${error.message}.`);

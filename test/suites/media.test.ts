@@ -336,6 +336,39 @@ describe('media', () => {
     });
   });
 
+  test('a body that ends inside the file part (no closing boundary) is a 400 at once, small or large, and leaves no row and no file', async () => {
+    const url = new URL(`${harness.baseUrl}/document/text_upload`);
+    for (const size of [3, 10_000, 3 * 1024 * 1024]) {
+      await leavesNothing(orgA, async () => {
+        const boundary = `----glow${randomUUID()}`;
+        const body = Buffer.concat([
+          Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="cut.txt"\r\nContent-Type: text/plain\r\n\r\n`),
+          Buffer.alloc(size, 97),
+        ]);
+        // The whole body is sent (its Content-Length is honest) and the connection stays open: only the form is cut.
+        const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const request = http.request({
+            host: url.hostname, port: url.port, path: url.pathname, method: 'POST',
+            headers: { authorization: `Bearer ${orgA.admin.token}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(body.length) },
+          }, (response) => {
+            let text = '';
+            response.setEncoding('utf8');
+            response.on('data', (chunk) => (text += chunk));
+            response.on('end', () => resolve({ status: response.statusCode!, text }));
+          });
+          request.on('error', reject);
+          request.setTimeout(15_000, () => {
+            request.destroy();
+            reject(new Error(`no answer to a form cut after ${size} bytes`));
+          });
+          request.end(body);
+        });
+        assert.equal(answer.status, 400, `${size} bytes: ${answer.text}`);
+        assert.match(JSON.parse(answer.text).error.message, /multipart body is malformed/);
+      });
+    }
+  });
+
   test('PDF preview: a PNG of the first page with the cache header, rendered once and then served from the cache', async () => {
     const pdf = tinyPdf('Preview me');
     const { body } = await upload(orgA.admin, '/document/file_upload', { bytes: pdf, type: 'application/pdf', filename: 'preview.pdf' });
