@@ -1,4 +1,5 @@
-import { PassThrough, pipeline } from 'node:stream';
+import { hash } from 'node:crypto';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Multipart } from '@fastify/multipart';
 import { z } from 'zod';
@@ -158,16 +159,28 @@ export function mediaOperations(service: MediaService): Operation[] {
             access: 'member',
             body,
             response: 'binary',
-            errors: [400, 404],
-            handler: async ({ actor, body, reply }) => {
+            errors: [400, 404, 416],
+            alsoAnswers: {
+              206: { description: 'Partial content: the range asked for, with Content-Range', response: 'binary' },
+              304: { description: 'Not modified: If-None-Match named the record\'s current ETag' },
+            },
+            requestHeaders: {
+              Range: 'One byte range of the JSON, as for uploads (206; unsatisfiable: 416).',
+              'If-Range': 'The ETag the client holds: the range applies only if the record is unchanged (a live run\'s record grows).',
+              'If-None-Match': 'ETags the client holds: 304 when one is the record\'s current one.',
+            },
+            handler: async ({ actor, body, request, reply }) => {
               const callId = body[idField]!;
-              const record = await service.callRecord(actor, callId);
+              const record = Buffer.from(JSON.stringify(await service.callRecord(actor, callId)));
               await service.recordRead(actor, artifact, 'call', { call_id: callId });
-              reply
-                .header('content-type', 'application/json; charset=utf-8')
-                .header('content-disposition', inlineDisposition(`call-${callId}.json`))
-                .headers(DOWNLOAD_SECURITY_HEADERS);
-              return reply.send(JSON.stringify(record));
+              return sendRanged(request, reply, {
+                size: record.length,
+                // The record is built on each request: its tag is its content's, so a live run's changes show.
+                etag: etagFor(hash('sha256', record, 'hex')),
+                contentType: 'application/json; charset=utf-8',
+                filename: `call-${callId}.json`,
+                bytes: async (range) => (range ? record.subarray(range.start, range.end + 1) : record),
+              });
             },
           }),
         );
@@ -212,10 +225,16 @@ export function mediaOperations(service: MediaService): Operation[] {
           body: z.strictObject({ file_id: z.uuid() }),
           response: 'png',
           errors: [400, 404, 415, 422],
-          handler: async ({ actor, body, reply }) => {
+          alsoAnswers: { 304: { description: 'Not modified: If-None-Match named the preview\'s ETag' } },
+          requestHeaders: { 'If-None-Match': 'ETags the client holds: 304 when one is the preview\'s.' },
+          handler: async ({ actor, body, request, reply }) => {
             const { upload } = await service.findDownloadable(actor, 'file', body.file_id);
             await service.recordRead(actor, artifact, 'file_preview', { upload_id: upload.id });
             const preview = await service.preview(upload);
+            const etag = etagFor(preview.sha256);
+            if (planDownload(preview.size, etag, { ifNoneMatch: header(request, 'if-none-match') }).status === 304) {
+              return reply.status(304).header('etag', etag).header('cache-control', PREVIEW_CACHE_CONTROL).send();
+            }
             reply
               .header('content-type', 'image/png')
               .header('content-length', String(preview.size))
@@ -294,25 +313,41 @@ async function downloadUpload(
 ): Promise<FastifyReply> {
   const { upload, filename } = await service.findDownloadable(actor, kind, id);
   await service.recordRead(actor, artifact, kind, { upload_id: upload.id });
-  const etag = etagFor(upload.sha256);
+  return sendRanged(request, reply, {
+    size: upload.size,
+    etag: etagFor(upload.sha256),
+    contentType: upload.mime_type,
+    filename,
+    bytes: (range) => service.openBytes(upload, range),
+  });
+}
+
+/**
+ * A download with the contract's HTTP semantics, whatever its bytes: ETag, If-None-Match (304),
+ * one Range (206, or 416 past the end) honoured under If-Range, else the whole body.
+ */
+async function sendRanged(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  body: { size: number; etag: string; contentType: string; filename: string; bytes: (range?: { start: number; end: number }) => Promise<Readable | Buffer> },
+): Promise<FastifyReply> {
+  const { size, etag } = body;
   reply.header('etag', etag).header('accept-ranges', 'bytes').headers(DOWNLOAD_SECURITY_HEADERS);
-  const plan = planDownload(upload.size, etag, { range: header(request, 'range'), ifNoneMatch: header(request, 'if-none-match'), ifRange: header(request, 'if-range') });
+  const plan = planDownload(size, etag, { range: header(request, 'range'), ifNoneMatch: header(request, 'if-none-match'), ifRange: header(request, 'if-range') });
   if (plan.status === 304) return reply.status(304).send();
   if (plan.status === 416) {
-    throw new AppError(416, 'range_not_satisfiable', `The requested range is outside the file's ${upload.size} bytes.`, { size: upload.size }, {
-      'content-range': `bytes */${upload.size}`,
+    throw new AppError(416, 'range_not_satisfiable', `The requested range is outside the file's ${size} bytes.`, { size }, {
+      'content-range': `bytes */${size}`,
     });
   }
-  reply.header('content-type', upload.mime_type).header('content-disposition', inlineDisposition(filename));
+  reply.header('content-type', body.contentType).header('content-disposition', inlineDisposition(body.filename));
   if (plan.status === 206) {
     const { start, end } = plan.range;
-    const stream = await service.openBytes(upload, plan.range);
     return reply
       .status(206)
-      .header('content-range', `bytes ${start}-${end}/${upload.size}`)
+      .header('content-range', `bytes ${start}-${end}/${size}`)
       .header('content-length', String(end - start + 1))
-      .send(stream);
+      .send(await body.bytes(plan.range));
   }
-  const stream = await service.openBytes(upload);
-  return reply.status(200).header('content-length', String(upload.size)).send(stream);
+  return reply.status(200).header('content-length', String(size)).send(await body.bytes());
 }

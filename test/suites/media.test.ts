@@ -46,7 +46,8 @@ async function fetchBinary(client: ApiClient, route: string, body: unknown, head
     body: JSON.stringify(body),
   });
   const bytes = Buffer.from(await response.arrayBuffer());
-  const isJson = (response.headers.get('content-type') ?? '').startsWith('application/json') && bytes.length > 0;
+  // A 206 of a JSON document is a slice of it, not JSON.
+  const isJson = (response.headers.get('content-type') ?? '').startsWith('application/json') && bytes.length > 0 && response.status !== 206;
   return { status: response.status, headers: response.headers, bytes, json: isJson ? JSON.parse(bytes.toString('utf8')) : undefined };
 }
 
@@ -392,6 +393,10 @@ describe('media', () => {
     assert.equal(second.status, 200);
     assert.equal((await sharp(second.bytes).metadata()).width, 3);
     assert.equal(second.headers.get('cache-control'), 'private, max-age=3600, must-revalidate');
+    // A client holding the preview's tag gets 304, not the PNG again.
+    const revalidated = await fetchBinary(orgA.admin, '/system/file_preview', { file_id: body.files_id }, { 'if-none-match': second.headers.get('etag')! });
+    assert.equal(revalidated.status, 304);
+    assert.equal(revalidated.bytes.length, 0);
   });
 
   test('preview of a PNG is 415; a PDF that cannot be rendered is 422 and the server stays up', async () => {
@@ -617,6 +622,30 @@ describe('media', () => {
       await renderer.close();
       rmSync(folder, { recursive: true, force: true });
     }
+  });
+
+  test('call_download is a download like the others: ETag, If-None-Match 304, one Range 206, 416 past the end', async () => {
+    const run = await orgA.admin.post('/persona/generate', { instructions: ['A persona to download the call of'], wait_for_complete: true });
+    assert.equal(run.status, 200, run.text);
+    const whole = await fetchBinary(orgA.admin, '/persona/call_download', { call_id: run.body.run_id });
+    assert.equal(whole.status, 200);
+    assert.equal(whole.json.run_id, run.body.run_id);
+    assert.equal(whole.headers.get('accept-ranges'), 'bytes');
+    const etag = whole.headers.get('etag')!;
+    assert.match(etag, /^"[0-9a-f]{64}"$/);
+    assert.equal(Number(whole.headers.get('content-length')), whole.bytes.length);
+    const part = await fetchBinary(orgA.admin, '/persona/call_download', { call_id: run.body.run_id }, { range: 'bytes=0-9' });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get('content-range'), `bytes 0-9/${whole.bytes.length}`);
+    assert.deepEqual(part.bytes, whole.bytes.subarray(0, 10));
+    const tail = await fetchBinary(orgA.admin, '/persona/call_download', { call_id: run.body.run_id }, { range: 'bytes=-5', 'if-range': etag });
+    assert.equal(tail.status, 206);
+    assert.deepEqual(tail.bytes, whole.bytes.subarray(whole.bytes.length - 5));
+    assert.equal((await fetchBinary(orgA.admin, '/persona/call_download', { call_id: run.body.run_id }, { range: 'bytes=0-9', 'if-range': '"stale"' })).status, 200);
+    assert.equal((await fetchBinary(orgA.admin, '/persona/call_download', { call_id: run.body.run_id }, { 'if-none-match': etag })).status, 304);
+    const past = await fetchBinary(orgA.admin, '/persona/call_download', { call_id: run.body.run_id }, { range: `bytes=${whole.bytes.length}-` });
+    assert.equal(past.status, 416);
+    assert.equal(past.headers.get('content-range'), `bytes */${whole.bytes.length}`);
   });
 
   test('call_download of an unknown call is 404', async () => {
