@@ -112,7 +112,8 @@ export class ChatService {
     }
     if (!data.group_id) throw conflict(`attempt ${attempt.id} has no conversation group; it was not started with attempt/start.`);
     const references: UploadReference[] = UPLOAD_FIELDS.map(([field, kind]) => ({ field, kind, ids: body[field] ?? [] })).filter((reference) => reference.ids.length > 0);
-    await assertUploadsUsable(this.database.db, this.artifacts, actor, references);
+    // The turn's record names uploads by their upload ids, whichever id (upload or <kind>s_id) was sent.
+    const uploadIdOf = await assertUploadsUsable(this.database.db, this.artifacts, actor, references);
 
     const groupId = data.group_id;
     const learnerProfileId = data.learner_profile_id ?? attempt.created_by;
@@ -121,7 +122,7 @@ export class ChatService {
     if (!group || group.org_id !== actor.orgId || group.artifact_type !== 'attempt' || group.profile_id !== learnerProfileId) {
       throw conflict(`attempt ${attempt.id} names a conversation group that is not its own; start a new attempt.`);
     }
-    const uploads: MessageUploads = Object.fromEntries(UPLOAD_FIELDS.map(([field]) => [field, dedupe(body[field] ?? [])]));
+    const uploads: MessageUploads = Object.fromEntries(UPLOAD_FIELDS.map(([field]) => [field, dedupe((body[field] ?? []).map((id) => uploadIdOf.get(id) ?? id))]));
     const input: PersonaReplyInput = { attempt_id: attempt.id };
     const request: StoredRequest = {
       // The request that started the run, for its call record; a chat turn is not a generate body.

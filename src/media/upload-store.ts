@@ -89,6 +89,23 @@ export async function findUploadsByIds(executor: Executor, orgId: string, ids: s
   return query.execute();
 }
 
+/** The uploads of the org that ids name, each by its upload id or by a wrapper's id (`<kind>s_id`), keyed by the id given. */
+export async function findUploadsByAnyIds(executor: Executor, orgId: string, ids: string[]): Promise<Map<string, UploadRow>> {
+  const named = new Map((await findUploadsByIds(executor, orgId, ids)).map((row) => [row.id, row]));
+  const wrapperIds = ids.filter((id) => !named.has(id));
+  if (wrapperIds.length === 0) return named;
+  const wrapped = await executor
+    .selectFrom('upload_wrappers')
+    .innerJoin('uploads', 'uploads.id', 'upload_wrappers.upload_id')
+    .selectAll('uploads')
+    .select('upload_wrappers.id as wrapper_id')
+    .where('upload_wrappers.org_id', '=', orgId)
+    .where('upload_wrappers.id', 'in', wrapperIds)
+    .execute();
+  for (const { wrapper_id: wrapperId, ...upload } of wrapped) named.set(wrapperId, upload);
+  return named;
+}
+
 /** The upload an id names: the upload id itself, or the id of a wrapper on it. */
 export async function findUploadByUploadOrWrapperId(executor: Executor, orgId: string, id: string): Promise<UploadRow | undefined> {
   const direct = await executor.selectFrom('uploads').selectAll().where('org_id', '=', orgId).where('id', '=', id).executeTakeFirst();

@@ -6,7 +6,7 @@ import type { ArtifactType } from '../artifacts/types.ts';
 import type { ArtifactUploadLinks, UploadReference } from '../artifacts/upload-links.ts';
 import { AppError } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
-import { addArtifactLinks, findLinks, findUploadsByIds, insertMessageLinks, replaceArtifactLinks, type UploadRow } from './upload-store.ts';
+import { addArtifactLinks, findLinks, findUploadsByAnyIds, insertMessageLinks, replaceArtifactLinks, type UploadRow } from './upload-store.ts';
 import { withArticle } from '../http/wording.ts';
 
 /** The artifact read rules (drafts, private families) without depending on a whole app. */
@@ -48,17 +48,17 @@ const isUuid = (value: string) => z.uuid().safeParse(value).success;
 /**
  * Throws the contract's errors for upload ids a writer references: 404 (naming the field) for an
  * id that is unknown, of another org, not visible to the writer or only reserved; 400 for one of
- * the wrong kind.
+ * the wrong kind. An id may be the upload's or a wrapper's (`<kind>s_id`): answers the upload id
+ * each given id names.
  */
-export async function assertUploadsUsable(executor: Executor, readRules: ArtifactReadRules, actor: Actor, references: UploadReference[]): Promise<void> {
+export async function assertUploadsUsable(executor: Executor, readRules: ArtifactReadRules, actor: Actor, references: UploadReference[]): Promise<Map<string, string>> {
   const ids = [...new Set(references.flatMap((reference) => reference.ids).filter(isUuid))];
-  const rows = await findUploadsByIds(executor, actor.orgId, ids);
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  const visible = await visibleUploadIds(executor, readRules, actor, rows);
+  const byId = await findUploadsByAnyIds(executor, actor.orgId, ids);
+  const visible = await visibleUploadIds(executor, readRules, actor, [...new Map([...byId.values()].map((row) => [row.id, row])).values()]);
   for (const reference of references) {
     for (const id of reference.ids) {
       const row = byId.get(id);
-      if (!row || row.state !== 'ready' || !visible.has(id)) {
+      if (!row || row.state !== 'ready' || !visible.has(row.id)) {
         throw new AppError(404, 'not_found', `${reference.field}: upload ${id} was not found.`, { field: reference.field });
       }
       if (row.kind !== reference.kind) {
@@ -68,6 +68,7 @@ export async function assertUploadsUsable(executor: Executor, readRules: Artifac
       }
     }
   }
+  return new Map([...byId].map(([id, row]) => [id, row.id]));
 }
 
 /** How artifacts check and record the uploads their `data` references. */
@@ -75,8 +76,12 @@ export function createArtifactUploadLinks(database: Database): ArtifactUploadLin
   // Only the read rules are used; they are pure functions of the actor and the row.
   const readRules: ArtifactReadRules = new ArtifactService(database);
   return {
-    assertUsable: (executor, actor, references) => assertUploadsUsable(executor, readRules, actor, references),
-    link: (executor, orgId, artifactId, uploadIds) => replaceArtifactLinks(executor, orgId, artifactId, uploadIds),
+    assertUsable: async (executor, actor, references) => {
+      await assertUploadsUsable(executor, readRules, actor, references);
+    },
+    // The record keeps the ids as written (upload or wrapper ids); its links name the uploads.
+    link: async (executor, orgId, artifactId, ids) =>
+      replaceArtifactLinks(executor, orgId, artifactId, [...(await findUploadsByAnyIds(executor, orgId, ids)).values()].map((row) => row.id)),
   };
 }
 

@@ -191,6 +191,15 @@ describe('chat', () => {
     assert.equal((await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id })).status, 400);
     assert.equal((await learner.client.post('/attempt/chat_message', { attempt_id: randomUUID(), text: 'Hello' })).status, 404);
     assert.deepEqual(await groupMessages(learner.client, attempt.data.group_id), [], 'nothing was stored');
+    // Named by its wrapper (images_id), the image is taken, and the turn's message lists its upload id.
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(await noisePng(16, 16, 11))], { type: 'image/png' }), 'c.png');
+    const wrapped = await learner.client.request('POST', '/scenario/image_upload', { rawBody: form });
+    const sent = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'See this', image_upload_ids: [wrapped.body.images_id] });
+    assert.equal(sent.status, 200, sent.text);
+    await watchRunToEnd(learner.client, 'attempt', sent.body.run_id);
+    const [turn] = await groupMessages(learner.client, attempt.data.group_id);
+    assert.deepEqual(turn.image_upload_ids, [wrapped.body.upload_id]);
   });
 
   test('the simulation\'s rules hold: the turn reaching max_turns is answered and ends the attempt; past time_limit_minutes a turn is refused; max_attempts caps starts', async () => {

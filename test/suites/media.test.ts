@@ -551,6 +551,15 @@ describe('media', () => {
     const updated = await author.client.post('/scenario/update', { id: created.body.id, data: { ...scenarioData, image_upload_ids: [] } });
     assert.equal(updated.status, 200);
     assert.equal((await fetchBinary(reader.client, '/scenario/image_download', { image_id: image.body.upload_id })).status, 404, 'detached again');
+
+    // The wrapper (images_id) is what records point at, as well as the upload id: kept as written, it makes the upload readable.
+    const byWrapper = await author.client.post('/scenario/update', { id: created.body.id, data: { ...scenarioData, image_upload_ids: [image.body.images_id] } });
+    assert.equal(byWrapper.status, 200, byWrapper.text);
+    assert.deepEqual(byWrapper.body.data.image_upload_ids, [image.body.images_id]);
+    assert.equal((await fetchBinary(reader.client, '/scenario/image_download', { image_id: image.body.upload_id })).status, 200);
+    assert.equal((await fetchBinary(reader.client, '/scenario/image_download', { image_id: image.body.images_id })).status, 200);
+    const foreignWrapper = await author.client.post('/scenario/update', { id: created.body.id, data: { ...scenarioData, image_upload_ids: [foreignImage.body.images_id] } });
+    assert.equal(foreignWrapper.status, 404);
   });
 
   test('SVG (and every download) is served with a CSP that stops scripts', async () => {
