@@ -117,7 +117,12 @@ export async function listArtifacts(executor: Executor, listing: ArtifactListing
   if (listing.search?.trim()) {
     const pattern = `%${escapeLike(listing.search.trim())}%`;
     query = query.where((eb) =>
-      eb.or([eb('name', 'ilike', pattern), eb('description', 'ilike', pattern), eb(sql`data::text`, 'ilike', pattern)]),
+      eb.or([
+        eb('name', 'ilike', pattern),
+        eb('description', 'ilike', pattern),
+        // The data's text values, at any depth: not its keys, quotes and brackets (data::text would match "kind" or '"' everywhere).
+        eb.exists(sql`(SELECT 1 FROM jsonb_path_query(data, 'strict $.** ? (@.type() == "string")') AS v (value) WHERE v.value #>> '{}' ILIKE ${pattern})`),
+      ]),
     );
   }
   const [rows, count] = await Promise.all([

@@ -137,6 +137,11 @@ describe('artifact families', () => {
     assert.equal(lastPage.body.total_count, 7);
     const text = await paging.admin.post('/tool/search', { search: 'Tool 4' });
     assert.equal(text.body.total_count, 1);
+    // The data's text values are searched at any depth, but not its keys or JSON punctuation.
+    const parameterName = (FAMILIES.tool.example as { parameters: { name: string }[] }).parameters[0]!.name;
+    assert.equal((await paging.admin.post('/tool/search', { search: parameterName.toUpperCase() })).body.total_count, 7, 'a nested value');
+    assert.equal((await paging.admin.post('/tool/search', { search: 'parameters' })).body.total_count, 0, 'a key');
+    assert.equal((await paging.admin.post('/tool/search', { search: '":' })).body.total_count, 0, 'JSON punctuation');
     const tooBig = await paging.admin.post('/tool/search', { page_limit: 101 });
     assert.equal(tooBig.status, 400);
     assert.match(tooBig.body.error.message, /page_limit/);
