@@ -112,13 +112,19 @@ export class MediaService {
    * soon as it crosses the size limit (the partial bytes are dropped).
    */
   async stageFile(kind: MediaKind, file: IncomingFile): Promise<StagedFile> {
-    const mimeType = this.acceptedType(kind, file.declaredType);
-    return { blob: await this.stageBytes(mimeType, file.stream), mimeType, filename: cleanFilename(file.filename) };
+    const declared = this.acceptedType(kind, file.declaredType);
+    const sniffed: { mime?: string } = {};
+    const blob = await this.stageBytes(declared, file.stream, sniffed);
+    // "Some bytes" (what a client sends when it does not know) says less than the bytes: a PDF sent so
+    // is kept as application/pdf, downloads with that type and has a preview.
+    const mimeType = declared === 'application/octet-stream' && sniffed.mime && isAllowed(kind, sniffed.mime) ? sniffed.mime : declared;
+    return { blob, mimeType, filename: cleanFilename(file.filename) };
   }
 
-  private async stageBytes(mimeType: string, bytes: Buffer | Readable): Promise<StagedBlob> {
+  private async stageBytes(mimeType: string, bytes: Buffer | Readable, detected: { mime?: string } = {}): Promise<StagedBlob> {
     const signatureCheck = new HeadCheck(SNIFF_BYTES, async (head) => {
       const sniffed = await fileTypeFromBuffer(head);
+      detected.mime = sniffed?.mime;
       const verdict = checkSignature(mimeType, sniffed?.mime);
       if (!verdict.ok) throw unprocessable(`The file does not match its declared type: ${verdict.reason}.`, { declared: mimeType, detected: sniffed?.mime ?? null });
     });

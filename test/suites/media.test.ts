@@ -393,6 +393,11 @@ describe('media', () => {
     assert.equal(second.status, 200);
     assert.equal((await sharp(second.bytes).metadata()).width, 3);
     assert.equal(second.headers.get('cache-control'), 'private, max-age=3600, must-revalidate');
+    // A PDF sent as application/octet-stream (a client that did not know) is kept as the PDF its bytes are.
+    const unlabelled = await upload(orgA.admin, '/document/file_upload', { bytes: tinyPdf('Sent as bytes'), type: 'application/octet-stream', filename: 'unlabelled' });
+    assert.equal(unlabelled.status, 200);
+    assert.equal((await fetchBinary(orgA.admin, '/system/file_download', { file_id: unlabelled.body.upload_id })).headers.get('content-type'), 'application/pdf');
+    assert.equal((await fetchBinary(orgA.admin, '/system/file_preview', { file_id: unlabelled.body.upload_id })).status, 200);
     // A client holding the preview's tag gets 304, not the PNG again.
     const revalidated = await fetchBinary(orgA.admin, '/system/file_preview', { file_id: body.files_id }, { 'if-none-match': second.headers.get('etag')! });
     assert.equal(revalidated.status, 304);
