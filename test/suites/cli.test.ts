@@ -450,7 +450,7 @@ describe('cli', () => {
       const group = await glow(['system', 'group', groupId, '--detail'], env);
       assert.equal(group.code, 0, group.stderr);
       assert.ok(group.stdout.includes(runId), group.stdout);
-      assert.match(group.stdout, /run_id\s+artifact\s+status\s+model_id\s+tokens_in\s+tokens_out\s+cost/);
+      assert.match(group.stdout, /run_id\s+artifact\s+status\s+model_id\s+input_tokens\s+output_tokens\s+cost/);
       assert.match(group.stdout, /offline/);
     });
 

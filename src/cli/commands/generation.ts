@@ -191,12 +191,12 @@ export async function groupCommand(context: CommandContext): Promise<number> {
       artifact: run.artifact_type,
       status: run.status,
       model_id: run.model_id,
-      tokens_in: run.input_tokens,
-      tokens_out: run.output_tokens,
+      input_tokens: run.input_tokens,
+      output_tokens: run.output_tokens,
       cost: run.cost,
       created_at: run.created_at,
       ended_at: run.ended_at,
-    })), ['run_id', 'artifact', 'status', 'model_id', 'tokens_in', 'tokens_out', 'cost', 'created_at', 'ended_at']));
+    })), ['run_id', 'artifact', 'status', 'model_id', 'input_tokens', 'output_tokens', 'cost', 'created_at', 'ended_at']));
     for (const run of runs) if (run.error) lines.push('', `run ${run.id} ${run.status === 'cancelled' ? 'was cancelled' : 'failed'}: ${run.error}`);
     for (const run of runs) {
       if (!run.messages || run.messages.length === 0) continue;
