@@ -159,16 +159,8 @@ export function mediaOperations(service: MediaService): Operation[] {
             access: 'member',
             body,
             response: 'binary',
-            errors: [400, 404, 416],
-            alsoAnswers: {
-              206: { description: 'Partial content: the range asked for, with Content-Range', response: 'binary' },
-              304: { description: 'Not modified: If-None-Match named the record\'s current ETag' },
-            },
-            requestHeaders: {
-              Range: 'One byte range of the JSON, as for uploads (206; unsatisfiable: 416).',
-              'If-Range': 'The ETag the client holds: the range applies only if the record is unchanged (a live run\'s record grows).',
-              'If-None-Match': 'ETags the client holds: 304 when one is the record\'s current one.',
-            },
+            // Its tag changes as a live run's record grows.
+            ...rangedDownloadDocs('record'),
             handler: async ({ actor, body, request, reply }) => {
               const callId = body[idField]!;
               const record = Buffer.from(JSON.stringify(await service.callRecord(actor, callId)));
@@ -197,16 +189,7 @@ export function mediaOperations(service: MediaService): Operation[] {
           access: 'member',
           body,
           response: 'binary',
-          errors: [400, 404, 416],
-          alsoAnswers: {
-            206: { description: 'Partial content: the range asked for, with Content-Range', response: 'binary' },
-            304: { description: 'Not modified: If-None-Match named the upload\'s ETag' },
-          },
-          requestHeaders: {
-            Range: 'One byte range: bytes=a-b, bytes=a- or bytes=-n (206; unsatisfiable: 416). Several ranges get the whole upload (200).',
-            'If-Range': 'The ETag the client holds: the range applies only if it is still the upload\'s, else the whole upload (200). A date never matches (uploads carry no Last-Modified).',
-            'If-None-Match': 'ETags the client holds: 304 when one is the upload\'s.',
-          },
+          ...rangedDownloadDocs('upload'),
           handler: async ({ actor, body, request, reply }) => downloadUpload(service, actor, artifact, kind, body[idField]!, request, reply),
         }),
       );
@@ -320,6 +303,22 @@ async function downloadUpload(
     filename,
     bytes: (range) => service.openBytes(upload, range),
   });
+}
+
+/** What OpenAPI says of a download answered by sendRanged. */
+function rangedDownloadDocs(what: 'upload' | 'record') {
+  return {
+    errors: [400, 404, 416],
+    alsoAnswers: {
+      206: { description: 'Partial content: the range asked for, with Content-Range', response: 'binary' as const },
+      304: { description: `Not modified: If-None-Match named the ${what}'s current ETag` },
+    },
+    requestHeaders: {
+      Range: `One byte range: bytes=a-b, bytes=a- or bytes=-n (206; unsatisfiable: 416). Several ranges get the whole ${what} (200).`,
+      'If-Range': `The ETag the client holds: the range applies only if it is still the ${what}'s, else the whole ${what} (200). A date never matches (no Last-Modified is sent).`,
+      'If-None-Match': `ETags the client holds: 304 when one is the ${what}'s.`,
+    },
+  };
 }
 
 /**
