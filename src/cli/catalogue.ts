@@ -145,8 +145,16 @@ function modalitiesOf(type: ArtifactType): string[] {
 
 /** generate's fields for one family: its own modalities, and config.params spelled out. */
 function generateFields(type: ArtifactType, operation: Operation): FieldHelp[] {
-  const modalities = modalitiesOf(type).join('|');
-  return fieldsOf(operation.body, 2).map((field) =>
+  const offered = modalitiesOf(type);
+  const modalities = offered.join('|');
+  // Parameters of media the family does not make are left out.
+  const applies: Record<string, boolean> = {
+    'config.params.image_model_id': offered.includes('image') || offered.includes('video'),
+    'config.params.speech_model_id': offered.includes('audio') || offered.includes('video'),
+    'config.params.artifact_id': offered.length > 1,
+    title: offered.length > 1,
+  };
+  return fieldsOf(operation.body, 2).filter((field) => applies[field.name] ?? true).map((field) =>
     field.name === 'modality' || field.name === 'modalities'
       ? { ...field, type: field.name === 'modality' ? modalities : `${modalities}[]`, description: `What to produce besides the record's text (default text)${modalities === 'text' ? `: ${FAMILIES[type].plural} are text only` : ''}.` }
       : field,

@@ -38,7 +38,7 @@ export const generateBodySchema = z
     client_run_id: z.uuid().optional().describe('Run id minted by the client, so it can open /watch before triggering. Reusing one is 409.'),
     modality: modalityOrList.optional(),
     modalities: modalityOrList.optional(),
-    title: z.string().min(1).max(200).optional().describe('Display name for a produced media asset (scenarios).'),
+    title: z.string().min(1).max(200).optional().describe('Display name for the produced media asset (image, video or speech); also names a new group.'),
     audio: z.union([z.strictObject({ audios_id: z.uuid() }), z.strictObject({ upload_id: z.uuid() })]).optional()
       .describe('Spoken instructions: an audio upload you may read. Transcribed when the org has a speech-to-text model and added to the instructions; kept with the run\'s messages either way.'),
     idempotency_key: z.uuid().optional().describe('A repeat with the same body returns the first response; another body is 409.'),
@@ -98,7 +98,7 @@ const dateOrDateTime = z
   .string()
   .max(40)
   .refine((text) => ISO_DATE.safeParse(text).success || ISO_DATE_TIME.safeParse(text).success, {
-    message: 'Expected an ISO 8601 date (2026-12-03) or date-time (2026-12-03T09:30:00Z; without an offset it is UTC)',
+    message: 'Expected a real ISO 8601 date (2026-12-03) or date-time (2026-12-03T09:30:00Z; without an offset it is UTC)',
   });
 
 /** A checked date or date-time as an instant: a bare date is its day's start, a date-time without an offset is UTC. */
