@@ -152,7 +152,6 @@ function generateFields(type: ArtifactType, operation: Operation): FieldHelp[] {
     'config.params.image_model_id': offered.includes('image') || offered.includes('video'),
     'config.params.speech_model_id': offered.includes('audio') || offered.includes('video'),
     'config.params.artifact_id': offered.length > 1,
-    title: offered.length > 1,
   };
   return fieldsOf(operation.body, 2).filter((field) => applies[field.name] ?? true).map((field) =>
     field.name === 'modality' || field.name === 'modalities'

@@ -61,6 +61,9 @@ export class MediaRequestCheck {
     if (params?.image_model_id !== undefined) await this.resolve(actor, params.image_model_id, 'image', 'config.params.image_model_id');
     if (params?.speech_model_id !== undefined) await this.resolve(actor, params.speech_model_id, 'speech', 'config.params.speech_model_id');
     if (params?.artifact_id === undefined) return;
+    if (body.audio) {
+      throw badRequest('audio: spoken instructions shape a record being generated; a run that attaches media to config.params.artifact_id takes none.', { field: 'audio' });
+    }
     if (media.length === 0) {
       throw badRequest('config.params.artifact_id: attaching to an existing record needs an image, video or audio modality.', { field: 'config.params.artifact_id' });
     }

@@ -54,6 +54,16 @@ export class MediaStepError extends Error {
   }
 }
 
+const NOTHING_HEARD = '(spoken instructions: no speech was heard)';
+const NOT_TRANSCRIBED = '(spoken instructions, not transcribed: no speech-to-text model is configured)';
+/** The texts of a spoken-input message that carry no transcript. */
+const SPOKEN_INPUT_NOTES = new Set([NOTHING_HEARD, NOT_TRANSCRIBED]);
+
+/** The id of the message that records a run's spoken instructions (one per run). */
+export function spokenInputMessageId(runId: string): string {
+  return uuidv5(`${runId}/spoken-input`, MEDIA_UPLOAD_NAMESPACE);
+}
+
 /** A request's spoken instructions could not be used: the run ends with this message. */
 export class SpokenInputError extends Error {
   override name = 'SpokenInputError';
@@ -100,6 +110,10 @@ export class MediaSteps {
    */
   async spokenInput(step: MediaStepRun, reference: string): Promise<string | undefined> {
     const { run, signal } = step;
+    const messageId = spokenInputMessageId(run.id);
+    // Executed again (its worker died): what was heard is recorded; no second transcription.
+    const recorded = await this.database.db.selectFrom('generation_messages').select('text').where('id', '=', messageId).executeTakeFirst();
+    if (recorded) return SPOKEN_INPUT_NOTES.has(recorded.text) ? undefined : recorded.text;
     const upload = await this.media.findStoredUploadByAnyId(run.org_id, reference);
     if (!upload || upload.kind !== 'audio') throw new SpokenInputError(`The spoken instructions (audio ${reference}) are no longer stored.`);
     let transcript: Transcript | undefined;
@@ -110,8 +124,7 @@ export class MediaSteps {
       throw new SpokenInputError(`Could not transcribe the spoken instructions (audio ${upload.id}): ${(error as Error).message}`);
     }
     const text = transcript?.text.trim() || undefined;
-    const note = transcript ? '(spoken instructions: no speech was heard)' : '(spoken instructions, not transcribed: no speech-to-text model is configured)';
-    const messageId = uuidv5(`${run.id}/spoken-input`, MEDIA_UPLOAD_NAMESPACE);
+    const note = transcript ? NOTHING_HEARD : NOT_TRANSCRIBED;
     await step.fenced(async (trx) => {
       if (await trx.selectFrom('generation_messages').select('id').where('id', '=', messageId).executeTakeFirst()) return;
       await insertMessage(trx, { id: messageId, runId: run.id, groupId: run.group_id, role: 'user', text: text ?? note, uploads: { audio_upload_ids: [upload.id] } });

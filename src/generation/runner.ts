@@ -13,7 +13,7 @@ import { appendEvents } from '../streaming/event-log.ts';
 import { completeEvent, errorEvent, progressEvent, savedEvent, type MediaModality, type RunEnvelope } from './events.ts';
 import { costOf, endRun, type Usage } from './lifecycle.ts';
 import { FAMILY_MEDIA, mediaModalities, spokenInputReference } from './media-request.ts';
-import { MediaStepError, SpokenInputError, type MediaSpec, type MediaSteps, type MediaStepRun, type ProducedAsset } from './media-step.ts';
+import { MediaStepError, SpokenInputError, spokenInputMessageId, type MediaSpec, type MediaSteps, type MediaStepRun, type ProducedAsset } from './media-step.ts';
 import { MissingDependencyError, resolveReferences } from './references.ts';
 import type { StoredRequest } from './stored-request.ts';
 import { addUsage, claimRuns, finishRun, insertMessage, insertMessages, messagesOfRun, releaseLease, renewLease, setTerminalSeq, type ClaimedRun, type RunRow } from './store.ts';
@@ -218,7 +218,7 @@ export class RunExecutor {
    */
   private async generateArtifacts(run: ClaimedRun, envelope: RunEnvelope, signal: AbortSignal, media: MediaModality[], state: ExecutionState): Promise<RunOutcome> {
     const { database, artifacts, gateway, leaseMs } = this.options;
-    let request = run.request as StoredRequest;
+    const request = run.request as StoredRequest;
     const type = run.artifact_type as ArtifactType;
     const family = familyOf(type);
     let model: ResolvedModel;
@@ -228,6 +228,7 @@ export class RunExecutor {
     } catch (error) {
       throw new RunFailure(`No usable model: ${(error as Error).message}`, run.id, userMessages(request));
     }
+    let instructions = request.instructions;
     if (request.body.audio) {
       let spoken: string | undefined;
       try {
@@ -236,7 +237,8 @@ export class RunExecutor {
         if (error instanceof SpokenInputError) throw new RunFailure(error.message, run.id, userMessages(request));
         throw error;
       }
-      if (spoken) request = { ...request, instructions: [...request.instructions, `Spoken instructions (transcribed): ${spoken}`] };
+      // The model reads the transcript after the typed instructions; the run's records keep them apart (the spoken message holds it).
+      if (spoken) instructions = [...request.instructions, `Spoken instructions (transcribed): ${spoken}`];
     }
     // Recorded on the run by the statement that charges its usage or ends it (no write of its own).
     state.modelId = model.modelId;
@@ -260,7 +262,7 @@ export class RunExecutor {
       try {
         generated = await gateway.generateArtifact({
           family,
-          instructions: request.instructions,
+          instructions,
           ...(request.title !== undefined ? { title: request.title } : {}),
           index,
           model,
@@ -301,7 +303,7 @@ export class RunExecutor {
             ? await finishRun(trx, run.id, 'completed', { owner: run.lease_owner! }, { usage })
             : await renewLease(trx, run.id, run.lease_owner!, leaseMs);
           if (!fenced) throw new RunInterruption('lease_lost');
-          const resolved = await resolveReferences(trx, run.org_id, family, generated.data, request.instructions.join('\n'));
+          const resolved = await resolveReferences(trx, run.org_id, family, generated.data, instructions.join('\n'));
           const data = withMediaFields(type, resolved, assets);
           const record = await artifacts.create(
             actor,
@@ -415,7 +417,9 @@ export class RunExecutor {
 
   /** The instructions as a user message, when nothing of the run was recorded yet. */
   private async unrecordedUserMessages(run: RunRow): Promise<ChatMessage[]> {
-    const recorded = await messagesOfRun(this.options.database.db, run.id);
+    // The spoken instructions' message is recorded first, on its own: it does not stand for the typed ones.
+    const spokenId = spokenInputMessageId(run.id);
+    const recorded = (await messagesOfRun(this.options.database.db, run.id)).filter((message) => message.id !== spokenId);
     return recorded.length > 0 ? [] : userMessages(run.request as StoredRequest);
   }
 

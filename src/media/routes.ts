@@ -216,6 +216,8 @@ export function mediaOperations(service: MediaService): Operation[] {
             const preview = await service.preview(upload);
             const etag = etagFor(preview.sha256);
             if (planDownload(preview.size, etag, { ifNoneMatch: header(request, 'if-none-match') }).status === 304) {
+              // A cached preview comes as an opened stream: unread, it would hold its file (or socket) open.
+              if (!Buffer.isBuffer(preview.png)) preview.png.destroy();
               return reply.status(304).header('etag', etag).header('cache-control', PREVIEW_CACHE_CONTROL).send();
             }
             reply

@@ -286,6 +286,10 @@ describe('chat', () => {
       assert.equal(refused.status, 404, `${JSON.stringify(audio)}: ${refused.text}`);
       assert.match(refused.body.error.message, /audio upload/);
     }
+    const { body: persona } = await learner.client.post('/persona/create', { name: 'Voiced', data: example });
+    const withAttach = await learner.client.post('/persona/generate', { modality: 'audio', audio: { upload_id: uploaded.body.upload_id }, config: { params: { artifact_id: persona.id } } });
+    assert.equal(withAttach.status, 400, withAttach.text);
+    assert.match(withAttach.body.error.message, /^audio: /);
     assert.equal(await countRuns(), runsBefore, 'a refused trigger leaves no run');
 
     // Named by its audios_id: the run completes offline, the audio on a user message of its own.
@@ -380,6 +384,27 @@ describe('chat', () => {
       assert.equal(withAudio.role, 'user');
       assert.equal(withAudio.text, 'Make her a night-shift nurse who is always tired');
       assert.deepEqual(withAudio.audio_upload_ids, [audioId]);
+
+      // Cancelled while the model thinks: the run's record keeps the typed instructions beside the spoken ones.
+      fake.reset();
+      fake.enqueue({ reply: 'Something spoken' });
+      fake.setDefault({ hang: true });
+      try {
+        const hanging = await providerLearner.client.post('/persona/generate', { instructions: ['Typed instructions'], audio: { upload_id: audioId } });
+        assert.equal(hanging.status, 200, hanging.text);
+        for (let waited = 0; !fake.requests.some((request) => request.path.endsWith('/chat/completions')); waited += 50) {
+          assert.ok(waited < 10_000, 'the model call started');
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.equal((await providerLearner.client.post('/persona/cancel', { run_id: hanging.body.run_id })).status, 200);
+        assert.equal(frameKinds(await watchRunToEnd(providerLearner.client, 'persona', hanging.body.run_id)).at(-1), 'error');
+        const cancelled = await providerLearner.client.post('/system/group', { group_id: hanging.body.group_id, include_detail: true });
+        const texts = cancelled.body.runs.find((run: any) => run.id === hanging.body.run_id).messages.map((message: any) => message.text);
+        assert.ok(texts.includes('Something spoken'), texts.join(' | '));
+        assert.ok(texts.some((text: string) => text.includes('Typed instructions')), texts.join(' | '));
+      } finally {
+        fake.reset();
+      }
     });
 
     test('the simulation\'s agent drives the reply: its model, temperature, system prompt and guardrails', async () => {

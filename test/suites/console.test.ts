@@ -439,6 +439,16 @@ describe('web console', () => {
       const saved = await org.admin.post('/persona/get', { id: personaId });
       assert.equal(saved.body.version, stored.body.version + 1);
       assert.deepEqual(saved.body.data, { ...stored.body.data, intensity: 9, traits: ['guarded'] });
+
+      // A draft lacking required fields opens as JSON: the form would fill them in unasked.
+      const draft = await org.admin.post('/persona/draft', { name: 'Half a persona', data: { role: 'only a role so far' } });
+      assert.equal(draft.status, 200, draft.text);
+      await page.goto(`${harness.baseUrl}/console/#/persona/id/${draft.body.id}`);
+      await page.waitForSelector('.data-editor textarea[name=data]');
+      assert.deepEqual(JSON.parse(await page.inputValue('textarea[name=data]')), { role: 'only a role so far' });
+      await page.click('button:text-is("Save draft")');
+      await page.waitForSelector(`p.muted:has-text("Version ${draft.body.version + 1} ·")`);
+      assert.deepEqual((await org.admin.post('/persona/get', { id: draft.body.id })).body.data, { role: 'only a role so far' });
       await page.close();
     });
 

@@ -76,12 +76,18 @@ function inSchemaOrder(family: Family, data: Record<string, unknown>): Record<st
 
 /**
  * A new record starts from the family's example without its placeholder references: upload ids
- * are left out, and ids of other records are blanked for the user to fill (the hint names them).
+ * are left out; ids of other records are blanked for the user to fill when required (the hint names them), left out when optional.
  */
 function startingData(family: Family): Record<string, unknown> {
   const data: Record<string, unknown> = structuredClone(family.example);
   for (const field of Object.keys(family.upload_refs)) delete data[field];
-  for (const field of Object.keys(family.artifact_refs)) if (field in data) data[field] = Array.isArray(data[field]) ? [] : '';
+  const required = new Set((family.data_schema as JsonSchema).required ?? []);
+  for (const field of Object.keys(family.artifact_refs)) {
+    if (!(field in data)) continue;
+    // A required reference is left blank for the user to fill; an optional one is left out.
+    if (required.has(field)) data[field] = Array.isArray(data[field]) ? [] : '';
+    else delete data[field];
+  }
   return data;
 }
 

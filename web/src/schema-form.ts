@@ -56,30 +56,43 @@ function kindOf(schema: JsonSchema): Kind | undefined {
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** Whether a text control for this schema is a one-line input (else a textarea). */
+const isLong = (schema: JsonSchema) => schema.format === undefined && schema.pattern === undefined && (schema.maxLength === undefined || schema.maxLength > 200);
+
 /**
  * Whether the form shows `value` exactly, so that reading the untouched form gives it back: every
- * key is one the schema lists, every value of the type its control edits, and a list of texts
- * (one per line) holds no line breaks, blank items or edge spaces that the lines would lose.
+ * key is one the schema lists and every required one is there (a draft may lack some), every value
+ * of the type its control edits, no text the control would change (a line break in a one-line
+ * input, a carriage return), no optional value the form would leave out because it is empty, and
+ * a list of texts (one per line) holds no line breaks, blank items or edge spaces the lines would lose.
  */
-export function formShows(schema: JsonSchema, value: unknown): boolean {
+export function formShows(schema: JsonSchema, value: unknown, required = true): boolean {
   const kind = kindOf(schema);
   if (!kind) return false;
-  if (value === undefined) return true;
+  if (value === undefined) return !required;
   switch (kind) {
     case 'choice':
       return typeof value === 'string' && schema.enum!.includes(value);
     case 'text':
-      return typeof value === 'string';
+      return typeof value === 'string' && !value.includes('\r') && (isLong(schema) || !value.includes('\n')) && (required || value !== '');
     case 'number':
       return typeof value === 'number' && Number.isFinite(value);
     case 'boolean':
       return typeof value === 'boolean';
     case 'lines':
-      return Array.isArray(value) && value.every((item) => typeof item === 'string' && item !== '' && item === item.trim() && !item.includes('\n'));
+      return Array.isArray(value) && (required || value.length > 0) && value.every((item) => typeof item === 'string' && item !== '' && item === item.trim() && !/[\r\n]/.test(item));
     case 'list':
-      return Array.isArray(value) && value.every((item) => isPlainObject(item) && formShows(schema.items!, item));
-    case 'object':
-      return isPlainObject(value) && Object.entries(value).every(([key, item]) => schema.properties![key] !== undefined && formShows(schema.properties![key]!, item));
+      return Array.isArray(value) && (required || value.length > 0) && value.every((item) => isPlainObject(item) && formShows(schema.items!, item));
+    case 'object': {
+      if (!isPlainObject(value)) return false;
+      const properties = schema.properties!;
+      const requiredKeys = new Set(schema.required ?? []);
+      if (!required && Object.keys(value).length === 0) return false;
+      return (
+        Object.keys(value).every((key) => properties[key] !== undefined) &&
+        Object.entries(properties).every(([key, property]) => formShows(property, value[key], requiredKeys.has(key)))
+      );
+    }
   }
 }
 
@@ -104,7 +117,7 @@ function fieldOf(place: Place, schema: JsonSchema, control: HTMLElement, extraNo
 
 function textEditor(place: Place, schema: JsonSchema, value: unknown): ValueEditor {
   // Prose gets room to be read; names, ids, tags and codes get one line.
-  const long = schema.format === undefined && schema.pattern === undefined && (schema.maxLength === undefined || schema.maxLength > 200);
+  const long = isLong(schema);
   const common = { name: place.path, value: typeof value === 'string' ? value : '', required: place.required, readOnly: place.readOnly };
   const control = long
     ? h('textarea', { ...common, class: 'prose', rows: 3 })
