@@ -215,18 +215,13 @@ export function mediaOperations(service: MediaService): Operation[] {
             await service.recordRead(actor, artifact, 'file_preview', { upload_id: upload.id });
             const preview = await service.preview(upload);
             const etag = etagFor(preview.sha256);
-            if (planDownload(preview.size, etag, { ifNoneMatch: header(request, 'if-none-match') }).status === 304) {
-              // A cached preview comes as an opened stream: unread, it would hold its file (or socket) open.
-              if (!Buffer.isBuffer(preview.png)) preview.png.destroy();
-              return reply.status(304).header('etag', etag).header('cache-control', PREVIEW_CACHE_CONTROL).send();
-            }
+            reply.header('etag', etag).header('cache-control', PREVIEW_CACHE_CONTROL);
+            if (planDownload(preview.size, etag, { ifNoneMatch: header(request, 'if-none-match') }).status === 304) return reply.status(304).send();
             reply
               .header('content-type', 'image/png')
               .header('content-length', String(preview.size))
-              .header('cache-control', PREVIEW_CACHE_CONTROL)
-              .header('etag', etagFor(preview.sha256))
               .header('x-content-type-options', 'nosniff');
-            return reply.send(preview.png);
+            return reply.send(await preview.png());
           },
         }),
       );

@@ -67,9 +67,10 @@ export interface DownloadTarget {
 }
 
 export interface Preview {
-  png: Buffer | Readable;
   size: number;
   sha256: string;
+  /** The PNG's bytes, opened only when asked for (a revalidated preview is not read at all). */
+  png(): Promise<Buffer | Readable>;
 }
 
 function uploadFilename(upload: StoredUpload): string {
@@ -315,7 +316,7 @@ export class MediaService {
     // The size comes from the store, not the row: Content-Length must match the bytes actually sent.
     const stored = await this.store.stat(row.png_sha256);
     if (!stored) return undefined; // the cached bytes are gone (store wiped by hand): render again
-    return { png: await this.store.read(row.png_sha256), size: stored.size, sha256: row.png_sha256 };
+    return { png: () => this.store.read(row.png_sha256), size: stored.size, sha256: row.png_sha256 };
   }
 
   private async renderAndCache(upload: StoredUpload): Promise<Preview> {
@@ -331,7 +332,7 @@ export class MediaService {
     await this.publishWith(blob, (executor) =>
       insertPreview(executor, { source_sha256: upload.sha256, png_sha256: blob.sha256, png_size: blob.size, width: rendered.width, height: rendered.height }),
     );
-    return { png: rendered.png, size: rendered.png.length, sha256: blob.sha256 };
+    return { png: async () => rendered.png, size: rendered.png.length, sha256: blob.sha256 };
   }
 
   /** Start-up housekeeping: temporary bytes of interrupted uploads, blobs whose transaction never committed. */
