@@ -6,7 +6,7 @@ import type { MediaGateway, Transcript, VoiceSettings } from '../llm/media.ts';
 import { linkUploadsToMessage, type MediaService } from '../media/module.ts';
 import { appendEvents } from '../streaming/event-log.ts';
 import { mediaCompleteEvent, mediaProgressEvent, type MediaModality, type RunEnvelope } from './events.ts';
-import { hasMediaCompleteEvent, insertMessage, type RunRow } from './store.ts';
+import { findMessage, hasMediaCompleteEvent, insertMessage, type RunRow } from './store.ts';
 
 /** Namespace of the upload ids of generated assets: uuid v5 of `<run id>/media/<key>`. */
 const MEDIA_UPLOAD_NAMESPACE = '0f6f3f4e-3c1a-4f55-9b3e-6c2d7a1e8b90';
@@ -112,7 +112,7 @@ export class MediaSteps {
     const { run, signal } = step;
     const messageId = spokenInputMessageId(run.id);
     // Executed again (its worker died): what was heard is recorded; no second transcription.
-    const recorded = await this.database.db.selectFrom('generation_messages').select('text').where('id', '=', messageId).executeTakeFirst();
+    const recorded = await findMessage(this.database.db, messageId);
     if (recorded) return SPOKEN_INPUT_NOTES.has(recorded.text) ? undefined : recorded.text;
     const upload = await this.media.findStoredUploadByAnyId(run.org_id, reference);
     if (!upload || upload.kind !== 'audio') throw new SpokenInputError(`The spoken instructions (audio ${reference}) are no longer stored.`);
@@ -126,7 +126,7 @@ export class MediaSteps {
     const text = transcript?.text.trim() || undefined;
     const note = transcript ? NOTHING_HEARD : NOT_TRANSCRIBED;
     await step.fenced(async (trx) => {
-      if (await trx.selectFrom('generation_messages').select('id').where('id', '=', messageId).executeTakeFirst()) return;
+      if (await findMessage(trx, messageId)) return;
       await insertMessage(trx, { id: messageId, runId: run.id, groupId: run.group_id, role: 'user', text: text ?? note, uploads: { audio_upload_ids: [upload.id] } });
       await linkUploadsToMessage(trx, { orgId: run.org_id, messageId, readerProfileId: run.profile_id, uploadIds: [upload.id] });
     });

@@ -54,7 +54,7 @@ const isUuid = (value: string) => z.uuid().safeParse(value).success;
 export async function assertUploadsUsable(executor: Executor, readRules: ArtifactReadRules, actor: Actor, references: UploadReference[]): Promise<Map<string, string>> {
   const ids = [...new Set(references.flatMap((reference) => reference.ids).filter(isUuid))];
   const byId = await findUploadsByAnyIds(executor, actor.orgId, ids);
-  const visible = await visibleUploadIds(executor, readRules, actor, [...new Map([...byId.values()].map((row) => [row.id, row])).values()]);
+  const visible = await visibleUploadIds(executor, readRules, actor, [...byId.values()]);
   for (const reference of references) {
     for (const id of reference.ids) {
       const row = byId.get(id);
