@@ -92,25 +92,27 @@ export const cancelResponseSchema = z.strictObject({
 const ISO_DATE = z.iso.date();
 const ISO_DATE_TIME = z.iso.datetime({ offset: true, local: true });
 const HAS_OFFSET = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
+const isBareDate = (text: string) => ISO_DATE.safeParse(text).success;
+const isDateOrDateTime = (text: string) => isBareDate(text) || ISO_DATE_TIME.safeParse(text).success;
 
 // Date.parse alone would take "1", "12/03/2026" or "2026-02-30", and read a date-time without an offset in the server's zone.
 const dateOrDateTime = z
   .string()
   .max(40)
-  .refine((text) => ISO_DATE.safeParse(text).success || ISO_DATE_TIME.safeParse(text).success, {
+  .refine(isDateOrDateTime, {
     message: 'Expected a real ISO 8601 date (2026-12-03) or date-time (2026-12-03T09:30:00Z; without an offset it is UTC)',
   });
 
 /** A checked date or date-time as an instant: a bare date is its day's start, a date-time without an offset is UTC. */
 function instantOf(text: string): number {
-  return Date.parse(ISO_DATE.safeParse(text).success || HAS_OFFSET.test(text) ? text : `${text}Z`);
+  return Date.parse(isBareDate(text) || HAS_OFFSET.test(text) ? text : `${text}Z`);
 }
 
 /** The instants a generations listing spans: a bare date_from is its day's start, a bare date_to its day's end (UTC). */
 export function generationsWindow(body: { date_from?: string | undefined; date_to?: string | undefined }): { from?: Date; to?: Date } {
   return {
     ...(body.date_from ? { from: new Date(instantOf(body.date_from)) } : {}),
-    ...(body.date_to ? { to: new Date(ISO_DATE.safeParse(body.date_to).success ? instantOf(body.date_to) + 86_400_000 - 1 : instantOf(body.date_to)) } : {}),
+    ...(body.date_to ? { to: new Date(isBareDate(body.date_to) ? instantOf(body.date_to) + 86_400_000 - 1 : instantOf(body.date_to)) } : {}),
   };
 }
 
@@ -123,7 +125,7 @@ export const generationsBodySchema = z
     page_offset: z.number().int().min(0).optional(),
   })
   .superRefine((body, context) => {
-    if (!body.date_from || !body.date_to || [body.date_from, body.date_to].some((text) => !ISO_DATE.safeParse(text).success && !ISO_DATE_TIME.safeParse(text).success)) return;
+    if (!body.date_from || !body.date_to || !isDateOrDateTime(body.date_from) || !isDateOrDateTime(body.date_to)) return;
     const { from, to } = generationsWindow(body);
     if (from! > to!) context.addIssue({ code: 'custom', path: ['date_to'], message: `Is before date_from (${body.date_from}); an empty window is surely a mistake` });
   });
