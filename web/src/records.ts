@@ -3,7 +3,7 @@ import { badge, h, replaceChildren, when, type Child } from './dom.ts';
 import type { Context } from './main.ts';
 import { familyHeader, hashWith, mayCreate, mayWrite, mediaView, pager, problemView } from './parts.ts';
 import { startPractice } from './practice.ts';
-import { dataForm, formShows, showFieldErrors, type JsonSchema, type ValueEditor } from './schema-form.ts';
+import { dataForm, formShows, isPlainObject, showFieldErrors, type JsonSchema, type ValueEditor } from './schema-form.ts';
 
 const PAGE = 25;
 
@@ -165,7 +165,6 @@ function dataEditor(family: Family, initial: Record<string, unknown>, readOnly: 
   };
 }
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The name, description and data fields; the server checks the data against the family's schema. */
 function recordFields(family: Family, initial: { name: string; description: string; data: Record<string, unknown> }, readOnly = false) {

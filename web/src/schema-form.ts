@@ -54,7 +54,7 @@ function kindOf(schema: JsonSchema): Kind | undefined {
   return undefined;
 }
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+export const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Whether a text control for this schema is a one-line input (else a textarea). */
 const isLong = (schema: JsonSchema) => schema.format === undefined && schema.pattern === undefined && (schema.maxLength === undefined || schema.maxLength > 200);
