@@ -1,4 +1,4 @@
-import { h, replaceChildren } from './dom.ts';
+import { h, replaceChildren, type Child } from './dom.ts';
 
 /** The part of JSON Schema the families' data schemas use (as the server's zod schemas convert). */
 export interface JsonSchema {
@@ -185,6 +185,18 @@ function linesEditor(place: Place, schema: JsonSchema, value: unknown): ValueEdi
   };
 }
 
+/** A field made of fields (a group, or a list of groups): a fieldset with its legend, description and error slot. */
+function groupOf(place: Place, schema: JsonSchema, kind: 'list' | 'object', ...content: Child[]): HTMLElement {
+  return h(
+    'fieldset',
+    { class: `field ${kind}`, dataset: { path: place.path } },
+    h('legend', {}, place.label, place.required ? null : h('span', { class: 'optional' }, ' (optional)')),
+    schema.description ? h('small', { class: 'hint' }, schema.description) : null,
+    h('div', { class: 'field-error' }),
+    content,
+  );
+}
+
 function listEditor(place: Place, schema: JsonSchema, value: unknown): ValueEditor {
   const itemSchema = schema.items!;
   const itemLabel = singularOf(place.label);
@@ -205,15 +217,7 @@ function listEditor(place: Place, schema: JsonSchema, value: unknown): ValueEdit
   const current = () => editors.map((editor) => editor.read() ?? {});
   draw(Array.isArray(value) ? value : []);
   const add = place.readOnly ? null : h('button', { type: 'button', on: { click: () => draw([...current(), undefined]) } }, `Add ${itemLabel.toLowerCase()}`);
-  const element = h(
-    'fieldset',
-    { class: 'field list', dataset: { path: place.path } },
-    h('legend', {}, place.label, place.required ? null : h('span', { class: 'optional' }, ' (optional)')),
-    schema.description ? h('small', { class: 'hint' }, schema.description) : null,
-    h('div', { class: 'field-error' }),
-    holder,
-    add,
-  );
+  const element = groupOf(place, schema, 'list', holder, add);
   return { element, read: () => (editors.length === 0 && !place.required ? undefined : current()), blank: () => editors.length === 0 };
 }
 
@@ -228,14 +232,7 @@ function objectEditor(place: Place, schema: JsonSchema, value: unknown, notes: R
       values[key],
     ),
   }));
-  const element = h(
-    'fieldset',
-    { class: 'field object', dataset: { path: place.path } },
-    h('legend', {}, place.label, place.required ? null : h('span', { class: 'optional' }, ' (optional)')),
-    schema.description ? h('small', { class: 'hint' }, schema.description) : null,
-    h('div', { class: 'field-error' }),
-    fields.map(({ editor }) => editor.element),
-  );
+  const element = groupOf(place, schema, 'object', fields.map(({ editor }) => editor.element));
   const blank = () => fields.every(({ editor }) => editor.blank());
   return {
     element,
@@ -248,25 +245,21 @@ function objectEditor(place: Place, schema: JsonSchema, value: unknown, notes: R
   };
 }
 
+/** The control of each kind of value. */
+const EDITORS: Record<Kind, (place: Place, schema: JsonSchema, value: unknown) => ValueEditor> = {
+  choice: choiceEditor,
+  text: textEditor,
+  number: numberEditor,
+  boolean: booleanEditor,
+  lines: linesEditor,
+  list: listEditor,
+  object: (place, schema, value) => objectEditor(place, schema, value),
+};
+
 function editorFor(place: Place, schema: JsonSchema, value: unknown): ValueEditor {
-  switch (kindOf(schema)) {
-    case 'choice':
-      return choiceEditor(place, schema, value);
-    case 'text':
-      return textEditor(place, schema, value);
-    case 'number':
-      return numberEditor(place, schema, value);
-    case 'boolean':
-      return booleanEditor(place, schema, value);
-    case 'lines':
-      return linesEditor(place, schema, value);
-    case 'list':
-      return listEditor(place, schema, value);
-    case 'object':
-      return objectEditor(place, schema, value);
-    default:
-      throw new Error(`The form cannot edit ${place.path}; edit the data as JSON.`);
-  }
+  const kind = kindOf(schema);
+  if (!kind) throw new Error(`The form cannot edit ${place.path}; edit the data as JSON.`);
+  return EDITORS[kind](place, schema, value);
 }
 
 /**
