@@ -15,7 +15,12 @@ function modelLine(config: Config): string {
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir });
+  const database = await openDatabase({
+    databaseUrl: config.DATABASE_URL,
+    dataDir: config.dataDir,
+    // Otherwise a first start says nothing for as long as PGlite takes to create its database.
+    onCreatingStore: (location) => process.stdout.write(`Creating the embedded PostgreSQL store at ${location} (first start only; this takes 10-30 s)...\n`),
+  });
   await migrateToLatest(database);
   const app = await createApp(config, database);
   const { services } = app;

@@ -45,14 +45,17 @@ export interface DatabaseOptions {
   dataDir: string;
   /** Pool size for PostgreSQL. */
   maxConnections?: number;
+  /** Told before an embedded store is created (not when one is reopened): creating it takes many seconds. */
+  onCreatingStore?: (location: string) => void;
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl, options.maxConnections ?? 10) : openPglite(options.dataDir);
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options.maxConnections ?? 10) : openPglite(options.dataDir, options.onCreatingStore);
 }
 
-async function openPglite(dataDir: string): Promise<Database> {
+async function openPglite(dataDir: string, onCreatingStore?: (location: string) => void): Promise<Database> {
   const pgDataDir = path.join(dataDir, 'pgdata');
+  if (!fs.existsSync(path.join(pgDataDir, 'PG_VERSION'))) onCreatingStore?.(pgDataDir);
   fs.mkdirSync(pgDataDir, { recursive: true });
   const pglite = await PGlite.create(pgDataDir);
   // PGlite answers synchronously inside a promise, so back-to-back queries would chain as

@@ -27,6 +27,10 @@ describe('server process', () => {
     assert.match(first.output(), /Authorization: Bearer/);
     assert.match(first.output(), /web console: http:\/\/127\.0\.0\.1:\d+\/console\//);
     assert.match(first.output(), /default model: /);
+    // A first start on PGlite says it is creating the store before the long wait; a restart does not.
+    const creating = /Creating the embedded PostgreSQL store at .*first start only/;
+    if (harness.backend === 'pglite') assert.match(first.output(), creating);
+    else assert.doesNotMatch(first.output(), creating);
     // The console's script is bundled from web/src by the started process itself.
     const script = await fetch(`${first.url}/console/app.js`);
     assert.equal(script.status, 200);
@@ -40,6 +44,7 @@ describe('server process', () => {
     const second = await startServerProcess({ ...env, GLOW_LLM_BASE_URL: 'http://127.0.0.1:9/v1', GLOW_LLM_MODEL: 'tiny-model' });
     try {
       assert.match(second.output(), /default model: env:openai_compatible:tiny-model at http:\/\/127\.0\.0\.1:9\/v1/);
+      assert.doesNotMatch(second.output(), creating);
       client = new ApiClient(second.url, 'lifecycle-admin-token');
       const read = await client.post('/persona/get', { id: created.body.id });
       assert.equal(read.status, 200);
