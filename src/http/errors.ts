@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { validationMessage } from './validation-messages.ts';
+
+// Every validation in the process reports in these words, whichever concern's schema failed.
+z.config({ customError: validationMessage });
 
 export class AppError extends Error {
   constructor(

@@ -131,6 +131,33 @@ describe('foundation', () => {
     assert.deepEqual(unknownNested.body.error.details.unknown_fields, ['data.mood']);
   });
 
+  test('a refused field is told what it must be, in words: the same in the message and beside each field', async () => {
+    const { speaking_style: _left, ...withoutStyle } = personaData;
+    const refused = await orgA.admin.post('/persona/create', {
+      name: '',
+      data: { ...withoutStyle, role: 'r', traits: 'shy', intensity: 2.5, voice: 'alloy' },
+    });
+    assert.equal(refused.status, 400);
+    const byPath = Object.fromEntries(refused.body.error.details.fields.map((field: { path: string; message: string }) => [field.path, field.message]));
+    assert.deepEqual(byPath, {
+      name: 'must not be empty',
+      'data.role': 'must be at least 2 characters long',
+      'data.traits': 'must be a list, not text',
+      'data.speaking_style': 'is required',
+      'data.intensity': 'must be a whole number, not a fractional number',
+      'data.voice': 'must be an object, not text',
+    });
+    assert.match(refused.body.error.message, /data\.traits: must be a list, not text\./);
+    const tooIntense = await orgA.admin.post('/persona/create', { name: 'X', data: { ...personaData, intensity: 11 } });
+    assert.equal(tooIntense.body.error.details.fields[0].message, 'must be at most 10');
+    const badId = await orgA.admin.post('/persona/get', { id: 'not-an-id' });
+    assert.equal(badId.status, 400);
+    assert.equal(badId.body.error.details.fields[0].message, 'must be a UUID');
+    const badChoice = await orgA.admin.post('/scenario/create', { name: 'X', data: { ...FAMILIES.scenario.example, difficulty: 'hard' } });
+    assert.equal(badChoice.status, 400);
+    assert.equal(badChoice.body.error.details.fields[0].message, 'must be one of "introductory", "intermediate", "advanced"');
+  });
+
   test('another org\'s persona is 404 to read, change or delete', async () => {
     const created = await orgA.admin.post('/persona/create', { name: 'Uh student', data: personaData });
     assert.equal(created.status, 200);
