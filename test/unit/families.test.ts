@@ -249,6 +249,17 @@ describe('offline content follows the instructions', () => {
     assert.match(String(data.description), /passive student/);
   });
 
+  it('persona: the person the text opens with is the role when it names no known one', () => {
+    assert.equal(build('persona', ['A bored teenager who answers in single words']).role, 'bored teenager');
+    assert.equal(build('persona', ['An angry father at the school gate']).role, 'angry father');
+    assert.equal(build('persona', ['A withdrawn retiree, intensity 3']).role, 'withdrawn retiree');
+    // A known role still wins, with the first trait named before it.
+    assert.equal(build('persona', ['An anxious first-year nursing student']).role, 'anxious student');
+    // Not an opening noun phrase: a role picked as before, never a clause of the sentence.
+    assert.match(String(build('persona', ['Make it someone who is upset']).role), /^upset (student|parent|patient|colleague)$/);
+    assert.match(String(build('persona', ['A very long winded and rambling description of someone']).role), /^(student|parent|patient|colleague)$/);
+  });
+
   it('persona: the asked intensity wins', () => {
     assert.equal(build('persona', ['Aggressive student in CS-180, intensity 7']).intensity, 7);
     assert.equal(build('persona', ['Furious parent, intensity 15']).intensity, 10);

@@ -120,6 +120,18 @@ export function findMentioned<T extends string>(text: string, candidates: readon
   return candidates.find((candidate) => mentions(text, candidate));
 }
 
+const PHRASE_ENDS = ['who', 'that', 'which', 'whose', 'with', 'from', 'in', 'at', 'on', 'of', 'for', 'to', 'after', 'before', 'during', 'about', 'named', 'called'];
+const OPENING_NOUN_PHRASE = new RegExp(`^\\s*(?:an?|the)\\s+([a-z][a-z'-]+(?:\\s+[a-z][a-z'-]*){0,3}?)\\s*(?=[,.;:!?]|$|\\s(?:${PHRASE_ENDS.join('|')})\\b)`, 'i');
+
+/**
+ * The noun phrase an instruction opens with, after its article: "A bored teenager who sulks" →
+ * "bored teenager"; "An angry father at a meeting" → "angry father". Undefined when the text does
+ * not open that way or the phrase runs past four words (then it is a sentence, not a noun).
+ */
+export function openingNounPhrase(text: string): string | undefined {
+  return OPENING_NOUN_PHRASE.exec(text)?.[1]!.toLowerCase().split(/\s+/).join(' ');
+}
+
 /** Every entry whose words appear in `text`, in candidate order. */
 export function allMentioned<T extends string>(text: string, candidates: readonly T[]): T[] {
   return candidates.filter((candidate) => mentions(text, candidate));

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import {
-  LANGUAGE_TAG_PATTERN, allMentioned, clamp, clip, findMentioned, instructionText, matchByCues,
+  LANGUAGE_TAG_PATTERN, allMentioned, clamp, clip, findMentioned, openingNounPhrase, instructionText, matchByCues,
   mentionedLanguage, numberAfter, openingPhrase, pick, pickSome, sentenceOr, titleCase, withOrdinal,
 } from './offline-text.ts';
 
@@ -100,11 +100,12 @@ export const personaFamily = defineFamily({
   },
   offline: ({ instructions, index, random }) => {
     const text = instructionText({ instructions });
-    const roleNoun = findMentioned(text, ROLE_NOUNS) ?? pick(random, ['student', 'parent', 'patient', 'colleague'] as const);
+    // A role the text names, else the person it opens with ("A bored teenager who…"), else any.
+    const roleNoun = findMentioned(text, ROLE_NOUNS) ?? openingNounPhrase(text) ?? pick(random, ['student', 'parent', 'patient', 'colleague'] as const);
     const mentionedTraits = allMentioned(text, TRAIT_WORDS);
     const traits = [...mentionedTraits, ...pickSome(random, FILLER_TRAITS, 2, 3)].slice(0, 12);
     const leadTrait = mentionedTraits[0];
-    const role = clip(leadTrait ? `${leadTrait} ${roleNoun}` : roleNoun, 120);
+    const role = clip(leadTrait && !roleNoun.split(' ').includes(leadTrait) ? `${leadTrait} ${roleNoun}` : roleNoun, 120);
 
     const askedIntensity = numberAfter(text, 'intensity');
     const intensity = askedIntensity !== undefined
