@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { AppError, assertStorableText, type ErrorBody } from './errors.ts';
@@ -17,12 +19,50 @@ function fastifyErrorCode(status: number): string {
   return 'invalid_request';
 }
 
+/** What a connection-level failure answers: status, contract error code and sentence, and a label for the log. */
+function clientErrorAnswer(code: string | undefined): { status: number; code: string; message: string; label: string } {
+  switch (code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'request_timeout', message: 'The request was not received in full in time.', label: 'timeout' };
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'headers_too_large', message: 'The request headers exceed the allowed size.', label: 'header_overflow' };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, code: 'payload_too_large', message: 'The chunk extensions of the request body exceed the allowed size.', label: 'chunk_extensions_overflow' };
+    case 'HPE_INVALID_EOF_STATE':
+      return { status: 400, code: 'invalid_request', message: 'The connection ended before the whole request arrived: its body was shorter than announced.', label: 'truncated' };
+    default:
+      return { status: 400, code: 'invalid_request', message: 'The request is not valid HTTP.', label: 'error' };
+  }
+}
+
+/**
+ * Errors Node reports on the connection ('clientError': unparsable request, truncated body, header
+ * overflow, request timeout) in the contract's error shape. Fastify's default handler, with our body:
+ * nothing to do once the socket is gone; otherwise a raw response, then the connection is closed.
+ */
+function handleClientError(this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const answer = clientErrorAnswer(error.code);
+  this.log.trace({ err: error }, `client ${answer.label}`);
+  // As Node's own default: never write into a response already under way on this socket.
+  const inFlight = (socket as Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const body = JSON.stringify(errorBody(answer.code, answer.message));
+    socket.write(
+      `HTTP/1.1 ${answer.status} ${http.STATUS_CODES[answer.status]}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
 export function createHttpServer(options: { logLevel: string; bodyLimit?: number }): FastifyInstance {
   const app = Fastify({
     logger: options.logLevel === 'silent' ? false : { level: options.logLevel },
     bodyLimit: options.bodyLimit ?? 4 * 1024 * 1024,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    clientErrorHandler: handleClientError,
   });
 
   // An empty body is an empty object, and a JSON body sent without a JSON content type

@@ -28,7 +28,9 @@ function listedTags(header: string): string[] {
  * RFC 9110 sections 13.1.2, 13.1.5 and 14.2: If-None-Match (weak comparison) wins over Range; a
  * Range is used only when If-Range is absent or names the current ETag (strong comparison; a
  * date never matches as there is no Last-Modified). A malformed Range is ignored; several ranges
- * get the whole body (no multipart/byteranges); an end past the file clamps to its last byte.
+ * get the whole body (no multipart/byteranges); an end past the file clamps to its last byte, and
+ * so does a suffix longer than the file (the whole file); the unit is case-insensitive and any
+ * other unit is ignored.
  */
 export function planDownload(size: number, etag: string, headers: ConditionalHeaders): DownloadPlan {
   if (headers.ifNoneMatch !== undefined) {
@@ -37,10 +39,32 @@ export function planDownload(size: number, etag: string, headers: ConditionalHea
   }
   if (headers.range === undefined) return { status: 200 };
   if (headers.ifRange !== undefined && headers.ifRange.trim() !== etag) return { status: 200 };
-  const ranges = parseRange(size, headers.range);
+  const normalized = normalizeRange(size, headers.range);
+  if (normalized === undefined) return { status: 200 };
+  const ranges = parseRange(size, normalized);
   if (ranges === -1) return endsBeforeStart(headers.range) ? { status: 200 } : { status: 416 };
   if (ranges === -2 || ranges.type !== 'bytes' || ranges.length !== 1) return { status: 200 };
   return { status: 206, range: { start: ranges[0]!.start, end: ranges[0]!.end } };
+}
+
+/**
+ * Readies a Range header for range-parser, which compares the unit case-sensitively and drops a
+ * suffix longer than the file as unsatisfiable. RFC 9110 14.1: the unit is case-insensitive
+ * (`BYTES=0-9` is a range); 14.1.2: a suffix longer than the file means the whole file, so it is
+ * clamped to the size. `bytes=-0` stays unsatisfiable, and so does any range of an empty file.
+ * Undefined when the unit is not bytes: 14.2 says such a header is ignored (200), never 416.
+ */
+function normalizeRange(size: number, header: string): string | undefined {
+  const equals = header.indexOf('=');
+  if (equals === -1 || header.slice(0, equals).toLowerCase() !== 'bytes') return undefined;
+  const specs = header
+    .slice(equals + 1)
+    .split(',')
+    .map((spec) => {
+      const suffix = /^\s*-\s*(\d+)\s*$/.exec(spec);
+      return suffix !== null && Number(suffix[1]) > size ? `-${size}` : spec;
+    });
+  return `bytes=${specs.join(',')}`;
 }
 
 /**

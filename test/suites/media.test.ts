@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -192,6 +193,63 @@ describe('media', () => {
     const malformed = await get('pages=1-2');
     assert.equal(malformed.status, 200);
     assert.ok(malformed.bytes.equals(bytes));
+  });
+
+  test('Range: a suffix longer than the file is the whole file (206), bytes=-0 is 416, the unit is case-insensitive', async () => {
+    const bytes = await noisePng(60, 60, 5);
+    const { body } = await upload(orgA.admin, '/scenario/image_upload', { bytes, type: 'image/png' });
+    const get = (range: string) => fetchBinary(orgA.admin, '/system/image_download', { image_id: body.upload_id }, { range });
+    const total = bytes.length;
+
+    // RFC 9110 14.1.2: a representation shorter than the suffix-length is used whole.
+    const longSuffix = await get('bytes=-99999999');
+    assert.equal(longSuffix.status, 206);
+    assert.equal(longSuffix.headers.get('content-range'), `bytes 0-${total - 1}/${total}`);
+    assert.equal(longSuffix.headers.get('content-length'), String(total));
+    assert.ok(longSuffix.bytes.equals(bytes));
+
+    const zeroSuffix = await get('bytes=-0');
+    assert.equal(zeroSuffix.status, 416);
+    assert.equal(zeroSuffix.headers.get('content-range'), `bytes */${total}`);
+    assert.equal(zeroSuffix.json.error.code, 'range_not_satisfiable');
+
+    // RFC 9110 14.1: range units are case-insensitive.
+    const upper = await get('BYTES=0-9');
+    assert.equal(upper.status, 206);
+    assert.equal(upper.headers.get('content-range'), `bytes 0-9/${total}`);
+    assert.ok(upper.bytes.equals(bytes.subarray(0, 10)));
+  });
+
+  test('a request body shorter than its Content-Length (the client half-closes) answers 400 in the contract error shape', async () => {
+    const url = new URL(harness.baseUrl);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(url.port), url.hostname);
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk) => (received += chunk));
+      socket.on('close', () => resolve(received));
+      socket.on('error', reject);
+      socket.setTimeout(10_000, () => {
+        socket.destroy();
+        reject(new Error(`no answer to a truncated body; received so far: ${received}`));
+      });
+      socket.write(
+        `POST /system/image_download HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${orgA.admin.token}\r\n` +
+          'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"image_id":',
+      );
+      socket.end();
+    });
+    const [head = '', body = ''] = raw.split('\r\n\r\n', 2);
+    const [statusLine, ...fieldLines] = head.split('\r\n');
+    const fields = new Map(fieldLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+    assert.match(statusLine ?? '', /^HTTP\/1\.1 400 /, raw);
+    const parsed = JSON.parse(body);
+    assert.deepEqual(Object.keys(parsed), ['error'], body);
+    assert.equal(parsed.error.code, 'invalid_request');
+    assert.equal(typeof parsed.error.message, 'string');
+    assert.match(fields.get('content-type') ?? '', /^application\/json/);
+    assert.equal(fields.get('content-length'), String(Buffer.byteLength(body)));
+    assert.equal(fields.get('connection'), 'close');
   });
 
   test('ETag from the content hash: If-None-Match answers 304, If-Range honours only the current tag', async () => {
@@ -699,6 +757,11 @@ describe('media rules', () => {
     assert.deepEqual(planDownload(1000, etag, { range: 'bytes=5-2' }), { status: 200 }, 'an end before the start is invalid: ignored, not 416');
     assert.deepEqual(planDownload(10, etag, { range: 'bytes=20-30' }), { status: 416 });
     assert.deepEqual(planDownload(1000, etag, { range: 'bytes=0-1', ifRange: 'Mon, 01 Jan 2024 00:00:00 GMT' }), { status: 200 });
+    assert.deepEqual(planDownload(1000, etag, { range: 'bytes=-5000' }), { status: 206, range: { start: 0, end: 999 } }, 'a suffix longer than the file is the whole file');
+    assert.deepEqual(planDownload(1000, etag, { range: 'bytes=-0' }), { status: 416 });
+    assert.deepEqual(planDownload(0, etag, { range: 'bytes=-5' }), { status: 416 }, 'no range of an empty file is satisfiable');
+    assert.deepEqual(planDownload(1000, etag, { range: 'Bytes=-5' }), { status: 206, range: { start: 995, end: 999 } });
+    assert.deepEqual(planDownload(10, etag, { range: 'pages=20-30' }), { status: 200 }, 'another unit is ignored, not 416');
   });
 
   test('Content-Disposition always carries an ASCII fallback and the UTF-8 name', () => {
