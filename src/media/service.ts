@@ -193,7 +193,14 @@ export class MediaService {
 
   /** Fills a reserved audio slot with staged bytes; 409 when another request filled it first. */
   async fillReservedAudio(actor: Actor, id: string, staged: StagedFile): Promise<UploadIds> {
-    const uploadId = await this.assertFillable(actor, id);
+    let uploadId: string;
+    try {
+      // Checked again: another request may have filled the slot while this one's bytes arrived.
+      uploadId = await this.assertFillable(actor, id);
+    } catch (error) {
+      await staged.blob.discard();
+      throw error;
+    }
     return this.publishWith(staged.blob, async (executor) => {
       const filled = await fillReservation(executor, uploadId, { mimeType: staged.mimeType, size: staged.blob.size, sha256: staged.blob.sha256, filename: staged.filename });
       if (!filled) throw conflict(`Audio upload ${uploadId} is already filled; reserve a new one with attempt/audio/new.`);
