@@ -8,6 +8,7 @@ import { AppError, assertStorableText, badRequest, parseWith } from '../http/err
 import { defineOperation, type Operation } from '../http/operations.ts';
 import type { Actor } from '../identity/actor.ts';
 import { allowlistDescription, hostedMedia } from './kinds.ts';
+import { watchCloseDelimiter } from './multipart.ts';
 import { etagFor, inlineDisposition, planDownload } from './http-download.ts';
 import type { MediaService, StagedFile, UploadIds } from './service.ts';
 import { withArticle } from '../http/wording.ts';
@@ -56,8 +57,13 @@ interface UploadForm {
 async function readUploadForm(request: FastifyRequest, kind: MediaKind, service: MediaService, beforeFile?: () => Promise<void>): Promise<UploadForm> {
   const labels: Record<string, string> = {};
   let staged: StagedFile | undefined;
+  const parts = (request.parts() as AsyncIterableIterator<Multipart>)[Symbol.asyncIterator]();
+  // The first call starts the body flowing into the parser; the watch is attached in the same tick.
+  const first = parts.next();
+  const closing = watchCloseDelimiter(request.raw, header(request, 'content-type') ?? '');
   try {
-    for await (const part of request.parts() as AsyncIterableIterator<Multipart>) {
+    for (let result = await first; !result.done; result = await parts.next()) {
+      const part = result.value;
       if (part.type === 'field') {
         if (part.fieldname !== 'name' && part.fieldname !== 'description') {
           throw badRequest(`Unknown form field: ${part.fieldname}. An upload takes the parts file, name and description.`, { unknown_fields: [part.fieldname] });
@@ -79,13 +85,23 @@ async function readUploadForm(request: FastifyRequest, kind: MediaKind, service:
       // that stream would wait on it forever. The relay carries the failure to whoever reads it.
       const relay = new PassThrough();
       pipeline(part.file, relay, () => {});
+      // The parser destroys a file part it has not handed out in full when the body ends before
+      // the form does; the relay would then wait forever.
+      part.file.once('close', () => {
+        if (!part.file.readableEnded) relay.destroy(badRequest('The multipart body is malformed: it ends before its closing boundary.'));
+      });
       await beforeFile?.();
       staged = await service.stageFile(kind, { stream: relay, declaredType: part.mimetype, filename: part.filename });
     }
+    // The parser ends the parts quietly when the body stops early, dropping what it cut.
+    if (!closing.seen()) throw badRequest('The multipart body is malformed: it ends before its closing boundary.');
     return { staged, labels: parseWith(labelsSchema, labels) };
   } catch (error) {
+    await parts.return?.(undefined);
     await staged?.blob.discard();
     throw asUploadError(error, request);
+  } finally {
+    closing.stop();
   }
 }
 

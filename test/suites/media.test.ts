@@ -273,6 +273,42 @@ describe('media', () => {
     assert.ok(stale.bytes.equals(bytes));
   });
 
+  test('an upload that loses the race to fill a reserved audio slot is 409 and leaves no temporary file', async () => {
+    const slot = (await orgA.admin.post('/attempt/audio/new', {})).body.upload_id as string;
+    const boundary = `----glow${randomUUID()}`;
+    const audio = wav(200_000);
+    const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="late.wav"\r\nContent-Type: audio/wav\r\n\r\n`);
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const url = new URL(`${harness.baseUrl}/attempt/audio_upload?upload_id=${slot}`);
+    const stagingDir = path.join(mediaRoot, 'staging');
+    const staged = () => readdirSync(stagingDir).filter((name) => name.endsWith('.part'));
+    const filesBefore = mediaFiles(mediaRoot);
+    const late = http.request({
+      host: url.hostname, port: url.port, path: `${url.pathname}${url.search}`, method: 'POST',
+      headers: { authorization: `Bearer ${orgA.admin.token}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + audio.length + tail.length) },
+    });
+    const lateAnswer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      late.on('response', (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode!, text }));
+      });
+      late.on('error', reject);
+    });
+    late.write(head);
+    late.write(audio.subarray(0, 20_000));
+    await until(() => staged().length > 0, 'the late upload to reach storage');
+    const first = await upload(orgA.admin, `/attempt/audio_upload?upload_id=${slot}`, { bytes: wav(1000), type: 'audio/wav' });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    late.end(Buffer.concat([audio.subarray(20_000), tail]));
+    const answer = await lateAnswer;
+    assert.equal(answer.status, 409, answer.text);
+    await until(() => staged().length === 0, 'the losing upload\'s temporary file to be dropped', 2_000);
+    const blobsAdded = mediaFiles(mediaRoot).filter((file) => !filesBefore.includes(file));
+    assert.equal(blobsAdded.length, 1, `only the winner's bytes are kept: ${blobsAdded.join(', ')}`);
+  });
+
   test('rejected uploads (415 off-list, 422 wrong signature) leave no row and no file', async () => {
     const text = Buffer.from('just some text, not an image at all '.repeat(200));
     await leavesNothing(orgA, async () => {
@@ -395,14 +431,21 @@ describe('media', () => {
     });
   });
 
-  test('a body that ends inside the file part (no closing boundary) is a 400 at once, small or large, and leaves no row and no file', async () => {
+  test('a form that ends before its closing boundary, inside the file part or in a part after it, is a 400 at once, small or large, and leaves no row and no file', async () => {
     const url = new URL(`${harness.baseUrl}/document/text_upload`);
-    for (const size of [3, 10_000, 3 * 1024 * 1024]) {
+    // The parser takes a form cut after a whole file part as complete (dropping the part it cut),
+    // and a large one left the request waiting forever.
+    const cuts = {
+      'inside the file part': () => '',
+      'inside a field after the file': (boundary: string) => `\r\n--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nabc`,
+    };
+    for (const [where, after] of Object.entries(cuts)) for (const size of [3, 10_000, 3 * 1024 * 1024]) {
       await leavesNothing(orgA, async () => {
         const boundary = `----glow${randomUUID()}`;
         const body = Buffer.concat([
           Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="cut.txt"\r\nContent-Type: text/plain\r\n\r\n`),
           Buffer.alloc(size, 97),
+          Buffer.from(after(boundary)),
         ]);
         // The whole body is sent (its Content-Length is honest) and the connection stays open: only the form is cut.
         const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
@@ -418,11 +461,11 @@ describe('media', () => {
           request.on('error', reject);
           request.setTimeout(15_000, () => {
             request.destroy();
-            reject(new Error(`no answer to a form cut after ${size} bytes`));
+            reject(new Error(`no answer to a form cut ${where}, after ${size} bytes`));
           });
           request.end(body);
         });
-        assert.equal(answer.status, 400, `${size} bytes: ${answer.text}`);
+        assert.equal(answer.status, 400, `cut ${where}, ${size} bytes: ${answer.text}`);
         assert.match(JSON.parse(answer.text).error.message, /multipart body is malformed/);
       });
     }
