@@ -1,3 +1,4 @@
+import { supportedMimeTypes } from 'file-type';
 import type { ArtifactType, MediaKind } from '../artifacts/types.ts';
 
 /** What a download route serves: a stored upload of one kind, or a generation call's JSON record. */
@@ -107,29 +108,62 @@ const TEXTUAL_TYPES = new Set([...TEXT_TYPES, 'image/svg+xml', 'text/javascript'
 /** Text-based formats the sniffer may recognise inside a textual declaration without that being a lie. */
 const TEXTUAL_SNIFFS = new Set(['application/xml', 'text/xml', 'image/svg+xml', 'text/html', 'application/json']);
 
+/** Formats stored inside a ZIP archive: their bytes may sniff as the archive (application/zip). */
+const ZIP_CONTAINED = /^application\/(?:zip|x-zip-compressed|epub\+zip|java-archive|vnd\.android\.package-archive|x-xpinstall|vnd\.openxmlformats-officedocument\..+|vnd\.oasis\.opendocument\..+|vnd\.ms-[a-z]+\.[a-z.]*macroenabled\.12)$|^model\/3mf$/;
+/** Formats stored in an OLE compound file: their bytes may sniff as the container (application/x-cfb). */
+const CFB_CONTAINED = /^application\/(?:x-cfb|msword|vnd\.ms-(?:excel|powerpoint|outlook)|vnd\.visio|x-msi)$/;
+
+function sameFormat(declared: string, sniffed: string): boolean {
+  if (declared === sniffed) return true;
+  const family = FAMILY_OF.get(declared);
+  if (family !== undefined && family === FAMILY_OF.get(sniffed)) return true;
+  return (ZIP_CONTAINED.test(declared) && ZIP_CONTAINED.test(sniffed)) || (CFB_CONTAINED.test(declared) && CFB_CONTAINED.test(sniffed));
+}
+
+/** Whether files of this type are text (so no binary signature proves or disproves them). */
+export function isTextual(declared: string): boolean {
+  return TEXTUAL_TYPES.has(declared) || declared.startsWith('text/');
+}
+
+/** Types whose files always start with a signature the sniffer knows (textual ones excepted: plain text proves nothing). */
+const SIGNED_TYPES = new Set(
+  // ASCII-armoured PGP has a signature, binary PGP has none the sniffer knows.
+  [...supportedMimeTypes, ...FAMILY_OF.keys()].filter((type) => !isTextual(type) && !TEXTUAL_SNIFFS.has(type) && type !== 'application/pgp-encrypted'),
+);
+
 export type SignatureVerdict = { ok: true } | { ok: false; reason: string };
 
 /**
  * Do the first bytes agree with the declared type? `sniffed` is what file-type found (undefined:
- * no known signature). A declared type with a signature needs that signature; a declared text
- * type must not turn out to be a known binary format; a declared media type must not turn out to be
- * another known format. Generic binary declarations (application/octet-stream, unknown types on
- * file_upload) are taken as declared.
+ * no known signature). A declared type with a signature (any format the sniffer knows: PNG,
+ * PDF, ZIP, gzip, an Office document...) needs that signature; a declared text type must not turn
+ * out to be a known binary format; a declared media type must not turn out to be another known
+ * format. Generic binary declarations (application/octet-stream, types the sniffer does not know,
+ * on file_upload) are taken as declared.
  */
 export function checkSignature(declared: string, sniffed: string | undefined): SignatureVerdict {
-  const declaredFamily = FAMILY_OF.get(declared);
-  const sniffedFamily = sniffed === undefined ? undefined : FAMILY_OF.get(sniffed);
-  if (declaredFamily !== undefined) {
-    if (sniffedFamily === declaredFamily) return { ok: true };
+  if (isTextual(declared)) {
+    return sniffed === undefined || TEXTUAL_SNIFFS.has(sniffed) ? { ok: true } : { ok: false, reason: `the bytes are ${sniffed}, not text (${declared})` };
+  }
+  if (SIGNED_TYPES.has(declared)) {
+    if (sniffed !== undefined && sameFormat(declared, sniffed)) return { ok: true };
     return { ok: false, reason: sniffed ? `the bytes are ${sniffed}, not ${declared}` : `the bytes do not start with the ${declared} signature` };
   }
   if (sniffed === undefined) return { ok: true };
-  if (TEXTUAL_TYPES.has(declared) || declared.startsWith('text/')) {
-    return TEXTUAL_SNIFFS.has(sniffed) ? { ok: true } : { ok: false, reason: `the bytes are ${sniffed}, not text (${declared})` };
-  }
   const declaredTop = declared.split('/')[0];
   if (declaredTop === 'image' || declaredTop === 'audio' || declaredTop === 'video') {
     return sniffed.split('/')[0] === declaredTop ? { ok: true } : { ok: false, reason: `the bytes are ${sniffed}, not ${declared}` };
   }
   return { ok: true };
+}
+
+const BYTE_ORDER_MARKS = [Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from([0xff, 0xfe]), Buffer.from([0xfe, 0xff])];
+
+/**
+ * Text declared as text that opens with a byte order mark (UTF-8, UTF-16 either way round) is
+ * text: the sniffer reads UTF-16's FF FE as an MP3 frame header, and refused Notepad's and
+ * Excel's "Unicode" files.
+ */
+export function isMarkedText(declared: string, head: Buffer): boolean {
+  return isTextual(declared) && BYTE_ORDER_MARKS.some((mark) => head.subarray(0, mark.length).equals(mark));
 }

@@ -9,7 +9,7 @@ import { conflict, notFound, payloadTooLarge, unprocessable, unsupportedMediaTyp
 import type { Actor } from '../identity/actor.ts';
 import type { CallRecordSource } from '../module.ts';
 import { BlobTooLargeError, HeadCheck, type BlobStore, type ByteRange, type StagedBlob } from './blob-store.ts';
-import { allowlistDescription, bareMimeType, checkSignature, isAllowed, type DownloadKind } from './kinds.ts';
+import { allowlistDescription, bareMimeType, checkSignature, isAllowed, isMarkedText, isTextual, type DownloadKind } from './kinds.ts';
 import { PreviewFailedError, type PreviewRenderer } from './preview-renderer.ts';
 import {
   fillReservation, findPreview, findUploadByUploadOrWrapperId, findUploadsByIds, firstWrapperId, insertPreview, insertReservation, insertUpload,
@@ -103,7 +103,11 @@ export class MediaService {
   acceptedType(kind: MediaKind, declaredType: string | undefined): string {
     const bare = bareMimeType(declaredType);
     if (!bare) throw unsupportedMediaType(`The file part has no Content-Type; ${kind} uploads accept ${allowlistDescription(kind)}.`);
-    if (!isAllowed(kind, bare)) throw unsupportedMediaType(`${bare} is not accepted for ${kind} uploads; send one of ${allowlistDescription(kind)}.`);
+    if (!isAllowed(kind, bare)) {
+      if (kind === 'file') throw unsupportedMediaType(`${bare} is not a media type (type/subtype, such as application/pdf); file uploads accept any valid one.`);
+      const untyped = bare === 'text/plain' ? ' (a form part sent without a Content-Type counts as text/plain)' : '';
+      throw unsupportedMediaType(`${bare} is not accepted for ${kind} uploads${untyped}; send one of ${allowlistDescription(kind)}.`);
+    }
     return bare;
   }
 
@@ -114,17 +118,22 @@ export class MediaService {
    */
   async stageFile(kind: MediaKind, file: IncomingFile): Promise<StagedFile> {
     const declared = this.acceptedType(kind, file.declaredType);
-    const sniffed: { mime?: string } = {};
-    const blob = await this.stageBytes(declared, file.stream, sniffed);
     // "Some bytes" (what a client sends when it does not know) says less than the bytes: a PDF sent so
-    // is kept as application/pdf, downloads with that type and has a preview.
-    const mimeType = declared === 'application/octet-stream' && sniffed.mime && isAllowed(kind, sniffed.mime) ? sniffed.mime : declared;
+    // is kept as application/pdf, downloads with that type and has a preview. On the catch-all file
+    // route text/plain is the same: it is what a form part without a Content-Type counts as
+    // (RFC 7578), and clients such as Python's requests send files that way.
+    const undeclared = declared === 'application/octet-stream' || (kind === 'file' && declared === 'text/plain');
+    const sniffed: { mime?: string } = {};
+    const blob = await this.stageBytes(undeclared ? 'application/octet-stream' : declared, file.stream, sniffed);
+    // Text sent as text/plain stays text/plain: only a binary format the bytes prove is taken up.
+    const found = sniffed.mime && isAllowed(kind, sniffed.mime) && (declared !== 'text/plain' || !isTextual(sniffed.mime)) ? sniffed.mime : undefined;
+    const mimeType = undeclared && found ? found : declared;
     return { blob, mimeType, filename: cleanFilename(file.filename) };
   }
 
   private async stageBytes(mimeType: string, bytes: Buffer | Readable, detected: { mime?: string } = {}): Promise<StagedBlob> {
     const signatureCheck = new HeadCheck(SNIFF_BYTES, async (head) => {
-      const sniffed = await fileTypeFromBuffer(head);
+      const sniffed = isMarkedText(mimeType, head) ? undefined : await fileTypeFromBuffer(head);
       detected.mime = sniffed?.mime;
       const verdict = checkSignature(mimeType, sniffed?.mime);
       if (!verdict.ok) throw unprocessable(`The file does not match its declared type: ${verdict.reason}.`, { declared: mimeType, detected: sniffed?.mime ?? null });

@@ -345,6 +345,43 @@ describe('media', () => {
     });
   });
 
+  test('file_upload: a part with no Content-Type is stored as what its bytes are; a declared archive must be one; UTF-16 text with its byte order mark is text', async () => {
+    const send = async (route: string, partHeaders: string, bytes: Buffer) => {
+      const boundary = `----glow${randomUUID()}`;
+      const body = Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="sent.bin"\r\n${partHeaders}\r\n`),
+        bytes,
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
+      const response = await orgA.admin.request('POST', route, { rawBody: body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
+      return { status: response.status, body: response.body };
+    };
+    const storedType = async (uploadId: string) =>
+      (await harness.database.db.selectFrom('uploads').select('mime_type').where('id', '=', uploadId).executeTakeFirstOrThrow()).mime_type;
+
+    const untypedPdf = await send('/document/file_upload', '', tinyPdf('no part type'));
+    assert.equal(untypedPdf.status, 200, JSON.stringify(untypedPdf.body));
+    assert.equal(await storedType(untypedPdf.body.upload_id), 'application/pdf');
+    assert.equal((await fetchBinary(orgA.admin, '/system/file_preview', { file_id: untypedPdf.body.upload_id })).status, 200);
+    const untypedText = await send('/document/file_upload', '', Buffer.from('plain notes\n'));
+    assert.equal(await storedType(untypedText.body.upload_id), 'text/plain');
+
+    await leavesNothing(orgA, async () => {
+      const executableAsZip = await send('/document/file_upload', 'Content-Type: application/zip\r\n', executableLike());
+      assert.equal(executableAsZip.status, 422, JSON.stringify(executableAsZip.body));
+      const pngAsGzip = await send('/document/file_upload', 'Content-Type: application/gzip\r\n', await noisePng(8, 8));
+      assert.equal(pngAsGzip.status, 422);
+      assert.match(pngAsGzip.body.error.message, /image\/png, not application\/gzip/);
+    });
+
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('name,score\nAna,5\n', 'utf16le')]);
+    const csv = await send('/document/text_upload', 'Content-Type: text/csv\r\n', utf16);
+    assert.equal(csv.status, 200, JSON.stringify(csv.body));
+    assert.equal(await storedType(csv.body.upload_id), 'text/csv');
+    const download = await fetchBinary(orgA.admin, '/system/text_download', { text_id: csv.body.upload_id });
+    assert.ok(download.bytes.equals(utf16));
+  });
+
   test('audio/webm;codecs=opus is accepted and stored as audio/webm; labels may come after the file', async () => {
     const bytes = webmLike();
     const form = new FormData();
@@ -785,7 +822,20 @@ describe('media rules', () => {
     assert.deepEqual(checkSignature('application/octet-stream', 'image/png'), { ok: true });
     assert.deepEqual(checkSignature('video/x-unknown', 'video/webm'), { ok: true });
     assert.equal(checkSignature('video/x-unknown', 'image/png').ok, false);
+    // Any format the sniffer knows needs its signature, not only media and PDF.
+    assert.equal(checkSignature('application/zip', 'application/x-elf').ok, false);
+    assert.equal(checkSignature('application/gzip', undefined).ok, false);
+    assert.equal(checkSignature('font/woff2', 'image/png').ok, false);
+    // Documents kept in a container may sniff as the container.
+    assert.deepEqual(checkSignature('application/vnd.openxmlformats-officedocument.wordprocessingml.document', 'application/zip'), { ok: true });
+    assert.deepEqual(checkSignature('application/epub+zip', 'application/zip'), { ok: true });
+    assert.deepEqual(checkSignature('application/vnd.ms-outlook', 'application/x-cfb'), { ok: true });
+    assert.equal(checkSignature('application/vnd.openxmlformats-officedocument.wordprocessingml.document', 'application/x-cfb').ok, false);
+    // Types the sniffer does not know are taken as declared.
+    assert.deepEqual(checkSignature('application/x-glow-notes', undefined), { ok: true });
+    assert.deepEqual(checkSignature('application/msword', 'application/x-cfb'), { ok: true });
   });
+
 
   test('download plan: conditional and range headers per RFC 9110', () => {
     const etag = '"abc"';
