@@ -218,7 +218,7 @@ export function mediaOperations(service: MediaService): Operation[] {
           path: `/${artifact}/file_preview`,
           operationId: `${artifact}_file_preview`,
           summary: `PNG of the first page of a PDF file upload (${audited})`,
-          description: 'Rendered once per distinct PDF and cached. A file that is not a PDF is 415; a PDF that cannot be rendered within 10 s or 512 MiB is 422.',
+          description: 'Rendered once per distinct PDF and cached. An upload that is not a PDF (of any kind: an image, a text) is 415; a PDF that cannot be rendered within 10 s or 512 MiB is 422.',
           tag: artifact,
           access: 'member',
           body: z.strictObject({ file_id: z.uuid() }),
@@ -227,7 +227,7 @@ export function mediaOperations(service: MediaService): Operation[] {
           alsoAnswers: { 304: { description: 'Not modified: If-None-Match named the preview\'s ETag' } },
           requestHeaders: { 'If-None-Match': 'ETags the client holds: 304 when one is the preview\'s.' },
           handler: async ({ actor, body, request, reply }) => {
-            const { upload } = await service.findDownloadable(actor, 'file', body.file_id);
+            const { upload } = await service.findPreviewable(actor, body.file_id);
             await service.recordRead(actor, artifact, 'file_preview', { upload_id: upload.id });
             const preview = await service.preview(upload);
             const etag = etagFor(preview.sha256);

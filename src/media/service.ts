@@ -296,6 +296,13 @@ export class MediaService {
     return { upload, filename: uploadFilename(upload) };
   }
 
+  /** Any stored upload the actor may see, whatever its kind: whether it has a preview is preview()'s 415. */
+  async findPreviewable(actor: Actor, id: string): Promise<DownloadTarget> {
+    const upload = await this.findVisible(actor, id);
+    if (!upload || !isStored(upload)) throw notFound('upload', id);
+    return { upload, filename: uploadFilename(upload) };
+  }
+
   openBytes(upload: StoredUpload, range?: ByteRange): Promise<Readable> {
     return this.store.read(upload.sha256, range);
   }
