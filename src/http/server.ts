@@ -56,6 +56,26 @@ function handleClientError(this: FastifyInstance, error: Error & { code?: string
   socket.destroy(error);
 }
 
+/** Content types whose body is read as JSON too: what `curl -d` sends when not told otherwise. */
+export const LENIENT_JSON_TYPES = ['application/x-www-form-urlencoded', 'text/plain'];
+
+const parseJson = (body: string) => (body.trim() === '' ? {} : secureJson.parse(body, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
+
+/** A request body read as JSON: an empty one is `{}`; not JSON, `null`, or text PostgreSQL cannot store is 400. */
+export function readJsonBody(body: string): unknown {
+  let parsed: unknown;
+  try {
+    parsed = parseJson(body);
+  } catch {
+    throw new AppError(400, 'invalid_json', 'The request body is not valid JSON.');
+  }
+  // `null` would otherwise read as "no body"; every operation takes an object.
+  if (parsed === null) throw new AppError(400, 'invalid_json', 'The request body must be a JSON object, not null.');
+  // JSON can only carry those characters escaped: most bodies are passed over by this test.
+  if (MAY_HOLD_UNSTORABLE_TEXT.test(body)) assertStorableText(parsed);
+  return parsed;
+}
+
 export function createHttpServer(options: { logLevel: string; bodyLimit?: number }): FastifyInstance {
   const app = Fastify({
     logger: options.logLevel === 'silent' ? false : { level: options.logLevel },
@@ -67,31 +87,13 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
 
   // An empty body is an empty object, and a JSON body sent without a JSON content type
   // (plain `curl -d '{...}'` sends form encoding) is still read as JSON.
-  const parseJson = (body: string) => (body.trim() === '' ? {} : secureJson.parse(body, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(['application/json', 'application/x-www-form-urlencoded', 'text/plain'], { parseAs: 'string' }, (_request, body, done) => {
-    let parsed: unknown;
+  app.addContentTypeParser(['application/json', ...LENIENT_JSON_TYPES], { parseAs: 'string' }, (_request, body, done) => {
     try {
-      parsed = parseJson(body as string);
-    } catch {
-      done(new AppError(400, 'invalid_json', 'The request body is not valid JSON.'), undefined);
-      return;
+      done(null, readJsonBody(body as string));
+    } catch (error) {
+      done(error as AppError, undefined);
     }
-    // `null` would otherwise read as "no body"; every operation takes an object.
-    if (parsed === null) {
-      done(new AppError(400, 'invalid_json', 'The request body must be a JSON object, not null.'), undefined);
-      return;
-    }
-    // JSON can only carry those characters escaped: most bodies are passed over by this test.
-    if (MAY_HOLD_UNSTORABLE_TEXT.test(body as string)) {
-      try {
-        assertStorableText(parsed);
-      } catch (error) {
-        done(error as AppError, undefined);
-        return;
-      }
-    }
-    done(null, parsed);
   });
 
   app.setErrorHandler((error: any, request, reply) => {

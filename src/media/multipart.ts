@@ -2,7 +2,9 @@ import type { Readable } from 'node:stream';
 import { MIMEType } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import fastifyMultipart from '@fastify/multipart';
+import { AppError } from '../http/errors.ts';
 import type { Operation } from '../http/operations.ts';
+import { LENIENT_JSON_TYPES, readJsonBody } from '../http/server.ts';
 
 /** Upload operations are the ones that describe multipart parts. */
 export const isUploadOperation = (operation: Operation): boolean => operation.multipart !== undefined;
@@ -17,6 +19,17 @@ export async function enableMultipart(scope: FastifyInstance, maxUploadBytes: nu
   await scope.register(fastifyMultipart, {
     throwFileSizeLimit: false,
     limits: { fileSize: maxUploadBytes + 1, fieldSize: 64 * 1024, fields: 10, parts: 20, headerPairs: 50 },
+  });
+  // A form-encoded body that is not JSON (`curl -d 'file=...'`) is an upload sent the wrong way:
+  // the wrong media type (415), not broken JSON (400). One that is JSON still promotes an audio upload.
+  scope.removeContentTypeParser(LENIENT_JSON_TYPES);
+  scope.addContentTypeParser(LENIENT_JSON_TYPES, { parseAs: 'string' }, (request, body, done) => {
+    try {
+      done(null, readJsonBody(body as string));
+    } catch (error) {
+      const notJson = error instanceof AppError && error.code === 'invalid_json';
+      done(notJson ? new AppError(415, 'unsupported_media_type', `A ${request.headers['content-type']?.split(';')[0]} body is not an upload: send the file as multipart/form-data with the bytes in the part named file.`) : (error as Error), undefined);
+    }
   });
 }
 

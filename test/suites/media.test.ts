@@ -339,6 +339,13 @@ describe('media', () => {
       assert.equal(noFile.status, 400);
     });
     await leavesNothing(orgA, async () => {
+      // What `curl -d 'file=...'` sends: the wrong media type for an upload, not broken JSON.
+      const formEncoded = await orgA.admin.request('POST', '/document/file_upload', { rawBody: 'file=abc', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      assert.equal(formEncoded.status, 415, formEncoded.text);
+      assert.equal(formEncoded.body.error.code, 'unsupported_media_type');
+      assert.match(formEncoded.body.error.message, /multipart\/form-data/);
+    });
+    await leavesNothing(orgA, async () => {
       const unknownField = await upload(orgA.admin, '/document/file_upload', { bytes: tinyPdf(), type: 'application/pdf' }, { colour: 'blue' });
       assert.equal(unknownField.status, 400);
       assert.match(unknownField.body.error.message, /colour/);
@@ -542,10 +549,18 @@ describe('media', () => {
     assert.equal(revalidated.bytes.length, 0);
   });
 
-  test('preview of a PNG is 415; a PDF that cannot be rendered is 422 and the server stays up', async () => {
+  test('preview of a PNG (a file or an image upload) is 415; a PDF that cannot be rendered is 422 and the server stays up', async () => {
     const png = await upload(orgA.admin, '/document/file_upload', { bytes: await noisePng(20, 20), type: 'image/png' });
     const pngPreview = await fetchBinary(orgA.admin, '/document/file_preview', { file_id: png.body.upload_id });
     assert.equal(pngPreview.status, 415);
+    // Not a file upload but one the caller sees: a non-PDF (415), not an unknown id (404).
+    const image = await upload(orgA.admin, '/scenario/image_upload', { bytes: await noisePng(20, 20), type: 'image/png' });
+    for (const id of [image.body.upload_id, image.body.images_id]) {
+      const imagePreview = await fetchBinary(orgA.admin, '/system/file_preview', { file_id: id });
+      assert.equal(imagePreview.status, 415, JSON.stringify(imagePreview.json));
+      assert.match(imagePreview.json.error.message, /image\/png/);
+    }
+    assert.equal((await fetchBinary(orgB.admin, '/system/file_preview', { file_id: image.body.upload_id })).status, 404, 'another org\'s image is unknown');
 
     const broken = await upload(orgA.admin, '/document/file_upload', { bytes: Buffer.from('%PDF-1.7\nthis is not a real PDF body\n%%EOF\n'), type: 'application/pdf' });
     assert.equal(broken.status, 200);
@@ -643,6 +658,9 @@ describe('media', () => {
     assert.equal(promotedEmpty.status, 200, promotedEmpty.text);
     assert.equal(promotedEmpty.body.upload_id, slot);
     assert.notEqual(promotedEmpty.body.audios_id, reserved.body.audios_id);
+    // JSON sent as curl -d sends it (form-encoded) still promotes.
+    const promotedCurl = await orgA.admin.request('POST', `/attempt/audio_upload?upload_id=${slot}`, { rawBody: '{"name":"Curl"}', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(promotedCurl.status, 200, promotedCurl.text);
     const promotedJson = await orgA.admin.post(`/attempt/audio_upload?upload_id=${reserved.body.audios_id}`, { name: 'Promoted' });
     assert.equal(promotedJson.body?.upload_id, slot, 'the audios_id names the same upload');
     assert.equal(promotedJson.status, 200);
