@@ -84,7 +84,8 @@ export function asciiFallback(filename: string): string {
   return filename
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
-    .replace(/[^\x20-\x7e]/g, '_');
+    // Per character, not per UTF-16 unit: an emoji is one underscore, not two.
+    .replace(/[^\x20-\x7e]/gu, '_');
 }
 
 /** RFC 8187 value-chars: attr-char stays, everything else is percent-encoded UTF-8. */

@@ -879,6 +879,7 @@ describe('media rules', () => {
     assert.equal(inlineDisposition('report.pdf'), `inline; filename="report.pdf"; filename*=UTF-8''report.pdf`);
     assert.equal(inlineDisposition('café (1).pdf'), `inline; filename="cafe (1).pdf"; filename*=UTF-8''caf%C3%A9%20%281%29.pdf`);
     assert.equal(inlineDisposition('日本.txt'), `inline; filename="__.txt"; filename*=UTF-8''%E6%97%A5%E6%9C%AC.txt`);
+    assert.equal(inlineDisposition('notes 🎉.txt'), `inline; filename="notes _.txt"; filename*=UTF-8''notes%20%F0%9F%8E%89.txt`);
   });
 
   test('S3 blob store against an in-memory S3 endpoint: stage, publish, ranged read, stat, sweep, size limit', async () => {
