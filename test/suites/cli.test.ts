@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -405,6 +406,25 @@ describe('cli', () => {
       assert.match(result.stderr, /had already ended/);
     });
 
+    test('a run watch the server ends before the run does exits 0 and names the --last-event-id that resumes it', async () => {
+      // A server that is stopping ends its streams cleanly: two progress frames, then the end.
+      const stopping = createHttpServer((request, response) => {
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        const frame = (id: number, percent: number) =>
+          `id: ${id}\nevent: .generation.progress\ndata: ${JSON.stringify({ type: 'GenerationProgressEvent', run_id: 'r-1', resource_type: 'persona', resource_id: 'p-1', index: 0, total: 1, percent })}\n\n`;
+        response.end(frame(7, 10) + frame(8, 50));
+      });
+      await new Promise<void>((resolve) => stopping.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (stopping.address() as { port: number }).port;
+        const result = await glow(['personas', 'watch', 'r-1'], { ...env, GLOW_INSTANCE_URL: `http://127.0.0.1:${port}` });
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stderr, /closed the stream before run r-1 ended; `glow personas watch r-1 --last-event-id 8` follows it on from there/);
+      } finally {
+        await new Promise((resolve) => stopping.close(resolve));
+      }
+    });
+
     test('a watch whose connection drops resumes with Last-Event-ID: no gap, no duplicate', async (t) => {
       if (!needsRoutes(t, '/persona/watch') || !replayed) return;
       const proxy = await droppingProxy(new URL(harness.baseUrl));
@@ -416,6 +436,27 @@ describe('cli', () => {
       } finally {
         await proxy.close();
       }
+    });
+
+    test('watch <run_id> of a run not started says it is waiting, and Ctrl-C ends it', async (t) => {
+      if (!needsRoutes(t, '/persona/watch')) return;
+      // A group id pasted as a run id is a run id not triggered yet: the server waits, silently.
+      const child = spawn(process.execPath, [GLOW_BIN, 'personas', 'watch', groupId ?? '01a23e3c-0000-7000-8000-000000000000'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8');
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no waiting note in time: ${stderr}`)), 15_000);
+        child.stderr.on('data', (chunk) => {
+          stderr += chunk;
+          if (/waiting for run .*no event yet.*--group <group_id>/.test(stderr)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      child.kill('SIGINT');
+      const [code] = await new Promise<[number | null]>((resolve) => child.on('close', (exitCode) => resolve([exitCode])));
+      assert.equal(code, 130);
     });
 
     test('watch --group stays open, labelling each run, until Ctrl-C', async (t) => {

@@ -6,6 +6,8 @@ import type { GroupResponse } from '../../generation/http-schemas.ts';
 import { callOperation } from './generic.ts';
 
 const MODALITIES = new Set(['image', 'video', 'audio', 'text']);
+/** How long a run watch stays silent before the CLI says it is waiting. */
+const SILENCE_NOTE_MS = 3000;
 
 /**
  * `glow <plural> generate [--wait] [--body JSON | flags]`, and the seed's positional form
@@ -40,17 +42,25 @@ export async function generateCommand(context: CommandContext): Promise<number> 
 }
 
 /** Follows one run to its terminal frame: 0 on complete, 1 on error, 0 when the stream ends without one. */
-export async function watchRun(context: CommandContext, runId: string, resumeAfter?: string): Promise<number> {
+export async function watchRun(context: CommandContext, runId: string, resumeAfter?: string, options: { noteSilence?: boolean } = {}): Promise<number> {
   const display = new FrameDisplay(context.output);
   const stopOnInterrupt = interruptHandler(display);
   let failed = false;
   let completedIn: string | undefined;
+  let lastEventId = resumeAfter;
+  // The server holds a watch of a run id it does not know yet (a client_run_id about to be
+  // triggered) open and silent: say so, in case the id is a typo or a group's.
+  const silence = options.noteSilence
+    ? setTimeout(() => context.output.err(`waiting for run ${runId}: no event yet. It may not have started; a group is watched with --group <group_id>.`), SILENCE_NOTE_MS)
+    : undefined;
   try {
     const outcome = await followWatch(context.client, `/${context.type}/watch?run_id=${encodeURIComponent(runId)}`, {
       reconnectOnEnd: false,
       resumeAfter,
       onFrame: (frame: Frame) => {
+        clearTimeout(silence);
         display.show(frame);
+        if (frame.event_id !== undefined) lastEventId = String(frame.event_id);
         if (frame.run_id !== undefined && frame.run_id !== runId) return false;
         if (isFailure(frame)) failed = true;
         else if (isTerminal(frame)) completedIn = typeof frame.group_id === 'string' ? frame.group_id : undefined;
@@ -59,12 +69,15 @@ export async function watchRun(context: CommandContext, runId: string, resumeAft
     });
     if (outcome === 'ended') {
       display.close();
-      context.output.err(`the server closed the stream before run ${runId} ended; \`glow ${context.noun} watch ${runId}\` follows it again.`);
+      // Resuming after the last frame shown, so nothing is printed twice.
+      const resume = lastEventId === undefined ? '' : ` --last-event-id ${lastEventId}`;
+      context.output.err(`the server closed the stream before run ${runId} ended; \`glow ${context.noun} watch ${runId}${resume}\` follows it on from there.`);
     } else if (outcome === 'already-ended') {
       display.close();
       context.output.err(`run ${runId} had already ended: nothing follows event ${resumeAfter}.`);
     }
   } finally {
+    clearTimeout(silence);
     stopOnInterrupt();
     display.close();
   }
@@ -104,7 +117,7 @@ export async function watchCommand(context: CommandContext): Promise<number> {
   const runId = positionalRunId ?? stringFlag(context.args, 'run-id');
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}".`);
   if (runId === undefined && group === undefined) throw new UsageError(`usage: glow ${context.noun} watch <run_id> | watch --group <group_id>`);
-  if (runId !== undefined && group === undefined) return watchRun(context, runId, resumeAfter);
+  if (runId !== undefined && group === undefined) return watchRun(context, runId, resumeAfter, { noteSilence: true });
 
   const query = new URLSearchParams({ group_id: group! });
   if (runId !== undefined) query.set('run_id', runId);
