@@ -17,15 +17,17 @@ function isOptionalField(family: FamilyDefinition, field: string): boolean {
 /**
  * A generated artifact's references name records the model (or the offline builder) cannot
  * know: keep the ids that exist in the org with the right type, point a required reference that
- * does not at the org's newest published record of that type, and drop optional ones.
+ * does not at the org's newest published record of that type (a profile: the requester's own, so
+ * a generated token is never someone else's), and drop optional ones.
  */
 export async function resolveReferences(
   executor: Executor,
-  orgId: string,
+  owner: { orgId: string; profileId: string },
   family: FamilyDefinition,
   generated: Record<string, unknown>,
   instructionText: string,
 ): Promise<Record<string, unknown>> {
+  const { orgId } = owner;
   const data = keepGivenUploads(family, generated, instructionText);
   const refs = Object.entries(family.artifactRefs ?? {});
   if (refs.length === 0) return data;
@@ -40,6 +42,7 @@ export async function resolveReferences(
   const exists = (id: string, type: ArtifactType) => existingType.get(id) === type;
 
   const newestOf = async (type: ArtifactType): Promise<string | undefined> => {
+    if (type === 'profile') return owner.profileId;
     const row = await executor
       .selectFrom('artifacts')
       .select('id')

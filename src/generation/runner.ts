@@ -303,7 +303,7 @@ export class RunExecutor {
             ? await finishRun(trx, run.id, 'completed', { owner: run.lease_owner! }, { usage })
             : await renewLease(trx, run.id, run.lease_owner!, leaseMs);
           if (!fenced) throw new RunInterruption('lease_lost');
-          const resolved = await resolveReferences(trx, run.org_id, family, generated.data, instructions.join('\n'));
+          const resolved = await resolveReferences(trx, { orgId: run.org_id, profileId: run.profile_id }, family, generated.data, instructions.join('\n'));
           const data = withMediaFields(type, resolved, assets);
           const record = await artifacts.create(
             actor,

@@ -206,6 +206,18 @@ describe('generation', () => {
     }
   });
 
+  test("a generated record's required profile reference is the requester's own: a generated token is never another person's", async () => {
+    const tokenOrg = await harness.newOrg('generated-token');
+    // The newest profile of the org is a member's; the admin asks.
+    const member = await tokenOrg.addProfile('member', 'Lena Learner');
+    const handles = await generate(tokenOrg.admin, 'auth', { instructions: ['A token for the nursing course laptop'] });
+    const terminal = (await watchToEnd(tokenOrg.admin, 'auth', handles.run_id)).at(-1)!.data;
+    assert.equal(terminal.type, 'GenerationCompleteEvent', JSON.stringify(terminal));
+    const row = await harness.database.db.selectFrom('artifacts').select('data').where('id', '=', terminal.artifact_id).executeTakeFirstOrThrow();
+    assert.equal((row.data as { profile_id: string }).profile_id, tokenOrg.adminProfileId);
+    assert.notEqual(tokenOrg.adminProfileId, member.profileId);
+  });
+
   test('a family with a required reference the org cannot satisfy ends with an error naming it', async () => {
     const emptyOrg = await harness.newOrg('empty');
     const handles = await generate(emptyOrg.admin, 'simulation', { instructions: ['A voice simulation'] });
