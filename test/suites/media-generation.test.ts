@@ -90,6 +90,11 @@ describe('media generation', () => {
     assert.equal(complete.mime_type, 'image/png');
     assert.equal(complete.resource_id, saved.artifact_id);
     for (const frame of frames.filter((item) => item.data.type === 'GenerationMediaProgressEvent')) assert.equal(frame.data.resource_id, saved.artifact_id);
+    // The watcher is told the image is a placeholder, as it is told of offline text.
+    assert.ok(
+      frames.some((frame) => frame.data.type === 'GenerationMediaProgressEvent' && /offline placeholder, as no image model is configured/.test(String(frame.data.message))),
+      'a progress frame says the image is an offline placeholder',
+    );
 
     const image = await download(org.admin, '/scenario/image_download', { image_id: complete.upload_id });
     assert.equal(image.status, 200);
@@ -202,6 +207,8 @@ describe('media generation', () => {
       const request = fake.requests.find((item) => item.path.endsWith('/images/generations'))!;
       assert.equal(request.body.model, 'fake-image-1');
       assert.match(request.body.prompt, /University Office[\s\S]*Wide-angle shot/);
+      const frames = await watchRunToEnd(providerOrg.admin, 'scenario', handles.run_id);
+      assert.ok(!frames.some((frame) => /placeholder/i.test(String(frame.data.message ?? ''))), 'a model\'s image is not called a placeholder');
     });
 
     test("a persona's voice sample uses the persona's voice and stores the provider's speech", async () => {
