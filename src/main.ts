@@ -57,7 +57,8 @@ async function main(): Promise<void> {
     `  web console: ${url}/console/   (sign in with an API token)`,
     `  API document: ${url}/openapi.json`,
     config.GLOW_ADMIN_TOKEN
-      ? `  authenticate: Authorization: Bearer $GLOW_ADMIN_TOKEN   (CLI: GLOW_INSTANCE_URL=${url} GLOW_TOKEN=$GLOW_ADMIN_TOKEN npx glow --help)`
+      ? // The secret itself is not printed; another shell may not have GLOW_ADMIN_TOKEN, so it is named, not expanded.
+        `  authenticate: Authorization: Bearer <the GLOW_ADMIN_TOKEN this server started with>\n  CLI, in another shell: export GLOW_INSTANCE_URL=${url} GLOW_TOKEN=<that token>; npx glow --help`
       : '  authenticate: no GLOW_ADMIN_TOKEN was set; restart with GLOW_ADMIN_TOKEN=<a secret> to create the admin, then send Authorization: Bearer <that secret>',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

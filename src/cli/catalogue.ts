@@ -139,7 +139,7 @@ const CLI_FLAGS: Record<string, FieldHelp[]> = {
 };
 
 /** What the family's generation can produce: text, and the media FAMILY_MEDIA gives it. */
-function modalitiesOf(type: ArtifactType): string[] {
+export function modalitiesOf(type: ArtifactType): string[] {
   return ['text', ...Object.keys(FAMILY_MEDIA[type] ?? {})];
 }
 

@@ -75,7 +75,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     }
     const action = snakeCase(actionWord);
     const client = new GlowClient({
-      instanceUrl: stringFlag(args, 'instance-url') ?? env.GLOW_INSTANCE_URL ?? DEFAULT_INSTANCE_URL,
+      instanceUrl: instanceUrl(stringFlag(args, 'instance-url') ?? env.GLOW_INSTANCE_URL ?? DEFAULT_INSTANCE_URL),
       token: stringFlag(args, 'token') ?? (env.GLOW_TOKEN || undefined),
     });
     const load = (type === 'attempt' ? ATTEMPT_COMMANDS[action] : undefined) ?? COMMANDS[action] ?? genericCommand;
@@ -87,6 +87,20 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     else output.err(known ? `glow: ${error.message}` : `glow: unexpected failure: ${(error as Error)?.stack ?? error}`);
     return known ? error.exitCode : 1;
   }
+}
+
+/** The server's address, checked before any request: `127.0.0.1:8000` lacks its scheme. */
+function instanceUrl(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new UsageError(`the instance URL "${value}" is not an http(s) URL; write it with its scheme, e.g. ${value.includes('://') ? value.replace(/^[a-z][a-z0-9+.-]*:\/\//i, 'http://') : `http://${value}`}.`);
+  }
+  return value;
 }
 
 /**

@@ -252,6 +252,12 @@ describe('cli', () => {
     assert.match(result.stderr, new RegExp(`cannot reach http://127\\.0\\.0\\.1:${port} .*is \`npm start\` running\\?`));
   });
 
+  test('an instance URL without its scheme is a usage error that shows the fix', async () => {
+    const result = await glow(['personas', 'search', '--instance-url', '127.0.0.1:8000'], env);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /the instance URL "127\.0\.0\.1:8000" is not an http\(s\) URL; write it with its scheme, e\.g\. http:\/\/127\.0\.0\.1:8000\./);
+  });
+
   test('unknown families and actions are usage errors that point at the help', async () => {
     const family = await glow(['personaz', 'search'], env);
     assert.equal(family.code, 2);
@@ -520,6 +526,15 @@ describe('cli', () => {
       const handles = JSON.parse(result.stdout);
       assert.match(handles.run_id, /^[0-9a-f-]{36}$/);
       assert.match(handles.group_id, /^[0-9a-f-]{36}$/);
+    });
+
+    test("the positional form offers each family's own modalities and refuses the others before asking the server", async () => {
+      const sentence = await glow(['personas', 'generate', 'A shy student'], env);
+      assert.equal(sentence.code, 2);
+      assert.match(sentence.stderr, /unexpected argument "A shy student".*the only positional form is `glow personas generate <text\|audio> <title>`/);
+      const audioScenario = await glow(['scenarios', 'generate', 'audio', 'Office'], env);
+      assert.equal(audioScenario.code, 2);
+      assert.match(audioScenario.stderr, /scenario generation cannot produce audio; the positional form is `glow scenarios generate <text\|image\|video> <title>`/);
     });
   });
 

@@ -24,7 +24,9 @@ describe('server process', () => {
 
     const first = await startServerProcess(env);
     assert.match(first.output(), /Glow .* is listening on http:\/\/127\.0\.0\.1:\d+/);
-    assert.match(first.output(), /Authorization: Bearer/);
+    assert.match(first.output(), /Authorization: Bearer <the GLOW_ADMIN_TOKEN this server started with>/);
+    assert.match(first.output(), /CLI, in another shell: export GLOW_INSTANCE_URL=http:\/\/127\.0\.0\.1:\d+ GLOW_TOKEN=<that token>; npx glow --help/);
+    assert.doesNotMatch(first.output(), /lifecycle-admin-token/, 'the secret is never printed');
     assert.match(first.output(), /web console: http:\/\/127\.0\.0\.1:\d+\/console\//);
     assert.match(first.output(), /default model: /);
     // A first start on PGlite says it is creating the store before the long wait; a restart does not.

@@ -17,8 +17,12 @@ export async function generateCommand(context: CommandContext): Promise<number> 
   const body = requestBody(context.args, ['wait']);
   const [first, second, ...extra] = context.args.positionals;
   if (first !== undefined) {
-    if (!MODALITIES.has(first)) {
-      throw new UsageError(`unexpected argument "${first}": pass what you want as --instructions "<text>" (or --body); the only positional form is \`glow ${context.noun} generate <image|video|audio|text> <title>\`.`);
+    const { modalitiesOf } = await import('../catalogue.ts');
+    const offered = modalitiesOf(context.type);
+    const form = `\`glow ${context.noun} generate <${offered.join('|')}> <title>\``;
+    if (MODALITIES.has(first) && !offered.includes(first)) throw new UsageError(`${context.type} generation cannot produce ${first}; the positional form is ${form}.`);
+    if (!offered.includes(first)) {
+      throw new UsageError(`unexpected argument "${first}": pass what you want as --instructions "<text>" (or --body); the only positional form is ${form}.`);
     }
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" after the title (quote a title with spaces).`);
     body.modality = first;
