@@ -15,6 +15,8 @@ export interface CommandContext {
   args: ParsedArgs;
   client: GlowClient;
   output: Output;
+  /** Flags the command itself reads rather than sending them (generate's `wait`): named when a flag is mistyped. */
+  ownFlags?: string[];
 }
 
 /** Exit status of a command. */

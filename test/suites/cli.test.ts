@@ -211,16 +211,25 @@ describe('cli', () => {
     assert.equal(record.version, 2);
   });
 
-  test('an unknown field fails with the server\'s message naming it', async () => {
-    const result = await glow(['personas', 'search', '--colour', 'blue'], env);
+  test('an unknown field in --body fails with the server\'s message naming it', async () => {
+    const result = await glow(['personas', 'search', '--body', '{"colour":"blue"}'], env);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '');
     assert.match(result.stderr, /Unknown field: colour/);
     assert.match(result.stderr, /invalid_request, HTTP 400/);
   });
 
+  test('a mistyped flag is a usage error (exit 2) that lists the flags the action takes', async () => {
+    const search = await glow(['personas', 'search', '--page-limt', '3'], env);
+    assert.equal(search.code, 2, search.stderr);
+    assert.match(search.stderr, /unknown flag --page-limt for `glow personas search`; it takes --search, --status, --page-limit, --page-offset/);
+    const generate = await glow(['personas', 'generate', '--instructions', 'A shy student', '--wiat'], env);
+    assert.equal(generate.code, 2, generate.stderr);
+    assert.match(generate.stderr, /unknown flag --wiat for `glow personas generate`; it takes --instructions, .*--wait\b/);
+  });
+
   test('with --json a failure is one JSON error document on stderr, nothing on stdout', async () => {
-    const refused = await glow(['personas', 'search', '--colour', 'blue', '--json'], env);
+    const refused = await glow(['personas', 'search', '--body', '{"colour":"blue"}', '--json'], env);
     assert.equal(refused.code, 1);
     assert.equal(refused.stdout, '');
     const body = JSON.parse(refused.stderr);

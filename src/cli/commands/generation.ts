@@ -14,7 +14,8 @@ const SILENCE_NOTE_MS = 3000;
  * `glow scenarios generate <modality> <title> [--instructions <text>]`.
  */
 export async function generateCommand(context: CommandContext): Promise<number> {
-  const body = requestBody(context.args, ['wait']);
+  const ownFlags = ['wait'];
+  const body = requestBody(context.args, ownFlags);
   const [first, second, ...extra] = context.args.positionals;
   if (first !== undefined) {
     const { modalitiesOf } = await import('../catalogue.ts');
@@ -29,7 +30,7 @@ export async function generateCommand(context: CommandContext): Promise<number> 
     if (second !== undefined) body.title = second;
   }
   if (typeof body.instructions === 'string') body.instructions = [body.instructions];
-  const handles = await callOperation({ ...context, action: 'generate' }, body) as { run_id: string; group_id: string; status?: string; message?: string };
+  const handles = await callOperation({ ...context, action: 'generate', ownFlags }, body) as { run_id: string; group_id: string; status?: string; message?: string };
   if (!hasSwitch(context.args, 'wait')) {
     printResult(context.output, handles);
     // With wait_for_complete the answer says how the run ended: a failed run fails the command.

@@ -1,4 +1,4 @@
-import { requestBody, UsageError } from '../args.ts';
+import { GLOBAL_FLAGS, kebabCase, requestBody, snakeCase, UsageError } from '../args.ts';
 import type { CommandContext } from '../context.ts';
 import { ApiError } from '../http.ts';
 import { printResult } from '../output.ts';
@@ -22,8 +22,28 @@ export async function callOperation(context: CommandContext, body: Record<string
     if (error instanceof ApiError && error.status === 404 && error.serverMessage.startsWith('No route')) {
       throw new UsageError(`${context.noun} has no action "${context.action}" (${path} does not exist). \`glow ${context.noun} --help\` lists the actions.`);
     }
-    throw error;
+    throw (await mistypedFlags(context, path, error)) ?? error;
   }
+}
+
+/**
+ * A flag the operation does not take comes back from the server as an unknown field. When every
+ * unknown field was a flag typed here (`--wiat`), it is the command line that is wrong: a usage
+ * error (exit 2) listing the flags the action takes.
+ */
+async function mistypedFlags(context: CommandContext, path: string, error: unknown): Promise<UsageError | undefined> {
+  if (!(error instanceof ApiError) || error.status !== 400) return undefined;
+  const unknown = (error.details as { unknown_fields?: unknown } | undefined)?.unknown_fields;
+  if (!Array.isArray(unknown) || unknown.length === 0) return undefined;
+  const typed = new Set(context.args.flags.filter(({ name }) => !GLOBAL_FLAGS.includes(name)).map(({ name }) => name.split('.').map(snakeCase).join('.')));
+  if (!unknown.every((field) => typeof field === 'string' && typed.has(field))) return undefined;
+  const { fieldsOf, loadOperations } = await import('../catalogue.ts');
+  const operation = (await loadOperations()).find((candidate) => candidate.path === path);
+  const taken = [...fieldsOf(operation?.body).map((field) => field.name), ...(context.ownFlags ?? [])].map((name) => `--${kebabCase(name)}`);
+  const flags = (unknown as string[]).map((field) => `--${kebabCase(field)}`).join(', ');
+  return new UsageError(
+    `unknown flag${unknown.length > 1 ? 's' : ''} ${flags} for \`glow ${context.noun} ${context.action}\`${taken.length ? `; it takes ${taken.join(', ')}` : ''} (\`glow ${context.noun} ${context.action} --help\` says more).`,
+  );
 }
 
 /** `glow <plural> <action> [positional] [--body JSON] [--field value ...]`. */
