@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Actor } from '../identity/actor.ts';
 import { forbidden, parseWith, unauthorized } from './errors.ts';
+import { continueRequest } from './server.ts';
 
 /** Who may call an operation. */
 export type Access = 'public' | 'member' | 'admin' | 'operator';
@@ -56,6 +57,8 @@ export function registerOperations(app: FastifyInstance, operations: Operation[]
     app.route({
       method: operation.method,
       url: operation.path,
+      // An upload's body is read by its handler: a client that waits for 100 Continue is told to send it once authenticated.
+      config: { deferContinue: operation.multipart !== undefined },
       handler: async (request, reply) => {
         let actor: Actor | null = null;
         if (operation.access !== 'public') {
@@ -68,6 +71,7 @@ export function registerOperations(app: FastifyInstance, operations: Operation[]
             throw forbidden(`Only the instance operator may call ${operation.path}.`);
           }
         }
+        continueRequest(request.raw);
         const body = operation.body ? parseWith(operation.body, request.body ?? {}) : undefined;
         const query = operation.query ? parseWith(operation.query, request.query ?? {}) : undefined;
         const result = await operation.handler({ actor: actor as Actor, body, query, request, reply });

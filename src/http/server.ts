@@ -56,6 +56,27 @@ function handleClientError(this: FastifyInstance, error: Error & { code?: string
   socket.destroy(error);
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route reads its body itself, after authenticating: `Expect: 100-continue` is answered then (see continueRequest). */
+    deferContinue?: boolean;
+  }
+}
+
+/** Requests that sent `Expect: 100-continue` and have not yet been told to go on, with their responses. */
+const awaitingContinue = new WeakMap<http.IncomingMessage, http.ServerResponse>();
+
+/**
+ * Tells a client that asked `Expect: 100-continue` to send its body. An upload route calls it once
+ * the token is accepted: a refused upload is answered before a byte of its body is sent.
+ */
+export function continueRequest(request: http.IncomingMessage): void {
+  const response = awaitingContinue.get(request);
+  if (!response) return;
+  awaitingContinue.delete(request);
+  response.writeContinue();
+}
+
 /** Content types whose body is read as JSON too: what `curl -d` sends when not told otherwise. */
 export const LENIENT_JSON_TYPES = ['application/x-www-form-urlencoded', 'text/plain'];
 
@@ -83,6 +104,20 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     clientErrorHandler: handleClientError,
+  });
+
+  // Node answers `Expect: 100-continue` itself, before any route has looked at the request; held
+  // here instead, so an upload's token is checked before its body travels (continueRequest).
+  app.server.on('checkContinue', (request: http.IncomingMessage, response: http.ServerResponse) => {
+    awaitingContinue.set(request, response);
+    app.server.emit('request', request, response);
+  });
+  app.addHook('onRequest', async (request) => {
+    if (!request.routeOptions.config?.deferContinue) continueRequest(request.raw);
+  });
+  // Answered without its body: the client will not send it, so the connection cannot carry another request.
+  app.addHook('onSend', async (request, reply) => {
+    if (awaitingContinue.delete(request.raw)) reply.header('connection', 'close');
   });
 
   // An empty body is an empty object, and a JSON body sent without a JSON content type

@@ -445,6 +445,47 @@ describe('media', () => {
     }
   });
 
+  test('Expect: 100-continue: a refused token is answered before the body is sent; an accepted one is told to go on', async () => {
+    const url = new URL(`${harness.baseUrl}/document/file_upload`);
+    const boundary = `----glow${randomUUID()}`;
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="waited.txt"\r\nContent-Type: text/plain\r\n\r\n`),
+      Buffer.alloc(2 * 1024 * 1024, 98),
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    /** Sends the head alone and resolves with what the server says before any body byte. */
+    const headOnly = (token: string) => {
+      const socket = net.connect(Number(url.port), url.hostname);
+      socket.write(
+        `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${token}\r\nExpect: 100-continue\r\n` +
+          `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`,
+      );
+      let received = '';
+      const first = new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no answer before the body: ${received}`)), 5_000);
+        socket.on('data', (chunk) => {
+          received += chunk.toString('latin1');
+          if (received.includes('\r\n\r\n')) {
+            clearTimeout(timer);
+            resolve(received);
+          }
+        });
+      });
+      return { socket, first, all: () => received };
+    };
+
+    const refused = headOnly('not-a-token');
+    assert.match(await refused.first, /^HTTP\/1\.1 401 /, 'answered without asking for the body');
+    assert.match(refused.all(), /\r\nconnection: close\r\n/i);
+    refused.socket.destroy();
+
+    const accepted = headOnly(orgA.admin.token!);
+    assert.match(await accepted.first, /^HTTP\/1\.1 100 Continue\r\n\r\n/);
+    accepted.socket.write(body);
+    await until(() => /HTTP\/1\.1 200 /.test(accepted.all()) && accepted.all().includes('"upload_id"'), 'the upload to be stored');
+    accepted.socket.destroy();
+  });
+
   test('a client that disconnects halfway through an upload leaves no row and no file', async () => {
     const boundary = `----glow${randomUUID()}`;
     const content = Buffer.alloc(4 * 1024 * 1024, 5);
