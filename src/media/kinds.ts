@@ -1,4 +1,3 @@
-import { supportedMimeTypes } from 'file-type';
 import type { ArtifactType, MediaKind } from '../artifacts/types.ts';
 
 /** What a download route serves: a stored upload of one kind, or a generation call's JSON record. */
@@ -81,7 +80,7 @@ export function allowlistDescription(kind: MediaKind): string {
  * an iPhone .mov declared video/mp4 sniffs as video/quicktime).
  */
 const SIGNATURE_FAMILIES: readonly (readonly string[])[] = [
-  ['image/png'],
+  ['image/png', 'image/apng'],
   ['image/jpeg', 'image/jpg', 'image/pjpeg'],
   ['image/gif'],
   ['image/webp'],
@@ -95,7 +94,7 @@ const SIGNATURE_FAMILIES: readonly (readonly string[])[] = [
   ['audio/flac', 'audio/x-flac'],
   ['audio/aac', 'audio/x-aac'],
   ['audio/mp4', 'audio/x-m4a', 'video/mp4', 'video/quicktime', 'video/x-m4v', 'video/3gpp', 'video/3gpp2'],
-  ['video/mpeg'],
+  ['video/mpeg', 'video/mp1s', 'video/mp2p'],
   ['video/vnd.avi', 'video/x-msvideo', 'video/avi'],
   ['video/x-flv'],
   ['video/mp2t'],
@@ -121,31 +120,62 @@ function sameFormat(declared: string, sniffed: string): boolean {
 }
 
 /** Whether files of this type are text (so no binary signature proves or disproves them). */
-export function isTextual(declared: string): boolean {
+function isTextual(declared: string): boolean {
   return TEXTUAL_TYPES.has(declared) || declared.startsWith('text/');
 }
 
-/** Types whose files always start with a signature the sniffer knows (textual ones excepted: plain text proves nothing). */
-const SIGNED_TYPES = new Set(
-  // ASCII-armoured PGP has a signature, binary PGP has none the sniffer knows.
-  [...supportedMimeTypes, ...FAMILY_OF.keys()].filter((type) => !isTextual(type) && !TEXTUAL_SNIFFS.has(type) && type !== 'application/pgp-encrypted'),
-);
+/**
+ * Formats whose every file starts with a signature the sniffer knows, beyond the families above:
+ * archives, web fonts, WebAssembly, SQLite, ELF. Not every type the sniffer can name: some of
+ * its detections are heuristics or catch one variant only (binary STL, EPS/PostScript, OTF with
+ * TrueType outlines, HEIC branded mif1, DMG, camera RAW files), and a genuine file of those
+ * types must not be refused.
+ */
+const MANDATORY_SIGNATURES = new Set([
+  'application/gzip', 'application/x-gzip', 'application/x-7z-compressed', 'application/x-rar-compressed', 'application/vnd.rar',
+  'application/x-bzip2', 'application/x-xz', 'application/zstd', 'application/wasm', 'font/woff', 'font/woff2',
+  'application/x-sqlite3', 'application/vnd.sqlite3', 'application/x-elf',
+]);
+
+function isSigned(declared: string): boolean {
+  return FAMILY_OF.has(declared) || MANDATORY_SIGNATURES.has(declared) || ZIP_CONTAINED.test(declared);
+}
+
+const BYTE_ORDER_MARKS = [Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from([0xff, 0xfe]), Buffer.from([0xfe, 0xff])];
+
+/**
+ * Whether a file's first bytes read as text: a byte order mark (UTF-8, UTF-16 either way round),
+ * or UTF-8 with no NUL (a multi-byte character cut by the end of the head is fine). Several
+ * formats' signatures are two or three printable bytes (`BM`, `MZ`, `ID3`, `%!`), and UTF-16's
+ * `FF FE` reads as an MP3 frame: text that starts so is still text.
+ */
+export function looksLikeText(head: Buffer): boolean {
+  if (BYTE_ORDER_MARKS.some((mark) => head.subarray(0, mark.length).equals(mark))) return true;
+  if (head.includes(0)) return false;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export type SignatureVerdict = { ok: true } | { ok: false; reason: string };
 
 /**
  * Do the first bytes agree with the declared type? `sniffed` is what file-type found (undefined:
- * no known signature). A declared type with a signature (any format the sniffer knows: PNG,
- * PDF, ZIP, gzip, an Office document...) needs that signature; a declared text type must not turn
- * out to be a known binary format; a declared media type must not turn out to be another known
- * format. Generic binary declarations (application/octet-stream, types the sniffer does not know,
- * on file_upload) are taken as declared.
+ * no known signature), `text` whether they read as text (looksLikeText). A declared type with a
+ * mandatory signature (media, PDF, archives, Office documents...) needs it; a declared text type
+ * must not turn out to be a binary format (a PDF always counts, a weak signature in what reads as
+ * text does not); a declared media type must not turn out to be another known format. Generic
+ * binary declarations (application/octet-stream, other types on file_upload) are taken as declared.
  */
-export function checkSignature(declared: string, sniffed: string | undefined): SignatureVerdict {
+export function checkSignature(declared: string, sniffed: string | undefined, text = false): SignatureVerdict {
   if (isTextual(declared)) {
-    return sniffed === undefined || TEXTUAL_SNIFFS.has(sniffed) ? { ok: true } : { ok: false, reason: `the bytes are ${sniffed}, not text (${declared})` };
+    if (sniffed === undefined || TEXTUAL_SNIFFS.has(sniffed) || (text && sniffed !== 'application/pdf')) return { ok: true };
+    return { ok: false, reason: `the bytes are ${sniffed}, not text (${declared})` };
   }
-  if (SIGNED_TYPES.has(declared)) {
+  if (isSigned(declared)) {
     if (sniffed !== undefined && sameFormat(declared, sniffed)) return { ok: true };
     return { ok: false, reason: sniffed ? `the bytes are ${sniffed}, not ${declared}` : `the bytes do not start with the ${declared} signature` };
   }
@@ -157,13 +187,13 @@ export function checkSignature(declared: string, sniffed: string | undefined): S
   return { ok: true };
 }
 
-const BYTE_ORDER_MARKS = [Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from([0xff, 0xfe]), Buffer.from([0xfe, 0xff])];
-
 /**
- * Text declared as text that opens with a byte order mark (UTF-8, UTF-16 either way round) is
- * text: the sniffer reads UTF-16's FF FE as an MP3 frame header, and refused Notepad's and
- * Excel's "Unicode" files.
+ * The type the bytes prove, for a file sent without a useful type (application/octet-stream, or
+ * text/plain on file_upload): a signature in bytes that are not text, a PDF, or (for octet-stream)
+ * a text format the sniffer recognises. Undefined: keep the declared type.
  */
-export function isMarkedText(declared: string, head: Buffer): boolean {
-  return isTextual(declared) && BYTE_ORDER_MARKS.some((mark) => head.subarray(0, mark.length).equals(mark));
+export function provenType(declared: string, sniffed: string | undefined, text: boolean): string | undefined {
+  if (sniffed === undefined) return undefined;
+  if (!text || sniffed === 'application/pdf') return sniffed;
+  return declared === 'application/octet-stream' && TEXTUAL_SNIFFS.has(sniffed) ? sniffed : undefined;
 }

@@ -9,7 +9,7 @@ import { conflict, notFound, payloadTooLarge, unprocessable, unsupportedMediaTyp
 import type { Actor } from '../identity/actor.ts';
 import type { CallRecordSource } from '../module.ts';
 import { BlobTooLargeError, HeadCheck, type BlobStore, type ByteRange, type StagedBlob } from './blob-store.ts';
-import { allowlistDescription, bareMimeType, checkSignature, isAllowed, isMarkedText, isTextual, type DownloadKind } from './kinds.ts';
+import { allowlistDescription, bareMimeType, checkSignature, isAllowed, looksLikeText, provenType, type DownloadKind } from './kinds.ts';
 import { PreviewFailedError, type PreviewRenderer } from './preview-renderer.ts';
 import {
   fillReservation, findPreview, findUploadByUploadOrWrapperId, findUploadsByIds, firstWrapperId, insertPreview, insertReservation, insertUpload,
@@ -19,6 +19,12 @@ import { visibleUploadIds, type ArtifactReadRules } from './visibility.ts';
 
 /** file-type reads at most this many bytes to recognise a format. */
 const SNIFF_BYTES = 4100;
+
+/** What the first bytes of a staged file turned out to be: the sniffed type, and whether they read as text. */
+interface SniffedHead {
+  type?: string;
+  text: boolean;
+}
 /** Temporary bytes untouched this long belong to no live upload (a slow client still writes often). */
 const STALE_STAGING_MS = 60 * 60 * 1000;
 /** A published blob younger than this may belong to a transaction still in flight elsewhere. */
@@ -123,20 +129,28 @@ export class MediaService {
     // route text/plain is the same: it is what a form part without a Content-Type counts as
     // (RFC 7578), and clients such as Python's requests send files that way.
     const undeclared = declared === 'application/octet-stream' || (kind === 'file' && declared === 'text/plain');
-    const sniffed: { mime?: string } = {};
-    const blob = await this.stageBytes(undeclared ? 'application/octet-stream' : declared, file.stream, sniffed);
-    // Text sent as text/plain stays text/plain: only a binary format the bytes prove is taken up.
-    const found = sniffed.mime && isAllowed(kind, sniffed.mime) && (declared !== 'text/plain' || !isTextual(sniffed.mime)) ? sniffed.mime : undefined;
-    const mimeType = undeclared && found ? found : declared;
+    const head: SniffedHead = { text: false };
+    // A default type is not held against the bytes: what they prove replaces it, else it stays.
+    const blob = await this.stageBytes(declared, file.stream, head, undeclared);
+    const found = undeclared ? provenType(declared, head.type, head.text) : undefined;
+    const mimeType = found && isAllowed(kind, found) ? found : declared;
     return { blob, mimeType, filename: cleanFilename(file.filename) };
   }
 
-  private async stageBytes(mimeType: string, bytes: Buffer | Readable, detected: { mime?: string } = {}): Promise<StagedBlob> {
-    const signatureCheck = new HeadCheck(SNIFF_BYTES, async (head) => {
-      const sniffed = isMarkedText(mimeType, head) ? undefined : await fileTypeFromBuffer(head);
-      detected.mime = sniffed?.mime;
-      const verdict = checkSignature(mimeType, sniffed?.mime);
-      if (!verdict.ok) throw unprocessable(`The file does not match its declared type: ${verdict.reason}.`, { declared: mimeType, detected: sniffed?.mime ?? null });
+  /**
+   * Stages the bytes once their head agrees with `mimeType` (see checkSignature); `head` is told
+   * what the head was. `lenient`: a type the client chose by default, whose text check is
+   * provenType's to settle rather than a refusal.
+   */
+  private async stageBytes(mimeType: string, bytes: Buffer | Readable, head: SniffedHead = { text: false }, lenient = false): Promise<StagedBlob> {
+    const signatureCheck = new HeadCheck(SNIFF_BYTES, async (bytesAtHead) => {
+      const sniffed = await fileTypeFromBuffer(bytesAtHead);
+      // file-type names some types with parameters or capitals (audio/ogg; codecs=opus, video/MP1S).
+      head.type = sniffed ? bareMimeType(sniffed.mime) : undefined;
+      head.text = looksLikeText(bytesAtHead);
+      if (lenient) return;
+      const verdict = checkSignature(mimeType, head.type, head.text);
+      if (!verdict.ok) throw unprocessable(`The file does not match its declared type: ${verdict.reason}.`, { declared: mimeType, detected: head.type ?? null });
     });
     try {
       return await this.store.stage(bytes, { maxBytes: this.maxUploadBytes, before: [signatureCheck] });
