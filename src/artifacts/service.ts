@@ -146,8 +146,8 @@ export class ArtifactService {
     const family = familyOf(type);
     this.assertCanWrite(actor, family, undefined, options);
     if (input.draft_id) return this.publishDraft(actor, family, input, options);
-    if (!input.name) throw badRequest('name: Required when creating a record (or pass draft_id to publish a draft).', { fields: [{ path: 'name', message: 'Required' }] });
-    if (input.data === undefined) throw badRequest('data: Required when creating a record (or pass draft_id to publish a draft).', { fields: [{ path: 'data', message: 'Required' }] });
+    if (!input.name) throw badRequest('name: is required when creating a record (or pass draft_id to publish a draft).', { fields: [{ path: 'name', message: 'is required' }] });
+    if (input.data === undefined) throw badRequest('data: is required when creating a record (or pass draft_id to publish a draft).', { fields: [{ path: 'data', message: 'is required' }] });
     const data = parseWith(family.data, input.data, ['data']) as Record<string, unknown>;
     return this.inTransaction(options.executor, async (executor) => {
       await this.checkReferences(executor, actor, family, data);
@@ -168,7 +168,7 @@ export class ArtifactService {
       if (draft.status !== 'draft') throw conflict(`${family.type} ${draft.id} is already published.`);
       this.assertCanWrite(actor, family, draft);
       const name = input.name ?? draft.name;
-      if (!name) throw badRequest('name: A draft needs a name before it can be published.', { fields: [{ path: 'name', message: 'Required' }] });
+      if (!name) throw badRequest('name: A draft needs a name before it can be published.', { fields: [{ path: 'name', message: 'is required' }] });
       const data = parseWith(family.data, input.data ?? draft.data, ['data']) as Record<string, unknown>;
       await this.checkReferences(executor, actor, family, data);
       const row = await updateArtifactRow(executor, draft.id, { name, description: input.description ?? draft.description, status: 'published', data });

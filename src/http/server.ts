@@ -29,7 +29,7 @@ function clientErrorAnswer(code: string | undefined): { status: number; code: st
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return { status: 413, code: 'payload_too_large', message: 'The chunk extensions of the request body exceed the allowed size.', label: 'chunk_extensions_overflow' };
     case 'HPE_INVALID_EOF_STATE':
-      return { status: 400, code: 'invalid_request', message: 'The connection ended before the whole request arrived: its body was shorter than announced.', label: 'truncated' };
+      return { status: 400, code: 'invalid_request', message: 'The connection ended before the whole request arrived (its headers, or as much body as it announced).', label: 'truncated' };
     default:
       return { status: 400, code: 'invalid_request', message: 'The request is not valid HTTP.', label: 'error' };
   }
@@ -113,7 +113,9 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
     app.server.emit('request', request, response);
   });
   app.addHook('onRequest', async (request) => {
-    if (!request.routeOptions.config?.deferContinue) continueRequest(request.raw);
+    // Only a form is read by its handler; any other body (a JSON promotion of an audio upload) is parsed before it.
+    const form = request.headers['content-type']?.toLowerCase().startsWith('multipart/form-data') ?? false;
+    if (!(request.routeOptions.config?.deferContinue && form)) continueRequest(request.raw);
   });
   // Answered without its body: the client will not send it, so the connection cannot carry another request.
   app.addHook('onSend', async (request, reply) => {

@@ -77,13 +77,16 @@ export function validationMessage(issue: z.core.$ZodRawIssue): string | undefine
     case 'too_big':
       return boundMessage(issue, issue.maximum, 'most');
     case 'invalid_value': {
-      const values = issue.values.map((value) => JSON.stringify(value));
+      if (issue.input === undefined) return 'is required';
+      const values = issue.values.map((value) => (typeof value === 'bigint' ? String(value) : JSON.stringify(value)));
       return values.length === 1 ? `must be ${values[0]}` : `must be one of ${values.join(', ')}`;
     }
     case 'invalid_format': {
       const noun = FORMAT_NOUNS[issue.format];
       return noun ? `must be ${noun}` : undefined;
     }
+    case 'invalid_union':
+      return issue.input === undefined ? 'is required' : 'is none of the forms this field takes';
     case 'not_multiple_of':
       return `must be a multiple of ${issue.divisor}`;
     default:

@@ -228,8 +228,9 @@ export function mediaOperations(service: MediaService): Operation[] {
           requestHeaders: { 'If-None-Match': 'ETags the client holds: 304 when one is the preview\'s.' },
           handler: async ({ actor, body, request, reply }) => {
             const { upload } = await service.findPreviewable(actor, body.file_id);
-            await service.recordRead(actor, artifact, 'file_preview', { upload_id: upload.id });
             const preview = await service.preview(upload);
+            // After the render: a refused preview (a non-PDF, 415) read nothing.
+            await service.recordRead(actor, artifact, 'file_preview', { upload_id: upload.id });
             const etag = etagFor(preview.sha256);
             reply.header('etag', etag).header('cache-control', PREVIEW_CACHE_CONTROL);
             if (planDownload(preview.size, etag, { ifNoneMatch: header(request, 'if-none-match') }).status === 304) return reply.status(304).send();

@@ -92,7 +92,7 @@ describe('media generation', () => {
     for (const frame of frames.filter((item) => item.data.type === 'GenerationMediaProgressEvent')) assert.equal(frame.data.resource_id, saved.artifact_id);
     // The watcher is told the image is a placeholder, as it is told of offline text.
     assert.ok(
-      frames.some((frame) => frame.data.type === 'GenerationMediaProgressEvent' && /offline placeholder, as no image model is configured/.test(String(frame.data.message))),
+      frames.some((frame) => frame.data.type === 'GenerationMediaProgressEvent' && /a placeholder from the built-in offline generator, not a model.s work/.test(String(frame.data.message))),
       'a progress frame says the image is an offline placeholder',
     );
 

@@ -8,10 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import sharp from 'sharp';
+import { sql } from 'kysely';
 import { getHarness, startServer, ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
 import { executableLike, mp4Like, noisePng, smallJpeg, SVG_WITH_SCRIPT, tinyPdf, wav, webmLike } from '../fixtures/media-files.ts';
 import { ARTIFACT_TYPES } from '../../src/artifacts/types.ts';
-import { checkSignature } from '../../src/media/kinds.ts';
+import { checkSignature, looksLikeText } from '../../src/media/kinds.ts';
 import { inlineDisposition, planDownload } from '../../src/media/http-download.ts';
 import { BlobTooLargeError } from '../../src/media/blob-store.ts';
 import { S3BlobStore } from '../../src/media/s3-blob-store.ts';
@@ -381,7 +382,21 @@ describe('media', () => {
       assert.match(pngAsGzip.body.error.message, /image\/png, not application\/gzip/);
     });
 
+    // Text whose first bytes happen to be a weak signature stays text, sent untyped or as text.
+    for (const text of ['BM,score\nAna,5\n', 'ID3 tags are what I study\n', 'MZ is a prefix\n']) {
+      const untypedCsv = await send('/document/file_upload', '', Buffer.from(text));
+      assert.equal(untypedCsv.status, 200, JSON.stringify(untypedCsv.body));
+      assert.equal(await storedType(untypedCsv.body.upload_id), 'text/plain', text);
+      assert.equal((await send('/document/text_upload', 'Content-Type: text/csv\r\n', Buffer.from(text))).status, 200, text);
+    }
+    // file-type names Ogg Opus `audio/ogg; codecs=opus`: compared bare, it is the audio/ogg it was declared.
+    const opus = Buffer.concat([Buffer.from('OggS'), Buffer.alloc(24), Buffer.from('OpusHead'), Buffer.alloc(400)]);
+    const ogg = await send('/attempt/audio_upload', 'Content-Type: audio/ogg;codecs=opus\r\n', opus);
+    assert.equal(ogg.status, 200, JSON.stringify(ogg.body));
+
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('name,score\nAna,5\n', 'utf16le')]);
+    const untypedUtf16 = await send('/document/file_upload', '', utf16);
+    assert.equal(await storedType(untypedUtf16.body.upload_id), 'text/plain', 'UTF-16 text sent untyped is text, not MP3');
     const csv = await send('/document/text_upload', 'Content-Type: text/csv\r\n', utf16);
     assert.equal(csv.status, 200, JSON.stringify(csv.body));
     assert.equal(await storedType(csv.body.upload_id), 'text/csv');
@@ -453,9 +468,16 @@ describe('media', () => {
       Buffer.alloc(2 * 1024 * 1024, 98),
       Buffer.from(`\r\n--${boundary}--\r\n`),
     ]);
+    // Every socket is closed at the end, pass or fail: a request left waiting for its body would hold up the server's shutdown.
+    const sockets: net.Socket[] = [];
+    const open = () => {
+      const socket = net.connect(Number(url.port), url.hostname);
+      sockets.push(socket);
+      return socket;
+    };
     /** Sends the head alone and resolves with what the server says before any body byte. */
     const headOnly = (token: string) => {
-      const socket = net.connect(Number(url.port), url.hostname);
+      const socket = open();
       socket.write(
         `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${token}\r\nExpect: 100-continue\r\n` +
           `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`,
@@ -474,16 +496,34 @@ describe('media', () => {
       return { socket, first, all: () => received };
     };
 
-    const refused = headOnly('not-a-token');
-    assert.match(await refused.first, /^HTTP\/1\.1 401 /, 'answered without asking for the body');
-    assert.match(refused.all(), /\r\nconnection: close\r\n/i);
-    refused.socket.destroy();
+    try {
+      // A JSON body on an upload route (promoting an audio upload) is parsed before the handler: told to come at once.
+      const slot = (await orgA.admin.post('/attempt/audio/new', {})).body.upload_id as string;
+      const promotion = open();
+      promotion.write(`POST /attempt/audio_upload?upload_id=${slot} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${orgA.admin.token}\r\nExpect: 100-continue\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n`);
+      const promotionFirst = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no 100 Continue for a JSON body')), 5_000);
+        promotion.once('data', (chunk) => {
+          clearTimeout(timer);
+          resolve(chunk.toString('latin1'));
+        });
+      });
+      assert.match(promotionFirst, /^HTTP\/1\.1 100 Continue/);
+      promotion.destroy();
 
-    const accepted = headOnly(orgA.admin.token!);
-    assert.match(await accepted.first, /^HTTP\/1\.1 100 Continue\r\n\r\n/);
-    accepted.socket.write(body);
-    await until(() => /HTTP\/1\.1 200 /.test(accepted.all()) && accepted.all().includes('"upload_id"'), 'the upload to be stored');
-    accepted.socket.destroy();
+      const refused = headOnly('not-a-token');
+      assert.match(await refused.first, /^HTTP\/1\.1 401 /, 'answered without asking for the body');
+      assert.match(refused.all(), /\r\nconnection: close\r\n/i);
+      refused.socket.destroy();
+
+      const accepted = headOnly(orgA.admin.token!);
+      assert.match(await accepted.first, /^HTTP\/1\.1 100 Continue\r\n\r\n/);
+      accepted.socket.write(body);
+      await until(() => /HTTP\/1\.1 200 /.test(accepted.all()) && accepted.all().includes('"upload_id"'), 'the upload to be stored');
+      accepted.socket.destroy();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
   });
 
   test('a client that disconnects halfway through an upload leaves no row and no file', async () => {
@@ -602,6 +642,9 @@ describe('media', () => {
       assert.match(imagePreview.json.error.message, /image\/png/);
     }
     assert.equal((await fetchBinary(orgB.admin, '/system/file_preview', { file_id: image.body.upload_id })).status, 404, 'another org\'s image is unknown');
+    const refusedReads = await harness.database.db.selectFrom('audit_log').select('id').where('org_id', '=', orgA.orgId).where('action', '=', 'system.file_preview')
+      .where(sql<boolean>`details->>'upload_id' = ${image.body.upload_id}`).execute();
+    assert.equal(refusedReads.length, 0, 'a refused preview read nothing, so it is not in the audit log');
 
     const broken = await upload(orgA.admin, '/document/file_upload', { bytes: Buffer.from('%PDF-1.7\nthis is not a real PDF body\n%%EOF\n'), type: 'application/pdf' });
     assert.equal(broken.status, 200);
@@ -890,9 +933,20 @@ describe('media rules', () => {
     assert.deepEqual(checkSignature('application/epub+zip', 'application/zip'), { ok: true });
     assert.deepEqual(checkSignature('application/vnd.ms-outlook', 'application/x-cfb'), { ok: true });
     assert.equal(checkSignature('application/vnd.openxmlformats-officedocument.wordprocessingml.document', 'application/x-cfb').ok, false);
-    // Types the sniffer does not know are taken as declared.
-    assert.deepEqual(checkSignature('application/x-glow-notes', undefined), { ok: true });
-    assert.deepEqual(checkSignature('application/msword', 'application/x-cfb'), { ok: true });
+    // Types whose signature is not mandatory are taken as declared, whatever is found.
+    assert.deepEqual(checkSignature('application/x-glow-notes', 'image/png'), { ok: true });
+    assert.deepEqual(checkSignature('application/postscript', 'application/eps'), { ok: true });
+    assert.deepEqual(checkSignature('model/stl', undefined), { ok: true });
+    assert.deepEqual(checkSignature('image/png', 'image/apng'), { ok: true });
+    assert.deepEqual(checkSignature('video/mpeg', 'video/mp1s'), { ok: true });
+    // A weak signature (BM, MZ, ID3) in bytes that read as text does not make text a lie; a PDF does.
+    assert.deepEqual(checkSignature('text/csv', 'image/bmp', true), { ok: true });
+    assert.equal(checkSignature('text/csv', 'image/bmp', false).ok, false);
+    assert.equal(checkSignature('text/plain', 'application/pdf', true).ok, false);
+    assert.equal(looksLikeText(Buffer.from('BM,score\nAna,5\n')), true);
+    assert.equal(looksLikeText(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('ok', 'utf16le')])), true);
+    assert.equal(looksLikeText(Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00])), false);
+    assert.equal(looksLikeText(Buffer.from('caf\u00e9', 'utf8').subarray(0, 4)), true, 'a character cut by the end of the head');
   });
 
 

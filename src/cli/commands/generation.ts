@@ -55,7 +55,8 @@ export async function watchRun(context: CommandContext, runId: string, resumeAft
   let lastEventId = resumeAfter;
   // The server holds a watch of a run id it does not know yet (a client_run_id about to be
   // triggered) open and silent: say so, in case the id is a typo or a group's.
-  const silence = options.noteSilence
+  // Not when resuming: a live run may well be busy in a model call for a while.
+  const silence = options.noteSilence && resumeAfter === undefined
     ? setTimeout(() => context.output.err(`waiting for run ${runId}: no event yet. It may not have started; a group is watched with --group <group_id>.`), SILENCE_NOTE_MS)
     : undefined;
   try {
