@@ -56,6 +56,29 @@ function glow(args: string[], env: Record<string, string | undefined>): Promise<
   });
 }
 
+/** Collects what a child prints on `stream` until `pattern` shows in it; the getter keeps collecting after. */
+function printedUntil(stream: NodeJS.ReadableStream, pattern: RegExp, what: string, limitMs: number): Promise<() => string> {
+  let text = '';
+  stream.setEncoding('utf8');
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${what} in time: ${text}`)), limitMs);
+    stream.on('data', (chunk: string) => {
+      text += chunk;
+      if (pattern.test(text)) {
+        clearTimeout(timer);
+        resolve(() => text);
+      }
+    });
+  });
+}
+
+/** Ctrl-C to a running `glow`: resolves with its exit status. */
+function interrupt(child: ReturnType<typeof spawn>): Promise<number | null> {
+  const closed = new Promise<number | null>((resolve) => child.on('close', (exitCode) => resolve(exitCode)));
+  child.kill('SIGINT');
+  return closed;
+}
+
 /** A port nothing listens on. */
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -457,43 +480,17 @@ describe('cli', () => {
       if (!needsRoutes(t, '/persona/watch')) return;
       // A group id pasted as a run id is a run id not triggered yet: the server waits, silently.
       const child = spawn(process.execPath, [GLOW_BIN, 'personas', 'watch', groupId ?? '01a23e3c-0000-7000-8000-000000000000'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      child.stderr.setEncoding('utf8');
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no waiting note in time: ${stderr}`)), 15_000);
-        child.stderr.on('data', (chunk) => {
-          stderr += chunk;
-          if (/waiting for run .*no event yet.*--group <group_id>/.test(stderr)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      });
-      child.kill('SIGINT');
-      const [code] = await new Promise<[number | null]>((resolve) => child.on('close', (exitCode) => resolve([exitCode])));
-      assert.equal(code, 130);
+      await printedUntil(child.stderr, /waiting for run .*no event yet.*--group <group_id>/, 'a waiting note', 15_000);
+      assert.equal(await interrupt(child), 130);
     });
 
     test('watch --group stays open, labelling each run, until Ctrl-C', async (t) => {
       if (!needsRoutes(t, '/persona/watch') || !groupId) return;
       const child = spawn(process.execPath, [GLOW_BIN, 'personas', 'watch', '--group', groupId], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      child.stdout.setEncoding('utf8');
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no complete frame in time: ${stdout}`)), 10_000);
-        child.stdout.on('data', (chunk) => {
-          stdout += chunk;
-          if (/complete: /.test(stdout)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      });
+      const stdout = await printedUntil(child.stdout, /complete: /, 'a complete frame', 10_000);
       assert.equal(child.exitCode, null, 'still open after the run ended');
-      child.kill('SIGINT');
-      const [code] = await new Promise<[number | null]>((resolve) => child.on('close', (exitCode) => resolve([exitCode])));
-      assert.equal(code, 130);
-      assert.match(stdout, new RegExp(`^\\[run ${runId.slice(0, 8)}\\] saved `, 'm'));
+      assert.equal(await interrupt(child), 130);
+      assert.match(stdout(), new RegExp(`^\\[run ${runId.slice(0, 8)}\\] saved `, 'm'));
     });
 
     test('generations lists the group; system group <id> --detail shows the run', async (t) => {
