@@ -435,7 +435,9 @@ describe('web console', () => {
       await page.fill('input[name="data.intensity"]', '9');
       await page.fill('textarea[name="data.traits"]', 'guarded');
       await page.click('button.primary');
-      await page.waitForFunction(() => document.querySelectorAll('.field.invalid, [role=alert]').length === 0 && document.querySelector('h2')?.textContent?.includes('Form-made persona'));
+      // The markers clear when the save is sent; the next version shows once it is stored.
+      await page.waitForSelector(`p.muted:has-text("Version ${stored.body.version + 1} ·")`);
+      assert.equal(await page.locator('.field.invalid, [role=alert]').count(), 0);
       const saved = await org.admin.post('/persona/get', { id: personaId });
       assert.equal(saved.body.version, stored.body.version + 1);
       assert.deepEqual(saved.body.data, { ...stored.body.data, intensity: 9, traits: ['guarded'] });
