@@ -621,6 +621,16 @@ describe('cli', () => {
       assert.match(downloaded.stderr, /wrote 200000 bytes/);
     });
 
+    test('upload text of a UTF-16 CSV (as Excel saves "Unicode text") declares it by its name, not as the MP3 its first bytes resemble', async (t) => {
+      if (!needsRoutes(t, '/document/text_upload')) return;
+      const source = path.join(workDir, 'scores.csv');
+      writeFileSync(source, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('name,score\nAna,5\n', 'utf16le')]));
+      const uploaded = await glow(['documents', 'upload', 'text', source, '--json'], env);
+      assert.equal(uploaded.code, 0, uploaded.stderr);
+      const row = await harness.database.db.selectFrom('uploads').select('mime_type').where('id', '=', JSON.parse(uploaded.stdout).upload_id).executeTakeFirstOrThrow();
+      assert.equal(row.mime_type, 'text/csv');
+    });
+
     test('download --range writes exactly that slice to stdout', async (t) => {
       if (!needsRoutes(t, '/system/file_download') || !fileId) return;
       const result = await glow(['system', 'download', 'file', fileId, '--range', '100-199'], env);

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,6 +11,7 @@ import { stringFlag, UsageError } from '../args.ts';
 import type { CommandContext } from '../context.ts';
 import { CliError, type GlowClient } from '../http.ts';
 import { printResult, type Output } from '../output.ts';
+import { bareMimeType, looksLikeText } from '../../media/kinds.ts';
 
 export const MEDIA_KINDS = ['audio', 'image', 'video', 'file', 'text'] as const;
 export type MediaKind = (typeof MEDIA_KINDS)[number];
@@ -21,18 +22,32 @@ const PROGRESS_THRESHOLD = 4 * 1024 * 1024;
 
 /**
  * The type to declare for `file`: what its bytes say (file-type), else what its name says
- * (mime-types), else application/octet-stream. WebM, MP4 and Ogg containers read as video;
- * uploaded as audio they are declared as the audio flavour of the same container.
+ * (mime-types), else application/octet-stream. Bytes that read as text are text, typed by name
+ * (a UTF-16 CSV's `FF FE` is not an MP3 frame), unless they are a PDF. WebM, MP4 and Ogg
+ * containers read as video; uploaded as audio they are declared as the audio flavour of the
+ * same container.
  */
 export async function contentTypeOf(file: string, kind: string): Promise<string> {
-  const fromBytes = (await fileTypeFromFile(file).catch(() => undefined))?.mime;
+  const sniffed = (await fileTypeFromFile(file).catch(() => undefined))?.mime;
+  const fromBytes = sniffed === undefined ? undefined : bareMimeType(sniffed);
   const fromName = mime.lookup(file) || undefined;
-  let type: string = fromBytes ?? fromName ?? 'application/octet-stream';
+  const text = looksLikeText(await readHead(file, 4100));
+  let type: string = text && fromBytes !== 'application/pdf' ? (fromName ?? 'text/plain') : (fromBytes ?? fromName ?? 'application/octet-stream');
   if (kind === 'audio') {
     const container = /^video\/(webm|mp4|ogg)$/.exec(type);
     if (container) type = `audio/${container[1]}`;
   }
   return type;
+}
+
+async function readHead(file: string, length: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(length), 0, length, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
 }
 
 function quoted(value: string): string {
