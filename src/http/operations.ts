@@ -57,8 +57,6 @@ export function registerOperations(app: FastifyInstance, operations: Operation[]
     app.route({
       method: operation.method,
       url: operation.path,
-      // An upload's body is read by its handler: a client that waits for 100 Continue is told to send it once authenticated.
-      config: { deferContinue: operation.multipart !== undefined },
       handler: async (request, reply) => {
         let actor: Actor | null = null;
         if (operation.access !== 'public') {
@@ -71,6 +69,7 @@ export function registerOperations(app: FastifyInstance, operations: Operation[]
             throw forbidden(`Only the instance operator may call ${operation.path}.`);
           }
         }
+        // A form's sender waiting for 100 Continue is told to send its body now that the caller is accepted.
         continueRequest(request.raw);
         const body = operation.body ? parseWith(operation.body, request.body ?? {}) : undefined;
         const query = operation.query ? parseWith(operation.query, request.query ?? {}) : undefined;

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { AppError, assertStorableText, type ErrorBody } from './errors.ts';
 
@@ -56,19 +56,12 @@ function handleClientError(this: FastifyInstance, error: Error & { code?: string
   socket.destroy(error);
 }
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The route reads its body itself, after authenticating: `Expect: 100-continue` is answered then (see continueRequest). */
-    deferContinue?: boolean;
-  }
-}
-
 /** Requests that sent `Expect: 100-continue` and have not yet been told to go on, with their responses. */
 const awaitingContinue = new WeakMap<http.IncomingMessage, http.ServerResponse>();
 
 /**
- * Tells a client that asked `Expect: 100-continue` to send its body. An upload route calls it once
- * the token is accepted: a refused upload is answered before a byte of its body is sent.
+ * Tells a client that sent a form with `Expect: 100-continue` to send its body. Every operation
+ * calls it once the caller is accepted: a refused upload is answered before a byte of its body is sent.
  */
 export function continueRequest(request: http.IncomingMessage): void {
   const response = awaitingContinue.get(request);
@@ -106,21 +99,20 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
     clientErrorHandler: handleClientError,
   });
 
-  // Node answers `Expect: 100-continue` itself, before any route has looked at the request; held
-  // here instead, so an upload's token is checked before its body travels (continueRequest).
+  // Node answers `Expect: 100-continue` itself, before any route has looked at the request. A form
+  // (an upload, read by its handler) is held instead, so its token is checked before its body
+  // travels (continueRequest); any other body is parsed before the handler, so it comes at once.
+  // Only such requests pay for this: no hook runs on every request.
   app.server.on('checkContinue', (request: http.IncomingMessage, response: http.ServerResponse) => {
-    awaitingContinue.set(request, response);
+    if (request.headers['content-type']?.toLowerCase().startsWith('multipart/form-data')) awaitingContinue.set(request, response);
+    else response.writeContinue();
     app.server.emit('request', request, response);
   });
-  app.addHook('onRequest', async (request) => {
-    // Only a form is read by its handler; any other body (a JSON promotion of an audio upload) is parsed before it.
-    const form = request.headers['content-type']?.toLowerCase().startsWith('multipart/form-data') ?? false;
-    if (!(request.routeOptions.config?.deferContinue && form)) continueRequest(request.raw);
-  });
-  // Answered without its body: the client will not send it, so the connection cannot carry another request.
-  app.addHook('onSend', async (request, reply) => {
+  // Answered without its body (refused, or no such route): the client will not send it, so the
+  // connection cannot carry another request.
+  const closeIfBodyUnsent = (request: FastifyRequest, reply: FastifyReply) => {
     if (awaitingContinue.delete(request.raw)) reply.header('connection', 'close');
-  });
+  };
 
   // An empty body is an empty object, and a JSON body sent without a JSON content type
   // (plain `curl -d '{...}'` sends form encoding) is still read as JSON.
@@ -134,6 +126,7 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
   });
 
   app.setErrorHandler((error: any, request, reply) => {
+    closeIfBodyUnsent(request, reply);
     if (error instanceof AppError) {
       if (error.headers) reply.headers(error.headers);
       return reply.status(error.status).send(errorBody(error.code, error.message, error.details));
@@ -152,6 +145,7 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
   });
 
   app.setNotFoundHandler((request, reply) => {
+    closeIfBodyUnsent(request, reply);
     const path = request.url.split('?')[0]!;
     // A known path asked with another method (GET of a POST operation) is 405, naming the methods it
     // takes. hasRoute compares route patterns: right while every route is a fixed path, as all are.
