@@ -160,6 +160,9 @@ export function looksLikeText(head: Buffer): boolean {
   }
 }
 
+/** file-type reads at most this many bytes to recognise a format. */
+export const SNIFF_BYTES = 4100;
+
 export type SignatureVerdict = { ok: true } | { ok: false; reason: string };
 
 /**

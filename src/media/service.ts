@@ -9,16 +9,13 @@ import { conflict, notFound, payloadTooLarge, unprocessable, unsupportedMediaTyp
 import type { Actor } from '../identity/actor.ts';
 import type { CallRecordSource } from '../module.ts';
 import { BlobTooLargeError, HeadCheck, type BlobStore, type ByteRange, type StagedBlob } from './blob-store.ts';
-import { allowlistDescription, bareMimeType, checkSignature, isAllowed, looksLikeText, provenType, type DownloadKind } from './kinds.ts';
+import { allowlistDescription, bareMimeType, checkSignature, isAllowed, looksLikeText, provenType, SNIFF_BYTES, type DownloadKind } from './kinds.ts';
 import { PreviewFailedError, type PreviewRenderer } from './preview-renderer.ts';
 import {
   fillReservation, findPreview, findUploadByUploadOrWrapperId, findUploadsByIds, firstWrapperId, insertPreview, insertReservation, insertUpload,
   insertWrapper, isStored, unreferencedBlobs, type StoredUpload, type UploadRow,
 } from './upload-store.ts';
 import { visibleUploadIds, type ArtifactReadRules } from './visibility.ts';
-
-/** file-type reads at most this many bytes to recognise a format. */
-const SNIFF_BYTES = 4100;
 
 /** What the first bytes of a staged file turned out to be: the sniffed type, and whether they read as text. */
 interface SniffedHead {

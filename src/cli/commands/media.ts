@@ -5,13 +5,13 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import cliProgress from 'cli-progress';
-import { fileTypeFromFile } from 'file-type';
+import { fileTypeFromBuffer } from 'file-type';
 import mime from 'mime-types';
 import { stringFlag, UsageError } from '../args.ts';
 import type { CommandContext } from '../context.ts';
 import { CliError, type GlowClient } from '../http.ts';
 import { printResult, type Output } from '../output.ts';
-import { bareMimeType, looksLikeText } from '../../media/kinds.ts';
+import { bareMimeType, looksLikeText, SNIFF_BYTES } from '../../media/kinds.ts';
 
 export const MEDIA_KINDS = ['audio', 'image', 'video', 'file', 'text'] as const;
 export type MediaKind = (typeof MEDIA_KINDS)[number];
@@ -28,10 +28,12 @@ const PROGRESS_THRESHOLD = 4 * 1024 * 1024;
  * same container.
  */
 export async function contentTypeOf(file: string, kind: string): Promise<string> {
-  const sniffed = (await fileTypeFromFile(file).catch(() => undefined))?.mime;
+  // The first bytes, as many as the server sniffs: the same verdict on both sides, from one read.
+  const head = await readHead(file, SNIFF_BYTES);
+  const sniffed = (await fileTypeFromBuffer(head))?.mime;
   const fromBytes = sniffed === undefined ? undefined : bareMimeType(sniffed);
   const fromName = mime.lookup(file) || undefined;
-  const text = looksLikeText(await readHead(file, 4100));
+  const text = looksLikeText(head);
   let type: string = text && fromBytes !== 'application/pdf' ? (fromName ?? 'text/plain') : (fromBytes ?? fromName ?? 'application/octet-stream');
   if (kind === 'audio') {
     const container = /^video\/(webm|mp4|ogg)$/.exec(type);
