@@ -91,12 +91,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
 
 /** The server's address, checked before any request: `127.0.0.1:8000` lacks its scheme. */
 function instanceUrl(value: string): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
+  const url = URL.canParse(value) ? new URL(value) : undefined;
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     throw new UsageError(`the instance URL "${value}" is not an http(s) URL; write it with its scheme, e.g. ${value.includes('://') ? value.replace(/^[a-z][a-z0-9+.-]*:\/\//i, 'http://') : `http://${value}`}.`);
   }

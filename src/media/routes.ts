@@ -88,13 +88,13 @@ async function readUploadForm(request: FastifyRequest, kind: MediaKind, service:
       // The parser destroys a file part it has not handed out in full when the body ends before
       // the form does; the relay would then wait forever.
       part.file.once('close', () => {
-        if (!part.file.readableEnded) relay.destroy(badRequest('The multipart body is malformed: it ends before its closing boundary.'));
+        if (!part.file.readableEnded) relay.destroy(cutForm());
       });
       await beforeFile?.();
       staged = await service.stageFile(kind, { stream: relay, declaredType: part.mimetype, filename: part.filename });
     }
     // The parser ends the parts quietly when the body stops early, dropping what it cut.
-    if (!closing.seen()) throw badRequest('The multipart body is malformed: it ends before its closing boundary.');
+    if (!closing.seen()) throw cutForm();
     return { staged, labels: parseWith(labelsSchema, labels) };
   } catch (error) {
     await parts.return?.(undefined);
@@ -103,6 +103,11 @@ async function readUploadForm(request: FastifyRequest, kind: MediaKind, service:
   } finally {
     closing.stop();
   }
+}
+
+/** A form whose body ended before its close delimiter, wherever the cut fell. */
+function cutForm(): AppError {
+  return badRequest('The multipart body is malformed: it ends before its closing boundary.');
 }
 
 /** Busboy's own complaints about a broken body are the client's fault (400), not a server fault. */
@@ -227,7 +232,8 @@ export function mediaOperations(service: MediaService): Operation[] {
           alsoAnswers: { 304: { description: 'Not modified: If-None-Match named the preview\'s ETag' } },
           requestHeaders: { 'If-None-Match': 'ETags the client holds: 304 when one is the preview\'s.' },
           handler: async ({ actor, body, request, reply }) => {
-            const { upload } = await service.findPreviewable(actor, body.file_id);
+            // Any kind the caller sees: a non-PDF is preview()'s 415, not a 404.
+            const { upload } = await service.findDownloadable(actor, undefined, body.file_id);
             const preview = await service.preview(upload);
             // After the render: a refused preview (a non-PDF, 415) read nothing.
             await service.recordRead(actor, artifact, 'file_preview', { upload_id: upload.id });

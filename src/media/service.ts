@@ -299,18 +299,12 @@ export class MediaService {
 
   /**
    * The stored upload an id (upload or wrapper id) names, if the actor may see it and it is of
-   * `kind`. Everything else is the same 404, so nothing leaks about ids the caller may not see.
+   * `kind` (any kind when undefined: a preview's 415 is for what it is). Everything else is the
+   * same 404, so nothing leaks about ids the caller may not see.
    */
-  async findDownloadable(actor: Actor, kind: MediaKind, id: string): Promise<DownloadTarget> {
+  async findDownloadable(actor: Actor, kind: MediaKind | undefined, id: string): Promise<DownloadTarget> {
     const upload = await this.findVisible(actor, id);
-    if (!upload || upload.kind !== kind || !isStored(upload)) throw notFound(`${kind} upload`, id);
-    return { upload, filename: uploadFilename(upload) };
-  }
-
-  /** Any stored upload the actor may see, whatever its kind: whether it has a preview is preview()'s 415. */
-  async findPreviewable(actor: Actor, id: string): Promise<DownloadTarget> {
-    const upload = await this.findVisible(actor, id);
-    if (!upload || !isStored(upload)) throw notFound('upload', id);
+    if (!upload || (kind !== undefined && upload.kind !== kind) || !isStored(upload)) throw notFound(kind ? `${kind} upload` : 'upload', id);
     return { upload, filename: uploadFilename(upload) };
   }
 
