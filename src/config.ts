@@ -35,6 +35,7 @@ const environmentSchema = z.object({
   GLOW_LLM_BASE_URL: z.string().optional(),
   GLOW_LLM_MODEL: z.string().optional(),
   GLOW_LLM_API_KEY: z.string().optional(),
+  GLOW_PROVIDER_KEY_ENVS: z.string().default(''),
   GLOW_LLM_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
 });
 
@@ -82,5 +83,7 @@ export const CONFIG_DESCRIPTIONS: Record<keyof Environment, string> = {
   GLOW_LLM_BASE_URL: 'Any OpenAI-compatible server (Ollama, vLLM, llama.cpp) as the default provider.',
   GLOW_LLM_MODEL: 'Model name to use with GLOW_LLM_BASE_URL (or with the OpenAI/Anthropic key).',
   GLOW_LLM_API_KEY: 'API key sent to GLOW_LLM_BASE_URL, when it needs one.',
+  GLOW_PROVIDER_KEY_ENVS:
+    "Comma-separated names of the environment variables that provider records may name as api_key_env (a trailing * matches a prefix, e.g. CAMPUS_*). The instance's own OPENAI_API_KEY, ANTHROPIC_API_KEY and GLOW_LLM_API_KEY go only to their own endpoints; no other variable (GLOW_ADMIN_TOKEN, DATABASE_URL...) is ever sent.",
   GLOW_LLM_TIMEOUT_MS: 'Timeout of one model call, in milliseconds.',
 };

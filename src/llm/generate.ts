@@ -4,7 +4,7 @@ import type { FamilyDefinition } from '../artifacts/types.ts';
 import { instructionsPrompt } from './offline.ts';
 import { describeIssues, extractJson, normalizeToSchema } from './output-repair.ts';
 import { artifactOutputSchema, hasOpenObject, outputJsonSchema, strictJsonSchema } from './output-schema.ts';
-import { languageModelFor, MissingApiKeyError, type ConcurrencyLimits } from './providers.ts';
+import { languageModelFor, MissingApiKeyError, ProviderKeyNotAllowedError, type ConcurrencyLimits } from './providers.ts';
 import type { ArtifactGenerationRequest, ChatMessage, GeneratedArtifact, ResolvedModel } from './types.ts';
 import { ModelCallError, ModelOutputError } from './types.ts';
 
@@ -62,7 +62,7 @@ export function callFailure(
   if (signals.timeout.aborted) {
     return new ModelCallError(`The model ${model.modelName} did not answer within ${model.timeoutMs} ms.`, 'timeout', messages, inputTokens, outputTokens, { cause: error });
   }
-  if (error instanceof MissingApiKeyError) return new ModelCallError(error.message, 'configuration', messages, inputTokens, outputTokens, { cause: error });
+  if (error instanceof MissingApiKeyError || error instanceof ProviderKeyNotAllowedError) return new ModelCallError(error.message, 'configuration', messages, inputTokens, outputTokens, { cause: error });
   const last = RetryError.isInstance(error) ? error.lastError : error;
   if (APICallError.isInstance(last)) {
     const retried = RetryError.isInstance(error) ? ` after ${error.errors.length} attempts` : '';

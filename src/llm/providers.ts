@@ -14,6 +14,41 @@ export class MissingApiKeyError extends Error {
   }
 }
 
+export class ProviderKeyNotAllowedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProviderKeyNotAllowedError';
+  }
+}
+
+const sameEndpoint = (a: string | undefined, b: string | undefined) => (a ?? '').replace(/\/+$/, '') === (b ?? '').replace(/\/+$/, '');
+
+/**
+ * Why this model may not be sent the variable its provider names, or undefined when it may. An org
+ * admin writes provider records, the operator sets the environment: a record could otherwise name
+ * GLOW_ADMIN_TOKEN or DATABASE_URL with a base URL of its own and have the server send it there.
+ * So the instance's own keys go only to the endpoints they were set for, and any other variable
+ * must be one the operator listed in GLOW_PROVIDER_KEY_ENVS.
+ */
+export function providerKeyRefusal(model: Pick<ResolvedModel, 'providerKind' | 'baseUrl' | 'apiKeyEnv'>, config: Config): string | undefined {
+  const name = model.apiKeyEnv;
+  if (!name) return undefined;
+  const listed = config.GLOW_PROVIDER_KEY_ENVS.split(',').map((entry) => entry.trim()).filter((entry) => entry.length > 0);
+  if (listed.some((entry) => (entry.endsWith('*') ? name.startsWith(entry.slice(0, -1)) : entry === name))) return undefined;
+  const instanceKeys: Record<string, () => boolean> = {
+    OPENAI_API_KEY: () => model.providerKind === 'openai' && (!model.baseUrl || sameEndpoint(model.baseUrl, config.OPENAI_BASE_URL)),
+    ANTHROPIC_API_KEY: () => model.providerKind === 'anthropic' && (!model.baseUrl || sameEndpoint(model.baseUrl, config.ANTHROPIC_BASE_URL)),
+    GLOW_LLM_API_KEY: () => config.GLOW_LLM_BASE_URL !== undefined && sameEndpoint(model.baseUrl, config.GLOW_LLM_BASE_URL),
+  };
+  const instanceKey = instanceKeys[name];
+  if (instanceKey) {
+    return instanceKey()
+      ? undefined
+      : `The instance's ${name} is sent only to the endpoint it was set for (${name === 'GLOW_LLM_API_KEY' ? 'GLOW_LLM_BASE_URL' : `the ${model.providerKind === 'anthropic' ? 'Anthropic' : 'OpenAI'} API`}), not to this provider's base_url; name another variable, which the operator lists in GLOW_PROVIDER_KEY_ENVS.`;
+  }
+  return `The environment variable ${name} is not one this server hands to model providers; the operator lists those in GLOW_PROVIDER_KEY_ENVS.`;
+}
+
 /**
  * The key for a call, read now rather than when the model was resolved, so it never sits in a job
  * payload. Provider records name arbitrary variables, hence process.env; known names may also
@@ -22,6 +57,8 @@ export class MissingApiKeyError extends Error {
 export function apiKeyFor(model: ResolvedModel, config: Config): string | undefined {
   if (model.apiKey) return model.apiKey;
   if (!model.apiKeyEnv) return undefined;
+  const refusal = providerKeyRefusal(model, config);
+  if (refusal) throw new ProviderKeyNotAllowedError(refusal);
   const configured = (config as unknown as Record<string, unknown>)[model.apiKeyEnv];
   if (typeof configured === 'string' && configured.length > 0) return configured;
   const fromEnvironment = process.env[model.apiKeyEnv];

@@ -7,6 +7,7 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { badRequest } from '../http/errors.ts';
 import type { KnownOrgDefault, ResolvedModel } from './types.ts';
+import { providerKeyRefusal } from './providers.ts';
 
 export type ModelPurpose = 'text' | 'image' | 'speech' | 'transcription';
 type ModelData = z.infer<typeof modelFamily.data>;
@@ -86,6 +87,8 @@ async function modelFromArtifact(database: Database, config: Config, row: Artifa
     const providerRow = await findArtifact(database.db, row.org_id, 'provider', model.provider_id);
     if (!providerRow) throw badRequest(`Model ${row.id} names provider ${model.provider_id}, which does not exist.`, { field: 'config.params.model_id' });
     const provider = providerFamily.data.parse(providerRow.data) as ProviderData;
+    const refusal = providerKeyRefusal({ providerKind: provider.kind, baseUrl: provider.base_url, apiKeyEnv: provider.api_key_env }, config);
+    if (refusal) throw badRequest(`Model ${row.id} uses provider ${providerRow.id}, whose api_key_env cannot be used: ${refusal}`, { field: 'config.params.model_id' });
     return {
       ...base,
       providerKind: provider.kind,

@@ -589,6 +589,36 @@ describe('generation', () => {
     assert.ok(fake.requests.length >= 1);
   });
 
+  test("a provider naming one of the server's own secrets (or the instance key with another base_url) is refused, and nothing is sent", async () => {
+    fake.reset();
+    const keyOrg = await harness.newOrg('provider-keys');
+    process.env.GLOW_NOT_LISTED_SECRET = 'must-not-leave';
+    const cases = [
+      { data: { kind: 'openai_compatible', base_url: fake.url, api_key_env: 'GLOW_ADMIN_TOKEN' }, says: /GLOW_ADMIN_TOKEN is not one this server hands to model providers.*GLOW_PROVIDER_KEY_ENVS/ },
+      { data: { kind: 'openai_compatible', base_url: fake.url, api_key_env: 'GLOW_NOT_LISTED_SECRET' }, says: /GLOW_NOT_LISTED_SECRET is not one/ },
+      { data: { kind: 'openai', base_url: fake.url, api_key_env: 'OPENAI_API_KEY' }, says: /OPENAI_API_KEY is sent only to the endpoint it was set for/ },
+    ];
+    try {
+      for (const { data, says } of cases) {
+        const provider = await keyOrg.admin.post('/provider/create', { name: `p ${data.api_key_env}`, data });
+        assert.equal(provider.status, 200, provider.text);
+        const model = await keyOrg.admin.post('/model/create', {
+          name: 'm', data: { provider_id: provider.body.id, model_name: 'x', purpose: 'text', input_price_per_token: 0, output_price_per_token: 0 },
+        });
+        assert.equal(model.status, 200, model.text);
+        const refused = await keyOrg.admin.post('/persona/generate', { instructions: ['x'], config: { params: { model_id: model.body.id } } });
+        assert.equal(refused.status, 400, refused.text);
+        assert.equal(refused.body.error.details.field, 'config.params.model_id');
+        assert.match(refused.body.error.message, says);
+      }
+      const runs = await harness.database.db.selectFrom('generation_runs').select('id').where('org_id', '=', keyOrg.orgId).execute();
+      assert.equal(runs.length, 0);
+      assert.equal(fake.requests.length, 0);
+    } finally {
+      delete process.env.GLOW_NOT_LISTED_SECRET;
+    }
+  });
+
   test('every family generates through the provider (fake model), passing its schema', async () => {
     fake.reset();
     const familyOrg = await harness.newOrg('provider-families');

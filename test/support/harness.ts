@@ -108,7 +108,8 @@ export async function createScratchDatabase(baseUrl: string): Promise<{ url: str
 }
 
 export async function startServer(overrides: Partial<Environment>): Promise<{ app: GlowApp; database: Database; config: Config; baseUrl: string }> {
-  const config = loadConfig({}, { HOST: '127.0.0.1', PORT: 0, GLOW_LOG_LEVEL: 'silent', ...overrides });
+  // The tests' fake providers read their keys from GLOW_TEST_* variables, listed as an operator would.
+  const config = loadConfig({}, { HOST: '127.0.0.1', PORT: 0, GLOW_LOG_LEVEL: 'silent', GLOW_PROVIDER_KEY_ENVS: 'GLOW_TEST_*', ...overrides });
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir });
   await migrateToLatest(database);
   const app = await createApp(config, database);

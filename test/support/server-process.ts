@@ -15,7 +15,7 @@ export interface ServerProcess {
 export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], {
     cwd: root,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', GLOW_LOG_LEVEL: 'error', ...env },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', GLOW_LOG_LEVEL: 'error', GLOW_PROVIDER_KEY_ENVS: 'GLOW_TEST_*', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -73,7 +73,7 @@ async function addModel(providerId: string, purpose: string, modelName: string, 
 }
 
 // No OPENAI_API_KEY or GLOW_LLM_BASE_URL from the machine running the tests leaks in.
-const mediaWith = (environment: Partial<Environment> = {}): MediaGateway => createMediaGateway({ database, config: loadConfig({}, environment) });
+const mediaWith = (environment: Partial<Environment> = {}): MediaGateway => createMediaGateway({ database, config: loadConfig({}, { GLOW_PROVIDER_KEY_ENVS: KEY_VARIABLE, ...environment }) });
 
 function isCallError(kind: ModelCallError['kind'], pattern?: RegExp) {
   return (error: unknown) => {
@@ -193,7 +193,7 @@ describe('images through a provider', () => {
   });
 
   it('resolves through the text gateway when one is given', async () => {
-    const config = loadConfig({}, {});
+    const config = loadConfig({}, { GLOW_PROVIDER_KEY_ENVS: KEY_VARIABLE });
     const viaText = createMediaGateway({ database, config, text: createModelGateway({ database, config }) });
     const image = await viaText.generateImage({ orgId, instructions: ['x'] });
     assert.equal(image.modelId, models.image);

@@ -37,7 +37,7 @@ after(async () => {
 });
 beforeEach(() => fake.reset());
 
-const gatewayWith = (environment: Partial<Environment> = {}) => createModelGateway({ database, config: loadConfig({}, environment) });
+const gatewayWith = (environment: Partial<Environment> = {}) => createModelGateway({ database, config: loadConfig({}, { GLOW_PROVIDER_KEY_ENVS: KEY_VARIABLE, ...environment }) });
 
 async function addProvider(data: Record<string, unknown>, org = orgId) {
   return insertArtifact(database.db, { orgId: org, type: 'provider', name: 'Campus LLM', description: '', status: 'published', data, createdBy: authorId });
