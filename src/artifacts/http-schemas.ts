@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import type { FamilyDefinition } from './types.ts';
+import { uuid } from '../ids.ts';
 
 export const nameSchema = z.string().min(1).max(200).describe('Display name of the record.');
 export const descriptionSchema = z.string().max(5000).describe('Free text describing the record.');
-export const idSchema = z.uuid().describe('Record id.');
+export const idSchema = uuid().describe('Record id.');
 
 export const pageSchema = {
   page_limit: z.number().int().min(1).max(100).optional().describe('Page size, 1..100 (default 50).'),
@@ -18,7 +19,7 @@ export function recordSchema(family: FamilyDefinition) {
     status: z.enum(['draft', 'published']),
     data: family.data,
     version: z.number().int(),
-    created_by: z.uuid(),
+    created_by: uuid(),
     created_at: z.string(),
     updated_at: z.string(),
   });
@@ -32,10 +33,10 @@ export function crudSchemas(family: FamilyDefinition) {
       name: nameSchema.optional(),
       description: descriptionSchema.optional(),
       data: family.data.optional(),
-      draft_id: z.uuid().optional().describe('Publish this draft (after full validation) instead of creating a new record.'),
+      draft_id: uuid().optional().describe('Publish this draft (after full validation) instead of creating a new record.'),
     }),
     draft: z.strictObject({
-      id: z.uuid().optional().describe('The draft to change; omit to start a new draft.'),
+      id: uuid().optional().describe('The draft to change; omit to start a new draft.'),
       name: z.string().max(200).optional(),
       description: descriptionSchema.optional(),
       data: family.data.partial().optional().describe('Incomplete data is fine in a draft; it is validated in full when published.'),

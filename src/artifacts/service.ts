@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { Database, Executor } from '../db/database.ts';
 import { auditRow, recordAudit } from '../audit/audit-log.ts';
 import { AppError, badRequest, conflict, forbidden, notFound, parseWith } from '../http/errors.ts';
@@ -7,6 +6,7 @@ import { familyOf } from './families/index.ts';
 import { deleteArtifactRow, findArtifact, findArtifactsByIds, insertArtifact, listArtifacts, updateArtifactRow, type ArtifactRow } from './store.ts';
 import type { ArtifactType, FamilyDefinition } from './types.ts';
 import { noUploadLinks, type ArtifactUploadLinks, type UploadReference } from './upload-links.ts';
+import { uuid } from '../ids.ts';
 
 export interface ArtifactRecord {
   id: string;
@@ -122,7 +122,7 @@ export class ArtifactService {
 
   /** The row if the actor may read it; 404 otherwise (never leaks existence). */
   async readRow(actor: Actor, type: ArtifactType, id: string, executor: Executor = this.database.db, forUpdate = false): Promise<ArtifactRow> {
-    const row = z.uuid().safeParse(id).success ? await findArtifact(executor, actor.orgId, type, id, forUpdate) : undefined;
+    const row = uuid().safeParse(id).success ? await findArtifact(executor, actor.orgId, type, id, forUpdate) : undefined;
     if (!row || !this.canRead(actor, type, row)) throw notFound(type, id);
     return row;
   }

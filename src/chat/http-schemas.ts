@@ -1,16 +1,17 @@
 import { z } from 'zod';
+import { uuid } from '../ids.ts';
 
 const uploadIds = (kind: string) =>
-  z.array(z.uuid()).max(20).optional().describe(`The upload_id of each ${kind} upload sent with this turn (upload first, then send the ids).`);
+  z.array(uuid()).max(20).optional().describe(`The upload_id of each ${kind} upload sent with this turn (upload first, then send the ids).`);
 
 export const startAttemptBodySchema = z.strictObject({
-  simulation_id: z.uuid().describe('The simulation to practise: its persona, scenario and rubric are copied onto the attempt.'),
+  simulation_id: uuid().describe('The simulation to practise: its persona, scenario and rubric are copied onto the attempt.'),
 });
 export type StartAttemptBody = z.infer<typeof startAttemptBodySchema>;
 
 export const chatMessageBodySchema = z
   .strictObject({
-    attempt_id: z.uuid().describe('The attempt this turn belongs to (only its learner, or an org admin, may send).'),
+    attempt_id: uuid().describe('The attempt this turn belongs to (only its learner, or an org admin, may send).'),
     text: z.string().min(1).max(20_000).optional().describe('What the learner says. Leave out for an audio-only turn: it is transcribed when a speech-to-text model is configured.'),
     text_upload_ids: uploadIds('text'),
     audio_upload_ids: uploadIds('audio'),
@@ -25,8 +26,8 @@ export const chatMessageBodySchema = z
 export type ChatMessageBody = z.infer<typeof chatMessageBodySchema>;
 
 export const chatMessageResponseSchema = z.strictObject({
-  message_id: z.uuid().describe("The learner's stored turn."),
-  run_id: z.uuid().describe("The persona's reply: follow it on GET /attempt/watch?run_id= (progress frames carry `text`, the reply so far)."),
-  group_id: z.uuid().describe("The attempt's group: both turns appear in its detail (POST /system/group)."),
+  message_id: uuid().describe("The learner's stored turn."),
+  run_id: uuid().describe("The persona's reply: follow it on GET /attempt/watch?run_id= (progress frames carry `text`, the reply so far)."),
+  group_id: uuid().describe("The attempt's group: both turns appear in its detail (POST /system/group)."),
 });
 export type ChatMessageResponse = z.infer<typeof chatMessageResponseSchema>;

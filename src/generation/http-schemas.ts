@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { uuid } from '../ids.ts';
 
 export const MODALITIES = ['text', 'image', 'video', 'audio'] as const;
 export type Modality = (typeof MODALITIES)[number];
@@ -13,9 +14,9 @@ export const generateParamsSchema = z.strictObject({
     .describe(`How many artifacts this run produces, 1..${MAX_RESOURCES_PER_RUN} (default 1).`),
   model_id: z.string().min(1).max(200).optional()
     .describe('The model to use: a `model` artifact id, or "offline" for the built-in generator. Default: the org\'s default model.'),
-  agent_id: z.uuid().optional()
+  agent_id: uuid().optional()
     .describe('The agent on whose behalf the run is made; recorded on the run.'),
-  artifact_id: z.uuid().optional()
+  artifact_id: uuid().optional()
     .describe('With an image, video or audio modality: attach the produced media to this existing record instead of generating a new one (no saved event).'),
   image_model_id: z.string().min(1).max(200).optional()
     .describe('The image model for image and video frames: a `model` artifact with purpose image, or "offline". Default: the org\'s default image model.'),
@@ -31,17 +32,17 @@ export const generateBodySchema = z
         operations: z.array(z.string().min(1).max(100)).max(20).optional().describe('Operations the server may perform; recorded with the run.'),
         params: generateParamsSchema.optional(),
         dangerous: z.boolean().optional(),
-        group_id: z.uuid().optional().describe('Same as the top-level group_id.'),
+        group_id: uuid().optional().describe('Same as the top-level group_id.'),
       })
       .optional(),
-    group_id: z.uuid().optional().describe('Run inside this group. Default: the caller\'s current window for this family.'),
-    client_run_id: z.uuid().optional().describe('Run id minted by the client, so it can open /watch before triggering. Reusing one is 409.'),
+    group_id: uuid().optional().describe('Run inside this group. Default: the caller\'s current window for this family.'),
+    client_run_id: uuid().optional().describe('Run id minted by the client, so it can open /watch before triggering. Reusing one is 409.'),
     modality: modalityOrList.optional(),
     modalities: modalityOrList.optional(),
     title: z.string().min(1).max(200).optional().describe('Display name for the produced media asset (image, video or speech); also names a new group.'),
-    audio: z.union([z.strictObject({ audios_id: z.uuid() }), z.strictObject({ upload_id: z.uuid() })]).optional()
+    audio: z.union([z.strictObject({ audios_id: uuid() }), z.strictObject({ upload_id: uuid() })]).optional()
       .describe('Spoken instructions: an audio upload you may read. Transcribed when the org has a speech-to-text model and added to the instructions; kept with the run\'s messages either way.'),
-    idempotency_key: z.uuid().optional().describe('A repeat with the same body returns the first response; another body is 409.'),
+    idempotency_key: uuid().optional().describe('A repeat with the same body returns the first response; another body is 409.'),
     wait_for_complete: z.boolean().optional().describe('Block until the run ends and fill produced_media (default false).'),
   })
   .superRefine((body, context) => {
@@ -56,7 +57,7 @@ export type GenerateBody = z.infer<typeof generateBodySchema>;
 
 export const producedMediaSchema = z.strictObject({
   modality: z.string(),
-  upload_id: z.uuid(),
+  upload_id: uuid(),
   resource_id: z.string(),
   mime_type: z.string(),
   file_size: z.number().int(),
@@ -64,10 +65,10 @@ export const producedMediaSchema = z.strictObject({
 export type ProducedMedia = z.infer<typeof producedMediaSchema>;
 
 export const generateResponseSchema = z.strictObject({
-  group_id: z.uuid(),
-  run_id: z.uuid(),
+  group_id: uuid(),
+  run_id: uuid(),
   produced_media: z.array(producedMediaSchema),
-  idempotency_key: z.uuid().optional(),
+  idempotency_key: uuid().optional(),
   status: z.enum(['completed', 'error', 'cancelled']).optional().describe('With wait_for_complete: how the run ended.'),
   message: z.string().optional().describe("With wait_for_complete: the terminal event's message (why it failed, or what it saved)."),
 });
@@ -75,17 +76,17 @@ export type GenerateResponse = z.infer<typeof generateResponseSchema>;
 
 export const watchQuerySchema = z
   .strictObject({
-    run_id: z.uuid().optional().describe('Stream this run; it may be a client_run_id not triggered yet. Closes after the terminal event.'),
-    group_id: z.uuid().optional().describe('Stream every run of this group; stays open.'),
+    run_id: uuid().optional().describe('Stream this run; it may be a client_run_id not triggered yet. Closes after the terminal event.'),
+    group_id: uuid().optional().describe('Stream every run of this group; stays open.'),
     last_event_id: z.string().regex(/^(\d{1,18})?$/).optional().describe('Resume after this event id (same as the Last-Event-ID header).'),
     access_token: z.string().min(1).optional().describe('The token, for clients that cannot send headers (EventSource).'),
   })
   .refine((query) => query.run_id !== undefined || query.group_id !== undefined, { message: 'Give run_id or group_id', path: ['run_id'] });
 export type WatchQuery = z.infer<typeof watchQuerySchema>;
 
-export const cancelBodySchema = z.strictObject({ run_id: z.uuid() });
+export const cancelBodySchema = z.strictObject({ run_id: uuid() });
 export const cancelResponseSchema = z.strictObject({
-  run_id: z.uuid(),
+  run_id: uuid(),
   status: z.enum(['cancelled', 'cancelling']).describe('cancelled: it had not started; cancelling: the running call is being aborted and the error event follows.'),
 });
 
@@ -132,13 +133,13 @@ export const generationsBodySchema = z
 export type GenerationsBody = z.infer<typeof generationsBodySchema>;
 
 export const generationsResponseSchema = z.strictObject({
-  items: z.array(z.strictObject({ group_id: z.uuid(), group_name: z.string(), session_id: z.uuid(), created_at: z.string() })),
+  items: z.array(z.strictObject({ group_id: uuid(), group_name: z.string(), session_id: uuid(), created_at: z.string() })),
   total_count: z.number().int(),
 });
 export type GenerationsResponse = z.infer<typeof generationsResponseSchema>;
 
 export const groupBodySchema = z.strictObject({
-  group_id: z.uuid(),
+  group_id: uuid(),
   include_detail: z.boolean().optional().describe('Include each run\'s messages (default false: runs only, messages empty).'),
   message_limit: z.number().int().min(1).max(1000).optional().describe('Messages per page across the group, oldest first (default 200).'),
   message_offset: z.number().int().min(0).optional(),
@@ -146,27 +147,27 @@ export const groupBodySchema = z.strictObject({
 export type GroupBody = z.infer<typeof groupBodySchema>;
 
 export const groupMessageSchema = z.strictObject({
-  id: z.uuid(),
+  id: uuid(),
   role: z.enum(['system', 'user', 'assistant']),
   created_at: z.string(),
   text: z.string(),
-  text_upload_ids: z.array(z.uuid()),
-  audio_upload_ids: z.array(z.uuid()),
-  image_upload_ids: z.array(z.uuid()),
-  video_upload_ids: z.array(z.uuid()),
-  file_upload_ids: z.array(z.uuid()),
+  text_upload_ids: z.array(uuid()),
+  audio_upload_ids: z.array(uuid()),
+  image_upload_ids: z.array(uuid()),
+  video_upload_ids: z.array(uuid()),
+  file_upload_ids: z.array(uuid()),
 });
 export type GroupMessage = z.infer<typeof groupMessageSchema>;
 
 export const groupRunSchema = z.strictObject({
-  id: z.uuid(),
+  id: uuid(),
   artifact_type: z.string(),
   status: z.enum(['queued', 'running', 'completed', 'error', 'cancelled']),
   created_at: z.string(),
   ended_at: z.string().nullable(),
   model_id: z.string().nullable(),
-  agent_id: z.uuid().nullable(),
-  profile_id: z.uuid(),
+  agent_id: uuid().nullable(),
+  profile_id: uuid(),
   input_tokens: z.number().int(),
   output_tokens: z.number().int(),
   cost: z.number(),
@@ -176,11 +177,11 @@ export const groupRunSchema = z.strictObject({
 export type GroupRun = z.infer<typeof groupRunSchema>;
 
 export const groupResponseSchema = z.strictObject({
-  group_id: z.uuid(),
+  group_id: uuid(),
   name: z.string(),
   artifact_type: z.string(),
-  session_id: z.uuid(),
-  profile_id: z.uuid(),
+  session_id: uuid(),
+  profile_id: uuid(),
   created_at: z.string(),
   runs: z.array(groupRunSchema),
   message_total_count: z.number().int().describe('Messages in the group (for paging with message_limit/message_offset).'),

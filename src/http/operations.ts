@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Actor } from '../identity/actor.ts';
 import { forbidden, parseWith, unauthorized } from './errors.ts';
 import { continueRequest } from './server.ts';
+import { uuid } from '../ids.ts';
 
 /** Who may call an operation. */
 export type Access = 'public' | 'member' | 'admin' | 'operator';
@@ -81,4 +82,4 @@ export function registerOperations(app: FastifyInstance, operations: Operation[]
   }
 }
 
-export const uuidSchema = z.uuid();
+export const uuidSchema = uuid();

@@ -7,6 +7,7 @@ import type { CrudOperationName } from '../artifacts/routes.ts';
 import type { CrudArtifactType } from '../artifacts/types.ts';
 import { whoAmIResponseSchema } from './http-schemas.ts';
 import type { IdentityService, TokenRevocation } from './service.ts';
+import { uuid } from '../ids.ts';
 
 function presentedToken(request: FastifyRequest, allowQueryToken: boolean): string | undefined {
   const authorization = request.headers.authorization;
@@ -31,9 +32,9 @@ export function bearerAuthenticator(identity: IdentityService): Authenticate {
 }
 
 const issuedTokenSchema = z.strictObject({
-  id: z.uuid(),
+  id: uuid(),
   token: z.string().describe('The secret. Shown only in this response; store it now.'),
-  profile_id: z.uuid(),
+  profile_id: uuid(),
   created_at: z.string(),
 });
 
@@ -54,7 +55,7 @@ export function identityOperations(identity: IdentityService, revocation: TokenR
         admin_name: z.string().min(1).max(200),
         admin_email: z.email(),
       }),
-      response: z.strictObject({ org_id: z.uuid(), profile_id: z.uuid(), token: z.string() }),
+      response: z.strictObject({ org_id: uuid(), profile_id: uuid(), token: z.string() }),
       errors: [400, 403, 409],
       handler: ({ actor, body }) => identity.createOrg(actor, body),
     }),
@@ -93,7 +94,7 @@ export function identityOperations(identity: IdentityService, revocation: TokenR
       summary: 'Mint an API token for a profile (admins; anyone for their own profile). The token is shown once.',
       tag: 'auth',
       access: 'member',
-      body: z.strictObject({ profile_id: z.uuid(), name: z.string().min(1).max(200).optional() }),
+      body: z.strictObject({ profile_id: uuid(), name: z.string().min(1).max(200).optional() }),
       response: issuedTokenSchema,
       errors: [400, 403, 404],
       handler: ({ actor, body }) => identity.createToken(actor, body),
@@ -118,8 +119,8 @@ export function identityOperations(identity: IdentityService, revocation: TokenR
       summary: 'Revoke a token at once',
       tag: 'auth',
       access: 'member',
-      body: z.strictObject({ id: z.uuid() }),
-      response: z.strictObject({ id: z.uuid(), deleted: z.literal(true) }),
+      body: z.strictObject({ id: uuid() }),
+      response: z.strictObject({ id: uuid(), deleted: z.literal(true) }),
       errors: [400, 403, 404],
       handler: ({ actor, body }) => revocation.revoke(actor, body.id),
     }),

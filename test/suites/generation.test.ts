@@ -273,6 +273,25 @@ describe('generation', () => {
     assert.equal(runs.length, 1);
   });
 
+  test('ids in capitals are the same ids: a client_run_id watched and waited for as given, an idempotency key repeated in capitals', async () => {
+    const runId = uuidv7().toUpperCase();
+    const key = randomUUID().toUpperCase();
+    const waiting = openWatch(org.admin, `/persona/watch?run_id=${runId}`);
+    const handles = await generate(org.admin, 'persona', { instructions: ['Capital ids'], client_run_id: runId, idempotency_key: key, wait_for_complete: true });
+    assert.equal(handles.run_id, runId.toLowerCase());
+    assert.equal(handles.status, 'completed', JSON.stringify(handles));
+    const watch = await waiting;
+    await watch.ended;
+    assert.equal(watch.frames.at(-1)!.data.type, 'GenerationCompleteEvent');
+    assert.deepEqual(kinds(await watchToEnd(org.admin, 'persona', runId)), ['GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationCompleteEvent']);
+    const repeated = await generate(org.admin, 'persona', { instructions: ['Capital ids'], client_run_id: runId.toLowerCase(), idempotency_key: key.toLowerCase(), wait_for_complete: true });
+    assert.equal(repeated.run_id, handles.run_id);
+    const group = await openWatch(org.admin, `/persona/watch?group_id=${handles.group_id.toUpperCase()}&last_event_id=0`);
+    assert.equal(group.status, 200);
+    await group.until((frame) => frame.data.run_id === handles.run_id && isTerminal(frame));
+    group.close();
+  });
+
   test('idempotency_key with client_run_id: concurrent repeats (a retrying client) all get the first response, one run', async () => {
     for (let round = 0; round < 3; round += 1) {
       const body = { instructions: ['Retried persona'], idempotency_key: randomUUID(), client_run_id: uuidv7() };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import { LANGUAGE_TAG_PATTERN, clip, instructionText, matchByCues, mentionedLanguage, pick, pickSome, sentenceOr, titleFrom, withOrdinal } from './offline-text.ts';
+import { uuid } from '../../ids.ts';
 
 const AGENT_PURPOSES = ['persona_roleplay', 'grading', 'coaching', 'content_generation', 'general'] as const;
 type AgentPurpose = (typeof AGENT_PURPOSES)[number];
@@ -10,9 +11,9 @@ const agentData = z.strictObject({
     .describe('What the agent does: persona_roleplay (plays personas in attempts), grading (scores attempts), coaching (gives the learner hints), content_generation (drafts artifacts), general.'),
   system_prompt: z.string().min(1).max(20000)
     .describe('The standing instructions sent to the model before every conversation: role, rules, tone, output expectations.'),
-  model_id: z.uuid().optional()
+  model_id: uuid().optional()
     .describe('Id of the model the agent runs on. Omit to use the default text model.'),
-  tool_ids: z.array(z.uuid()).max(32).optional()
+  tool_ids: z.array(uuid()).max(32).optional()
     .describe('Ids of the tools the agent may call.'),
   temperature: z.number().min(0).max(2).optional()
     .describe('Sampling temperature: 0 is focused and repeatable, around 1 is natural, up to 2 is very varied.'),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import { clip, instructionText, intBetween, matchByCues, placeholderUuid, sentenceOr, titleFrom, withOrdinal } from './offline-text.ts';
+import { uuid } from '../../ids.ts';
 
 const ATTEMPT_STATES = ['in_progress', 'completed', 'abandoned'] as const;
 
@@ -14,19 +15,19 @@ const criterionScore = z.strictObject({
 });
 
 const attemptData = z.strictObject({
-  simulation_id: z.uuid()
+  simulation_id: uuid()
     .describe('Id of the simulation being practised.'),
-  learner_profile_id: z.uuid().optional()
+  learner_profile_id: uuid().optional()
     .describe('Id of the learner\'s profile; set by the server from the caller when the attempt starts.'),
   state: z.enum(ATTEMPT_STATES)
     .describe('Lifecycle: in_progress while the conversation runs, completed when it ended normally, abandoned when the learner left.'),
-  group_id: z.uuid().optional()
+  group_id: uuid().optional()
     .describe('Id of the group holding every turn of the attempt (the chat transcript).'),
-  persona_id: z.uuid().optional()
+  persona_id: uuid().optional()
     .describe('Id of the persona, copied from the simulation when the attempt starts.'),
-  scenario_id: z.uuid().optional()
+  scenario_id: uuid().optional()
     .describe('Id of the scenario, copied from the simulation when the attempt starts.'),
-  rubric_id: z.uuid().optional()
+  rubric_id: uuid().optional()
     .describe('Id of the rubric, copied from the simulation when the attempt starts.'),
   turn_count: z.number().int().min(0).max(1000).optional()
     .describe('Learner turns taken so far.'),

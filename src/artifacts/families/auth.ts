@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import { clip, instructionText, placeholderUuid, titleFrom, withOrdinal } from './offline-text.ts';
+import { uuid } from '../../ids.ts';
 
 // Deliberately no token or token-hash field: the token exists only in the auth/create response.
 const authData = z.strictObject({
-  profile_id: z.uuid()
+  profile_id: uuid()
     .describe('Id of the profile the token acts as.'),
   name: z.string().min(1).max(100).optional()
     .describe("Label that tells the owner what the token is for, e.g. 'CI pipeline' or 'Laptop CLI'."),

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import { DATE_PATTERN, clip, courseCode, instructionText, intBetween, pick, titleFrom, withOrdinal } from './offline-text.ts';
+import { uuid } from '../../ids.ts';
 
 const cohortData = z.strictObject({
-  learner_profile_ids: z.array(z.uuid()).max(2000)
+  learner_profile_ids: z.array(uuid()).max(2000)
     .describe('Ids of the learner profiles in the cohort; may be empty while enrolment is pending.'),
   course_code: z.string().min(1).max(40).optional()
     .describe("Course the cohort belongs to, e.g. 'CS-180'."),
@@ -11,11 +12,11 @@ const cohortData = z.strictObject({
     .describe("Academic term, e.g. 'Fall 2025' or 'Term 2 2025/26'."),
   section: z.string().min(1).max(40).optional()
     .describe("Section or group label within the course, e.g. 'Lab B'."),
-  instructor_profile_ids: z.array(z.uuid()).max(50).optional()
+  instructor_profile_ids: z.array(uuid()).max(50).optional()
     .describe('Ids of the profiles teaching the cohort; they see every attempt of its learners.'),
-  department_id: z.uuid().optional()
+  department_id: uuid().optional()
     .describe('Id of the department that runs the course.'),
-  simulation_ids: z.array(z.uuid()).max(200).optional()
+  simulation_ids: z.array(uuid()).max(200).optional()
     .describe('Ids of the simulations assigned to the cohort for practice.'),
   start_date: z.string().regex(DATE_PATTERN).optional()
     .describe('First day of the cohort, YYYY-MM-DD.'),

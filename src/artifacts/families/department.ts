@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import { clip, courseCode, instructionText, keywords, pick, pickSome, titleCase, withOrdinal } from './offline-text.ts';
+import { uuid } from '../../ids.ts';
 
 const departmentData = z.strictObject({
   code: z.string().regex(/^[A-Z0-9][A-Z0-9_-]{0,19}$/)
@@ -9,9 +10,9 @@ const departmentData = z.strictObject({
     .describe('What sort of unit it is.'),
   faculty: z.string().min(1).max(200).optional()
     .describe("Faculty, school or college the department belongs to, e.g. 'School of Engineering'."),
-  head_profile_id: z.uuid().optional()
+  head_profile_id: uuid().optional()
     .describe('Id of the profile heading the department.'),
-  parent_department_id: z.uuid().optional()
+  parent_department_id: uuid().optional()
     .describe('Id of the department this one sits under, for nested units.'),
   contact_email: z.email().max(320).optional()
     .describe('Shared mailbox for the department.'),

@@ -3,6 +3,7 @@ import { defineFamily } from './define.ts';
 import {
   LANGUAGE_TAG_PATTERN, clip, instructionText, keywords, matchByCues, mentionedLanguage, pick, sentenceOr, titleFrom, withOrdinal,
 } from './offline-text.ts';
+import { uuid } from '../../ids.ts';
 
 const DOCUMENT_KINDS = ['syllabus', 'reading', 'transcript', 'case_study', 'other'] as const;
 type DocumentKind = (typeof DOCUMENT_KINDS)[number];
@@ -16,9 +17,9 @@ const documentData = z.strictObject({
     .describe('The document text, when it is stored inline rather than as an upload.'),
   summary: z.string().min(1).max(2000).optional()
     .describe('A few sentences on what the document says and how it is used in practice.'),
-  file_upload_id: z.uuid().optional()
+  file_upload_id: uuid().optional()
     .describe('Upload id of the original file, e.g. a PDF (uploaded via document/file_upload).'),
-  text_upload_id: z.uuid().optional()
+  text_upload_id: uuid().optional()
     .describe('Upload id of a plain-text, Markdown, HTML, CSV or JSON version (uploaded via document/text_upload).'),
   source: z.string().min(1).max(500).optional()
     .describe('Where the document comes from: citation, URL or owner.'),

@@ -1,21 +1,22 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import { clamp, clip, instructionText, matchByCues, numberAfter, numberBefore, pick, placeholderUuid, sentenceOr, titleFrom, withOrdinal } from './offline-text.ts';
+import { uuid } from '../../ids.ts';
 
 const evalData = z.strictObject({
-  rubric_id: z.uuid()
+  rubric_id: uuid()
     .describe('Id of the rubric the attempts are graded against.'),
   grader_instructions: z.string().min(1).max(8000)
     .describe('How the grader (AI or human) should apply the rubric: what counts as evidence, how strict to be, what to say to the learner.'),
   pass_threshold: z.number().min(0).max(100)
     .describe('Minimum overall score, as a percentage, for an attempt to pass this evaluation.'),
-  simulation_id: z.uuid().optional()
+  simulation_id: uuid().optional()
     .describe('Id of the simulation whose attempts this evaluation grades. Omit to grade the attempts listed in attempt_ids.'),
-  attempt_ids: z.array(z.uuid()).max(500).optional()
+  attempt_ids: z.array(uuid()).max(500).optional()
     .describe('Ids of specific attempts to grade.'),
-  agent_id: z.uuid().optional()
+  agent_id: uuid().optional()
     .describe('Id of the grading agent. Omit to use the default grader.'),
-  model_id: z.uuid().optional()
+  model_id: uuid().optional()
     .describe('Id of the model that grades, overriding the agent\'s model.'),
   feedback_style: z.enum(['concise', 'detailed', 'socratic']).optional()
     .describe('Tone of the feedback to learners: concise bullet points, detailed commentary, or socratic questions that prompt reflection.'),

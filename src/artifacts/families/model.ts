@@ -2,12 +2,13 @@ import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import { clip, instructionText, matchByCues, numberBefore, pick } from './offline-text.ts';
 import { PROVIDER_KINDS } from './provider.ts';
+import { uuid } from '../../ids.ts';
 
 const MODEL_PURPOSES = ['text', 'image', 'speech', 'transcription', 'video'] as const;
 type ModelPurpose = (typeof MODEL_PURPOSES)[number];
 
 const modelData = z.strictObject({
-  provider_id: z.uuid().optional()
+  provider_id: uuid().optional()
     .describe('Id of the provider record that serves this model. Give this or provider_kind.'),
   provider_kind: z.enum(PROVIDER_KINDS).optional()
     .describe('Provider flavour, when no provider record is referenced: the instance-level credentials of that vendor are used.'),

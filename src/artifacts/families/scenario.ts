@@ -4,6 +4,7 @@ import {
   clamp, clip, findMentioned, instructionText, keywords, matchByCues, numberBefore, pick, pickSome,
   sentenceOr, titleCase, titleFrom, withOrdinal,
 } from './offline-text.ts';
+import { uuid } from '../../ids.ts';
 
 const DIFFICULTIES = ['introductory', 'intermediate', 'advanced'] as const;
 
@@ -24,9 +25,9 @@ const scenarioData = z.strictObject({
     .describe('Twists the AI may introduce mid-conversation to test the learner, e.g. "Mentions a family emergency".'),
   duration_minutes: z.number().int().min(1).max(180).optional()
     .describe('Suggested length of the practice conversation in minutes.'),
-  image_upload_ids: z.array(z.uuid()).max(20).optional()
+  image_upload_ids: z.array(uuid()).max(20).optional()
     .describe('Upload ids of images shown with the scenario (uploaded via scenario/image_upload).'),
-  video_upload_ids: z.array(z.uuid()).max(10).optional()
+  video_upload_ids: z.array(uuid()).max(10).optional()
     .describe('Upload ids of videos shown with the scenario (uploaded via scenario/video_upload).'),
   tags: z.array(z.string().min(1).max(40)).max(20).optional()
     .describe("Free labels for finding the scenario, e.g. ['office hours', 'CS-180']."),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import { clip, instructionText, matchByCues, pick, snakeIdentifier, titleFrom } from './offline-text.ts';
+import { uuid } from '../../ids.ts';
 
 const settingData = z.strictObject({
   key: z.string().regex(/^[a-z][a-z0-9_.]{0,99}$/)
@@ -11,9 +12,9 @@ const settingData = z.strictObject({
     .describe('How to read value; string when omitted.'),
   scope: z.enum(['org', 'department', 'cohort'])
     .describe('Where the setting applies: the whole org, one department (department_id), or one cohort (cohort_id).'),
-  department_id: z.uuid().optional()
+  department_id: uuid().optional()
     .describe('Id of the department, when scope is department.'),
-  cohort_id: z.uuid().optional()
+  cohort_id: uuid().optional()
     .describe('Id of the cohort, when scope is cohort.'),
   notes: z.string().min(1).max(1000).optional()
     .describe('Why the setting has this value, for the next administrator.'),

@@ -1,15 +1,16 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import { clamp, clip, instructionText, matchByCues, numberBefore, pick, placeholderUuid, sentenceOr, titleFrom, withOrdinal } from './offline-text.ts';
+import { uuid } from '../../ids.ts';
 
 const simulationData = z.strictObject({
-  persona_id: z.uuid()
+  persona_id: uuid()
     .describe('Id of the persona the AI plays.'),
-  scenario_id: z.uuid()
+  scenario_id: uuid()
     .describe('Id of the scenario that sets the situation and the learner\'s goal.'),
-  rubric_id: z.uuid().optional()
+  rubric_id: uuid().optional()
     .describe('Id of the rubric attempts are scored with. Omit for unscored practice.'),
-  agent_id: z.uuid().optional()
+  agent_id: uuid().optional()
     .describe('Id of the agent configuration that drives the persona (model, temperature, tools). Omit to use the instance default.'),
   modality: z.enum(['text', 'voice'])
     .describe('How the learner talks to the persona: typed text, or spoken voice with speech replies.'),

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import { clip, instructionText, openingPhrase, pick, pickSome, sentenceOr, titleFrom, withOrdinal } from './offline-text.ts';
+import { uuid } from '../../ids.ts';
 
 const testData = z.strictObject({
-  agent_id: z.uuid().optional()
+  agent_id: uuid().optional()
     .describe('Id of the agent under test. Give at least one of agent_id, persona_id, simulation_id.'),
-  persona_id: z.uuid().optional()
+  persona_id: uuid().optional()
     .describe('Id of the persona under test: the inputs are sent to an AI playing it.'),
-  simulation_id: z.uuid().optional()
+  simulation_id: uuid().optional()
     .describe('Id of the simulation under test, run with its persona, scenario and agent.'),
   inputs: z.array(z.string().min(1).max(2000)).min(1).max(50)
     .describe('Learner messages sent in order, one per turn, e.g. ["Hi, thanks for coming in.", "How is the course going?"].'),

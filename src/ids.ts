@@ -1,0 +1,8 @@
+import { z } from 'zod';
+
+/**
+ * A UUID, read in lower case. UUIDs are case-insensitive and PostgreSQL compares them so, but the
+ * server also compares ids as strings (a watcher waiting for a client_run_id, a run's hub), where
+ * `D01A…` and `d01a…` would be two ids: every id is made lower case as it is read.
+ */
+export const uuid = () => z.uuid().toLowerCase();
