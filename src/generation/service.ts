@@ -262,6 +262,11 @@ export class GenerationService {
       if (group.profile_id !== actor.profileId) {
         throw forbidden(`Generation group ${explicit} is another profile's: an admin sees the org's groups but adds runs only to their own.`);
       }
+      // A transcript's runs are the conversation the persona's model reads back: a generation there
+      // would put made-up turns into it.
+      if (group.transcript) {
+        throw conflict(`Generation group ${explicit} is an attempt's transcript: only attempt/chat_message adds to it. Leave group_id out to generate in your own window.`, { field: body.group_id ? 'group_id' : 'config.group_id' });
+      }
       await touchGroup(trx, group.id);
       return group;
     }
