@@ -12,6 +12,7 @@ import { buildOpenApiDocument } from './http/openapi.ts';
 import { defineOperation, registerOperations, type Operation } from './http/operations.ts';
 import { createHttpServer } from './http/server.ts';
 import { IdentityService, TokenRevocation } from './identity/service.ts';
+import { adminGuard } from './identity/admin-guard.ts';
 import { bearerAuthenticator, identityOperations, REPLACED_BY_IDENTITY } from './identity/routes.ts';
 import type { CoreServices, GlowModule } from './module.ts';
 import { createMediaModule, createUploadLinks, enableMultipart, isUploadOperation } from './media/module.ts';
@@ -70,6 +71,7 @@ function healthOperations(database: Database): Operation[] {
 export async function createApp(config: Config, database: Database): Promise<GlowApp> {
   const http = createHttpServer({ logLevel: config.GLOW_LOG_LEVEL });
   const artifacts = new ArtifactService(database, createUploadLinks(database));
+  artifacts.addWriteGuard(adminGuard);
   const foreground = new ForegroundWork();
   const identity = new IdentityService(database, artifacts, foreground, config.GLOW_TOKEN_CACHE_SECONDS * 1000);
   const revocation = new TokenRevocation(database, artifacts);

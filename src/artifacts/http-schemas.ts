@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FamilyDefinition } from './types.ts';
 import { uuid } from '../ids.ts';
 
-export const nameSchema = z.string().min(1).max(200).describe('Display name of the record.');
+export const nameSchema = z.string().trim().min(1).max(200).describe('Display name of the record.');
 export const descriptionSchema = z.string().max(5000).describe('Free text describing the record.');
 export const idSchema = uuid().describe('Record id.');
 

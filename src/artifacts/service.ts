@@ -81,13 +81,27 @@ export function toRecord(row: ArtifactRow): ArtifactRecord {
   };
 }
 
+/** Rules another concern keeps over some records (identity: an org keeps an admin), checked inside the write's transaction. */
+export interface ArtifactWriteGuard {
+  beforeUpdate?(executor: Executor, actor: Actor, existing: ArtifactRow, data: Record<string, unknown>): Promise<void>;
+  beforeDelete?(executor: Executor, actor: Actor, existing: ArtifactRow): Promise<void>;
+}
+
+/** Unique indexes over record data (migration 0001), by the data field they keep unique. */
+const UNIQUE_FIELDS: Record<string, string> = { profiles_email_per_org: 'email' };
+
 export class ArtifactService {
   private readonly changeListeners: ((type: ArtifactType) => void)[] = [];
+  private readonly writeGuards: ArtifactWriteGuard[] = [];
 
   constructor(
     private readonly database: Database,
     private readonly uploadLinks: ArtifactUploadLinks = noUploadLinks,
   ) {}
+
+  addWriteGuard(guard: ArtifactWriteGuard): void {
+    this.writeGuards.push(guard);
+  }
 
   /** Calls `listener` after each update or delete this service commits (not those inside a caller's transaction). */
   onCommittedChange(listener: (type: ArtifactType) => void): void {
@@ -230,12 +244,24 @@ export class ArtifactService {
       const schema = existing.status === 'draft' ? family.data.partial() : family.data;
       const data = parseWith(schema, input.data ?? existing.data, ['data']) as Record<string, unknown>;
       if (input.name === '' && existing.status === 'published') throw badRequest('name: A published record needs a name.');
-      await this.checkReferences(executor, actor, family, data);
+      for (const field of family.keptOnUpdate ?? []) {
+        if (input.data !== undefined && JSON.stringify(data[field]) !== JSON.stringify(existing.data[field])) {
+          throw badRequest(`data.${field}: is kept as it was when the ${type} was made; it cannot be changed.`, { fields: [{ path: `data.${field}`, message: 'cannot be changed' }] });
+        }
+      }
+      // References are checked when the data is written: a rename keeps a record whose referenced
+      // record has since been deleted usable.
+      if (input.data !== undefined) await this.checkReferences(executor, actor, family, data);
+      for (const guard of this.writeGuards) await guard.beforeUpdate?.(executor, actor, existing, data);
       const row = await updateArtifactRow(executor, existing.id, {
         name: input.name ?? existing.name,
         description: input.description ?? existing.description,
         status: existing.status,
         data,
+      }).catch((error: unknown) => {
+        const field = (error as { code?: string; constraint?: string }).code === '23505' ? UNIQUE_FIELDS[(error as { constraint?: string }).constraint ?? ''] : undefined;
+        if (field) throw conflict(`data.${field}: another ${type} of this org already has this ${field}.`, { field: `data.${field}` });
+        throw error;
       });
       await this.linkUploads(executor, family, row);
       await recordAudit(executor, actor, actor.orgId, { action: `${type}.update`, artifactType: type, artifactId: row.id, details: { version: row.version } });
@@ -251,6 +277,7 @@ export class ArtifactService {
     const deleted = await this.inTransaction(undefined, async (executor) => {
       const existing = await this.readRow(actor, type, id, executor, true);
       this.assertCanWrite(actor, family, existing);
+      for (const guard of this.writeGuards) await guard.beforeDelete?.(executor, actor, existing);
       await deleteArtifactRow(executor, existing.id);
       await recordAudit(executor, actor, actor.orgId, { action: `${type}.delete`, artifactType: type, artifactId: existing.id });
       return { id: existing.id, deleted: true as const };

@@ -43,6 +43,8 @@ export interface FamilyDefinition<Schema extends z.ZodObject = z.ZodObject> {
   writeRole: 'member' | 'admin';
   /** Top-level `data` fields holding ids (string or string[]) of other artifacts that must exist in the caller's org. */
   artifactRefs?: Record<string, ArtifactType>;
+  /** Top-level `data` fields an update may not change (a token acts for the profile it was minted for). */
+  keptOnUpdate?: readonly string[];
   /** Top-level `data` fields holding upload ids (string or string[]) that must exist and be visible to the writer. */
   uploadRefs?: Record<string, MediaKind>;
   /** A complete valid example of `data`: documentation, CLI help and tests. */

@@ -26,7 +26,7 @@ export const generateParamsSchema = z.strictObject({
 
 export const generateBodySchema = z
   .strictObject({
-    instructions: z.array(z.string().min(1).max(20_000)).max(50).optional().describe('What the user wants.'),
+    instructions: z.array(z.string().trim().min(1).max(20_000)).max(50).optional().describe('What the user wants.'),
     config: z
       .strictObject({
         operations: z.array(z.string().min(1).max(100)).max(20).optional().describe('Operations the server may perform; recorded with the run.'),

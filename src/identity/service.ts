@@ -10,7 +10,7 @@ import type { WhoAmI } from './http-schemas.ts';
 import type { Actor, Role } from './actor.ts';
 import { hashToken, mintToken } from './tokens.ts';
 
-const OPERATOR_SETTING = 'operator_profile_id';
+export const OPERATOR_SETTING = 'operator_profile_id';
 const DEFAULT_ORG = 'default';
 
 export interface IssuedToken {

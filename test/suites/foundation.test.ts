@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -310,6 +311,49 @@ describe('foundation', () => {
       const demoted = await orgA.admin.post('/profile/update', { id: profileId, data: { ...profile.body.data, role: 'member' } });
       assert.equal(demoted.status, 200, demoted.text);
       assert.equal((await client.post('/provider/create', provider)).status, 403);
+    });
+
+    test('an org keeps an admin and the instance its operator; a taken email is 409; a token keeps its profile, and its record goes with it', async () => {
+      const org = await harness.newOrg('guards');
+      const me = await org.admin.post('/profile/me', {});
+      const adminProfile = (await org.admin.post('/profile/get', { id: me.body.profile.id })).body;
+      const lastAdmin = await org.admin.post('/profile/update', { id: adminProfile.id, data: { ...adminProfile.data, role: 'member' } });
+      assert.equal(lastAdmin.status, 409, lastAdmin.text);
+      assert.match(lastAdmin.body.error.message, /last admin/);
+      assert.equal((await org.admin.post('/profile/delete', { id: adminProfile.id })).status, 409);
+      assert.equal((await org.admin.post('/profile/get', { id: adminProfile.id })).body.data.role, 'admin');
+
+      const operatorMe = await harness.operator.post('/profile/me', {});
+      const second = await harness.operator.post('/profile/create', { name: 'Second admin', email: `second-${randomUUID()}@example.edu`, role: 'admin' });
+      assert.equal(second.status, 200, second.text);
+      const secondToken = await harness.operator.post('/auth/create', { profile_id: second.body.id });
+      const secondAdmin = harness.anonymous.withToken(secondToken.body.token);
+      const operatorProfile = (await secondAdmin.post('/profile/get', { id: operatorMe.body.profile.id })).body;
+      const demoteOperator = await secondAdmin.post('/profile/update', { id: operatorProfile.id, data: { ...operatorProfile.data, role: 'member' } });
+      assert.equal(demoteOperator.status, 409, demoteOperator.text);
+      assert.match(demoteOperator.body.error.message, /instance operator/);
+      assert.equal((await secondAdmin.post('/profile/delete', { id: operatorProfile.id })).status, 409);
+      // Renaming is no demotion.
+      assert.equal((await secondAdmin.post('/profile/update', { id: operatorProfile.id, description: 'runs the instance' })).status, 200);
+
+      const { profileId: memberId } = await org.addProfile('member', 'Taken email');
+      const member = (await org.admin.post('/profile/get', { id: memberId })).body;
+      const taken = await org.admin.post('/profile/update', { id: memberId, data: { ...member.data, email: adminProfile.data.email.toUpperCase() } });
+      assert.equal(taken.status, 409, taken.text);
+      assert.equal(taken.body.error.details.field, 'data.email');
+
+      const minted = await org.admin.post('/auth/create', { profile_id: memberId, name: 'laptop' });
+      const record = (await org.admin.post('/auth/get', { id: minted.body.id })).body;
+      assert.deepEqual(record.data, { profile_id: memberId, name: 'laptop' });
+      const moved = await org.admin.post('/auth/update', { id: record.id, data: { ...record.data, profile_id: adminProfile.id } });
+      assert.equal(moved.status, 400, moved.text);
+      assert.match(moved.body.error.message, /data.profile_id: is kept as it was/);
+      assert.equal((await org.admin.post('/auth/update', { id: record.id, data: { ...record.data, name: 'old laptop' } })).status, 200);
+      assert.equal((await org.admin.post('/auth/update', { id: record.id, data: { ...record.data, revoked: true } })).status, 400);
+
+      assert.equal((await org.admin.post('/profile/delete', { id: memberId })).status, 200);
+      assert.equal((await org.admin.post('/auth/get', { id: record.id })).status, 404, 'the token record went with its profile');
+      assert.equal((await harness.anonymous.withToken(minted.body.token).post('/persona/search', {})).status, 401);
     });
 
     test('the server that revokes a token or demotes a profile forgets it as it commits, announcement or not', async () => {

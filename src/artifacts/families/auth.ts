@@ -9,24 +9,19 @@ const authData = z.strictObject({
     .describe('Id of the profile the token acts as.'),
   name: z.string().min(1).max(100).optional()
     .describe("Label that tells the owner what the token is for, e.g. 'CI pipeline' or 'Laptop CLI'."),
-  last_used_at: z.string().max(40).optional()
-    .describe('When the token last authenticated a request, ISO 8601; maintained by the server.'),
-  revoked: z.boolean().optional()
-    .describe('True once the token has been revoked; revoked tokens never authenticate again.'),
 });
 
 export const authFamily = defineFamily({
   type: 'auth',
   plural: 'auths',
-  summary: 'An API token (session) of a profile: its label and usage, never the secret itself.',
+  summary: 'An API token of a profile: whose it is and its label, never the secret itself. Deleting the record revokes the token.',
   data: authData,
   writeRole: 'admin',
   artifactRefs: { profile_id: 'profile' },
+  keptOnUpdate: ['profile_id'],
   example: {
     profile_id: '0190b3a4-0000-7000-8000-000000000005',
     name: 'Laptop CLI',
-    last_used_at: '2025-03-14T09:30:00Z',
-    revoked: false,
   },
   offline: ({ instructions, index, random }) => {
     const text = instructionText({ instructions });

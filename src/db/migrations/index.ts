@@ -6,6 +6,7 @@ import * as runsOrgReference from './0004_runs_org_reference.ts';
 import * as runsGroupReference from './0005_runs_group_reference.ts';
 import * as identityChanges from './0006_identity_changes.ts';
 import * as transcriptGroups from './0007_transcript_groups.ts';
+import * as tokenRecords from './0008_token_records.ts';
 
 /**
  * Every migration, in order. Names sort in the order they apply; a concern adds its own file
@@ -19,4 +20,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0005_runs_group_reference': runsGroupReference,
   '0006_identity_changes': identityChanges,
   '0007_transcript_groups': transcriptGroups,
+  '0008_token_records': tokenRecords,
 };
