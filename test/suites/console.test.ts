@@ -229,6 +229,7 @@ describe('web console', () => {
       }
       // The second turn reached max_turns: the attempt ended, and the page says so.
       assert.match(await page.textContent('p.notice') ?? '', /has ended/);
+      assert.equal(await page.getAttribute('p.notice a', 'href'), `#/simulation/id/${simulationId}`);
       const attempt = await org.admin.post('/attempt/get', { id: attemptId });
       assert.equal(attempt.body.data.state, 'completed');
       const group = await org.admin.post('/attempt/group', { group_id: attempt.body.data.group_id, include_detail: true });
@@ -259,6 +260,10 @@ describe('web console', () => {
       assert.equal(row.sha256, createHash('sha256').update(png).digest('hex'));
       await page.click('[data-upload-id] button:has-text("Show")');
       await page.waitForFunction(() => (document.querySelector('[data-upload-id] .media img') as HTMLImageElement | null)?.naturalWidth === 120);
+      assert.equal(await page.getAttribute('[data-upload-id] .media img', 'alt'), 'Office');
+      // Downloaded under the server's file name (Content-Disposition), not the upload's id.
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-upload-id] button:has-text("Download")')]);
+      assert.equal(download.suggestedFilename(), 'office.png');
 
       const countBefore = await harness.database.db.selectFrom('uploads').select((eb) => eb.fn.countAll<string>().as('n')).where('org_id', '=', org.orgId).executeTakeFirstOrThrow();
       await page.setInputFiles('input[name=file]', { name: 'not-really.png', mimeType: 'image/png', buffer: tinyPdf() });
@@ -476,6 +481,165 @@ describe('web console', () => {
       const criteria = saved.body.data.criteria as { levels: unknown[] }[];
       assert.equal(criteria.length, 1);
       assert.deepEqual(criteria[0]!.levels, [...example.criteria[0]!.levels, { label: 'Not attempted', description: 'Does not try to paraphrase.', points: 0 }]);
+      await page.close();
+    });
+
+    test('at 400 px wide, record forms, lists and files fit the screen, and the families do not push the content down', async (context) => {
+      const page = await open(context, org.admin.token!);
+      if (!page) return;
+      await page.setViewportSize({ width: 400, height: 800 });
+      const long = await org.admin.post('/persona/create', {
+        name: 'Narrowscreenpersonawithaverylongnamethathasnospacesatall',
+        description: 'a_description_that_is_one_long_word_0123456789012345678901234567890123456789',
+        data: FAMILIES.persona.example,
+      });
+      assert.equal(long.status, 200, long.text);
+      const views: [string, string][] = [
+        ['#/persona/new', 'h2:text-is("New persona")'],
+        ['#/simulation/new', 'h2:text-is("New simulation")'],
+        [`#/persona/id/${long.body.id}`, '.data-editor input[name="data.role"]'],
+        ['#/persona?search=Narrowscreen', 'table a'],
+        ['#/scenario/files', 'input[name=file]'],
+        ['#/scenario/generate', 'textarea[name=instructions]'],
+      ];
+      for (const [hash, ready] of views) {
+        await page.goto(`${harness.baseUrl}/console/${hash}`);
+        await page.waitForSelector(ready);
+        const fit = await page.evaluate(() => ({
+          width: document.documentElement.scrollWidth,
+          headingTop: document.querySelector('#main h1')!.getBoundingClientRect().top,
+          navHeight: document.querySelector('nav')!.getBoundingClientRect().height,
+        }));
+        assert.ok(fit.width <= 400, `${hash} is ${fit.width} px wide`);
+        assert.ok(fit.headingTop < 200, `${hash} starts ${fit.headingTop} px down`);
+        assert.ok(fit.navHeight < 80, `the families take ${fit.navHeight} px`);
+      }
+      // Every family is still one tap away, in the strip.
+      assert.equal(await page.locator('nav a').count(), 20);
+      await page.close();
+    });
+
+    test('a draft is saved with its required fields still empty; a refused name is marked and brought into view', async (context) => {
+      const page = await open(context, org.admin.token!);
+      if (!page) return;
+      await page.goto(`${harness.baseUrl}/console/#/simulation/new`);
+      await page.waitForSelector('h2:text-is("New simulation")');
+      await page.fill('input[name=name]', 'Sketch of a simulation');
+      await page.click('button:text-is("Save as draft")');
+      await page.waitForSelector('.badge.draft');
+      const draftId = new URL(page.url()).hash.split('/').pop()!;
+      const draft = await org.admin.post('/simulation/get', { id: draftId });
+      assert.equal(draft.body.status, 'draft');
+      assert.ok(!('persona_id' in draft.body.data) && !('scenario_id' in draft.body.data), JSON.stringify(draft.body.data));
+      assert.ok(Object.values(draft.body.data).every((value) => value !== ''), JSON.stringify(draft.body.data));
+
+      // A short window: the refusal is above the buttons, out of sight, until the page brings it into view.
+      await page.setViewportSize({ width: 800, height: 400 });
+      await page.goto(`${harness.baseUrl}/console/#/persona/new`);
+      await page.waitForSelector('h2:text-is("New persona")');
+      await page.click('button:text-is("Create and publish")');
+      await page.waitForSelector('.field.invalid[data-path=name]');
+      assert.match(await page.textContent('.field[data-path=name] .field-error') ?? '', /\S/);
+      assert.equal(await page.getAttribute('input[name=name]', 'aria-invalid'), 'true');
+      const focus = await page.evaluate(() => {
+        const alert = document.querySelector('#main [role=alert]')!;
+        const box = alert.getBoundingClientRect();
+        return { focused: document.activeElement === alert, inView: box.top >= 0 && box.top < window.innerHeight };
+      });
+      assert.deepEqual(focus, { focused: true, inView: true });
+      // Fixed and sent again: the marks go.
+      await page.fill('input[name=name]', 'Named at last');
+      await page.click('button:text-is("Create and publish")');
+      await page.waitForSelector('.badge.published');
+      assert.equal(await page.locator('[aria-invalid=true]').count(), 0);
+      await page.close();
+    });
+
+    test('a run whose follow-up lookup fails still reads as a success, with the lookup\'s problem said below it', async (context) => {
+      const page = await open(context, org.admin.token!);
+      if (!page) return;
+      await page.route('**/persona/group', (route) => route.abort('connectionrefused'));
+      await page.goto(`${harness.baseUrl}/console/#/persona/generate`);
+      await page.fill('textarea[name=instructions]', 'A learner who never reads the syllabus');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('[data-lookup=failed]', { timeout: 30_000 });
+      assert.match(await page.textContent('p.success') ?? '', /Saved/);
+      assert.match(await page.textContent('[data-lookup=failed]') ?? '', /Could not load the run's details: the server could not be reached/);
+      assert.equal(await page.locator('#main [role=alert]').count(), 0);
+      await page.close();
+    });
+
+    test('cancelling a run is a plain notice naming what it had saved, not an error', async (context) => {
+      const page = await open(context, org.admin.token!);
+      if (!page) return;
+      const fake = await startFakeProvider();
+      const apiKeyEnv = `GLOW_TEST_CONSOLE_CANCEL_KEY_${process.pid}`;
+      process.env[apiKeyEnv] = 'fake-key';
+      context.after(async () => {
+        await fake.close();
+        delete process.env[apiKeyEnv];
+      });
+      const { modelIds } = await configureFakeModels(org.admin, fake.url, apiKeyEnv, [{ purpose: 'text', modelName: 'slow-cancel' }]);
+      fake.setDefault({ delayMs: 1500, then: { artifact: 'example' } });
+      await page.goto(`${harness.baseUrl}/console/#/rubric/generate`);
+      await page.fill('textarea[name=instructions]', 'A rubric for asking open questions');
+      await page.fill('input[name=count]', '4');
+      await page.fill('input[name=model_id]', modelIds[0]!);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('.frames li[data-type=GenerationSavedEvent] a', { timeout: 30_000 });
+      await page.click('button:text-is("Cancel")');
+      await page.waitForSelector('[data-outcome=cancelled]', { timeout: 30_000 });
+      const notice = await page.textContent('[data-outcome=cancelled]') ?? '';
+      assert.match(notice, /Cancelled\./);
+      const savedLinks = await page.$$eval('.frames li[data-type=GenerationSavedEvent] a', (links) => links.map((link) => (link as HTMLAnchorElement).hash));
+      const noticeLinks = await page.$$eval('[data-outcome=cancelled] a[href*="/rubric/id/"]', (links) => links.map((link) => (link as HTMLAnchorElement).hash));
+      assert.ok(noticeLinks.length >= 1);
+      assert.deepEqual(noticeLinks, savedLinks);
+      assert.equal(await page.locator('#main [role=alert], #main .error').count(), 0);
+      await page.close();
+    });
+
+    test('generating a system does not link to a page it cannot have; the scenario form offers only the fields that apply', async (context) => {
+      const page = await open(context, org.admin.token!);
+      if (!page) return;
+      await page.goto(`${harness.baseUrl}/console/#/system/generate`);
+      await page.fill('textarea[name=instructions]', 'A system prompt for a patient tutor');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('p.success', { timeout: 30_000 });
+      const saved = page.locator('.frames li[data-type=GenerationSavedEvent]');
+      assert.equal(await saved.locator('a[href*="/system/id/"]').count(), 0);
+      assert.match(await saved.textContent() ?? '', /group's detail/);
+      assert.match((await saved.locator('a').getAttribute('href')) ?? '', /^#\/system\/group\//);
+
+      await page.goto(`${harness.baseUrl}/console/#/scenario/generate`);
+      await page.waitForSelector('select[name=modality]');
+      // Text: no media, so nothing to title or attach.
+      assert.equal(await page.isVisible('input[name=title]'), false);
+      assert.equal(await page.isVisible('input[name=artifact_id]'), false);
+      await page.selectOption('select[name=modality]', 'image');
+      assert.equal(await page.isVisible('input[name=title]'), true);
+      assert.equal(await page.isEnabled('input[name=count]'), true);
+      // Attaching makes one set of media: no count.
+      await page.fill('input[name=artifact_id]', '01a23f91-05b5-7738-ac9e-aaba8a23b86a');
+      assert.equal(await page.isEnabled('input[name=count]'), false);
+      await page.selectOption('select[name=modality]', 'text');
+      assert.equal(await page.isEnabled('input[name=count]'), true);
+      assert.equal(await page.isVisible('input[name=artifact_id]'), false);
+      await page.close();
+    });
+
+    test('hints say "an image"; profiles and tokens offer no draft filter', async (context) => {
+      const page = await open(context, org.admin.token!);
+      if (!page) return;
+      await page.goto(`${harness.baseUrl}/console/#/scenario/new`);
+      await page.waitForSelector('.field[data-path="data.image_upload_ids"]');
+      assert.match(await page.textContent('.field[data-path="data.image_upload_ids"]') ?? '', /The upload id of an image/);
+      await page.goto(`${harness.baseUrl}/console/#/profile`);
+      await page.waitForSelector('#main h1:text-is("profiles")');
+      assert.equal(await page.locator('select[name=status]').count(), 0);
+      await page.goto(`${harness.baseUrl}/console/#/persona`);
+      await page.waitForSelector('#main h1:text-is("personas")');
+      assert.deepEqual(await page.$$eval('select[name=status] option', (options) => options.map((option) => (option as HTMLOptionElement).value)), ['', 'published', 'draft']);
       await page.close();
     });
   });

@@ -64,10 +64,41 @@ export class Api {
 
   /** A download operation's bytes (media previews). */
   async blob(path: string, body: unknown): Promise<Blob> {
+    return (await this.download(path, body)).blob;
+  }
+
+  /** A download operation's bytes and the file name the server gives them (Content-Disposition), if any. */
+  async download(path: string, body: unknown): Promise<{ blob: Blob; filename: string | undefined }> {
     const response = await fetch(path, { method: 'POST', headers: { ...this.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     if (!response.ok) throw await this.failure(response);
-    return response.blob();
+    return { blob: await response.blob(), filename: filenameOf(response.headers.get('content-disposition')) };
   }
+}
+
+/**
+ * The file name a Content-Disposition header gives: `filename*` (RFC 8187, UTF-8 percent-encoded)
+ * first, else `filename`; undefined without one. Path separators are dropped.
+ */
+export function filenameOf(header: string | null): string | undefined {
+  if (!header) return undefined;
+  let name: string | undefined;
+  const extended = /(?:^|;)\s*filename\*\s*=\s*([^';]*)'[^']*'([^;]*)/i.exec(header);
+  if (extended) {
+    try {
+      const charset = extended[1]!.trim().toLowerCase();
+      const value = extended[2]!.trim().replace(/^"(.*)"$/, '$1');
+      // UTF-8 (the norm), else ISO-8859-1: each percent-encoded byte is one character.
+      name = charset === 'utf-8' || charset === '' ? decodeURIComponent(value) : value.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    } catch {
+      name = undefined;
+    }
+  }
+  if (!name) {
+    const plain = /(?:^|;)\s*filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))/i.exec(header);
+    if (plain) name = (plain[1] !== undefined ? plain[1].replace(/\\(.)/g, '$1') : plain[2]!).trim();
+  }
+  const clean = name?.replace(/[\/\\]/g, '_').trim();
+  return clean ? clean : undefined;
 }
 
 export async function errorOf(response: Response): Promise<ApiError> {

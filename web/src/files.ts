@@ -22,7 +22,7 @@ export function renderFiles({ api, me, catalog, main }: Context, family: Family)
           'div',
           { class: 'card', dataset: { uploadId: ids.upload_id! } },
           h('p', {}, h('strong', {}, name.value.trim() || chosen.name), ` stored: upload_id ${ids.upload_id}, ${kind.value}s_id ${ids[`${kind.value}s_id`]}`),
-          mediaView(api, kind.value, ids.upload_id!, chosen.name),
+          mediaView(api, kind.value, ids.upload_id!, name.value.trim() || chosen.name),
         ),
       );
       file.value = '';

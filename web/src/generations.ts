@@ -94,7 +94,7 @@ export async function renderGroup({ api, me, catalog, main, params }: Context, f
             h('strong', {}, message.role),
             '\n',
             readable(message.text),
-            catalog.media_kinds.flatMap((kind) => message[`${kind}_upload_ids`].map((uploadId) => mediaView(api, kind, uploadId))),
+            catalog.media_kinds.flatMap((kind) => message[`${kind}_upload_ids`].map((uploadId) => mediaView(api, kind, uploadId, `${message.role === 'assistant' ? 'Generated' : 'Given'} ${kind} for ${family.type}`))),
           ),
         ),
       ),

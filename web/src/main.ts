@@ -109,6 +109,9 @@ function renderChrome(current: string | undefined, me: Me): void {
       h('a', { href: `#/${family.type}`, class: family.type === current ? 'current' : '', title: family.summary, attrs: family.type === current ? { 'aria-current': 'page' } : {} }, family.plural),
     ),
   );
+  // On a narrow screen the families are one strip that scrolls sideways: keep the current one in sight.
+  const currentLink = nav.querySelector<HTMLElement>('a.current');
+  if (currentLink && nav.scrollWidth > nav.clientWidth) nav.scrollLeft = Math.max(0, currentLink.offsetLeft - (nav.clientWidth - currentLink.offsetWidth) / 2);
   replaceChildren(
     who,
     h('span', {}, `${me.profile.name} (${me.role}${me.operator ? ', operator' : ''})`),

@@ -15,6 +15,21 @@ export function problemView(error: unknown): HTMLElement {
   );
 }
 
+/**
+ * Puts a refusal shown in `holder` in front of the user: the summary gets the focus (a screen
+ * reader reads it; the browser scrolls to it) and is scrolled into view.
+ */
+export function bringIntoView(holder: HTMLElement): void {
+  const summary = holder.querySelector<HTMLElement>('.error') ?? holder.firstElementChild;
+  if (!(summary instanceof HTMLElement)) return;
+  summary.tabIndex = -1;
+  summary.focus({ preventScroll: true });
+  summary.scrollIntoView({ block: 'center' });
+}
+
+/** "a persona", "an image": the noun with its indefinite article. */
+export const withArticle = (noun: string) => `${/^[aeiou]/i.test(noun) ? 'an' : 'a'} ${noun}`;
+
 /** May this user write records of the family at all (the family's write role; generating one needs it too)? */
 export const mayWrite = (me: Me, family: Family) => family.write_role === 'member' || me.role === 'admin';
 
@@ -78,29 +93,33 @@ export function releaseObjectUrls(): void {
 
 /**
  * One stored upload, shown on demand: its bytes come through `/system/<kind>_download` with the
- * token (a plain link could not send it), a PDF's first page through `file_preview`.
+ * token (a plain link could not send it), a PDF's first page through `file_preview`. `label`
+ * names it for people (an image's alt text), else its file name; a download is saved under the
+ * file name the server gives it.
  */
-export function mediaView(api: Api, kind: string, uploadId: string, fileName = uploadId): HTMLElement {
+export function mediaView(api: Api, kind: string, uploadId: string, label?: string): HTMLElement {
   const holder = h('div', { class: 'media', dataset: { upload: uploadId } });
   const problem = (error: unknown) => replaceChildren(holder, problemView(error));
-  const bytes = () => api.blob(`/system/${kind}_download`, { [`${kind}_id`]: uploadId });
+  const fetchBytes = () => api.download(`/system/${kind}_download`, { [`${kind}_id`]: uploadId });
   const show = async () => {
-    const blob = await bytes();
+    const { blob, filename } = await fetchBytes();
     const url = objectUrl(blob);
-    if (kind === 'image') replaceChildren(holder, h('img', { src: url, alt: fileName }));
-    else if (kind === 'video') replaceChildren(holder, h('video', { src: url, controls: true }));
-    else if (kind === 'audio') replaceChildren(holder, h('audio', { src: url, controls: true }));
+    const name = label ?? filename ?? `${kind} ${uploadId}`;
+    if (kind === 'image') replaceChildren(holder, h('img', { src: url, alt: name }));
+    else if (kind === 'video') replaceChildren(holder, h('video', { src: url, controls: true, attrs: { 'aria-label': name } }));
+    else if (kind === 'audio') replaceChildren(holder, h('audio', { src: url, controls: true, attrs: { 'aria-label': name } }));
     else if (kind === 'text') replaceChildren(holder, h('pre', {}, await blob.text()));
   };
   const firstPage = async () => {
     const blob = await api.blob('/system/file_preview', { file_id: uploadId });
-    replaceChildren(holder, h('img', { src: objectUrl(blob), alt: `First page of ${fileName}` }));
+    replaceChildren(holder, h('img', { src: objectUrl(blob), alt: `First page of ${label ?? `file ${uploadId}`}` }));
   };
   const download = async () => {
-    const link = h('a', { href: objectUrl(await bytes()), download: fileName });
+    const { blob, filename } = await fetchBytes();
+    const link = h('a', { href: objectUrl(blob), download: filename ?? uploadId });
     link.click();
   };
-  const button = (label: string, work: () => Promise<void>) => h('button', { type: 'button', on: { click: () => void work().catch(problem) } }, label);
+  const button = (text: string, work: () => Promise<void>) => h('button', { type: 'button', on: { click: () => void work().catch(problem) } }, text);
   return h(
     'div',
     {},

@@ -118,7 +118,11 @@ export async function renderPractice({ api, me, main, signal }: Context, family:
     if (!ended(now)) return;
     text.disabled = true;
     send.disabled = true;
-    replaceChildren(problem, h('p', { class: 'notice' }, 'This attempt has ended; start a new one from its simulation to practise again.'));
+    const simulationId = typeof attempt.data.simulation_id === 'string' ? attempt.data.simulation_id : undefined;
+    replaceChildren(
+      problem,
+      h('p', { class: 'notice' }, 'This attempt has ended; start a new one from ', simulationId ? h('a', { href: `#/simulation/id/${simulationId}` }, 'its simulation') : 'its simulation', ' to practise again.'),
+    );
   };
 
   async function turn(): Promise<void> {

@@ -1,7 +1,7 @@
 import { ApiError, type Api, type ArtifactRecord, type Family, type SearchPage } from './api.ts';
 import { badge, h, replaceChildren, when, type Child } from './dom.ts';
 import type { Context } from './main.ts';
-import { familyHeader, hashWith, mayCreate, mayWrite, mediaView, pager, problemView } from './parts.ts';
+import { bringIntoView, familyHeader, hashWith, mayCreate, mayWrite, mediaView, pager, problemView, withArticle } from './parts.ts';
 import { startPractice } from './practice.ts';
 import { dataForm, formShows, isPlainObject, showFieldErrors, type JsonSchema, type ValueEditor } from './schema-form.ts';
 
@@ -23,14 +23,13 @@ export async function renderRecordList({ api, me, main, params, navigate }: Cont
   });
   const hrefFor = (changes: Record<string, string | number>) => hashWith(`#/${family.type}`, { search, status, offset }, changes);
   const searchInput = h('input', { type: 'search', name: 'search', value: search, placeholder: `Search ${family.plural}`, attrs: { 'aria-label': `Search ${family.plural}` } });
-  const statusSelect = h(
-    'select',
-    { name: 'status', attrs: { 'aria-label': 'Status' } },
-    ['', 'published', 'draft'].map((value) => h('option', { value, selected: value === status }, value || 'any status')),
-  );
+  // Profiles and tokens are made whole by identity's own operations: they have no drafts to filter by.
+  const statusSelect = family.identity
+    ? undefined
+    : h('select', { name: 'status', attrs: { 'aria-label': 'Status' } }, ['', 'published', 'draft'].map((value) => h('option', { value, selected: value === status }, value || 'any status')));
   const filters = h(
     'form',
-    { class: 'row', attrs: { role: 'search' }, on: { submit: (event) => { event.preventDefault(); navigate(hrefFor({ search: searchInput.value, status: statusSelect.value, offset: 0 })); } } },
+    { class: 'row', attrs: { role: 'search' }, on: { submit: (event) => { event.preventDefault(); navigate(hrefFor({ search: searchInput.value, status: statusSelect?.value ?? '', offset: 0 })); } } },
     searchInput,
     statusSelect,
     h('button', { type: 'submit' }, 'Search'),
@@ -94,8 +93,8 @@ function startingData(family: Family): Record<string, unknown> {
 /** What a reference field holds, said under it. */
 function referenceNotes(family: Family): Record<string, string> {
   const notes: Record<string, string> = {};
-  for (const [field, type] of Object.entries(family.artifact_refs)) notes[field] = `The id of a ${type} of your org (its page shows it).`;
-  for (const [field, kind] of Object.entries(family.upload_refs)) notes[field] = `The upload id of a ${kind} (the Files page lists them).`;
+  for (const [field, type] of Object.entries(family.artifact_refs)) notes[field] = `The id of ${withArticle(type)} of your org (its page shows it).`;
+  for (const [field, kind] of Object.entries(family.upload_refs)) notes[field] = `The upload id of ${withArticle(kind)} (the Files page lists them).`;
   return notes;
 }
 
@@ -117,7 +116,8 @@ function dataEditor(family: Family, initial: Record<string, unknown>, readOnly: 
       throw new Error(`data is not valid JSON: ${(error as Error).message}`);
     }
   };
-  const read = (): Record<string, unknown> => (form ? ((form.read() as Record<string, unknown> | undefined) ?? {}) : parse());
+  /** `partial` (a draft): fields left empty in the form are left out, not sent empty; JSON is sent as written. */
+  const read = (partial = false): Record<string, unknown> => (form ? ((form.read(partial) as Record<string, unknown> | undefined) ?? {}) : parse());
   const formTab = h('button', { type: 'button', class: 'tab', on: { click: () => toForm() } }, 'Form');
   const jsonTab = h('button', { type: 'button', class: 'tab', on: { click: () => toJson() } }, 'JSON');
   const mark = () => {
@@ -171,9 +171,17 @@ function recordFields(family: Family, initial: { name: string; description: stri
   const name = h('input', { name: 'name', value: initial.name, required: true, size: 50, readOnly });
   const description = h('input', { name: 'description', value: initial.description, size: 80, readOnly });
   const data = dataEditor(family, initial.data, readOnly);
-  const read = (): { name: string; description: string; data: unknown } => ({ name: name.value, description: description.value, data: data.read() });
-  const view: Child[] = [h('label', {}, 'Name', name), h('label', {}, 'Description', description), data.view];
-  return { view, read, showErrors: data.showErrors };
+  /** `partial` (a draft): empty data fields are left out, so a draft may be saved before its required fields are filled. */
+  const read = (partial = false): { name: string; description: string; data: unknown } => ({ name: name.value, description: description.value, data: data.read(partial) });
+  // Marked like the data's fields when the server refuses them (`showFieldErrors` finds them by path).
+  const field = (path: string, label: string, control: HTMLInputElement) => h('div', { class: 'field', dataset: { path } }, h('label', {}, label, control), h('div', { class: 'field-error' }));
+  const labels = h('div', {}, field('name', 'Name', name), field('description', 'Description', description));
+  const view: Child[] = [labels, data.view];
+  const showErrors = (errors: { path: string; message: string }[]) => {
+    showFieldErrors(labels, errors.filter((error) => error.path === 'name' || error.path === 'description'));
+    data.showErrors(errors);
+  };
+  return { view, read, showErrors };
 }
 
 /**
@@ -189,6 +197,8 @@ function acting(problem: HTMLElement, fields?: { showErrors(errors: { path: stri
     } catch (error) {
       replaceChildren(problem, problemView(error));
       if (error instanceof ApiError) fields?.showErrors((error.details?.fields as { path: string; message: string }[] | undefined) ?? []);
+      // The refusal may be far above the button that was pressed: take the user to it.
+      bringIntoView(problem);
     }
   };
 }
@@ -207,7 +217,7 @@ export async function renderNewRecord(context: Context, family: Family): Promise
   const act = acting(problem, fields);
   const save = (operation: 'create' | 'draft') =>
     act(async () => {
-      const record = await api.call<ArtifactRecord>(`/${family.type}/${operation}`, fields.read());
+      const record = await api.call<ArtifactRecord>(`/${family.type}/${operation}`, fields.read(operation === 'draft'));
       navigate(`#/${family.type}/id/${record.id}`);
     });
   replaceChildren(
@@ -216,7 +226,7 @@ export async function renderNewRecord(context: Context, family: Family): Promise
     h('h2', {}, `New ${family.type}`),
     h('p', { class: 'muted' }, 'The data starts as the family\'s example; the server checks it against the family\'s schema.'),
     references.length > 0
-      ? h('p', { class: 'muted' }, 'Fill in the ids of records of your org: ', references.map(([field, type], index) => [index > 0 ? ', ' : '', h('code', {}, field), ` (a ${type})`]), '.')
+      ? h('p', { class: 'muted' }, 'Fill in the ids of records of your org: ', references.map(([field, type], index) => [index > 0 ? ', ' : '', h('code', {}, field), ` (${withArticle(type)})`]), '.')
       : null,
     problem,
     h('form', { on: { submit: (event) => event.preventDefault() } }, fields.view),
@@ -322,7 +332,7 @@ export async function renderRecord({ api, me, main, navigate }: Context, family:
     navigate(`#/${family.type}/id/${id}`);
   });
   const saveDraft = act(async () => {
-    await api.call(`/${family.type}/draft`, { id, ...fields.read() });
+    await api.call(`/${family.type}/draft`, { id, ...fields.read(true) });
     navigate(`#/${family.type}/id/${id}`);
   });
   const publish = act(async () => {
@@ -346,7 +356,7 @@ export async function renderRecord({ api, me, main, navigate }: Context, family:
     h('p', { class: 'muted' }, `Version ${record.version} · created ${when(record.created_at)} · updated ${when(record.updated_at)} · id ${record.id}`),
     problem,
     h('form', { on: { submit: (event) => event.preventDefault() } }, fields.view),
-    uploadsOf(family, record).map(([kind, uploadId]) => mediaView(api, kind, uploadId)),
+    uploadsOf(family, record).map(([kind, uploadId]) => mediaView(api, kind, uploadId, `${kind === 'image' ? 'Image' : kind === 'video' ? 'Video' : 'Upload'} of ${family.type} ${record.name || record.id}`)),
     h(
       'div',
       { class: 'row' },

@@ -15,10 +15,13 @@ export interface JsonSchema {
   pattern?: string;
 }
 
-/** An editor of one value: `read` gives what the user entered, or undefined to leave the field out. */
+/**
+ * An editor of one value: `read` gives what the user entered, or undefined to leave the field out.
+ * A group's `read(true)` (a draft, which the server checks field by field) leaves out its fields the user left empty.
+ */
 export interface ValueEditor {
   element: HTMLElement;
-  read(): unknown;
+  read(partial?: boolean): unknown;
   /** Left empty by the user (an optional group whose fields all are is left out). */
   blank(): boolean;
 }
@@ -236,10 +239,16 @@ function objectEditor(place: Place, schema: JsonSchema, value: unknown, notes: R
   const blank = () => fields.every(({ editor }) => editor.blank());
   return {
     element,
-    read: () => {
+    read: (partial = false) => {
       // An optional group left wholly empty is left out, not sent with its required fields empty.
       if (!place.required && blank()) return undefined;
-      return Object.fromEntries(fields.map(({ key, editor }) => [key, editor.read()] as const).filter(([, item]) => item !== undefined));
+      return Object.fromEntries(
+        fields
+          // A draft's empty fields, required ones too, are left out: the server takes a draft without them.
+          .filter(({ editor }) => !(partial && editor.blank()))
+          .map(({ key, editor }) => [key, editor.read()] as const)
+          .filter(([, item]) => item !== undefined),
+      );
     },
     blank,
   };
@@ -281,6 +290,7 @@ export function showFieldErrors(form: HTMLElement, errors: { path: string; messa
   form.querySelectorAll<HTMLElement>('.field.invalid').forEach((field) => {
     field.classList.remove('invalid');
     replaceChildren(field.querySelector(':scope > .field-error')!);
+    controlOf(field)?.removeAttribute('aria-invalid');
   });
   const fields = new Map<string, HTMLElement>();
   form.querySelectorAll<HTMLElement>('.field').forEach((field) => fields.set(field.dataset.path!, field));
@@ -293,7 +303,19 @@ export function showFieldErrors(form: HTMLElement, errors: { path: string; messa
     }
     if (!field) continue;
     field.classList.add('invalid');
-    const holder = field.querySelector(':scope > .field-error')!;
+    controlOf(field)?.setAttribute('aria-invalid', 'true');
+    const holder = field.querySelector<HTMLElement>(':scope > .field-error')!;
+    // The message is read with the control it is about.
+    if (!holder.id) holder.id = `error-${(errorIds += 1)}`;
+    const control = controlOf(field);
+    if (control && !(control.getAttribute('aria-describedby') ?? '').split(' ').includes(holder.id)) {
+      control.setAttribute('aria-describedby', [control.getAttribute('aria-describedby'), holder.id].filter(Boolean).join(' '));
+    }
     holder.append(h('div', {}, error.path === path ? error.message : `${error.path.slice(path.length).replace(/^\./, '')}: ${error.message}`));
   }
 }
+
+let errorIds = 0;
+
+/** A field's own control (a group has none: its fieldset is marked instead). */
+const controlOf = (field: HTMLElement) => field.querySelector<HTMLElement>(':scope > label > input, :scope > label > textarea, :scope > label > select');
