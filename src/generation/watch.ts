@@ -54,9 +54,14 @@ export class WatchService {
     const runRefused = (run: RunRow) => !canSeeRunAs(actor, type, run) || (query.group_id !== undefined && run.group_id !== query.group_id);
     let knownGroupId: string | undefined;
     let alreadySeenEnd = false;
+    // A run the caller may not see is watched as an id nobody has triggered: the stream waits and
+    // never carries it, so whether it exists is not told (the contract's 404 for ids one may not
+    // see never says "exists"; an unknown run_id waits).
+    let hidden = false;
     if (runId) {
       const run = await findRun(db, runId);
-      if (run) {
+      if (run && !canSee(actor, run)) hidden = true;
+      else if (run) {
         if (runRefused(run)) throw notFound(`${type} run`, runId);
         knownGroupId = run.group_id;
         // Resumed at or after the terminal event of a finished run: nothing will ever follow.
@@ -100,10 +105,13 @@ export class WatchService {
       attach(knownGroupId);
       return;
     }
+    if (hidden) return;
     // A client_run_id announced but not triggered yet: wait for its first event (bounded by the idle cut-off).
     const attachIfVisible = async () => {
       const run = await findRun(db, runId!);
       if (!run || attached) return;
+      // Another's run under this id, triggered while waiting: still nothing to tell.
+      if (!canSee(actor, run)) return;
       if (runRefused(run)) {
         stream.end();
         return;

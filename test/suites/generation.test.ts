@@ -586,7 +586,14 @@ describe('generation', () => {
     assert.equal((await org.admin.post('/system/group', { group_id: handles.group_id })).status, 200);
     const stranger = await harness.newOrg('stranger');
     assert.equal((await stranger.admin.post('/system/group', { group_id: handles.group_id })).status, 404);
-    assert.equal((await stranger.admin.get(`/persona/watch?run_id=${handles.run_id}`)).status, 404);
+    // Another's run is watched as an id nobody triggered: the stream opens and waits, telling nothing.
+    for (const [client, runId] of [[stranger.admin, handles.run_id], [otherMember, handles.run_id], [otherMember, randomUUID()]] as const) {
+      const hidden = await openWatch(client, `/persona/watch?run_id=${runId}`);
+      assert.equal(hidden.status, 200);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual(hidden.frames, []);
+      hidden.close();
+    }
     assert.equal((await otherMember.get(`/persona/watch?group_id=${handles.group_id}`)).status, 404);
     // Another family's watch does not find this family's run, as its cancel does not.
     assert.equal((await member.get(`/scenario/watch?run_id=${handles.run_id}`)).status, 404);
