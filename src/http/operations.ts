@@ -72,8 +72,10 @@ export function registerOperations(app: FastifyInstance, operations: Operation[]
         }
         // A form's sender waiting for 100 Continue is told to send its body now that the caller is accepted.
         continueRequest(request.raw);
+        // An operation without query parameters refuses any, as a body refuses unknown fields: a
+        // parameter sent to the wrong route (?upload_id= on an upload that takes none) is not ignored.
+        const query = operation.query ? parseWith(operation.query, request.query ?? {}) : request.url.includes('?') ? parseWith(NO_QUERY, request.query ?? {}) : undefined;
         const body = operation.body ? parseWith(operation.body, request.body ?? {}) : undefined;
-        const query = operation.query ? parseWith(operation.query, request.query ?? {}) : undefined;
         const result = await operation.handler({ actor: actor as Actor, body, query, request, reply });
         if (reply.sent || result === undefined) return reply;
         return result;
@@ -83,3 +85,5 @@ export function registerOperations(app: FastifyInstance, operations: Operation[]
 }
 
 export const uuidSchema = uuid();
+
+const NO_QUERY = z.strictObject({});

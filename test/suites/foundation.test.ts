@@ -62,6 +62,21 @@ describe('foundation', () => {
     assert.equal(response.status, 200);
   });
 
+  test('a query parameter an operation does not take is refused like an unknown body field; none leaves a record behind', async () => {
+    const org = await harness.newOrg('query');
+    for (const [path, body] of [
+      ['/persona/search?colour=blue', {}],
+      ['/persona/create?draft=1', { name: 'Q', data: FAMILIES.persona.example }],
+      ['/persona/generate?foo=1&bar=2', { instructions: ['x'] }],
+    ] as const) {
+      const refused = await org.admin.post(path, body);
+      assert.equal(refused.status, 400, `${path}: ${refused.text}`);
+      assert.match(refused.body.error.message, /^Unknown fields?: (colour|draft|foo, bar)\./, path);
+    }
+    assert.equal((await org.admin.post('/persona/search', {})).body.total_count, 0);
+    assert.equal((await org.admin.post('/persona/search?', {})).status, 200, 'an empty query is no parameter');
+  });
+
   test('malformed JSON is a 400 JSON error', async () => {
     const response = await harness.anonymous.request('POST', '/persona/search', {
       rawBody: '{"page_limit": ',
