@@ -50,7 +50,7 @@ export const generateBodySchema = z
       context.addIssue({ code: 'custom', path: ['instructions'], message: 'Give instructions or a modality' });
     }
     if (body.group_id && body.config?.group_id && body.group_id !== body.config.group_id) {
-      context.addIssue({ code: 'custom', path: ['group_id'], message: 'Differs from config.group_id; give one group' });
+      context.addIssue({ code: 'custom', path: ['group_id'], message: 'differs from config.group_id; give one group' });
     }
   });
 export type GenerateBody = z.infer<typeof generateBodySchema>;
@@ -78,10 +78,10 @@ export const watchQuerySchema = z
   .strictObject({
     run_id: uuid().optional().describe('Stream this run; it may be a client_run_id not triggered yet. Closes after the terminal event.'),
     group_id: uuid().optional().describe('Stream every run of this group; stays open.'),
-    last_event_id: z.string().regex(/^(\d{1,18})?$/).optional().describe('Resume after this event id (same as the Last-Event-ID header).'),
+    last_event_id: z.string().regex(/^(\d{1,18})?$/, 'must be an event id: the digits of a frame\'s id: line').optional().describe('Resume after this event id (same as the Last-Event-ID header).'),
     access_token: z.string().min(1).optional().describe('The token, for clients that cannot send headers (EventSource).'),
   })
-  .refine((query) => query.run_id !== undefined || query.group_id !== undefined, { message: 'Give run_id or group_id', path: ['run_id'] });
+  .refine((query) => query.run_id !== undefined || query.group_id !== undefined, { message: 'is required unless group_id is given (give run_id, group_id or both)', path: ['run_id'] });
 export type WatchQuery = z.infer<typeof watchQuerySchema>;
 
 export const cancelBodySchema = z.strictObject({ run_id: uuid() });
@@ -101,7 +101,7 @@ const dateOrDateTime = z
   .string()
   .max(40)
   .refine(isDateOrDateTime, {
-    message: 'Expected a real ISO 8601 date (2026-12-03) or date-time (2026-12-03T09:30:00Z; without an offset it is UTC)',
+    message: 'must be a real ISO 8601 date (2026-12-03) or date-time (2026-12-03T09:30:00Z; without an offset it is UTC)',
   });
 
 /** A checked date or date-time as an instant: a bare date is its day's start, a date-time without an offset is UTC. */
@@ -128,7 +128,7 @@ export const generationsBodySchema = z
   .superRefine((body, context) => {
     if (!body.date_from || !body.date_to || !isDateOrDateTime(body.date_from) || !isDateOrDateTime(body.date_to)) return;
     const { from, to } = generationsWindow(body);
-    if (from! > to!) context.addIssue({ code: 'custom', path: ['date_to'], message: `Is before date_from (${body.date_from}); an empty window is surely a mistake` });
+    if (from! > to!) context.addIssue({ code: 'custom', path: ['date_to'], message: `is before date_from (${body.date_from}); an empty window is surely a mistake` });
   });
 export type GenerationsBody = z.infer<typeof generationsBodySchema>;
 

@@ -19,6 +19,18 @@ function fastifyErrorCode(status: number): string {
   return 'invalid_request';
 }
 
+/** Fastify's own refusals in a sentence that says what to send instead. */
+function fastifyErrorMessage(error: { code?: string; message: string }, request: FastifyRequest, bodyLimit: number): string {
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const sent = request.headers['content-type']?.split(';')[0]?.trim();
+    return `This route reads a JSON body: send it as Content-Type: application/json${sent ? `, not ${sent}` : ''}.`;
+  }
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return `The request body is larger than the ${(bodyLimit / 1024 / 1024).toFixed(0)} MiB a JSON body may be (files go through the upload routes).`;
+  }
+  return error.message;
+}
+
 /** What a connection-level failure answers: status, contract error code and sentence, and a label for the log. */
 function clientErrorAnswer(code: string | undefined): { status: number; code: string; message: string; label: string } {
   switch (code) {
@@ -133,7 +145,7 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
     }
     const status = typeof error.statusCode === 'number' ? error.statusCode : 500;
     if (status >= 400 && status < 500) {
-      return reply.status(status).send(errorBody(fastifyErrorCode(status), error.message));
+      return reply.status(status).send(errorBody(fastifyErrorCode(status), fastifyErrorMessage(error, request, app.initialConfig.bodyLimit ?? 0)));
     }
     if (request.raw.aborted || error.code === 'ERR_STREAM_PREMATURE_CLOSE' || error.code === 'ECONNRESET') {
       // The client went away (an upload cancelled halfway): nothing to answer and nothing broken.

@@ -65,6 +65,18 @@ function boundMessage(bound: Bound, limit: number | bigint, side: 'least' | 'mos
   return undefined;
 }
 
+/** One branch of a union, in words, from the issues that branch raised: what it would have taken. */
+function unionBranchForm(issues: readonly z.core.$ZodIssue[]): string | undefined {
+  const own = issues.filter((issue) => issue.path.length === 0);
+  const values = own.find((issue) => issue.code === 'invalid_value');
+  if (values && values.code === 'invalid_value') return `one of ${values.values.map((value) => JSON.stringify(value)).join(', ')}`;
+  const type = own.find((issue) => issue.code === 'invalid_type');
+  if (type && type.code === 'invalid_type') return TYPE_NOUNS[type.expected] ?? type.expected;
+  const required = issues.filter((issue) => issue.code === 'invalid_type' && issue.path.length === 1 && issue.message === 'is required').map((issue) => String(issue.path[0]));
+  if (required.length > 0 && required.length === issues.length) return `an object with ${required.join(' and ')}`;
+  return undefined;
+}
+
 export function validationMessage(issue: z.core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type': {
@@ -83,10 +95,15 @@ export function validationMessage(issue: z.core.$ZodRawIssue): string | undefine
     }
     case 'invalid_format': {
       const noun = FORMAT_NOUNS[issue.format];
-      return noun ? `must be ${noun}` : undefined;
+      if (noun) return `must be ${noun}`;
+      // A pattern without a message of its own: zod's wording would quote the regular expression.
+      return issue.format === 'regex' ? 'is not in the form this field takes' : undefined;
     }
-    case 'invalid_union':
-      return issue.input === undefined ? 'is required' : 'is none of the forms this field takes';
+    case 'invalid_union': {
+      if (issue.input === undefined) return 'is required';
+      const forms = [...new Set(issue.errors.map(unionBranchForm).filter((form): form is string => form !== undefined))];
+      return forms.length > 0 ? `is none of the forms this field takes: ${forms.join('; ')}` : 'is none of the forms this field takes';
+    }
     case 'not_multiple_of':
       return `must be a multiple of ${issue.divisor}`;
     default:

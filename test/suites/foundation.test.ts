@@ -172,6 +172,24 @@ describe('foundation', () => {
     const badChoice = await orgA.admin.post('/scenario/create', { name: 'X', data: { ...FAMILIES.scenario.example, difficulty: 'hard' } });
     assert.equal(badChoice.status, 400);
     assert.equal(badChoice.body.error.details.fields[0].message, 'must be one of "introductory", "intermediate", "advanced"');
+    const blank = await orgA.admin.post('/persona/create', { name: '   ', data: personaData });
+    assert.equal(blank.body.error.details.fields[0].message, 'must not be empty');
+    // A union names its forms; a pattern says what it takes, never the regular expression.
+    const forms = await orgA.admin.post('/persona/generate', { modality: 'smell', audio: {} });
+    assert.deepEqual(Object.fromEntries(forms.body.error.details.fields.map((field: { path: string; message: string }) => [field.path, field.message])), {
+      modality: 'is none of the forms this field takes: one of "text", "image", "video", "audio"; a list',
+      audio: 'is none of the forms this field takes: an object with audios_id; an object with upload_id',
+    });
+    const pattern = await orgA.admin.post('/provider/create', { name: 'p', data: { kind: 'openai', api_key_env: 'sk-live-abc' } });
+    assert.match(pattern.body.error.message, /data\.api_key_env: must be the NAME of an environment variable/);
+    assert.doesNotMatch(pattern.body.error.message, /pattern|\^\[/);
+    // Fastify's own refusals, in sentences that say what to send.
+    const xml = await orgA.admin.request('POST', '/persona/search', { rawBody: '<search/>', headers: { 'content-type': 'application/xml' } });
+    assert.equal(xml.status, 415);
+    assert.equal(xml.body.error.message, 'This route reads a JSON body: send it as Content-Type: application/json, not application/xml.');
+    const huge = await orgA.admin.request('POST', '/persona/search', { rawBody: JSON.stringify({ search: 'x'.repeat(5 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } });
+    assert.equal(huge.status, 413);
+    assert.match(huge.body.error.message, /larger than the 4 MiB a JSON body may be/);
   });
 
   test('another org\'s persona is 404 to read, change or delete', async () => {

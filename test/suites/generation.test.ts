@@ -530,7 +530,7 @@ describe('generation', () => {
     for (const loose of ['not a date', '1', '12/03/2026', '2026-02-30', '2026-12-03T25:00:00Z']) {
       const refused = await scoped.admin.post('/persona/generations', { date_from: loose });
       assert.equal(refused.status, 400, `${loose}: ${refused.text}`);
-      assert.match(refused.body.error.message, /date_from: Expected a real ISO 8601 date/);
+      assert.match(refused.body.error.message, /date_from: must be a real ISO 8601 date/);
     }
     // A date-time without an offset is UTC, whatever the server's zone: the groups made in the last
     // minutes are after a UTC instant an hour back, and none are after one an hour ahead.

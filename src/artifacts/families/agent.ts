@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
-import { LANGUAGE_TAG_PATTERN, clip, instructionText, matchByCues, mentionedLanguage, pick, pickSome, sentenceOr, titleFrom, withOrdinal } from './offline-text.ts';
+import { LANGUAGE_TAG_MESSAGE, LANGUAGE_TAG_PATTERN, clip, instructionText, matchByCues, mentionedLanguage, pick, pickSome, sentenceOr, titleFrom, withOrdinal } from './offline-text.ts';
 import { uuid } from '../../ids.ts';
 
 const AGENT_PURPOSES = ['persona_roleplay', 'grading', 'coaching', 'content_generation', 'general'] as const;
@@ -19,7 +19,7 @@ const agentData = z.strictObject({
     .describe('Sampling temperature: 0 is focused and repeatable, around 1 is natural, up to 2 is very varied.'),
   max_output_tokens: z.number().int().min(1).max(100000).optional()
     .describe('Longest reply the agent may produce, in tokens.'),
-  response_language: z.string().regex(LANGUAGE_TAG_PATTERN).max(35).optional()
+  response_language: z.string().regex(LANGUAGE_TAG_PATTERN, LANGUAGE_TAG_MESSAGE).max(35).optional()
     .describe("BCP-47 tag of the language the agent answers in, e.g. 'en-US'. Omit to follow the user."),
   guardrails: z.array(z.string().min(1).max(300)).min(1).max(20).optional()
     .describe('Rules the agent must never break, e.g. "Never reveal the rubric to the learner".'),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
-import { DATE_PATTERN, clip, courseCode, instructionText, intBetween, pick, titleFrom, withOrdinal } from './offline-text.ts';
+import { DATE_MESSAGE, DATE_PATTERN, clip, courseCode, instructionText, intBetween, pick, titleFrom, withOrdinal } from './offline-text.ts';
 import { uuid } from '../../ids.ts';
 
 const cohortData = z.strictObject({
@@ -18,9 +18,9 @@ const cohortData = z.strictObject({
     .describe('Id of the department that runs the course.'),
   simulation_ids: z.array(uuid()).max(200).optional()
     .describe('Ids of the simulations assigned to the cohort for practice.'),
-  start_date: z.string().regex(DATE_PATTERN).optional()
+  start_date: z.string().regex(DATE_PATTERN, DATE_MESSAGE).optional()
     .describe('First day of the cohort, YYYY-MM-DD.'),
-  end_date: z.string().regex(DATE_PATTERN).optional()
+  end_date: z.string().regex(DATE_PATTERN, DATE_MESSAGE).optional()
     .describe('Last day of the cohort, YYYY-MM-DD.'),
 });
 

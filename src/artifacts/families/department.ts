@@ -4,7 +4,7 @@ import { clip, courseCode, instructionText, keywords, pick, pickSome, titleCase,
 import { uuid } from '../../ids.ts';
 
 const departmentData = z.strictObject({
-  code: z.string().regex(/^[A-Z0-9][A-Z0-9_-]{0,19}$/)
+  code: z.string().regex(/^[A-Z0-9][A-Z0-9_-]{0,19}$/, 'must be 1 to 20 capital letters, digits, _ or -, starting with a letter or digit, such as MATH-101')
     .describe("Short upper-case code, unique in the org, e.g. 'CS' or 'NURS'."),
   kind: z.enum(['academic', 'clinical', 'administrative', 'student_services', 'other']).optional()
     .describe('What sort of unit it is.'),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import {
-  LANGUAGE_TAG_PATTERN, clip, instructionText, keywords, matchByCues, mentionedLanguage, pick, sentenceOr, titleFrom, withOrdinal,
+  LANGUAGE_TAG_MESSAGE, LANGUAGE_TAG_PATTERN, clip, instructionText, keywords, matchByCues, mentionedLanguage, pick, sentenceOr, titleFrom, withOrdinal,
 } from './offline-text.ts';
 import { uuid } from '../../ids.ts';
 
@@ -23,7 +23,7 @@ const documentData = z.strictObject({
     .describe('Upload id of a plain-text, Markdown, HTML, CSV or JSON version (uploaded via document/text_upload).'),
   source: z.string().min(1).max(500).optional()
     .describe('Where the document comes from: citation, URL or owner.'),
-  language: z.string().regex(LANGUAGE_TAG_PATTERN).max(35).optional()
+  language: z.string().regex(LANGUAGE_TAG_PATTERN, LANGUAGE_TAG_MESSAGE).max(35).optional()
     .describe("BCP-47 language tag of the content, e.g. 'en'."),
   tags: z.array(z.string().min(1).max(40)).max(20).optional()
     .describe("Free labels for finding the document, e.g. ['CS-180', 'late policy']."),

@@ -8,14 +8,14 @@ const FIELD_TYPES = [
 ] as const;
 
 const fieldOption = z.strictObject({
-  value: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/)
+  value: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1 to 64 lower-case letters, digits, _ or -, starting with a letter or digit')
     .describe("Stored value, lower-case, e.g. 'year_1'."),
   label: z.string().min(1).max(100)
     .describe("What users see, e.g. 'Year 1'."),
 });
 
 const fieldData = z.strictObject({
-  key: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/)
+  key: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be 1 to 64 lower-case letters, digits or _, starting with a letter')
     .describe("Machine name in snake_case, unique per artifact family, e.g. 'year_of_study'."),
   label: z.string().min(1).max(100)
     .describe("Name shown on forms, e.g. 'Year of study'."),

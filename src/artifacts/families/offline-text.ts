@@ -234,12 +234,15 @@ export function personName(random: Random): string {
 
 /** BCP-47 language tag such as "en", "en-US" or "pt-BR". */
 export const LANGUAGE_TAG_PATTERN = /^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/;
+export const LANGUAGE_TAG_MESSAGE = 'must be a language tag such as en, en-GB or pt-BR';
 
 /** http(s) URL; a regex rather than `z.url()` so JSON Schema carries the scheme rule too. */
 export const HTTP_URL_PATTERN = /^https?:\/\/[^\s/?#]+[^\s]*$/;
+export const HTTP_URL_MESSAGE = 'must be an http:// or https:// URL';
 
 /** Calendar date "YYYY-MM-DD". */
 export const DATE_PATTERN = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+export const DATE_MESSAGE = 'must be a date such as 2026-09-01';
 
 const LANGUAGE_CUES: Record<string, readonly string[]> = {
   'es-ES': ['spanish', 'español'],

@@ -6,7 +6,7 @@ import { SUBJECT_FAMILIES, clip, findMentioned, instructionText, matchByCues, nu
 const PARAMETER_VALUE_TYPES = ['string', 'integer', 'number', 'boolean', 'enum'] as const;
 
 const parameterData = z.strictObject({
-  key: z.string().regex(/^[a-z][a-z0-9_.]{0,99}$/)
+  key: z.string().regex(/^[a-z][a-z0-9_.]{0,99}$/, 'must be 1 to 100 lower-case letters, digits, _ or ., starting with a letter, such as attempts.retention_days')
     .describe("Machine name, lower-case with '_' or '.', e.g. 'persona.max_reply_words'."),
   type: z.enum(PARAMETER_VALUE_TYPES)
     .describe('Type of the value: string, integer, number, boolean, or enum (one of allowed_values).'),

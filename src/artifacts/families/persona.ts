@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import {
-  LANGUAGE_TAG_PATTERN, allMentioned, clamp, clip, findMentioned, openingNounPhrase, instructionText, matchByCues,
+  LANGUAGE_TAG_MESSAGE, LANGUAGE_TAG_PATTERN, allMentioned, clamp, clip, findMentioned, openingNounPhrase, instructionText, matchByCues,
   mentionedLanguage, numberAfter, openingPhrase, pick, pickSome, sentenceOr, titleCase, withOrdinal,
 } from './offline-text.ts';
 
@@ -12,7 +12,7 @@ const personaVoice = z.strictObject({
     .describe("Text-to-speech voice of the model provider, e.g. 'alloy', 'nova' or 'onyx'."),
   speed: z.number().min(0.5).max(2).optional()
     .describe('Speaking rate: 1 is normal, 0.5 half speed, 2 double speed.'),
-  language: z.string().regex(LANGUAGE_TAG_PATTERN).max(35).optional()
+  language: z.string().regex(LANGUAGE_TAG_PATTERN, LANGUAGE_TAG_MESSAGE).max(35).optional()
     .describe("BCP-47 language tag the persona speaks, e.g. 'en-US', 'es-MX'."),
 }).describe('How the persona sounds in voice simulations. Omit for text-only personas.');
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
-import { HTTP_URL_PATTERN, clamp, clip, instructionText, matchByCues, numberBefore, pick, titleCase, withOrdinal } from './offline-text.ts';
+import { HTTP_URL_MESSAGE, HTTP_URL_PATTERN, clamp, clip, instructionText, matchByCues, numberBefore, pick, titleCase, withOrdinal } from './offline-text.ts';
 
 export const PROVIDER_KINDS = ['openai', 'anthropic', 'openai_compatible'] as const;
 
@@ -10,9 +10,9 @@ export const ENV_VAR_NAME_PATTERN = /^[A-Z_][A-Z0-9_]*$/;
 const providerData = z.strictObject({
   kind: z.enum(PROVIDER_KINDS)
     .describe('API flavour: openai, anthropic, or openai_compatible for any server speaking the OpenAI API (vLLM, Ollama, OpenRouter...).'),
-  base_url: z.string().regex(HTTP_URL_PATTERN).max(2000).optional()
+  base_url: z.string().regex(HTTP_URL_PATTERN, HTTP_URL_MESSAGE).max(2000).optional()
     .describe("API base URL, e.g. 'http://localhost:11434/v1'. Required for openai_compatible; omit for the vendor's default endpoint."),
-  api_key_env: z.string().regex(ENV_VAR_NAME_PATTERN).max(128)
+  api_key_env: z.string().regex(ENV_VAR_NAME_PATTERN, 'must be the NAME of an environment variable (capital letters, digits and _, such as OPENAI_API_KEY), never the key itself').max(128)
     .describe("NAME of the server environment variable holding the API key, e.g. 'OPENAI_API_KEY'. Never the key itself."),
   timeout_ms: z.number().int().min(1000).max(600000).optional()
     .describe('Per-request timeout in milliseconds.'),

@@ -4,7 +4,7 @@ import { clip, instructionText, matchByCues, pick, snakeIdentifier, titleFrom } 
 import { uuid } from '../../ids.ts';
 
 const settingData = z.strictObject({
-  key: z.string().regex(/^[a-z][a-z0-9_.]{0,99}$/)
+  key: z.string().regex(/^[a-z][a-z0-9_.]{0,99}$/, 'must be 1 to 100 lower-case letters, digits, _ or ., starting with a letter, such as attempts.retention_days')
     .describe("Setting name, lower-case with '_' or '.', e.g. 'attempts.retention_days'."),
   value: z.string().max(4000)
     .describe("The value as text: '90', 'true', 'en-US', or a sentence for text settings."),

@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
-import { LANGUAGE_TAG_PATTERN, clip, instructionText, mentionedLanguage, pick, sentenceOr, titleFrom, withOrdinal } from './offline-text.ts';
+import { LANGUAGE_TAG_MESSAGE, LANGUAGE_TAG_PATTERN, clip, instructionText, mentionedLanguage, pick, sentenceOr, titleFrom, withOrdinal } from './offline-text.ts';
 
 const systemData = z.strictObject({
   instance_name: z.string().min(1).max(100)
     .describe("Name of this Glow installation shown to users, e.g. 'Northfield University Practice Lab'."),
   support_email: z.email().max(320).optional()
     .describe('Where users are told to write for help.'),
-  default_locale: z.string().regex(LANGUAGE_TAG_PATTERN).max(35).optional()
+  default_locale: z.string().regex(LANGUAGE_TAG_PATTERN, LANGUAGE_TAG_MESSAGE).max(35).optional()
     .describe("BCP-47 language tag used when an org or profile sets none, e.g. 'en-US'."),
   default_timezone: z.string().min(1).max(64).optional()
     .describe("IANA time zone for dates shown to users, e.g. 'Europe/Berlin'."),

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
-import { HTTP_URL_PATTERN, allMentioned, clip, instructionText, pick, sentenceOr, snakeIdentifier } from './offline-text.ts';
+import { HTTP_URL_MESSAGE, HTTP_URL_PATTERN, allMentioned, clip, instructionText, pick, sentenceOr, snakeIdentifier } from './offline-text.ts';
 
 const PARAMETER_TYPES = ['string', 'number', 'integer', 'boolean', 'string_array', 'number_array'] as const;
 
 const toolParameter = z.strictObject({
-  name: z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/)
+  name: z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/, 'must be 1 to 64 letters, digits or _, not starting with a digit')
     .describe("Argument name in snake_case, e.g. 'student_id'."),
   type: z.enum(PARAMETER_TYPES)
     .describe('JSON type of the argument; string_array and number_array are lists of that type.'),
@@ -18,7 +18,7 @@ const toolParameter = z.strictObject({
 });
 
 const toolData = z.strictObject({
-  tool_name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/)
+  tool_name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, _ or -')
     .describe("Function name the model calls, 1-64 letters, digits, '_' or '-', e.g. 'look_up_course_deadline'."),
   description: z.string().min(1).max(1024)
     .describe('When and why the model should call the tool and what it returns. The model reads this to decide.'),
@@ -26,7 +26,7 @@ const toolData = z.strictObject({
     .describe('Arguments of the function; empty when it takes none.'),
   implementation: z.enum(['builtin', 'webhook'])
     .describe('builtin: handled inside Glow; webhook: Glow POSTs the arguments as JSON to webhook_url and returns the response to the model.'),
-  webhook_url: z.string().regex(HTTP_URL_PATTERN).max(2000).optional()
+  webhook_url: z.string().regex(HTTP_URL_PATTERN, HTTP_URL_MESSAGE).max(2000).optional()
     .describe('Endpoint called for webhook tools.'),
   timeout_ms: z.number().int().min(100).max(120000).optional()
     .describe('How long to wait for the tool before telling the model it failed.'),
