@@ -120,7 +120,7 @@ function sameFormat(declared: string, sniffed: string): boolean {
 }
 
 /** Whether files of this type are text (so no binary signature proves or disproves them). */
-function isTextual(declared: string): boolean {
+export function isTextual(declared: string): boolean {
   return TEXTUAL_TYPES.has(declared) || declared.startsWith('text/');
 }
 
@@ -149,6 +149,11 @@ const BYTE_ORDER_MARKS = [Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from([0xff, 0x
  * formats' signatures are two or three printable bytes (`BM`, `MZ`, `ID3`, `%!`), and UTF-16's
  * `FF FE` reads as an MP3 frame: text that starts so is still text.
  */
+/** Bytes no text file holds: NUL, without a byte order mark (UTF-16 text is full of them). */
+export function holdsBinary(head: Buffer): boolean {
+  return !BYTE_ORDER_MARKS.some((mark) => head.subarray(0, mark.length).equals(mark)) && head.includes(0);
+}
+
 export function looksLikeText(head: Buffer): boolean {
   if (BYTE_ORDER_MARKS.some((mark) => head.subarray(0, mark.length).equals(mark))) return true;
   if (head.includes(0)) return false;
@@ -162,6 +167,17 @@ export function looksLikeText(head: Buffer): boolean {
 
 /** file-type reads at most this many bytes to recognise a format. */
 export const SNIFF_BYTES = 4100;
+
+const TIFF_HEADERS = [Buffer.from([0x49, 0x49, 0x2a, 0x00]), Buffer.from([0x4d, 0x4d, 0x00, 0x2a])];
+
+/**
+ * What the head proves when file-type names nothing. file-type follows a TIFF's first IFD offset,
+ * which in real files (a camera's, a scanner's) often lies past the head it is given, and then
+ * gives up: the byte-order header alone (`II*\0` or `MM\0*`) is the TIFF signature.
+ */
+export function fallbackSniff(head: Buffer): string | undefined {
+  return TIFF_HEADERS.some((header) => head.subarray(0, header.length).equals(header)) ? 'image/tiff' : undefined;
+}
 
 export type SignatureVerdict = { ok: true } | { ok: false; reason: string };
 

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Multipart } from '@fastify/multipart';
@@ -12,6 +13,7 @@ import { watchCloseDelimiter } from './multipart.ts';
 import { etagFor, inlineDisposition, planDownload } from './http-download.ts';
 import type { MediaService, StagedFile, UploadIds } from './service.ts';
 import { withArticle } from '../http/wording.ts';
+import { uuid } from '../ids.ts';
 
 /**
  * Served with every stored byte: nothing a file contains may run in the API's origin (an SVG's
@@ -65,8 +67,15 @@ async function readUploadForm(request: FastifyRequest, kind: MediaKind, service:
     for (let result = await first; !result.done; result = await parts.next()) {
       const part = result.value;
       if (part.type === 'field') {
+        // The parser hands a part without filename= over as a text field.
+        if (part.fieldname === 'file') {
+          throw badRequest('The file part must carry a file: its Content-Disposition needs a filename= (curl -F "file=@path", or a File or Blob in FormData), not a plain text value.', { fields: [{ path: 'file', message: 'has no filename=' }] });
+        }
         if (part.fieldname !== 'name' && part.fieldname !== 'description') {
           throw badRequest(`Unknown form field: ${part.fieldname}. An upload takes the parts file, name and description.`, { unknown_fields: [part.fieldname] });
+        }
+        if (Object.hasOwn(labels, part.fieldname)) {
+          throw badRequest(`Send ${part.fieldname} once: the form has more than one ${part.fieldname} part.`, { fields: [{ path: part.fieldname, message: 'sent more than once' }] });
         }
         labels[part.fieldname] = String(part.value);
         assertStorableText(labels[part.fieldname], [part.fieldname]);
@@ -123,12 +132,50 @@ function asUploadError(error: unknown, request: FastifyRequest): unknown {
   return error;
 }
 
+/** How much of a refused upload's remaining body is read and dropped before the answer, at most. */
+const DRAIN_MAX_BYTES = 8 * 1024 * 1024;
+const DRAIN_MAX_MS = 3_000;
+
 /**
- * An upload rejected part-way leaves the rest of its body unread. Closing the connection after the
- * answer stops the client from pushing the remaining (maybe huge) body at a server that ignores it.
+ * Reads and drops what is left of a request body, until it ends or `DRAIN_MAX_BYTES` or
+ * `DRAIN_MAX_MS` is reached, whichever comes first. Resolves true when the body was read to its end.
  */
-function closeAfterRejection(reply: FastifyReply, error: unknown): never {
-  if (error instanceof AppError && error.status !== 404) reply.header('connection', 'close');
+function drainBody(raw: IncomingMessage): Promise<boolean> {
+  if (raw.complete || raw.readableEnded) return Promise.resolve(true);
+  if (raw.destroyed) return Promise.resolve(false);
+  // The multipart parser stops being fed: what is left is dropped here, not parsed.
+  raw.unpipe();
+  return new Promise((resolve) => {
+    let read = 0;
+    const finish = (ended: boolean) => {
+      clearTimeout(timer);
+      raw.off('data', onData).off('end', onEnd).off('close', onClose).off('error', onClose);
+      if (!ended) raw.pause();
+      resolve(ended);
+    };
+    const onData = (chunk: Buffer) => {
+      read += chunk.length;
+      if (read > DRAIN_MAX_BYTES) finish(false);
+    };
+    const onEnd = () => finish(true);
+    const onClose = () => finish(raw.complete);
+    const timer = setTimeout(() => finish(false), DRAIN_MAX_MS);
+    raw.on('data', onData).once('end', onEnd).once('close', onClose).once('error', onClose);
+    raw.resume();
+  });
+}
+
+/**
+ * An upload rejected part-way (415 from the part's headers, 400 for a part it does not take, 404
+ * for a slot it cannot fill) leaves the rest of its body unread. Answering and closing at once
+ * while the client still sends makes the client's system reset the connection, and the client may
+ * lose the answer (curl's "send failure", exit 55): so the rest of the body is read and dropped
+ * first, up to DRAIN_MAX_BYTES or DRAIN_MAX_MS. The connection is then closed after the answer, so
+ * a client still sending a body larger than that stops.
+ */
+async function closeAfterRejection(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<never> {
+  const ended = await drainBody(request.raw);
+  if (!ended || !(error instanceof AppError && error.status === 404)) reply.header('connection', 'close');
   throw error;
 }
 
@@ -159,7 +206,7 @@ export function mediaOperations(service: MediaService): Operation[] {
               if (!form.staged) throw badRequest('The form has no file part: send the bytes in the part named file.');
               return uploadResponse(kind, await service.commitUpload(actor, kind, form.staged, form.labels));
             } catch (error) {
-              closeAfterRejection(reply, error);
+              await closeAfterRejection(request, reply, error);
             }
           },
         }),
@@ -168,7 +215,7 @@ export function mediaOperations(service: MediaService): Operation[] {
 
     for (const kind of hosted.downloads) {
       const idField = `${kind}_id`;
-      const body = z.strictObject({ [idField]: z.uuid() }) as z.ZodType<Record<string, string>>;
+      const body = z.strictObject({ [idField]: uuid() }) as z.ZodType<Record<string, string>>;
       if (kind === 'call') {
         operations.push(
           defineOperation({
@@ -226,7 +273,7 @@ export function mediaOperations(service: MediaService): Operation[] {
           description: 'Rendered once per distinct PDF and cached. An upload that is not a PDF (of any kind: an image, a text) is 415; a PDF that cannot be rendered within 10 s or 512 MiB is 422.',
           tag: artifact,
           access: 'member',
-          body: z.strictObject({ file_id: z.uuid() }),
+          body: z.strictObject({ file_id: uuid() }),
           response: 'png',
           errors: [400, 404, 415, 422],
           alsoAnswers: { 304: { description: 'Not modified: If-None-Match named the preview\'s ETag' } },
@@ -260,7 +307,7 @@ export function mediaOperations(service: MediaService): Operation[] {
       tag: 'attempt',
       access: 'member',
       body: z.strictObject({}),
-      response: z.strictObject({ upload_id: z.uuid(), audio_id: z.uuid(), audios_id: z.uuid() }),
+      response: z.strictObject({ upload_id: uuid(), audio_id: uuid(), audios_id: uuid() }),
       handler: async ({ actor }) => {
         const ids = await service.reserveAudio(actor);
         return { upload_id: ids.uploadId, audio_id: ids.uploadId, audios_id: ids.wrapperId };
@@ -278,7 +325,7 @@ export function mediaOperations(service: MediaService): Operation[] {
       ].join(' '),
       tag: 'attempt',
       access: 'member',
-      query: z.strictObject({ upload_id: z.uuid().optional() }),
+      query: z.strictObject({ upload_id: uuid().optional() }),
       multipart: { ...uploadMultipart('audio'), file: { ...uploadMultipart('audio').file, required: false } },
       errors: [400, 404, 409, 413, 415, 422],
       handler: async ({ actor, query, request, reply }) => {
@@ -297,7 +344,7 @@ export function mediaOperations(service: MediaService): Operation[] {
           if (uploadId) return answer(await service.fillReservedAudio(actor, uploadId, form.staged));
           return answer(await service.commitUpload(actor, 'audio', form.staged, form.labels));
         } catch (error) {
-          closeAfterRejection(reply, error);
+          await closeAfterRejection(request, reply, error);
         }
       },
     }),

@@ -9,7 +9,7 @@ import { conflict, notFound, payloadTooLarge, unprocessable, unsupportedMediaTyp
 import type { Actor } from '../identity/actor.ts';
 import type { CallRecordSource } from '../module.ts';
 import { BlobTooLargeError, HeadCheck, type BlobStore, type ByteRange, type StagedBlob } from './blob-store.ts';
-import { allowlistDescription, bareMimeType, checkSignature, isAllowed, looksLikeText, provenType, SNIFF_BYTES, type DownloadKind } from './kinds.ts';
+import { allowlistDescription, bareMimeType, checkSignature, fallbackSniff, holdsBinary, isAllowed, isTextual, looksLikeText, provenType, SNIFF_BYTES, type DownloadKind } from './kinds.ts';
 import { PreviewFailedError, type PreviewRenderer } from './preview-renderer.ts';
 import {
   fillReservation, findPreview, findUploadByUploadOrWrapperId, findUploadsByIds, firstWrapperId, insertPreview, insertReservation, insertUpload,
@@ -82,12 +82,34 @@ function uploadFilename(upload: StoredUpload): string {
   return extension ? `${upload.kind}-${upload.id}.${extension}` : `${upload.kind}-${upload.id}`;
 }
 
-/** Keeps file names printable and short; the client's path, if it sent one, is dropped. */
+/** The longest file name kept, in characters (code points). */
+const MAX_FILENAME_CHARACTERS = 255;
+/** An extension longer than this is not kept whole when a long name is shortened. */
+const MAX_EXTENSION_CHARACTERS = 32;
+
+/**
+ * Keeps file names printable and short; the client's path, if it sent one, is dropped. Browsers and
+ * curl send `"`, CR and LF in a multipart filename= as %22, %0D and %0A (WHATWG): exactly those are
+ * decoded, so the name is stored as the user's file was named (CR/LF then dropped as unprintable).
+ * A name over the limit keeps its extension: the stem is shortened.
+ */
 function cleanFilename(filename: string | undefined): string | null {
   if (!filename) return null;
-  const base = filename.split(/[\\/]/).pop() ?? '';
-  const printable = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
-  return printable.length > 0 ? printable : null;
+  const decoded = filename.replace(/%22|%0D|%0A/g, (escaped) => ({ '%22': '"', '%0D': '\r', '%0A': '\n' })[escaped]!);
+  const base = decoded.split(/[\\/]/).pop() ?? '';
+  const printable = base.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  const shortened = shortenFilename(printable);
+  return shortened.length > 0 ? shortened : null;
+}
+
+function shortenFilename(name: string): string {
+  const characters = Array.from(name);
+  if (characters.length <= MAX_FILENAME_CHARACTERS) return name;
+  const dot = name.lastIndexOf('.');
+  const extension = dot > 0 ? Array.from(name.slice(dot)) : [];
+  if (extension.length < 2 || extension.length > MAX_EXTENSION_CHARACTERS) return characters.slice(0, MAX_FILENAME_CHARACTERS).join('').trimEnd();
+  const stem = Array.from(name.slice(0, dot)).slice(0, MAX_FILENAME_CHARACTERS - extension.length).join('').trimEnd();
+  return `${stem}${extension.join('')}`;
 }
 
 export class MediaService {
@@ -128,7 +150,7 @@ export class MediaService {
     const undeclared = declared === 'application/octet-stream' || (kind === 'file' && declared === 'text/plain');
     const head: SniffedHead = { text: false };
     // A default type is not held against the bytes: what they prove replaces it, else it stays.
-    const blob = await this.stageBytes(declared, file.stream, head, undeclared);
+    const blob = await this.stageBytes(declared, file.stream, head, undeclared, kind);
     const found = undeclared ? provenType(declared, head.type, head.text) : undefined;
     const mimeType = found && isAllowed(kind, found) ? found : declared;
     return { blob, mimeType, filename: cleanFilename(file.filename) };
@@ -139,15 +161,21 @@ export class MediaService {
    * what the head was. `lenient`: a type the client chose by default, whose text check is
    * provenType's to settle rather than a refusal.
    */
-  private async stageBytes(mimeType: string, bytes: Buffer | Readable, head: SniffedHead = { text: false }, lenient = false): Promise<StagedBlob> {
+  private async stageBytes(mimeType: string, bytes: Buffer | Readable, head: SniffedHead = { text: false }, lenient = false, kind?: MediaKind): Promise<StagedBlob> {
     const signatureCheck = new HeadCheck(SNIFF_BYTES, async (bytesAtHead) => {
       const sniffed = await fileTypeFromBuffer(bytesAtHead);
       // file-type names some types with parameters or capitals (audio/ogg; codecs=opus, video/MP1S).
-      head.type = sniffed ? bareMimeType(sniffed.mime) : undefined;
+      head.type = sniffed ? bareMimeType(sniffed.mime) : fallbackSniff(bytesAtHead);
       head.text = looksLikeText(bytesAtHead);
       if (lenient) return;
+      const mismatch = (reason: string) => unprocessable(`The file does not match its declared type: ${reason}.`, { declared: mimeType, detected: head.type ?? null });
       const verdict = checkSignature(mimeType, head.type, head.text);
-      if (!verdict.ok) throw unprocessable(`The file does not match its declared type: ${verdict.reason}.`, { declared: mimeType, detected: head.type ?? null });
+      if (!verdict.ok) throw mismatch(verdict.reason);
+      // A text upload (or an SVG) holds text. Only NUL bytes (without a UTF-16 byte order mark) say it
+      // does not: a CSV saved by Excel in Windows-1252 is not UTF-8, and is still text.
+      if ((kind === 'text' || kind === 'image') && isTextual(mimeType) && holdsBinary(bytesAtHead)) throw mismatch(`the bytes are not text (${mimeType}): they hold NUL bytes`);
+      // The video allowlist is video/*: a subtype with no signature of its own still needs a video's bytes.
+      if (kind === 'video' && head.type === undefined) throw mismatch(`the bytes have no recognisable video signature (${mimeType})`);
     });
     try {
       return await this.store.stage(bytes, { maxBytes: this.maxUploadBytes, before: [signatureCheck] });

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { Database, Executor } from '../db/database.ts';
 import { findArtifactsByIds } from '../artifacts/store.ts';
 import { ArtifactService } from '../artifacts/service.ts';
@@ -8,6 +7,7 @@ import { AppError } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import { addArtifactLinks, findLinks, findUploadsByAnyIds, insertMessageLinks, replaceArtifactLinks, type UploadRow } from './upload-store.ts';
 import { withArticle } from '../http/wording.ts';
+import { uuid } from '../ids.ts';
 
 /** The artifact read rules (drafts, private families) without depending on a whole app. */
 export type ArtifactReadRules = Pick<ArtifactService, 'canRead'>;
@@ -43,7 +43,7 @@ export async function visibleUploadIds(executor: Executor, readRules: ArtifactRe
   return visible;
 }
 
-const isUuid = (value: string) => z.uuid().safeParse(value).success;
+const isUuid = (value: string) => uuid().safeParse(value).success;
 
 /**
  * Throws the contract's errors for upload ids a writer references: 404 (naming the field) for an

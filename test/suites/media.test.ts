@@ -10,7 +10,7 @@ import { before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { sql } from 'kysely';
 import { getHarness, startServer, ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
-import { executableLike, mp4Like, noisePng, smallJpeg, SVG_WITH_SCRIPT, tinyPdf, wav, webmLike } from '../fixtures/media-files.ts';
+import { executableLike, mp4Like, noisePng, smallJpeg, SVG_WITH_SCRIPT, tiffWithLateIfd, tinyPdf, wav, webmLike } from '../fixtures/media-files.ts';
 import { ARTIFACT_TYPES } from '../../src/artifacts/types.ts';
 import { checkSignature, looksLikeText } from '../../src/media/kinds.ts';
 import { inlineDisposition, planDownload } from '../../src/media/http-download.ts';
@@ -906,6 +906,201 @@ describe('media', () => {
     const response = await fetchBinary(orgA.admin, '/attempt/call_download', { call_id: randomUUID() });
     assert.equal(response.status, 404);
     assert.equal((await fetchBinary(orgA.admin, '/persona/call_download', { call_id: 'not-a-uuid' })).status, 400);
+  });
+
+  /** A hand-built multipart body: parts given as their header lines and bytes, the close delimiter last unless `cut`. */
+  function multipartBody(parts: { headers: string[]; body: Buffer | string }[]): { boundary: string; body: Buffer } {
+    const boundary = `----glow${randomUUID()}`;
+    const chunks: Buffer[] = [];
+    for (const part of parts) {
+      chunks.push(Buffer.from(`--${boundary}\r\n${part.headers.join('\r\n')}\r\n\r\n`), Buffer.isBuffer(part.body) ? part.body : Buffer.from(part.body), Buffer.from('\r\n'));
+    }
+    chunks.push(Buffer.from(`--${boundary}--\r\n`));
+    return { boundary, body: Buffer.concat(chunks) };
+  }
+
+  async function sendMultipart(client: ApiClient, route: string, parts: { headers: string[]; body: Buffer | string }[]): Promise<{ status: number; body: any; text: string }> {
+    const { boundary, body } = multipartBody(parts);
+    const response = await client.request('POST', route, { rawBody: new Uint8Array(body), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
+    return { status: response.status, body: response.body, text: response.text };
+  }
+
+  const filePart = (filename: string | undefined, type: string, bytes: Buffer | string) => ({
+    headers: [`Content-Disposition: form-data; name="file"${filename === undefined ? '' : `; filename="${filename}"`}`, `Content-Type: ${type}`],
+    body: bytes,
+  });
+  const fieldPart = (name: string, value: string) => ({ headers: [`Content-Disposition: form-data; name="${name}"`], body: value });
+
+  test('a TIFF whose first IFD lies past the sniffed head is accepted as image/tiff (either byte order)', async () => {
+    for (const order of ['II', 'MM'] as const) {
+      const tiff = tiffWithLateIfd(order, 6000);
+      const uploaded = await upload(orgA.admin, '/scenario/image_upload', { bytes: tiff, type: 'image/tiff', filename: `scan-${order}.tif` });
+      assert.equal(uploaded.status, 200, `${order}: ${JSON.stringify(uploaded.body)}`);
+      const download = await fetchBinary(orgA.admin, '/system/image_download', { image_id: uploaded.body.upload_id });
+      assert.equal(download.headers.get('content-type'), 'image/tiff');
+      assert.ok(download.bytes.equals(tiff));
+      // Sent as "some bytes" on the file route, it is kept as the TIFF it is.
+      const untyped = await upload(orgA.admin, '/document/file_upload', { bytes: tiff, type: 'application/octet-stream', filename: 'scan' });
+      assert.equal(untyped.status, 200);
+      const [row] = await harness.database.db.selectFrom('uploads').select('mime_type').where('id', '=', untyped.body.upload_id).execute();
+      assert.equal(row!.mime_type, 'image/tiff');
+    }
+    // A TIFF header does not make other bytes a PNG, nor text a TIFF.
+    await leavesNothing(orgA, async () => {
+      assert.equal((await upload(orgA.admin, '/scenario/image_upload', { bytes: tiffWithLateIfd('II'), type: 'image/png' })).status, 422);
+      assert.equal((await upload(orgA.admin, '/scenario/image_upload', { bytes: Buffer.from('II* is not a TIFF'), type: 'image/tiff' })).status, 422);
+    });
+  });
+
+  test('an upload refused from its part headers (415) or an early part (400) with a multi-MiB body still answers its JSON, every time', async () => {
+    const url = new URL(harness.baseUrl);
+    const bigBytes = Buffer.alloc(6 * 1024 * 1024, 0x5a);
+    // Like curl: the client sends its whole body before it reads a byte of the answer. A server
+    // that answers and closes while unread body is still arriving resets the connection, and the
+    // client then fails its write (EPIPE, ECONNRESET) and loses the answer.
+    const post = (route: string, boundary: string, body: Buffer) =>
+      new Promise<{ status: number; text: string; connection: string | undefined }>((resolve, reject) => {
+        const socket = net.connect(Number(url.port), url.hostname);
+        socket.pause();
+        const received: Buffer[] = [];
+        socket.on('error', reject);
+        socket.setTimeout(15_000, () => socket.destroy(new Error('no answer')));
+        socket.on('close', () => {
+          const raw = Buffer.concat(received).toString('utf8');
+          const [head = '', text = ''] = raw.split('\r\n\r\n', 2);
+          const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(head)?.[1]);
+          if (!status) return reject(new Error(`no answer read: ${JSON.stringify(raw)}`));
+          resolve({ status, text, connection: /\r\nconnection: *([^\r]*)/i.exec(head)?.[1] });
+        });
+        socket.write(
+          `POST ${route} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${orgA.admin.token}\r\n` +
+            `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+        );
+        socket.write(body, (error) => {
+          if (error) return;
+          socket.on('data', (chunk: Buffer) => received.push(chunk));
+          socket.resume();
+        });
+      });
+    const offList = multipartBody([filePart('big.bin', 'application/octet-stream', bigBytes)]);
+    const unknownFirst = multipartBody([fieldPart('colour', 'blue'), filePart('big.wav', 'audio/wav', bigBytes)]);
+    await leavesNothing(orgA, async () => {
+      for (let round = 0; round < 6; round += 1) {
+        const refused = await post('/attempt/audio_upload', offList.boundary, offList.body);
+        assert.equal(refused.status, 415, refused.text);
+        assert.equal(JSON.parse(refused.text).error.code, 'unsupported_media_type');
+        assert.equal(refused.connection, 'close');
+        const unknown = await post('/scenario/image_upload', unknownFirst.boundary, unknownFirst.body);
+        assert.equal(unknown.status, 400, unknown.text);
+        assert.match(JSON.parse(unknown.text).error.message, /colour/);
+      }
+    });
+  });
+
+  test('bytes that are not text are 422 under a text type (text uploads, SVG); a video type needs a video signature', async () => {
+    const notText = {
+      'NUL bytes': Buffer.from('name,score\nAna\u0000,5\n'),
+      'random binary': Buffer.from(Array.from({ length: 5000 }, (_, index) => (index * 7919 + 13) % 256)),
+    };
+    await leavesNothing(orgA, async () => {
+      for (const [what, bytes] of Object.entries(notText)) {
+        for (const type of ['text/plain', 'text/csv', 'application/json', 'text/markdown']) {
+          const refused = await upload(orgA.admin, '/document/text_upload', { bytes, type, filename: 'notes.txt' });
+          assert.equal(refused.status, 422, `${what} as ${type}: ${JSON.stringify(refused.body)}`);
+          assert.equal(refused.body.error.code, 'unprocessable_content');
+          assert.match(refused.body.error.message, /^The file does not match its declared type: the bytes are not text .*NUL bytes/);
+          assert.equal(refused.body.error.details.declared, type);
+        }
+        const svg = await upload(orgA.admin, '/scenario/image_upload', { bytes, type: 'image/svg+xml', filename: 'logo.svg' });
+        assert.equal(svg.status, 422, `${what} as SVG`);
+      }
+      for (const [what, bytes] of Object.entries({ 'plain text': Buffer.from('not a video at all\n'.repeat(50)), 'an empty file': Buffer.alloc(0) })) {
+        for (const type of ['video/x-glow', 'video/x-unknown']) {
+          const refused = await upload(orgA.admin, '/scenario/video_upload', { bytes, type, filename: 'clip' });
+          assert.equal(refused.status, 422, `${what} as ${type}: ${JSON.stringify(refused.body)}`);
+          assert.equal(refused.body.error.code, 'unprocessable_content');
+          assert.match(refused.body.error.message, /no recognisable video signature/);
+        }
+      }
+    });
+    // Text stays text: UTF-8, UTF-16 with its byte order mark, a CSV Excel saved in Windows-1252 (not
+    // UTF-8, still text), an empty file; a video subtype with a video's bytes is a video.
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('name,score\nAna,5\n', 'utf16le')]);
+    const windows1252 = Buffer.from('name,score\nJos\u00e9,5\nFran\u00e7oise,4\n', 'latin1');
+    for (const bytes of [Buffer.from('naïve, café\n'), utf16, windows1252, Buffer.alloc(0)]) {
+      assert.equal((await upload(orgA.admin, '/document/text_upload', { bytes, type: 'text/csv' })).status, 200);
+    }
+    assert.equal((await upload(orgA.admin, '/scenario/image_upload', { bytes: SVG_WITH_SCRIPT, type: 'image/svg+xml' })).status, 200);
+    assert.equal((await upload(orgA.admin, '/scenario/video_upload', { bytes: webmLike(), type: 'video/x-glow' })).status, 200);
+  });
+
+  test('a name or description part sent twice is 400 naming it', async () => {
+    for (const field of ['name', 'description']) {
+      await leavesNothing(orgA, async () => {
+        const twice = await sendMultipart(orgA.admin, '/document/text_upload', [fieldPart(field, 'first'), filePart('a.txt', 'text/plain', 'hello'), fieldPart(field, 'second')]);
+        assert.equal(twice.status, 400, twice.text);
+        assert.equal(twice.body.error.code, 'invalid_request');
+        assert.match(twice.body.error.message, new RegExp(`more than one ${field} part`));
+        assert.deepEqual(twice.body.error.details.fields.map((item: { path: string }) => item.path), [field]);
+      });
+    }
+    const slot = (await orgA.admin.post('/attempt/audio/new', {})).body.upload_id as string;
+    const promoted = await sendMultipart(orgA.admin, `/attempt/audio_upload?upload_id=${slot}`, [fieldPart('name', 'a'), fieldPart('name', 'b')]);
+    assert.equal(promoted.status, 400, promoted.text);
+  });
+
+  test('media routes refuse query parameters they do not take (400 naming them)', async () => {
+    const text = await upload(orgA.admin, '/document/text_upload', { bytes: Buffer.from('hello'), type: 'text/plain' });
+    await leavesNothing(orgA, async () => {
+      for (const route of ['/scenario/image_upload?foo=1', `/document/text_upload?upload_id=${text.body.upload_id}`, '/document/file_upload?name=x', '/attempt/audio_upload?foo=1']) {
+        const refused = await upload(orgA.admin, route, { bytes: await noisePng(8, 8), type: 'image/png' });
+        assert.equal(refused.status, 400, `${route}: ${JSON.stringify(refused.body)}`);
+        assert.match(refused.body.error.message, /^Unknown field: (foo|upload_id|name)\./, route);
+      }
+    });
+    for (const [route, body] of [
+      ['/system/text_download?foo=1', { text_id: text.body.upload_id }],
+      ['/document/text_download?range=0-1', { text_id: text.body.upload_id }],
+      ['/system/file_preview?foo=1', { file_id: text.body.upload_id }],
+      ['/attempt/call_download?foo=1', { call_id: randomUUID() }],
+      ['/attempt/audio/new?foo=1', {}],
+    ] as const) {
+      const refused = await fetchBinary(orgA.admin, route, body);
+      assert.equal(refused.status, 400, route);
+      assert.match(refused.json.error.message, /^Unknown field: (foo|range)\./, route);
+    }
+    assert.equal((await fetchBinary(orgA.admin, '/system/text_download', { text_id: text.body.upload_id })).status, 200);
+  });
+
+  test('file names: %22, %0D and %0A from browsers and curl are decoded once; a long name keeps its extension; a file part with no filename is 400', async () => {
+    const stored = async (filename: string, via: 'raw' | 'form') => {
+      const sent = via === 'raw'
+        ? await sendMultipart(orgA.admin, '/document/text_upload', [filePart(filename, 'text/plain', 'hello')])
+        : await upload(orgA.admin, '/document/text_upload', { bytes: Buffer.from('hello'), type: 'text/plain', filename });
+      assert.equal(sent.status, 200, JSON.stringify(sent.body));
+      const [row] = await harness.database.db.selectFrom('uploads').select('filename').where('id', '=', sent.body.upload_id).execute();
+      const download = await fetchBinary(orgA.admin, '/system/text_download', { text_id: sent.body.upload_id });
+      return { filename: row!.filename, disposition: download.headers.get('content-disposition') };
+    };
+    // What curl and browsers put on the wire for a"b.txt, and what fetch's FormData does with it.
+    for (const sent of [await stored('a%22b.txt', 'raw'), await stored('a"b.txt', 'form')]) {
+      assert.equal(sent.filename, 'a"b.txt');
+      assert.equal(sent.disposition, `inline; filename="a\\"b.txt"; filename*=UTF-8''a%22b.txt`);
+    }
+    assert.equal((await stored('line%0D%0Abreak.txt', 'raw')).filename, 'linebreak.txt');
+    assert.equal((await stored('100%25 sure %41.txt', 'raw')).filename, '100%25 sure %41.txt', 'only %22, %0D and %0A are decoded');
+
+    const long = `${'é'.repeat(300)}.pdf.txt`;
+    const shortened = (await stored(long, 'raw')).filename!;
+    assert.equal(Array.from(shortened).length, 255);
+    assert.ok(shortened.endsWith('é.txt'), shortened);
+
+    await leavesNothing(orgA, async () => {
+      const plain = await sendMultipart(orgA.admin, '/document/text_upload', [{ headers: ['Content-Disposition: form-data; name="file"'], body: 'hello' }]);
+      assert.equal(plain.status, 400, plain.text);
+      assert.match(plain.body.error.message, /file part must carry a file.*filename=/);
+      assert.doesNotMatch(plain.body.error.message, /Unknown form field/);
+    });
   });
 });
 
