@@ -99,6 +99,45 @@ export function coerce(value: FlagValue): unknown {
   return value;
 }
 
+/** The declared type of a body field, as the catalogue reads it from the operation's schema. */
+export type FieldKind = { kind: 'string' | 'string[]' | 'number' | 'boolean' | 'any'; nullable: boolean };
+export type FieldKinds = (path: string[]) => FieldKind;
+
+/**
+ * A flag's value read as its field's declared type: text stays text (`--name 2024`), a list of
+ * texts takes one value as a one-item list (or a JSON array), numbers and booleans must parse
+ * (a usage error naming the flag otherwise); other fields are read by `coerce`.
+ */
+export function coerceAs(field: FieldKind, value: FlagValue, flagName: string): unknown {
+  const { kind, nullable } = field;
+  if (kind === 'any') return coerce(value);
+  if (value === true && kind !== 'boolean') throw new UsageError(`--${flagName} needs a value (${kind === 'string[]' ? 'text' : kind === 'string' ? 'text' : 'a number'}).`);
+  const text = value as string;
+  if (nullable && kind !== 'string' && kind !== 'string[]' && text === 'null') return null;
+  switch (kind) {
+    case 'string':
+      return text;
+    case 'string[]': {
+      if (/^\s*\[/.test(text)) {
+        try {
+          const parsed: unknown = JSON.parse(text);
+          if (Array.isArray(parsed)) return parsed;
+        } catch {
+          // Not a JSON array: the text is one item.
+        }
+      }
+      return [text];
+    }
+    case 'number':
+      if (!NUMBER.test(text.trim())) throw new UsageError(`--${flagName} must be a number, not "${text}".`);
+      return Number(text);
+    case 'boolean':
+      if (value === true || text === 'true') return true;
+      if (text === 'false') return false;
+      throw new UsageError(`--${flagName} must be true or false, not "${text}".`);
+  }
+}
+
 type JsonObject = Record<string, unknown>;
 
 const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -138,26 +177,30 @@ export function parseBodyFlag(args: ParsedArgs): JsonObject {
  * snake (`--page-limit 5` → page_limit: 5), dots nest (`--data.intensity 7`), a repeated flag
  * becomes an array.
  */
-export function requestBody(args: ParsedArgs, reserved: Iterable<string>): JsonObject {
+export function requestBody(args: ParsedArgs, reserved: Iterable<string>, kinds?: FieldKinds): JsonObject {
   const skip = new Set([...GLOBAL_FLAGS, ...reserved]);
   const fromFlags: JsonObject = {};
-  const seen = new Map<string, unknown[]>();
+  const seen = new Map<string, { values: unknown[]; list: boolean }>();
   for (const { name, value } of args.flags) {
     if (skip.has(name)) continue;
     const path = name.split('.').map(snakeCase);
     const key = path.join('.');
-    const values = seen.get(key) ?? [];
-    values.push(coerce(value));
-    seen.set(key, values);
+    const field = kinds?.(path) ?? { kind: 'any', nullable: false };
+    const entry = seen.get(key) ?? { values: [], list: field.kind === 'string[]' };
+    const coerced = coerceAs(field, value, name);
+    // A list field gathers the items of every repetition: `--traits a --traits b` or `--traits '["a","b"]'`.
+    if (entry.list && Array.isArray(coerced)) entry.values.push(...coerced);
+    else entry.values.push(coerced);
+    seen.set(key, entry);
   }
-  for (const [key, values] of seen) {
+  for (const [key, { values, list }] of seen) {
     const path = key.split('.');
     let target = fromFlags;
     for (const segment of path.slice(0, -1)) {
       if (!isObject(target[segment])) target[segment] = {};
       target = target[segment] as JsonObject;
     }
-    target[path.at(-1)!] = values.length === 1 ? values[0] : values;
+    target[path.at(-1)!] = list ? values : values.length === 1 ? values[0] : values;
   }
   return deepMerge(parseBodyFlag(args), fromFlags);
 }

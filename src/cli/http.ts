@@ -150,8 +150,21 @@ export class GlowClient {
   /** `POST <path>` with a JSON body; answers the parsed JSON result. */
   async call<T = any>(path: string, body: unknown = {}): Promise<T> {
     const response = await this.ensureOk(await this.send(path, { method: 'POST', json: body }));
+    return this.json<T>(response, `POST ${path}`);
+  }
+
+  /** The JSON of a successful response (undefined when empty); anything else is a one-line CliError. */
+  async json<T = any>(response: Response, request: string): Promise<T> {
     const text = await response.text();
     if (!text) return undefined as T;
-    return JSON.parse(text) as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      const type = response.headers.get('content-type');
+      const start = text.trim().slice(0, 60).replace(/\s+/g, ' ');
+      throw new CliError(
+        `the server at ${this.instanceUrl} did not answer JSON to ${request} (HTTP ${response.status}${type ? `, ${type}` : ''}, starting ${JSON.stringify(start)}): is GLOW_INSTANCE_URL (or --instance-url) the address of a Glow server?`,
+      );
+    }
   }
 }

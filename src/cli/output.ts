@@ -11,13 +11,29 @@ export interface Output {
   err(text: string): void;
 }
 
+/** C0 and C1 control characters, DEL included, but not newline and tab, which layouts use. */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text from the server made safe for a terminal: control characters (an ESC that would start a
+ * colour or title sequence, a BEL, a CR that would overwrite the line) shown as `\u001b` escapes.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROL, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * Human output is escaped (server values reach every line: tables, frames, messages, errors);
+ * --json output is exact JSON, written as is.
+ */
 export function terminalOutput(json: boolean): Output {
+  const safe = json ? (text: string) => text : escapeControls;
   return {
     json,
     tty: Boolean(process.stdout.isTTY),
-    out: (text) => void process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
-    write: (text) => void process.stdout.write(text),
-    err: (text) => void process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+    out: (text) => void process.stdout.write(safe(text.endsWith('\n') ? text : `${text}\n`)),
+    write: (text) => void process.stdout.write(safe(text)),
+    err: (text) => void process.stderr.write(safe(text.endsWith('\n') ? text : `${text}\n`)),
   };
 }
 

@@ -67,8 +67,14 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       if (!wantsHelp && output.json) throw new UsageError(`missing the action: glow ${noun} <action>. See \`glow ${noun} --help\`.`);
       const { familyHelp, loadOperations } = await import('./catalogue.ts');
       const operations = await loadOperations();
-      // `glow personas generate --help` is about generate; an action the family lacks gets the whole list.
-      const help = (actionWord !== undefined ? familyHelp(type, operations, operationActionOf(actionWord, rest[0])) : undefined) ?? familyHelp(type, operations)!;
+      // `glow personas generate --help` is about generate; the CLI's own verbs without an
+      // operation of their own (transcript) get the whole list; any other word is a usage error.
+      const actionHelp = actionWord !== undefined ? familyHelp(type, operations, operationActionOf(actionWord, rest[0])) : undefined;
+      const cliVerb = actionWord !== undefined && (snakeCase(actionWord) in COMMANDS || (type === 'attempt' && snakeCase(actionWord) in ATTEMPT_COMMANDS));
+      if (actionWord !== undefined && actionHelp === undefined && !cliVerb) {
+        throw new UsageError(`${noun} has no action "${actionWord}". \`glow ${noun} --help\` lists the actions.`);
+      }
+      const help = actionHelp ?? familyHelp(type, operations)!;
       if (wantsHelp) output.out(help);
       else output.err(`${help}\n\nMissing the action: glow ${noun} <action>.`);
       return wantsHelp ? 0 : 2;
@@ -81,11 +87,30 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     const load = (type === 'attempt' ? ATTEMPT_COMMANDS[action] : undefined) ?? COMMANDS[action] ?? genericCommand;
     const command = await load();
     return await command({ type, noun, action, args: { ...args, positionals: rest }, client, output });
-  } catch (error) {
+  } catch (caught) {
+    // The router's 404 for a path a Glow server serves (watch, upload, download): a wrong address.
+    const error = caught instanceof ApiError && caught.status === 404 && caught.serverMessage.startsWith('No route') ? await noRoute(caught, args, env) : caught;
     const known = error instanceof UsageError || error instanceof CliError;
     if (output.json) output.err(JSON.stringify({ error: errorDocument(error) }));
     else output.err(known ? `glow: ${error.message}` : `glow: unexpected failure: ${(error as Error)?.stack ?? error}`);
     return known ? error.exitCode : 1;
+  }
+}
+
+async function noRoute(error: ApiError, args: ReturnType<typeof parseArgs>, env: NodeJS.ProcessEnv): Promise<CliError> {
+  const { wrongServer } = await import('./commands/generic.ts');
+  const base = (stringFlagOrUndefined(args, 'instance-url') ?? env.GLOW_INSTANCE_URL ?? DEFAULT_INSTANCE_URL).replace(/\/+$/, '');
+  const route = /^No route (\S+) (\S+?)\.?$/.exec(error.serverMessage);
+  const prefix = URL.canParse(base) ? new URL(base).pathname.replace(/\/+$/, '') : '';
+  const routePath = route?.[2]?.split('?')[0] ?? 'for the request';
+  return wrongServer(base, route?.[1] ?? 'POST', prefix && routePath.startsWith(`${prefix}/`) ? routePath.slice(prefix.length) : routePath);
+}
+
+function stringFlagOrUndefined(args: ReturnType<typeof parseArgs>, name: string): string | undefined {
+  try {
+    return stringFlag(args, name);
+  } catch {
+    return undefined;
   }
 }
 

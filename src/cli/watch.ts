@@ -6,7 +6,7 @@ import cliProgress from 'cli-progress';
 import { EVENT_TYPE_SUFFIX } from '../generation/event-types.ts';
 import { followEvents, StreamLost } from '../streaming/follow.ts';
 import { ApiError, CliError, type GlowClient } from './http.ts';
-import type { Output } from './output.ts';
+import { escapeControls, type Output } from './output.ts';
 
 export type Frame = Record<string, any> & { event_type?: string; type?: string; run_id?: string; group_id?: string };
 
@@ -50,6 +50,25 @@ export function describeFrame(frame: Frame): string {
   }
 }
 
+/** The family a frame is about: `scenario.generation.saved` → scenario. */
+export function frameFamily(frame: Frame): string | undefined {
+  const prefix = frame.event_type?.split('.generation.')[0];
+  if (prefix && prefix !== frame.event_type) return prefix;
+  return typeof frame.artifact_type === 'string' ? frame.artifact_type : undefined;
+}
+
+/**
+ * `[run 3f9c2a7e] `: the run's last 8 hex digits, its random part (run ids are UUIDv7, whose
+ * first digits are a timestamp that runs of the same minute share), and its family when it is
+ * not the one watched (`[scenario run 3f9c2a7e] `).
+ */
+export function runLabel(frame: Frame, watched?: string): string {
+  if (!frame.run_id) return '';
+  const family = frameFamily(frame);
+  const hex = String(frame.run_id).replace(/-/g, '');
+  return `[${family && family !== watched ? `${family} ` : ''}run ${hex.slice(-8)}] `;
+}
+
 /**
  * Prints frames as they arrive: one JSON line each with --json; otherwise readable lines, with
  * progress frames drawn as a bar when stdout is a terminal.
@@ -58,17 +77,19 @@ export class FrameDisplay {
   private bars?: cliProgress.MultiBar;
   private bar?: cliProgress.SingleBar;
 
-  constructor(private readonly output: Output, private readonly options: { labelRuns?: boolean } = {}) {}
+  /** `labelRuns`: frames of a group watch; `family`: the artifact type watched, left out of the labels. */
+  constructor(private readonly output: Output, private readonly options: { labelRuns?: boolean; family?: string } = {}) {}
 
   show(frame: Frame): void {
     if (this.output.json) {
       this.output.out(JSON.stringify(frame));
       return;
     }
-    const label = this.options.labelRuns && frame.run_id ? `[run ${String(frame.run_id).slice(0, 8)}] ` : '';
-    const line = label + describeFrame(frame);
+    const label = this.options.labelRuns ? runLabel(frame, this.options.family) : '';
+    // Frames carry server text: escaped here too, as the progress bar writes past `output`.
+    const line = escapeControls(label + describeFrame(frame));
     if (this.output.tty && frameKind(frame) === 'progress' && typeof frame.total_resources === 'number') {
-      this.drawProgress(frame, label);
+      this.drawProgress(frame, escapeControls(label));
       return;
     }
     if (this.bars && !isTerminal(frame)) {
@@ -118,7 +139,13 @@ export async function followWatch(client: GlowClient, path: string, options: Wat
       connect: async (lastEventId) => {
         const headers: Record<string, string> = { accept: 'text/event-stream' };
         if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-        return client.ensureOk(await client.send(path, { method: 'GET', headers }));
+        const response = await client.ensureOk(await client.send(path, { method: 'GET', headers }));
+        const type = response.headers.get('content-type') ?? '';
+        if (response.status !== 204 && !type.startsWith('text/event-stream')) {
+          await response.body?.cancel().catch(() => undefined);
+          throw new CliError(`the server at ${client.instanceUrl} did not answer an event stream to GET ${path.split('?')[0]} (HTTP ${response.status}${type ? `, ${type}` : ''}): is GLOW_INSTANCE_URL (or --instance-url) the address of a Glow server?`);
+        }
+        return response;
       },
       onEvent: (id, data) => {
         let frame: Frame;

@@ -362,7 +362,7 @@ describe('cli', () => {
     assert.match(result.stdout, /voice\.voice_id <string>\s+\(required\)/);
   });
 
-  test('<family> <action> --help is about that action alone; an action the family lacks gets the whole list', async () => {
+  test('<family> <action> --help is about that action alone; the CLI\'s own verbs without an operation get the whole list', async () => {
     const result = await glow(['personas', 'generate', '--help'], {});
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^Usage: glow personas generate /m);
@@ -381,9 +381,93 @@ describe('cli', () => {
       assert.match(verbHelp.stdout, usage);
       assert.doesNotMatch(verbHelp.stdout, /^  create/m);
     }
+    // The CLI's own verbs without an operation of their own still get the family's help.
+    const transcript = await glow(['attempts', 'transcript', '--help'], {});
+    assert.equal(transcript.code, 0, transcript.stderr);
+    assert.match(transcript.stdout, /^  create/m);
+  });
+
+  test('<family> <unknown action> --help is a usage error naming the action, not the family help with exit 0', async () => {
     const unknown = await glow(['personas', 'frobnicate', '--help'], {});
-    assert.equal(unknown.code, 0, unknown.stderr);
-    assert.match(unknown.stdout, /^  create/m);
+    assert.equal(unknown.code, 2, unknown.stderr);
+    assert.equal(unknown.stdout, '');
+    assert.match(unknown.stderr, /personas has no action "frobnicate".*glow personas --help/);
+  });
+
+  test('flags are read by their field\'s type: text stays text, one list item is a list, numbers must parse', async () => {
+    const created = await glow([
+      'personas', 'create', '--name', '2024', '--description', 'true', '--data.role', '"quoted"', '--data.description', 'Says little.',
+      '--data.traits', 'passive', '--data.speaking-style', '12345', '--data.intensity', '4', '--json',
+    ], env);
+    assert.equal(created.code, 0, created.stderr);
+    const record = JSON.parse(created.stdout);
+    assert.equal(record.name, '2024');
+    assert.equal(record.description, 'true');
+    assert.equal(record.data.role, '"quoted"');
+    assert.deepEqual(record.data.traits, ['passive']);
+    assert.equal(record.data.speaking_style, '12345');
+    assert.equal(record.data.intensity, 4);
+
+    const setting = await glow(['settings', 'create', '--name', 'Retention', '--data.key', 'attempts.retention_days', '--data.value', '30', '--data.scope', 'org', '--json'], env);
+    assert.equal(setting.code, 0, setting.stderr);
+    assert.equal(JSON.parse(setting.stdout).data.value, '30');
+
+    const notNumber = await glow(['personas', 'search', '--page-limit', 'abc'], env);
+    assert.equal(notNumber.code, 2, notNumber.stderr);
+    assert.match(notNumber.stderr, /--page-limit must be a number, not "abc"/);
+    const noValue = await glow(['personas', 'create', '--name'], env);
+    assert.equal(noValue.code, 2, noValue.stderr);
+    assert.match(noValue.stderr, /--name needs a value/);
+  });
+
+  test('control characters in server data are shown escaped, except with --json', async () => {
+    const name = 'Evil \u001b[31mRED\u001b]0;pwned\u0007';
+    assert.equal((await org.admin.post('/persona/create', { name, description: 'bell \u0007 and csi \u009b', data: personaData })).status, 200);
+    const table = await glow(['personas', 'search', '--search', 'Evil'], env);
+    assert.equal(table.code, 0, table.stderr);
+    assert.doesNotMatch(table.stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    assert.ok(table.stdout.includes('Evil \\u001b[31mRED\\u001b]0;pwned\\u0007'), table.stdout);
+    const id = JSON.parse((await glow(['personas', 'search', '--search', 'Evil', '--json'], env)).stdout).items[0].id;
+    const record = await glow(['personas', 'get', id], env);
+    assert.doesNotMatch(record.stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    assert.ok(record.stdout.includes('bell \\u0007 and csi \\u009b'), record.stdout);
+    const json = await glow(['personas', 'get', id, '--json'], env);
+    assert.equal(JSON.parse(json.stdout).name, name);
+  });
+
+  test('an instance URL with a path: the server has no such route, is GLOW_INSTANCE_URL right? (exit 1)', async () => {
+    const wrongEnv = { ...env, GLOW_INSTANCE_URL: `${harness.baseUrl}/console` };
+    const search = await glow(['personas', 'search'], wrongEnv);
+    assert.equal(search.code, 1, search.stderr);
+    assert.match(search.stderr, new RegExp(`the server at ${harness.baseUrl.replace(/\./g, '\\.')}/console has no route POST /persona/search.*is GLOW_INSTANCE_URL .*right\\?`));
+    assert.doesNotMatch(search.stderr, /has no action/);
+    const watch = await glow(['personas', 'watch', '01a23e3c-0000-7000-8000-000000000000'], wrongEnv);
+    assert.equal(watch.code, 1, watch.stderr);
+    assert.match(watch.stderr, /has no route GET \/persona\/watch.*GLOW_INSTANCE_URL/);
+    // An action no Glow server has stays a usage error.
+    const action = await glow(['personas', 'frobnicate'], env);
+    assert.equal(action.code, 2, action.stderr);
+  });
+
+  test('kinds a family does not offer and malformed ranges are usage errors caught before sending', async () => {
+    const image = path.join(workDir, 'kind.png');
+    writeFileSync(image, 'not really a png');
+    const upload = await glow(['documents', 'upload', 'image', image], env);
+    assert.equal(upload.code, 2, upload.stderr);
+    assert.match(upload.stderr, /`glow documents upload` has no kind "image"; the kinds documents offers: file, text/);
+    const download = await glow(['documents', 'download', 'image', '01a23e3c-0000-7000-8000-000000000000'], env);
+    assert.equal(download.code, 2, download.stderr);
+    assert.match(download.stderr, /`glow documents download` has no kind "image"; the kinds documents offers: file, text, call/);
+    const range = await glow(['system', 'download', 'file', '01a23e3c-0000-7000-8000-000000000000', '--range', 'abc'], env);
+    assert.equal(range.code, 2, range.stderr);
+    assert.match(range.stderr, /--range "abc" is not a byte range: write a-b .*a- .*-n/);
+  });
+
+  test('auths create says on stderr that the token is shown only once', async () => {
+    const created = await glow(['auths', 'create', '--profile-id', org.adminProfileId, '--name', 'cli token'], env);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /token/);
+    assert.match(created.stderr, /shown only this once.*Copy it now/);
   });
 
   describe('generation', () => {
@@ -407,6 +491,13 @@ describe('cli', () => {
       assert.match(result.stderr, /offline generator .*not AI output/);
       const found = await org.admin.post('/persona/get', { id: saved });
       assert.equal(found.status, 200);
+    });
+
+    test('generate --instructions 2024 sends the text as a one-item list, not a number', async (t) => {
+      if (!needsRoutes(t, '/persona/generate')) return;
+      const result = await glow(['personas', 'generate', '--instructions', '2024', '--json'], env);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(JSON.parse(result.stdout).run_id, /^[0-9a-f-]{36}$/);
     });
 
     test('generate --wait --json: one JSON object per line, each frame with its event_id; the offline note on stderr only', async (t) => {
@@ -490,7 +581,7 @@ describe('cli', () => {
       const stdout = await printedUntil(child.stdout, /complete: /, 'a complete frame', 10_000);
       assert.equal(child.exitCode, null, 'still open after the run ended');
       assert.equal(await interrupt(child), 130);
-      assert.match(stdout(), new RegExp(`^\\[run ${runId.slice(0, 8)}\\] saved `, 'm'));
+      assert.match(stdout(), new RegExp(`^\\[run ${runId.replace(/-/g, '').slice(-8)}\\] saved `, 'm'));
     });
 
     test('generations lists the group; system group <id> --detail shows the run', async (t) => {

@@ -1,9 +1,9 @@
-import { hasSwitch, requestBody, stringFlag, UsageError } from '../args.ts';
+import { hasSwitch, stringFlag, UsageError } from '../args.ts';
 import type { CommandContext } from '../context.ts';
 import { formatKeyValues, formatTable, printResult } from '../output.ts';
 import { FrameDisplay, followWatch, isFailure, isTerminal, type Frame } from '../watch.ts';
 import type { GroupResponse } from '../../generation/http-schemas.ts';
-import { callOperation } from './generic.ts';
+import { callOperation, operationBody } from './generic.ts';
 
 const MODALITIES = new Set(['image', 'video', 'audio', 'text']);
 /** How long a run watch stays silent before the CLI says it is waiting. */
@@ -15,7 +15,7 @@ const SILENCE_NOTE_MS = 3000;
  */
 export async function generateCommand(context: CommandContext): Promise<number> {
   const ownFlags = ['wait'];
-  const body = requestBody(context.args, ownFlags);
+  const body = await operationBody({ ...context, action: 'generate' }, ownFlags);
   const [first, second, ...extra] = context.args.positionals;
   if (first !== undefined) {
     const { modalitiesOf } = await import('../catalogue.ts');
@@ -127,7 +127,7 @@ export async function watchCommand(context: CommandContext): Promise<number> {
 
   const query = new URLSearchParams({ group_id: group! });
   if (runId !== undefined) query.set('run_id', runId);
-  const display = new FrameDisplay(context.output, { labelRuns: true });
+  const display = new FrameDisplay(context.output, { labelRuns: true, family: context.type });
   const stopOnInterrupt = interruptHandler(display);
   try {
     await followWatch(context.client, `/${context.type}/watch?${query}`, {
@@ -148,7 +148,7 @@ export async function watchCommand(context: CommandContext): Promise<number> {
 /** `glow <plural> generations [--search S --date-from D --date-to D --page-limit N]`. */
 export async function generationsCommand(context: CommandContext): Promise<number> {
   if (context.args.positionals.length > 0) throw new UsageError(`unexpected argument "${context.args.positionals[0]}"; pass --search, --date-from, --date-to, --page-limit, --page-offset.`);
-  const result = await callOperation(context, requestBody(context.args, []));
+  const result = await callOperation(context, await operationBody(context, []));
   printResult(context.output, result, ['group_id', 'group_name', 'session_id', 'created_at']);
   return 0;
 }
@@ -190,7 +190,7 @@ export function describeMessage(message: GroupMessage, indentBy = ''): string[] 
 
 /** `glow system group <group_id> [--detail]` (also `glow <plural> group ...`). */
 export async function groupCommand(context: CommandContext): Promise<number> {
-  const body = requestBody(context.args, ['detail']);
+  const body = await operationBody(context, ['detail']);
   const [groupId, extra] = context.args.positionals;
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}".`);
   if (groupId !== undefined) body.group_id = groupId;

@@ -1,6 +1,6 @@
 import { GLOBAL_FLAGS, kebabCase, requestBody, snakeCase, UsageError } from '../args.ts';
 import type { CommandContext } from '../context.ts';
-import { ApiError } from '../http.ts';
+import { ApiError, CliError } from '../http.ts';
 import { printResult } from '../output.ts';
 
 /** Actions whose one positional fills a body field: `glow personas get <id>`. */
@@ -13,13 +13,36 @@ const POSITIONAL_FIELD: Record<string, string> = {
   start: 'simulation_id',
 };
 
+/**
+ * The request body of `context`'s operation from `--body` and the flags, each flag read as the
+ * type its field declares in the operation's schema (`--name 2024` stays text).
+ */
+export async function operationBody(context: CommandContext, reserved: string[]): Promise<Record<string, unknown>> {
+  const fieldFlags = context.args.flags.some(({ name }) => !GLOBAL_FLAGS.includes(name) && !reserved.includes(name));
+  // The schemas cost a moment to load: only when there are flags to read by them.
+  if (!fieldFlags) return requestBody(context.args, reserved);
+  const { findOperation, flagKinds } = await import('../catalogue.ts');
+  const operation = await findOperation(`/${context.type}/${context.action}`);
+  return requestBody(context.args, reserved, operation ? flagKinds(operation.body ?? operation.query) : undefined);
+}
+
+/** A 404 the server's router gives when nothing is served at the path (not a missing record). */
+export const isNoRoute = (error: unknown): error is ApiError => error instanceof ApiError && error.status === 404 && error.serverMessage.startsWith('No route');
+
+/** Said when the server has no route the CLI's catalogue knows: the CLI is most likely talking to the wrong address. */
+export function wrongServer(instanceUrl: string, method: string, path: string): CliError {
+  return new CliError(`the server at ${instanceUrl} has no route ${method} ${path}, which a Glow server serves: is GLOW_INSTANCE_URL (or --instance-url) right? It is the server's base address, e.g. http://127.0.0.1:8000, without a path.`);
+}
+
 /** Calls `POST /<singular>/<action>` and prints its result; `--body` and flags make the body. */
 export async function callOperation(context: CommandContext, body: Record<string, unknown>): Promise<unknown> {
   const path = `/${context.type}/${context.action}`;
   try {
     return await context.client.call(path, body);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 404 && error.serverMessage.startsWith('No route')) {
+    if (isNoRoute(error)) {
+      const { findOperation } = await import('../catalogue.ts');
+      if (await findOperation(path)) throw wrongServer(context.client.instanceUrl, 'POST', path);
       throw new UsageError(`${context.noun} has no action "${context.action}" (${path} does not exist). \`glow ${context.noun} --help\` lists the actions.`);
     }
     throw (await mistypedFlags(context, path, error)) ?? error;
@@ -48,7 +71,7 @@ async function mistypedFlags(context: CommandContext, path: string, error: unkno
 
 /** `glow <plural> <action> [positional] [--body JSON] [--field value ...]`. */
 export async function genericCommand(context: CommandContext): Promise<number> {
-  const body = requestBody(context.args, []);
+  const body = await operationBody(context, []);
   const field = POSITIONAL_FIELD[context.action];
   const positionals = context.args.positionals;
   if (positionals.length > (field ? 1 : 0)) {
@@ -59,6 +82,10 @@ export async function genericCommand(context: CommandContext): Promise<number> {
   if (field && context.action !== 'draft' && body[field] === undefined) {
     throw new UsageError(`\`glow ${context.noun} ${context.action}\` needs <${field}>: glow ${context.noun} ${context.action} <${field}> (or --${field.replace(/_/g, '-')} <${field}>).`);
   }
-  printResult(context.output, await callOperation(context, body));
+  const result = await callOperation(context, body);
+  printResult(context.output, result);
+  if (context.type === 'auth' && context.action === 'create' && typeof (result as { token?: unknown } | undefined)?.token === 'string') {
+    context.output.err('note: the token above is shown only this once; the server keeps only its hash. Copy it now (for example into GLOW_TOKEN).');
+  }
   return 0;
 }

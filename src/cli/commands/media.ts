@@ -3,6 +3,7 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { randomBytes } from 'node:crypto';
 import cliProgress from 'cli-progress';
 import { fileTypeFromBuffer } from 'file-type';
@@ -10,7 +11,7 @@ import mime from 'mime-types';
 import { stringFlag, UsageError } from '../args.ts';
 import type { CommandContext } from '../context.ts';
 import { CliError, type GlowClient } from '../http.ts';
-import { printResult, type Output } from '../output.ts';
+import { escapeControls, printResult, type Output } from '../output.ts';
 import { bareMimeType, looksLikeText, SNIFF_BYTES } from '../../media/kinds.ts';
 
 export const MEDIA_KINDS = ['audio', 'image', 'video', 'file', 'text'] as const;
@@ -119,7 +120,7 @@ export async function uploadFile(client: GlowClient, output: Output, owner: stri
     progress.stop();
   }
   await client.ensureOk(response);
-  return (await response.json()) as Record<string, string>;
+  return (await client.json(response, `POST /${owner}/${kind}_upload`)) as Record<string, string>;
 }
 
 /** `glow <plural> upload <kind> <path> [--name N] [--description D] [--type MIME] [--upload-id ID]`. */
@@ -130,6 +131,7 @@ export async function uploadCommand(context: CommandContext): Promise<number> {
   const description = stringFlag(context.args, 'description');
   if (!kind || (!file && !uploadId) || extra !== undefined) throw new UsageError(`usage: glow ${context.noun} upload <${MEDIA_KINDS.join('|')}> <path> [--name N] [--description D]`);
   if (!(MEDIA_KINDS as readonly string[]).includes(kind)) throw new UsageError(`unknown upload kind "${kind}"; one of ${MEDIA_KINDS.join(', ')}.`);
+  await ensureKindOffered(context, kind, 'upload');
   if (!file) {
     // No file with --upload-id: promote an upload that already exists (attempt audio).
     const labels = { ...(name !== undefined ? { name } : {}), ...(description !== undefined ? { description } : {}) };
@@ -166,8 +168,10 @@ async function saveBody(context: CommandContext, response: Response, outputFile:
       callback(null, chunk);
     },
   });
+  // Text shown on a terminal is the server's data: its control characters are shown escaped.
+  const toTerminal = !outputFile && process.stdout.isTTY;
   try {
-    await pipeline(Readable.fromWeb(response.body as any), counter, outputFile ? createWriteStream(outputFile) : process.stdout);
+    await pipeline(Readable.fromWeb(response.body as any), counter, ...(toTerminal ? [terminalSafe()] : []), outputFile ? createWriteStream(outputFile) : process.stdout);
   } finally {
     progress.stop();
   }
@@ -185,6 +189,41 @@ async function saveBody(context: CommandContext, response: Response, outputFile:
   return 0;
 }
 
+/** `--range` as a Range header: `a-b`, `a-` (from a to the end) or `-n` (the last n bytes), with or without `bytes=`. */
+export function byteRange(range: string): string {
+  const spec = range.trim().replace(/^bytes=/, '');
+  const match = /^(?:(\d+)-(\d*)|-(\d+))$/.exec(spec);
+  if (!match || (match[2] && Number(match[2]) < Number(match[1])) || (match[3] !== undefined && Number(match[3]) === 0)) {
+    throw new UsageError(`--range "${range}" is not a byte range: write a-b (bytes a to b, counted from 0), a- (from a to the end) or -n (the last n bytes).`);
+  }
+  return `bytes=${spec}`;
+}
+
+/** Refuses, before sending anything, a kind of upload or download the family does not offer. */
+async function ensureKindOffered(context: CommandContext, kind: string, verb: 'upload' | 'download'): Promise<void> {
+  const { schemaOperations } = await import('../catalogue.ts');
+  const paths = new Set((await schemaOperations()).map((operation) => operation.path));
+  if (paths.has(`/${context.type}/${kind}_${verb}`)) return;
+  const candidates = verb === 'upload' ? [...MEDIA_KINDS] : DOWNLOAD_KINDS;
+  const offered = candidates.filter((candidate) => paths.has(`/${context.type}/${candidate}_${verb}`));
+  throw new UsageError(
+    `\`glow ${context.noun} ${verb}\` has no kind "${kind}"; ${offered.length > 0 ? `the kinds ${context.noun} offers: ${offered.join(', ')}` : `nothing can be ${verb === 'upload' ? 'uploaded to' : 'downloaded from'} ${context.noun}`} (\`glow ${context.noun} --help\`).`,
+  );
+}
+
+/** A UTF-8 stream with its control characters (but newline and tab) escaped, as escapeControls does. */
+export function terminalSafe(): Transform {
+  const decoder = new StringDecoder('utf8');
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      callback(null, escapeControls(decoder.write(chunk)));
+    },
+    flush(callback) {
+      callback(null, escapeControls(decoder.end()));
+    },
+  });
+}
+
 /** `glow <plural> download <kind> <id> [--output F] [--range a-b]`. */
 export async function downloadCommand(context: CommandContext): Promise<number> {
   const [kind, id, extra] = context.args.positionals;
@@ -192,7 +231,8 @@ export async function downloadCommand(context: CommandContext): Promise<number> 
   if (!DOWNLOAD_KINDS.includes(kind)) throw new UsageError(`unknown download kind "${kind}"; one of ${DOWNLOAD_KINDS.join(', ')}.`);
   const range = stringFlag(context.args, 'range');
   const headers: Record<string, string> = {};
-  if (range) headers.range = range.startsWith('bytes=') ? range : `bytes=${range}`;
+  if (range !== undefined) headers.range = byteRange(range);
+  await ensureKindOffered(context, kind, 'download');
   const response = await context.client.ensureOk(await context.client.send(`/${context.type}/${kind}_download`, {
     method: 'POST',
     json: { [`${kind}_id`]: id },
