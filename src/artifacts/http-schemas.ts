@@ -47,6 +47,10 @@ export function crudSchemas(family: FamilyDefinition) {
       description: descriptionSchema.optional(),
       data: family.data.partial().optional().describe('Replaces the stored data; a published record must pass the full schema.'),
       expected_version: z.number().int().min(1).optional().describe('Reject the write with 409 unless the record is at this version.'),
+    }).refine((body) => body.name !== undefined || body.description !== undefined || body.data !== undefined, {
+      // An update of nothing would still make a new version, and break every other writer's expected_version.
+      message: 'is required: give name, description or data to change (an update with none changes nothing)',
+      path: ['data'],
     }),
     get: z.strictObject({ id: idSchema }),
     delete: z.strictObject({ id: idSchema }),

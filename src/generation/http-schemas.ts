@@ -47,7 +47,11 @@ export const generateBodySchema = z
   })
   .superRefine((body, context) => {
     if ((body.instructions?.length ?? 0) === 0 && body.modality === undefined && body.modalities === undefined) {
-      context.addIssue({ code: 'custom', path: ['instructions'], message: 'Give instructions or a modality' });
+      context.addIssue({ code: 'custom', path: ['instructions'], message: 'is required unless a modality is given' });
+    }
+    const asSet = (value: Modality | Modality[] | undefined) => [...new Set(Array.isArray(value) ? value : value === undefined ? [] : [value])].sort().join(',');
+    if (body.modality !== undefined && body.modalities !== undefined && asSet(body.modality) !== asSet(body.modalities)) {
+      context.addIssue({ code: 'custom', path: ['modalities'], message: 'differs from modality; give one of them (either takes one modality or a list)' });
     }
     if (body.group_id && body.config?.group_id && body.group_id !== body.config.group_id) {
       context.addIssue({ code: 'custom', path: ['group_id'], message: 'differs from config.group_id; give one group' });

@@ -174,6 +174,16 @@ describe('foundation', () => {
     assert.equal(badChoice.body.error.details.fields[0].message, 'must be one of "introductory", "intermediate", "advanced"');
     const blank = await orgA.admin.post('/persona/create', { name: '   ', data: personaData });
     assert.equal(blank.body.error.details.fields[0].message, 'must not be empty');
+    // An update of nothing is refused rather than making a new version that breaks others' expected_version.
+    const created = await orgA.admin.post('/persona/create', { name: 'Versioned', data: personaData });
+    const nothing = await orgA.admin.post('/persona/update', { id: created.body.id, expected_version: 1 });
+    assert.equal(nothing.status, 400, nothing.text);
+    assert.match(nothing.body.error.message, /give name, description or data to change/);
+    assert.equal((await orgA.admin.post('/persona/get', { id: created.body.id })).body.version, 1);
+    const twoModalities = await orgA.admin.post('/scenario/generate', { instructions: ['x'], modality: 'text', modalities: ['image'] });
+    assert.equal(twoModalities.status, 400);
+    assert.match(twoModalities.body.error.message, /modalities: differs from modality/);
+    assert.equal((await orgA.admin.post('/persona/generate', {})).body.error.details.fields[0].message, 'is required unless a modality is given');
     // A union names its forms; a pattern says what it takes, never the regular expression.
     const forms = await orgA.admin.post('/persona/generate', { modality: 'smell', audio: {} });
     assert.deepEqual(Object.fromEntries(forms.body.error.details.fields.map((field: { path: string; message: string }) => [field.path, field.message])), {
