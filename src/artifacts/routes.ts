@@ -2,14 +2,16 @@ import { defineOperation, type Operation } from '../http/operations.ts';
 import { FAMILIES } from './families/index.ts';
 import { crudSchemas } from './http-schemas.ts';
 import type { ArtifactService } from './service.ts';
-import type { ArtifactType, CrudArtifactType } from './types.ts';
+import type { CrudArtifactType } from './types.ts';
 import { withArticle } from '../http/wording.ts';
 
 export type CrudOperationName = 'create' | 'draft' | 'update' | 'get' | 'search' | 'delete';
 
 /**
  * The hand-written surface of every family but `system`. `replaced` names the operations a
- * family's own concern provides instead (identity creates profiles and mints tokens).
+ * family's own concern provides instead (identity creates profiles and mints tokens). A `system`
+ * record is only ever generated: admins read, find and delete them, so what a generation saved
+ * can be opened.
  */
 export function artifactOperations(
   service: ArtifactService,
@@ -17,11 +19,11 @@ export function artifactOperations(
 ): Operation[] {
   const operations: Operation[] = [];
   for (const family of Object.values(FAMILIES)) {
-    if (family.type === 'system') continue;
-    const type = family.type as Exclude<ArtifactType, 'system'>;
+    const type = family.type;
+    const generatedOnly = type === 'system';
     const schemas = crudSchemas(family);
-    const skip = new Set(replaced[type] ?? []);
-    const common = { method: 'POST' as const, tag: type, access: 'member' as const };
+    const skip = new Set<CrudOperationName>(generatedOnly ? ['create', 'draft', 'update'] : (replaced[type as CrudArtifactType] ?? []));
+    const common = { method: 'POST' as const, tag: type, access: generatedOnly ? ('admin' as const) : ('member' as const) };
     // A caller whose role cannot write the family is refused (403) before its body is read.
     const write = { ...common, access: family.writeRole === 'admin' ? ('admin' as const) : ('member' as const) };
     const candidates: Record<CrudOperationName, Operation> = {

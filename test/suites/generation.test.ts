@@ -273,6 +273,21 @@ describe('generation', () => {
     assert.equal(runs.length, 1);
   });
 
+  test('a generated system record is read, found and deleted by an admin (a system is only ever generated); a member is refused', async () => {
+    const handles = await generate(org.admin, 'system', { instructions: ['A note about nightly backups'] });
+    const frames = await watchToEnd(org.admin, 'system', handles.run_id);
+    const saved = frames.find((frame) => frame.data.type === 'GenerationSavedEvent')!.data.artifact_id as string;
+    const record = await org.admin.post('/system/get', { id: saved });
+    assert.equal(record.status, 200, record.text);
+    assert.equal(FAMILIES.system.data.safeParse(record.body.data).success, true);
+    assert.ok((await org.admin.post('/system/search', {})).body.items.some((item: { id: string }) => item.id === saved));
+    const { client: member } = await org.addProfile('member');
+    assert.equal((await member.post('/system/get', { id: saved })).status, 403);
+    assert.equal((await org.admin.post('/system/create', { name: 'x', data: {} })).status, 404, 'never written by hand');
+    assert.equal((await org.admin.post('/system/delete', { id: saved })).status, 200);
+    assert.equal((await org.admin.post('/system/get', { id: saved })).status, 404);
+  });
+
   test('ids in capitals are the same ids: a client_run_id watched and waited for as given, an idempotency key repeated in capitals', async () => {
     const runId = uuidv7().toUpperCase();
     const key = randomUUID().toUpperCase();

@@ -17,7 +17,7 @@ function describe(family: Family, frame: Frame, groupHref: string): HTMLElement 
       // A family without records of its own (system) has no page to link to: the group's detail shows what was made.
       return family.crud
         ? h('span', {}, 'Saved ', h('a', { href: `#/${family.type}/id/${data.artifact_id}` }, `${family.type} ${data.artifact_id}`))
-        : h('span', {}, `Saved ${family.type} ${data.artifact_id} (${family.plural} have no page of their own; it is in `, h('a', { href: groupHref }, 'the group\'s detail'), ')');
+        : h('span', {}, `Saved ${family.type} ${data.artifact_id} (${family.plural} have no page here; it is in `, h('a', { href: groupHref }, 'the group\'s detail'), ')');
     case 'GenerationMediaProgressEvent':
       return `${data.modality}: ${data.message}`;
     case 'GenerationMediaCompleteEvent':

@@ -9,7 +9,7 @@ const PAGE = 25;
 
 export async function renderRecordList({ api, me, main, params, navigate }: Context, family: Family): Promise<void> {
   if (!family.crud) {
-    replaceChildren(main, familyHeader(family, 'list', me), h('p', { class: 'muted' }, `${family.plural} have no records of their own: generate, or browse their generations.`));
+    replaceChildren(main, familyHeader(family, 'list', me), h('p', { class: 'muted' }, `${family.plural} are only generated: generate, or browse their generations (an admin also reads them with glow system get).`));
     return;
   }
   const search = params.get('search') ?? '';
