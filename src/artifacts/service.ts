@@ -242,8 +242,17 @@ export class ArtifactService {
         });
       }
       const schema = existing.status === 'draft' ? family.data.partial() : family.data;
-      const data = parseWith(schema, input.data ?? existing.data, ['data']) as Record<string, unknown>;
+      let data = parseWith(schema, input.data ?? existing.data, ['data']) as Record<string, unknown>;
       if (input.name === '' && existing.status === 'published') throw badRequest('name: A published record needs a name.');
+      let name = input.name ?? existing.name;
+      if (family.nameInData) {
+        // One name, written in either place: the other follows.
+        if (input.name !== undefined && input.data !== undefined && data.name !== undefined && data.name !== input.name) {
+          throw badRequest(`data.name: differs from name (${JSON.stringify(input.name)}); a ${type}'s name is one name, give it once or the same in both.`, { fields: [{ path: 'data.name', message: 'differs from name' }] });
+        }
+        if (input.name !== undefined) data = { ...data, name: input.name };
+        else if (input.data !== undefined && typeof data.name === 'string') name = data.name;
+      }
       for (const field of family.keptOnUpdate ?? []) {
         if (input.data !== undefined && JSON.stringify(data[field]) !== JSON.stringify(existing.data[field])) {
           throw badRequest(`data.${field}: is kept as it was when the ${type} was made; it cannot be changed.`, { fields: [{ path: `data.${field}`, message: 'cannot be changed' }] });
@@ -254,7 +263,7 @@ export class ArtifactService {
       if (input.data !== undefined) await this.checkReferences(executor, actor, family, data);
       for (const guard of this.writeGuards) await guard.beforeUpdate?.(executor, actor, existing, data);
       const row = await updateArtifactRow(executor, existing.id, {
-        name: input.name ?? existing.name,
+        name,
         description: input.description ?? existing.description,
         status: existing.status,
         data,

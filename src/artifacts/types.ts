@@ -45,6 +45,8 @@ export interface FamilyDefinition<Schema extends z.ZodObject = z.ZodObject> {
   artifactRefs?: Record<string, ArtifactType>;
   /** Top-level `data` fields an update may not change (a token acts for the profile it was minted for). */
   keptOnUpdate?: readonly string[];
+  /** `data.name` is the record's name again (a profile's, a token's label): an update keeps the two the same. */
+  nameInData?: boolean;
   /** Top-level `data` fields holding upload ids (string or string[]) that must exist and be visible to the writer. */
   uploadRefs?: Record<string, MediaKind>;
   /** A complete valid example of `data`: documentation, CLI help and tests. */

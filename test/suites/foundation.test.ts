@@ -391,7 +391,15 @@ describe('foundation', () => {
       const moved = await org.admin.post('/auth/update', { id: record.id, data: { ...record.data, profile_id: adminProfile.id } });
       assert.equal(moved.status, 400, moved.text);
       assert.match(moved.body.error.message, /data.profile_id: is kept as it was/);
-      assert.equal((await org.admin.post('/auth/update', { id: record.id, data: { ...record.data, name: 'old laptop' } })).status, 200);
+      const relabelled = await org.admin.post('/auth/update', { id: record.id, data: { ...record.data, name: 'old laptop' } });
+      assert.equal(relabelled.status, 200);
+      assert.equal(relabelled.body.name, 'old laptop', 'a token record has one name: data.name is it');
+      // A profile's name, too, written in either place.
+      const renamed = await org.admin.post('/profile/update', { id: memberId, name: 'Mia Renamed' });
+      assert.deepEqual([renamed.body.name, renamed.body.data.name], ['Mia Renamed', 'Mia Renamed']);
+      const viaData = await org.admin.post('/profile/update', { id: memberId, data: { ...renamed.body.data, name: 'Mia Again' } });
+      assert.deepEqual([viaData.body.name, viaData.body.data.name], ['Mia Again', 'Mia Again']);
+      assert.equal((await org.admin.post('/profile/update', { id: memberId, name: 'A', data: { ...viaData.body.data, name: 'B' } })).status, 400);
       assert.equal((await org.admin.post('/auth/update', { id: record.id, data: { ...record.data, revoked: true } })).status, 400);
 
       assert.equal((await org.admin.post('/profile/delete', { id: memberId })).status, 200);

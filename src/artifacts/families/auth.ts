@@ -19,6 +19,7 @@ export const authFamily = defineFamily({
   writeRole: 'admin',
   artifactRefs: { profile_id: 'profile' },
   keptOnUpdate: ['profile_id'],
+  nameInData: true,
   example: {
     profile_id: '0190b3a4-0000-7000-8000-000000000005',
     name: 'Laptop CLI',

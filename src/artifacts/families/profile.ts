@@ -17,6 +17,7 @@ export const profileFamily = defineFamily({
   summary: 'A person in the org (educator, learner or administrator) with their email and role.',
   data: profileData,
   writeRole: 'admin',
+  nameInData: true,
   example: { name: 'Amara Mensah', email: 'amara.mensah@example.edu', role: 'member' },
   offline: ({ instructions, index, random }) => {
     const text = instructionText({ instructions });
