@@ -52,6 +52,20 @@ describe('web console', () => {
     assert.deepEqual(catalog.body.families.find((family: { type: string }) => family.type === 'persona').example, FAMILIES.persona.example);
   });
 
+  /** A model on the fake provider answering each call after `delayMs` (a run still going while the page acts); closed after the test. */
+  const slowFakeModel = async (context: { after(hook: () => Promise<void>): void }, modelName: string, delayMs: number): Promise<string[]> => {
+    const fake = await startFakeProvider();
+    const apiKeyEnv = `GLOW_TEST_CONSOLE_${modelName.replace(/\W/g, '_').toUpperCase()}_KEY_${process.pid}`;
+    process.env[apiKeyEnv] = 'fake-key';
+    context.after(async () => {
+      await fake.close();
+      delete process.env[apiKeyEnv];
+    });
+    const { modelIds } = await configureFakeModels(org.admin, fake.url, apiKeyEnv, [{ purpose: 'text', modelName }]);
+    fake.setDefault({ delayMs, then: { artifact: 'example' } });
+    return modelIds;
+  };
+
   describe('in a browser', () => {
     /** A new page (or a skip without chromium); with `token`, signed in with it. */
     const open = async (context: { skip(message: string): void; after(hook: () => void): void }, token?: string): Promise<Page | undefined> => {
@@ -145,15 +159,7 @@ describe('web console', () => {
       const page = await open(context, org.admin.token!);
       if (!page) return;
       // A slow model (the fake provider, 700 ms per answer), so the run is still going when the page comes back.
-      const fake = await startFakeProvider();
-      const apiKeyEnv = `GLOW_TEST_CONSOLE_FAKE_KEY_${process.pid}`;
-      process.env[apiKeyEnv] = 'fake-key';
-      context.after(async () => {
-        await fake.close();
-        delete process.env[apiKeyEnv];
-      });
-      const { modelIds } = await configureFakeModels(org.admin, fake.url, apiKeyEnv, [{ purpose: 'text', modelName: 'slow-1' }]);
-      fake.setDefault({ delayMs: 700, then: { artifact: 'example' } });
+      const modelIds = await slowFakeModel(context, 'slow-1', 700);
       const reconnections: { lastEventId: string | undefined; runStatus: string }[] = [];
       let first = true;
       let cutFailed: unknown;
@@ -572,15 +578,7 @@ describe('web console', () => {
     test('cancelling a run is a plain notice naming what it had saved, not an error', async (context) => {
       const page = await open(context, org.admin.token!);
       if (!page) return;
-      const fake = await startFakeProvider();
-      const apiKeyEnv = `GLOW_TEST_CONSOLE_CANCEL_KEY_${process.pid}`;
-      process.env[apiKeyEnv] = 'fake-key';
-      context.after(async () => {
-        await fake.close();
-        delete process.env[apiKeyEnv];
-      });
-      const { modelIds } = await configureFakeModels(org.admin, fake.url, apiKeyEnv, [{ purpose: 'text', modelName: 'slow-cancel' }]);
-      fake.setDefault({ delayMs: 1500, then: { artifact: 'example' } });
+      const modelIds = await slowFakeModel(context, 'slow-cancel', 1500);
       await page.goto(`${harness.baseUrl}/console/#/rubric/generate`);
       await page.fill('textarea[name=instructions]', 'A rubric for asking open questions');
       await page.fill('input[name=count]', '4');
