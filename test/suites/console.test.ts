@@ -224,6 +224,21 @@ describe('web console', () => {
       assert.match(await page.textContent('h2') ?? '', /Practice with Maya/);
       const attemptId = new URL(page.url()).hash.split('/').pop()!;
 
+      // Before the first turn: the brief, from the scenario and simulation, and the persona's opening line as their first turn (not a stored message).
+      const scenarioExample = FAMILIES.scenario.example as Record<string, unknown>;
+      assert.equal(await page.textContent('.brief h3'), 'Your brief: Office hours');
+      assert.equal(await page.textContent('.brief [data-brief=context] p'), scenarioExample.context);
+      assert.equal(await page.textContent('.brief [data-brief=goal] dd'), scenarioExample.learner_goal);
+      assert.equal(await page.textContent('.brief [data-brief=role] dd'), scenarioExample.learner_role);
+      assert.match(await page.textContent('.brief [data-brief=limits] dd') ?? '', /up to 2 turns/i);
+      assert.equal(await page.locator('.brief [data-brief=instructions]').count(), 0, 'the simulation has no learner instructions: none shown');
+      assert.equal(await page.textContent('.conversation .message[data-role=opening] .text'), (FAMILIES.persona.example as Record<string, unknown>).opening_line);
+      assert.equal(await page.locator('.conversation .message.assistant').count(), 0);
+      // At 400 px the page does not overflow sideways.
+      await page.setViewportSize({ width: 400, height: 800 });
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth), 'no sideways scrolling at 400 px');
+      await page.setViewportSize({ width: 1280, height: 800 });
+
       for (const [turn, said] of ['Hi Maya, thanks for coming in.', 'What got in the way this term?'].entries()) {
         await page.fill('textarea[name=text]', said);
         await page.click('button[type=submit]');

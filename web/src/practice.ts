@@ -10,14 +10,65 @@ export async function startPractice(api: Api, simulationId: string, navigate: (h
   navigate(`#/attempt/practice/${attempt.id}`);
 }
 
-async function personaName(api: Api, personaId: unknown): Promise<string> {
-  if (typeof personaId !== 'string') return 'The persona';
+/** A record the attempt points at, or undefined when it is missing, gone or not the caller's to read. */
+async function recordOf(api: Api, type: 'persona' | 'scenario' | 'simulation', id: unknown): Promise<ArtifactRecord | undefined> {
+  if (typeof id !== 'string' || !id) return undefined;
   try {
-    return (await api.call<ArtifactRecord>('/persona/get', { id: personaId })).name;
+    return await api.call<ArtifactRecord>(`/${type}/get`, { id });
   } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return 'The persona';
+    if (error instanceof ApiError && (error.status === 404 || error.status === 403)) return undefined;
     throw error;
   }
+}
+
+/** A filled string field of a record's data, trimmed; undefined when absent or blank. */
+function textField(record: ArtifactRecord | undefined, key: string): string | undefined {
+  const value = record?.data[key];
+  return typeof value === 'string' && value.trim() ? value.trim() : undefined;
+}
+
+function numberField(record: ArtifactRecord | undefined, key: string): number | undefined {
+  const value = record?.data[key];
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/**
+ * What the learner reads before starting: the scenario's setting, their role and goal, its
+ * background, the simulation's instructions and limits. Only fields that are filled; all text nodes.
+ * Undefined when there is nothing to show.
+ */
+function briefCard(persona: string, personaRecord: ArtifactRecord | undefined, scenario: ArtifactRecord | undefined, simulation: ArtifactRecord | undefined): HTMLElement | undefined {
+  const personaRole = textField(personaRecord, 'role');
+  const maxTurns = numberField(simulation, 'max_turns');
+  const timeLimit = numberField(simulation, 'time_limit_minutes');
+  const suggested = numberField(scenario, 'duration_minutes');
+  const limits = [
+    maxTurns !== undefined ? `up to ${maxTurns} ${maxTurns === 1 ? 'turn' : 'turns'}` : undefined,
+    timeLimit !== undefined ? `${timeLimit} ${timeLimit === 1 ? 'minute' : 'minutes'} time limit` : undefined,
+    suggested !== undefined && timeLimit === undefined ? `about ${suggested} ${suggested === 1 ? 'minute' : 'minutes'}` : undefined,
+  ].filter((limit): limit is string => limit !== undefined);
+  const rows: [string, string, string | undefined][] = [
+    ['setting', 'Setting', textField(scenario, 'setting')],
+    ['role', 'Your role', textField(scenario, 'learner_role')],
+    ['persona', 'You are talking with', personaRole ? `${persona}, ${personaRole}` : undefined],
+    ['goal', 'Your goal', textField(scenario, 'learner_goal')],
+    ['difficulty', 'Difficulty', textField(scenario, 'difficulty')],
+    ['limits', 'Length', limits.length ? limits.join(' · ').replace(/^./, (first) => first.toUpperCase()) : undefined],
+  ];
+  const shown = rows.filter((row): row is [string, string, string] => row[2] !== undefined);
+  const context = textField(scenario, 'context');
+  const instructions = textField(simulation, 'learner_instructions');
+  if (!shown.length && !context && !instructions) return undefined;
+  const section = (key: string, title: string, text: string) =>
+    h('div', { class: 'brief-text', dataset: { brief: key } }, h('h4', {}, title), h('p', {}, text));
+  return h(
+    'section',
+    { class: 'card brief', attrs: { 'aria-labelledby': 'brief-title' } },
+    h('h3', { id: 'brief-title' }, scenario ? `Your brief: ${scenario.name}` : 'Your brief'),
+    shown.length ? h('dl', {}, shown.map(([key, label, text]) => h('div', { dataset: { brief: key } }, h('dt', {}, label), h('dd', {}, text)))) : null,
+    context ? section('context', 'Background', context) : null,
+    instructions ? section('instructions', 'Instructions', instructions) : null,
+  );
 }
 
 /** The attempt's turns so far, or undefined when the caller may not see them (another learner's attempt: 404). */
@@ -25,18 +76,6 @@ async function transcriptOf(api: Api, groupId: string): Promise<GroupResponse['r
   if (!groupId) return [];
   try {
     return (await api.call<GroupResponse>('/attempt/group', { group_id: groupId, include_detail: true, message_limit: 1000 })).runs;
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return undefined;
-    throw error;
-  }
-}
-
-/** The simulation's turn limit, if it has one and still exists. */
-async function maxTurnsOf(api: Api, simulationId: unknown): Promise<number | undefined> {
-  if (typeof simulationId !== 'string') return undefined;
-  try {
-    const simulation = await api.call<ArtifactRecord>('/simulation/get', { id: simulationId });
-    return typeof simulation.data.max_turns === 'number' ? simulation.data.max_turns : undefined;
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) return undefined;
     throw error;
@@ -51,11 +90,12 @@ async function maxTurnsOf(api: Api, simulationId: unknown): Promise<number | und
 export async function renderPractice({ api, me, main, signal }: Context, family: Family, attemptId: string): Promise<void> {
   const attempt = await api.call<ArtifactRecord>('/attempt/get', { id: attemptId });
   const groupId = String(attempt.data.group_id ?? '');
-  const [persona, transcript, maxTurns] = await Promise.all([
-    personaName(api, attempt.data.persona_id),
+  const [personaRecord, transcript, simulation] = await Promise.all([
+    recordOf(api, 'persona', attempt.data.persona_id),
     transcriptOf(api, groupId),
-    maxTurnsOf(api, attempt.data.simulation_id),
+    recordOf(api, 'simulation', attempt.data.simulation_id),
   ]);
+  const persona = personaRecord?.name ?? 'The persona';
   if (!transcript) {
     replaceChildren(
       main,
@@ -65,6 +105,9 @@ export async function renderPractice({ api, me, main, signal }: Context, family:
     );
     return;
   }
+  // Attempts started before scenario ids were copied onto them still name the simulation's.
+  const scenario = await recordOf(api, 'scenario', attempt.data.scenario_id ?? simulation?.data.scenario_id);
+  const maxTurns = numberField(simulation, 'max_turns');
   const speaker = (role: string) => (role === 'user' ? 'You' : persona);
   const bubble = (role: string, text: string) => h('div', { class: `message ${role}`, dataset: { role } }, h('strong', {}, speaker(role)), '\n', h('span', { class: 'text' }, text));
   const play = (into: HTMLElement, uploadId: string) =>
@@ -78,9 +121,15 @@ export async function renderPractice({ api, me, main, signal }: Context, family:
       const button: HTMLButtonElement = h('button', { type: 'button', on: { click: () => { button.remove(); void play(into, uploadId); } } }, 'Listen');
       return button;
     });
+  // The persona's opening line starts an empty conversation: shown as theirs, never sent to the server.
+  const openingLine = textField(personaRecord, 'opening_line');
+  const opening = openingLine && !transcript.some((run) => run.messages.some((message) => message.role !== 'system'))
+    ? h('div', { class: 'message assistant-opening', dataset: { role: 'opening' } }, h('strong', {}, persona), h('span', { class: 'muted' }, ' (opening line)'), '\n', h('span', { class: 'text' }, openingLine))
+    : null;
   const conversation = h(
     'div',
-    { class: 'conversation', attrs: { 'aria-live': 'polite', 'aria-busy': 'false' } },
+    { class: 'conversation', attrs: { 'aria-live': 'polite', 'aria-busy': 'false', 'aria-label': `Conversation with ${persona}` } },
+    opening,
     transcript.flatMap((run) =>
       run.messages
         .filter((message) => message.role !== 'system')
@@ -161,6 +210,8 @@ export async function renderPractice({ api, me, main, signal }: Context, family:
     familyHeader(family, 'record', me),
     h('h2', {}, `Practice with ${persona} `, state),
     h('p', { class: 'muted' }, 'Attempt ', h('a', { href: `#/attempt/id/${attemptId}` }, attemptId), groupId ? [' · ', h('a', { href: `#/attempt/group/${groupId}` }, 'transcript detail')] : null, turns),
+    briefCard(persona, personaRecord, scenario, simulation),
+    h('h3', {}, 'Conversation'),
     conversation,
     problem,
     h('form', { on: { submit: (event) => { event.preventDefault(); void turn(); } } }, text, h('div', { class: 'row' }, send)),
