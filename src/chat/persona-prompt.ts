@@ -32,6 +32,8 @@ export function buildPersonaSystemPrompt(persona: { name: string; data: PersonaD
     `How you speak: ${data.speaking_style}`,
   ];
   if (data.background) lines.push(`Your background: ${data.background}`);
+  // The learner's page shows this line as the persona's first turn: the model must know it said it.
+  if (data.opening_line) lines.push(`You opened the conversation by saying: "${data.opening_line}"`);
   if (data.goals?.length) lines.push(`What you want from this conversation: ${data.goals.join('; ')}.`);
   if (data.hidden_information?.length) {
     lines.push(`Things you know but only reveal if the learner asks well or earns your trust: ${data.hidden_information.join('; ')}.`);

@@ -15,6 +15,10 @@ test('the persona system prompt carries traits, speaking style, intensity and th
   assert.match(prompt, /Starts every reply with "Uh\.\.\."/);
   assert.ok(prompt.includes(scenarioFamily.example.learner_goal));
   assert.ok(prompt.includes(scenarioFamily.example.setting));
+  // The console shows the opening line as the persona's first turn: the model is told it said it.
+  assert.ok(prompt.includes(`You opened the conversation by saying: "${personaFamily.example.opening_line}"`));
+  const { opening_line: _none, ...silent } = persona.data;
+  assert.ok(!buildPersonaSystemPrompt({ name: 'Sam', data: silent }).includes('You opened the conversation'));
 
   const mild = buildPersonaSystemPrompt({ name: 'Sam', data: { ...persona.data, intensity: 2 } });
   assert.match(mild, /subtly/);
