@@ -521,6 +521,11 @@ describe('cli', () => {
       const kinds = frames.map((frame) => frame.event_type);
       assert.ok(kinds.includes('persona.generation.saved'), kinds.join());
       assert.equal(kinds.at(-1), 'persona.generation.complete');
+      // The same id in capitals is the same run: its complete frame ends the watch, with no "closed early" note.
+      const shouted = await glow(['personas', 'watch', runId.toUpperCase(), '--json'], env);
+      assert.equal(shouted.code, 0, shouted.stderr);
+      assert.equal(shouted.stdout, result.stdout);
+      assert.doesNotMatch(shouted.stderr, /closed the stream before/);
     });
 
     test('watch <run_id> --last-event-id <its last frame> says the run had already ended and exits 0', async (t) => {

@@ -120,7 +120,8 @@ export async function watchCommand(context: CommandContext): Promise<number> {
   const group = stringFlag(context.args, 'group') ?? stringFlag(context.args, 'group-id');
   const resumeAfter = stringFlag(context.args, 'last-event-id');
   const [positionalRunId, extra] = context.args.positionals;
-  const runId = positionalRunId ?? stringFlag(context.args, 'run-id');
+  // Ids are case-insensitive and the server answers them in lower case: frames are matched against that.
+  const runId = (positionalRunId ?? stringFlag(context.args, 'run-id'))?.toLowerCase();
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}".`);
   if (runId === undefined && group === undefined) throw new UsageError(`usage: glow ${context.noun} watch <run_id> | watch --group <group_id>`);
   if (runId !== undefined && group === undefined) return watchRun(context, runId, resumeAfter, { noteSilence: true });
