@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { AppError, assertStorableText, type ErrorBody } from './errors.ts';
+import { settleUnreadBody } from './unread-body.ts';
 
 /** A JSON escape of a NUL character or of a surrogate. */
 const MAY_HOLD_UNSTORABLE_TEXT = /\\u(0000|d[89a-f])/i;
@@ -120,10 +121,11 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
     else response.writeContinue();
     app.server.emit('request', request, response);
   });
-  // Answered without its body (refused, or no such route): the client will not send it, so the
-  // connection cannot carry another request.
-  const closeIfBodyUnsent = (request: FastifyRequest, reply: FastifyReply) => {
+  // Answered without its body (refused, or no such route). Not asked for yet: the client will not
+  // send it, so the connection cannot carry another request. Sent but unread: settleUnreadBody.
+  const closeIfBodyUnread = async (request: FastifyRequest, reply: FastifyReply) => {
     if (awaitingContinue.delete(request.raw)) reply.header('connection', 'close');
+    else await settleUnreadBody(request.raw, reply);
   };
 
   // An empty body is an empty object, and a JSON body sent without a JSON content type
@@ -137,8 +139,8 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
     }
   });
 
-  app.setErrorHandler((error: any, request, reply) => {
-    closeIfBodyUnsent(request, reply);
+  app.setErrorHandler(async (error: any, request, reply) => {
+    await closeIfBodyUnread(request, reply);
     if (error instanceof AppError) {
       if (error.headers) reply.headers(error.headers);
       return reply.status(error.status).send(errorBody(error.code, error.message, error.details));
@@ -156,17 +158,16 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
     return reply.status(500).send(errorBody('internal_error', 'The server failed to handle this request; it has been logged.'));
   });
 
-  app.setNotFoundHandler((request, reply) => {
-    closeIfBodyUnsent(request, reply);
+  app.setNotFoundHandler(async (request, reply) => {
+    await closeIfBodyUnread(request, reply);
     const path = request.url.split('?')[0]!;
     // A known path asked with another method (GET of a POST operation) is 405, naming the methods it
     // takes. hasRoute compares route patterns: right while every route is a fixed path, as all are.
     const allowed = ['GET', 'HEAD', 'POST'].filter((method) => method !== request.method && app.hasRoute({ method: method as 'GET' | 'HEAD' | 'POST', url: path }));
     if (allowed.length > 0) {
-      reply.status(405).header('allow', allowed.join(', ')).send(errorBody('method_not_allowed', `${path} takes ${allowed.filter((method) => method !== 'HEAD').join(' or ')}, not ${request.method}.`));
-      return;
+      return reply.status(405).header('allow', allowed.join(', ')).send(errorBody('method_not_allowed', `${path} takes ${allowed.filter((method) => method !== 'HEAD').join(' or ')}, not ${request.method}.`));
     }
-    reply.status(404).send(errorBody('not_found', `No route ${request.method} ${path}.`));
+    return reply.status(404).send(errorBody('not_found', `No route ${request.method} ${path}.`));
   });
 
   return app;

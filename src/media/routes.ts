@@ -1,5 +1,4 @@
 import { hash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Multipart } from '@fastify/multipart';
@@ -7,6 +6,7 @@ import { z } from 'zod';
 import { ARTIFACT_TYPES, type ArtifactType, type MediaKind } from '../artifacts/types.ts';
 import { AppError, assertStorableText, badRequest, parseWith } from '../http/errors.ts';
 import { defineOperation, type Operation } from '../http/operations.ts';
+import { drainBody } from '../http/unread-body.ts';
 import type { Actor } from '../identity/actor.ts';
 import { allowlistDescription, hostedMedia } from './kinds.ts';
 import { watchCloseDelimiter } from './multipart.ts';
@@ -132,46 +132,13 @@ function asUploadError(error: unknown, request: FastifyRequest): unknown {
   return error;
 }
 
-/** How much of a refused upload's remaining body is read and dropped before the answer, at most. */
-const DRAIN_MAX_BYTES = 8 * 1024 * 1024;
-const DRAIN_MAX_MS = 3_000;
-
-/**
- * Reads and drops what is left of a request body, until it ends or `DRAIN_MAX_BYTES` or
- * `DRAIN_MAX_MS` is reached, whichever comes first. Resolves true when the body was read to its end.
- */
-function drainBody(raw: IncomingMessage): Promise<boolean> {
-  if (raw.complete || raw.readableEnded) return Promise.resolve(true);
-  if (raw.destroyed) return Promise.resolve(false);
-  // The multipart parser stops being fed: what is left is dropped here, not parsed.
-  raw.unpipe();
-  return new Promise((resolve) => {
-    let read = 0;
-    const finish = (ended: boolean) => {
-      clearTimeout(timer);
-      raw.off('data', onData).off('end', onEnd).off('close', onClose).off('error', onClose);
-      if (!ended) raw.pause();
-      resolve(ended);
-    };
-    const onData = (chunk: Buffer) => {
-      read += chunk.length;
-      if (read > DRAIN_MAX_BYTES) finish(false);
-    };
-    const onEnd = () => finish(true);
-    const onClose = () => finish(raw.complete);
-    const timer = setTimeout(() => finish(false), DRAIN_MAX_MS);
-    raw.on('data', onData).once('end', onEnd).once('close', onClose).once('error', onClose);
-    raw.resume();
-  });
-}
-
 /**
  * An upload rejected part-way (415 from the part's headers, 400 for a part it does not take, 404
  * for a slot it cannot fill) leaves the rest of its body unread. Answering and closing at once
  * while the client still sends makes the client's system reset the connection, and the client may
  * lose the answer (curl's "send failure", exit 55): so the rest of the body is read and dropped
- * first, up to DRAIN_MAX_BYTES or DRAIN_MAX_MS. The connection is then closed after the answer, so
- * a client still sending a body larger than that stops.
+ * first, within drainBody's bounds. The connection is then closed after the answer, so a client
+ * still sending a body larger than that stops.
  */
 async function closeAfterRejection(request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<never> {
   const ended = await drainBody(request.raw);

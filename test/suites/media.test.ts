@@ -526,6 +526,46 @@ describe('media', () => {
     }
   });
 
+  test('an upload refused before its body is read (bad token, wrong query, no such route) does not read on: the answer comes and the connection closes', async () => {
+    const url = new URL(harness.baseUrl);
+    const boundary = `----glow${randomUUID()}`;
+    const declared = 512 * 1024 * 1024;
+    /** Declares a large form, sends its first 9 MiB and then nothing: a server reading on would wait for the rest. */
+    const refusedThenClosed = (path: string, token: string) =>
+      new Promise<{ answer: string; closedByServer: boolean }>((resolve, reject) => {
+        const socket = net.connect(Number(url.port), url.hostname);
+        let received = '';
+        const timer = setTimeout(() => {
+          socket.destroy();
+          resolve({ answer: received, closedByServer: false });
+        }, 15_000);
+        socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+        // The server ends the connection while this client still has more to send: a reset is the server closing too.
+        socket.on('error', () => undefined);
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve({ answer: received, closedByServer: true });
+        });
+        socket.write(
+          `POST ${path} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${token}\r\n` +
+            `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${declared}\r\n\r\n` +
+            `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\nContent-Type: text/plain\r\n\r\n`,
+        );
+        socket.write(Buffer.alloc(9 * 1024 * 1024, 97), (error) => (error ? reject(error) : undefined));
+      });
+
+    for (const [path, token, status] of [
+      ['/document/file_upload', 'not-a-token', 401],
+      ['/document/file_upload?upload_id=x', orgA.admin.token!, 400],
+      ['/document/no_such_upload', orgA.admin.token!, 404],
+    ] as const) {
+      const { answer, closedByServer } = await refusedThenClosed(path, token);
+      assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} `), `${path}: ${answer.slice(0, 200)}`);
+      assert.match(answer, /\r\nconnection: close\r\n/i, path);
+      assert.ok(closedByServer, `${path}: the server kept reading a body it had refused`);
+    }
+  });
+
   test('a client that disconnects halfway through an upload leaves no row and no file', async () => {
     const boundary = `----glow${randomUUID()}`;
     const content = Buffer.alloc(4 * 1024 * 1024, 5);
