@@ -11,12 +11,17 @@ export interface Output {
   err(text: string): void;
 }
 
-/** C0 and C1 control characters, DEL included, but not newline and tab, which layouts use. */
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+/**
+ * C0 and C1 control characters, DEL included, but not newline and tab, which layouts use; and the
+ * bidirectional embeddings, overrides and isolates, which reorder what follows them on the line.
+ */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * Text from the server made safe for a terminal: control characters (an ESC that would start a
- * colour or title sequence, a BEL, a CR that would overwrite the line) shown as `\u001b` escapes.
+ * colour or title sequence, a BEL, a CR that would overwrite the line) and bidirectional
+ * overrides (a name that shows its characters in another order than they are) shown as `\u001b`
+ * escapes. Right-to-left text itself needs none of them and is shown as is.
  */
 export function escapeControls(text: string): string {
   return text.replace(CONTROL, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -92,6 +92,13 @@ describe('cli terminal safety', () => {
     // formatResult itself stays exact: the Output escapes (terminalOutput), --json does not.
     assert.match(formatResult({ name: evil }), /\u001b\[31m/);
   });
+
+  test('bidirectional overrides and isolates are shown as escapes; right-to-left text is not touched', () => {
+    // "Trojan Source": the override shows "txt.exe" reversed as "exe.txt".
+    assert.equal(escapeControls('report\u202Etxt.exe'), 'report\\u202etxt.exe');
+    assert.equal(escapeControls('\u2066a\u2069 \u202Ab\u202C'), '\\u2066a\\u2069 \\u202ab\\u202c');
+    assert.equal(escapeControls('שלום مرحبا'), 'שלום مرحبا');
+  });
 });
 
 describe('cli answers that are not JSON', () => {
