@@ -306,6 +306,7 @@ describe('cli', () => {
     });
     assert.equal(result.code, 0, result.stderr);
     assert.match(JSON.parse(result.stdout).token, /\S/);
+    assert.match(result.stderr, /the token above is shown only this once/, 'the first admin\'s token is in this answer only');
   });
 
   test('flags become the body: kebab to snake, coerced values, dots nest, repeats are arrays, --body underneath', () => {

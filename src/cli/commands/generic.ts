@@ -84,7 +84,8 @@ export async function genericCommand(context: CommandContext): Promise<number> {
   }
   const result = await callOperation(context, body);
   printResult(context.output, result);
-  if (context.type === 'auth' && context.action === 'create' && typeof (result as { token?: unknown } | undefined)?.token === 'string') {
+  // A new token (auths create, system org-create's first admin) is in this answer and nowhere else.
+  if (typeof (result as { token?: unknown } | undefined)?.token === 'string') {
     context.output.err('note: the token above is shown only this once; the server keeps only its hash. Copy it now (for example into GLOW_TOKEN).');
   }
   return 0;
