@@ -2,6 +2,7 @@ import type { Database, Executor } from '../db/database.ts';
 import { auditRow, recordAudit } from '../audit/audit-log.ts';
 import { AppError, badRequest, conflict, forbidden, notFound, parseWith } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
+import { completeData } from './families/define.ts';
 import { familyOf } from './families/index.ts';
 import { deleteArtifactRow, findArtifact, findArtifactsByIds, insertArtifact, listArtifacts, updateArtifactRow, type ArtifactRow } from './store.ts';
 import type { ArtifactType, FamilyDefinition } from './types.ts';
@@ -162,7 +163,7 @@ export class ArtifactService {
     if (input.draft_id) return this.publishDraft(actor, family, input, options);
     if (!input.name) throw badRequest('name: is required when creating a record (or pass draft_id to publish a draft).', { fields: [{ path: 'name', message: 'is required' }] });
     if (input.data === undefined) throw badRequest('data: is required when creating a record (or pass draft_id to publish a draft).', { fields: [{ path: 'data', message: 'is required' }] });
-    const data = parseWith(family.data, input.data, ['data']) as Record<string, unknown>;
+    const data = parseWith(completeData(family), input.data, ['data']) as Record<string, unknown>;
     return this.inTransaction(options.executor, async (executor) => {
       await this.checkReferences(executor, actor, family, data);
       // The audit row goes in with the record: one statement.
@@ -183,7 +184,7 @@ export class ArtifactService {
       this.assertCanWrite(actor, family, draft);
       const name = input.name ?? draft.name;
       if (!name) throw badRequest('name: A draft needs a name before it can be published.', { fields: [{ path: 'name', message: 'is required' }] });
-      const data = parseWith(family.data, input.data ?? draft.data, ['data']) as Record<string, unknown>;
+      const data = parseWith(completeData(family), input.data ?? draft.data, ['data']) as Record<string, unknown>;
       await this.checkReferences(executor, actor, family, data);
       const row = await updateArtifactRow(executor, draft.id, { name, description: input.description ?? draft.description, status: 'published', data });
       await this.linkUploads(executor, family, row);
@@ -241,7 +242,8 @@ export class ArtifactService {
           current_version: existing.version,
         });
       }
-      const schema = existing.status === 'draft' ? family.data.partial() : family.data;
+      // Rules that came after a record was stored do not stop a rename: they hold for data sent.
+      const schema = existing.status === 'draft' ? family.data.partial() : input.data === undefined ? family.data : completeData(family);
       let data = parseWith(schema, input.data ?? existing.data, ['data']) as Record<string, unknown>;
       if (input.name === '' && existing.status === 'published') throw badRequest('name: A published record needs a name.');
       let name = input.name ?? existing.name;

@@ -31,6 +31,12 @@ export interface OfflineArtifact<Data> {
   data: Data;
 }
 
+/** A broken rule: where in `data`, and what the field must be, worded like a schema's own message. */
+export interface DataRuleBreach {
+  path: (string | number)[];
+  message: string;
+}
+
 export interface FamilyDefinition<Schema extends z.ZodObject = z.ZodObject> {
   type: ArtifactType;
   /** CLI noun: `glow personas ...`. */
@@ -49,6 +55,13 @@ export interface FamilyDefinition<Schema extends z.ZodObject = z.ZodObject> {
   nameInData?: boolean;
   /** Top-level `data` fields holding upload ids (string or string[]) that must exist and be visible to the writer. */
   uploadRefs?: Record<string, MediaKind>;
+  /**
+   * Checks across fields that no one field's schema states (a setting's value read as its
+   * value_type). They hold wherever data must be complete: create, publish, an update of a
+   * published record, a model's output (a breach is re-asked like any other); a draft may break
+   * them. `completeData` joins them to `data`.
+   */
+  rules?: (data: z.infer<Schema>) => DataRuleBreach[];
   /** A complete valid example of `data`: documentation, CLI help and tests. */
   example: z.infer<Schema>;
   /** Builds a schema-valid artifact from the instructions, deterministically, with no model. */

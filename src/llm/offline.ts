@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ArtifactGenerationRequest, ChatMessage, ChatReply, ChatReplyRequest, GeneratedArtifact } from './types.ts';
 import { ModelOutputError } from './types.ts';
+import { completeData } from '../artifacts/families/define.ts';
 
 /** mulberry32: tiny, fast, and good enough to vary offline artifacts; seeded so the same input always yields the same output. */
 export function seededRandom(seedText: string): () => number {
@@ -37,7 +38,7 @@ export function generateOffline(request: ArtifactGenerationRequest): GeneratedAr
     { role: 'system', text: offlineSystemPrompt(request) },
     { role: 'user', text: instructionsPrompt(request) },
   ];
-  const parsed = family.data.safeParse(built.data);
+  const parsed = completeData(family).safeParse(built.data);
   const assistantText = JSON.stringify({ name: built.name, description: built.description, data: built.data });
   messages.push({ role: 'assistant', text: assistantText });
   if (!parsed.success) {

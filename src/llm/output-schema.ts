@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { descriptionSchema, nameSchema } from '../artifacts/http-schemas.ts';
+import { completeData } from '../artifacts/families/define.ts';
 import type { FamilyDefinition } from '../artifacts/types.ts';
 
 type JsonSchema = Record<string, any>;
@@ -9,7 +10,7 @@ export function artifactOutputSchema(family: FamilyDefinition) {
   return z.strictObject({
     name: nameSchema.describe(`Display name of the ${family.type}.`),
     description: descriptionSchema.describe(`One or two sentences describing the ${family.type} for an educator browsing a list.`),
-    data: family.data,
+    data: completeData(family),
   });
 }
 

@@ -122,6 +122,32 @@ describe('artifact families', () => {
     assert.equal(redraft.status, 409);
   });
 
+  test('rules across fields: refused on create, publish and data updates (400 naming the field); a draft and a rename may break them', async () => {
+    const example = FAMILIES.parameter.example;
+    const broken = { ...example, default_value: 'a lot' };
+    const created = await org.admin.post('/parameter/create', { name: 'Reply length', data: broken });
+    assert.equal(created.status, 400, created.text);
+    assert.equal(created.body.error.code, 'invalid_request');
+    assert.match(created.body.error.message, /data\.default_value: must read as integer, as type says: a whole number such as '90', not "a lot"/);
+    assert.equal((await org.admin.post('/parameter/search', { search: 'Reply length' })).body.total_count, 0, 'nothing stored');
+
+    const draft = await org.admin.post('/parameter/draft', { name: 'Reply length', data: broken });
+    assert.equal(draft.status, 200, 'a draft may be inconsistent while it is written');
+    const publish = await org.admin.post('/parameter/create', { draft_id: draft.body.id });
+    assert.equal(publish.status, 400, publish.text);
+    assert.match(publish.body.error.message, /data\.default_value: must read as integer/);
+    assert.equal((await org.admin.post('/parameter/get', { id: draft.body.id })).body.status, 'draft');
+
+    const record = await org.admin.post('/parameter/create', { name: 'Reply length', data: example });
+    assert.equal(record.status, 200, record.text);
+    const narrowed = await org.admin.post('/parameter/update', { id: record.body.id, data: { ...example, min: 200 } });
+    assert.equal(narrowed.status, 400, narrowed.text);
+    assert.match(narrowed.body.error.message, /data\.default_value: must be at least min \(200\)/);
+    const renamed = await org.admin.post('/parameter/update', { id: record.body.id, name: 'Longest reply' });
+    assert.equal(renamed.status, 200, renamed.text);
+    assert.equal(renamed.body.version, 2, 'the refused update made no version');
+  });
+
   test('search pages newest first with the exact total_count', async () => {
     const paging = await harness.newOrg('paging');
     const ids: string[] = [];

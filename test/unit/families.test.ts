@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
+import { completeData } from '../../src/artifacts/families/define.ts';
 import { FAMILIES, familyByPlural, familyOf } from '../../src/artifacts/families/index.ts';
 import { ARTIFACT_TYPES, type ArtifactType, type FamilyDefinition, type OfflineInput } from '../../src/artifacts/types.ts';
 
@@ -66,7 +67,7 @@ function assertDescribedAndClosed(node: JsonSchemaNode, path: string): void {
 }
 
 function issuePaths(family: FamilyDefinition, data: unknown): PropertyKey[][] {
-  const result = family.data.safeParse(data);
+  const result = completeData(family).safeParse(data);
   assert.equal(result.success, false, 'expected the data to be rejected');
   return result.error!.issues.map((issue) => issue.path);
 }
@@ -124,7 +125,7 @@ for (const type of ARTIFACT_TYPES) {
   describe(`${type} family`, () => {
     it('has a summary and a valid example', () => {
       assert.ok(family.summary.length > 20);
-      const parsed = family.data.safeParse(family.example);
+      const parsed = completeData(family).safeParse(family.example);
       assert.ok(parsed.success, JSON.stringify(parsed.error?.issues));
     });
 
@@ -159,7 +160,7 @@ for (const type of ARTIFACT_TYPES) {
       for (const { instructions, title } of INSTRUCTION_SETS) {
         const outputs = [0, 1, 2].map((index) => family.offline(offlineInput(instructions, index, title)));
         for (const [index, output] of outputs.entries()) {
-          const parsed = family.data.safeParse(output.data);
+          const parsed = completeData(family).safeParse(output.data);
           assert.ok(parsed.success, `${type} #${index} for ${JSON.stringify(instructions).slice(0, 80)}: ${JSON.stringify(parsed.error?.issues)}`);
           assert.ok(output.name.trim().length > 0 && output.name.length <= 200, `${type} name: ${output.name.slice(0, 120)}`);
           assert.ok(output.description.trim().length > 0 && output.description.length <= 500);
@@ -220,6 +221,37 @@ describe('targeted validation errors name the bad field', () => {
     { type: 'document', label: 'file upload id not a uuid', change: (data) => { data.file_upload_id = 'paper.pdf'; }, path: ['file_upload_id'] },
     { type: 'system', label: 'bad locale', change: (data) => { data.default_locale = 'english please'; }, path: ['default_locale'] },
     { type: 'test', label: 'no inputs', change: (data) => { data.inputs = []; }, path: ['inputs'] },
+    // Rules across fields (FamilyDefinition.rules): complete data only.
+    { type: 'setting', label: 'value not an integer', change: (data) => { data.value = '180 days'; }, path: ['value'] },
+    { type: 'setting', label: 'boolean spelled yes', change: (data) => { data.value_type = 'boolean'; data.value = 'yes'; }, path: ['value'] },
+    { type: 'setting', label: 'department scope without its id', change: (data) => { data.scope = 'department'; }, path: ['department_id'] },
+    { type: 'setting', label: 'cohort id on an org setting', change: (data) => { data.cohort_id = '0b9f6c52-6c1e-4c55-9a4e-2f4d2f0d8a11'; }, path: ['cohort_id'] },
+    { type: 'parameter', label: 'default not an integer', change: (data) => { data.default_value = 'many'; }, path: ['default_value'] },
+    { type: 'parameter', label: 'default below min', change: (data) => { data.default_value = '5'; }, path: ['default_value'] },
+    { type: 'parameter', label: 'min above max', change: (data) => { data.min = 600; data.default_value = '700'; data.max = 500; }, path: ['max'] },
+    { type: 'parameter', label: 'enum without choices', change: (data) => { data.type = 'enum'; }, path: ['allowed_values'] },
+    { type: 'parameter', label: 'enum default not a choice', change: (data) => { data.type = 'enum'; data.allowed_values = ['short', 'long']; }, path: ['default_value'] },
+    { type: 'parameter', label: 'choices on an integer', change: (data) => { data.allowed_values = ['120']; }, path: ['allowed_values'] },
+    { type: 'tool', label: 'two arguments with one name', change: (data) => { (data.parameters as { name: string }[])[2]!.name = 'course_code'; }, path: ['parameters', 2, 'name'] },
+    { type: 'tool', label: 'choices on a boolean argument', change: (data) => { (data.parameters as { allowed_values?: string[] }[])[2]!.allowed_values = ['true']; }, path: ['parameters', 2, 'allowed_values'] },
+    { type: 'tool', label: 'webhook without its url', change: (data) => { delete data.webhook_url; }, path: ['webhook_url'] },
+    { type: 'tool', label: 'url on a builtin tool', change: (data) => { data.implementation = 'builtin'; }, path: ['webhook_url'] },
+    {
+      type: 'rubric', label: 'every weight 0',
+      change: (data) => { for (const criterion of data.criteria as { weight: number }[]) criterion.weight = 0; }, path: ['criteria'],
+    },
+    {
+      type: 'rubric', label: 'two criteria with one name',
+      change: (data) => { (data.criteria as { name: string }[])[1]!.name = ` ${(data.criteria as { name: string }[])[0]!.name.toUpperCase()}`; }, path: ['criteria', 1, 'name'],
+    },
+    {
+      type: 'rubric', label: 'a level label twice',
+      change: (data) => { const levels = (data.criteria as { levels: { label: string }[] }[])[0]!.levels; levels[1]!.label = levels[0]!.label; }, path: ['criteria', 0, 'levels', 1, 'label'],
+    },
+    {
+      type: 'rubric', label: 'a criterion that gives no points',
+      change: (data) => { for (const level of (data.criteria as { levels: { points: number }[] }[])[0]!.levels) level.points = 0; }, path: ['criteria', 0, 'levels'],
+    },
   ];
 
   for (const { type, label, change, path } of cases) {
@@ -227,6 +259,10 @@ describe('targeted validation errors name the bad field', () => {
       assert.deepEqual(issuePaths(FAMILIES[type], withChange(type, change)), [path]);
     });
   }
+
+  it('a draft may break the rules across fields; its partial data is not held to them', () => {
+    assert.ok(FAMILIES.setting.data.partial().safeParse({ value: 'ninety', value_type: 'integer', scope: 'cohort' }).success);
+  });
 
   it('auth data never carries a token', () => {
     const paths = issuePaths(FAMILIES.auth, { ...FAMILIES.auth.example, token: 'glow_secret' });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { completeData } from '../../src/artifacts/families/define.ts';
 import { FAMILIES } from '../../src/artifacts/families/index.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Database } from '../../src/db/database.ts';
@@ -54,7 +55,7 @@ describe('offline model', () => {
         const request = { family, instructions: ['A demanding parent asking about grades', 'for a Year 9 class'], title: 'Parents evening', index, model };
         const first = await gateway.generateArtifact(request);
         const second = await gateway.generateArtifact(request);
-        assert.ok(family.data.safeParse(first.data).success, `${family.type} offline data passes its schema`);
+        assert.ok(completeData(family).safeParse(first.data).success, `${family.type} offline data passes its schema and rules`);
         assert.deepEqual(first, second, `${family.type} offline output is deterministic`);
         assert.deepEqual(first.messages.map((message) => message.role), ['system', 'user', 'assistant']);
         assert.deepEqual(JSON.parse(first.messages[2]!.text).data, first.data);
@@ -216,6 +217,16 @@ describe('re-asks', () => {
     assert.equal(second.at(-1).role, 'user');
     assert.match(second.at(-1).content, /data\.intensity/);
     assert.match(second.at(-1).content, /data\.speaking_style/);
+  });
+
+  it('quotes a broken cross-field rule back to the model too (a setting whose value is not its value_type)', async () => {
+    const setting = FAMILIES.setting;
+    fake.enqueue({ reply: { name: 'Retention', description: 'How long transcripts are kept', data: { ...setting.example, value: 'ninety', value_type: 'integer' } } });
+    fake.enqueue({ artifact: 'example' });
+    const artifact = await gateway.generateArtifact({ family: setting, instructions: ['Keep transcripts for ninety days'], index: 0, model: modelOn('openai') });
+    assert.deepEqual(artifact.data, setting.example);
+    assert.equal(fake.requests.length, 2);
+    assert.match(fake.requests[1]!.body.messages.at(-1).content, /data\.value: must read as integer, as value_type says/);
   });
 
   it('ends with ModelOutputError after three answers of garbage, keeping the raw text', async () => {

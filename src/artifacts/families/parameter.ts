@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ARTIFACT_TYPES } from '../types.ts';
 import { defineFamily } from './define.ts';
+import { typedTextBreach } from './typed-text.ts';
+import type { DataRuleBreach } from '../types.ts';
 import { SUBJECT_FAMILIES, clip, findMentioned, instructionText, matchByCues, numberAfter, pick, snakeIdentifier, titleFrom } from './offline-text.ts';
 
 const PARAMETER_VALUE_TYPES = ['string', 'integer', 'number', 'boolean', 'enum'] as const;
@@ -9,7 +11,7 @@ const parameterData = z.strictObject({
   key: z.string().regex(/^[a-z][a-z0-9_.]{0,99}$/, 'must be 1 to 100 lower-case letters, digits, _ or ., starting with a letter, such as attempts.retention_days')
     .describe("Machine name, lower-case with '_' or '.', e.g. 'persona.max_reply_words'."),
   type: z.enum(PARAMETER_VALUE_TYPES)
-    .describe('Type of the value: string, integer, number, boolean, or enum (one of allowed_values).'),
+    .describe('Type of the value: string, integer, number, boolean, or enum (one of allowed_values). default_value must read as this type.'),
   default_value: z.string().max(1000)
     .describe("The value used when nothing overrides it, written as text: '120', '0.7', 'true', 'concise'."),
   label: z.string().min(1).max(100).optional()
@@ -21,7 +23,7 @@ const parameterData = z.strictObject({
   step: z.number().min(0).optional()
     .describe('Increment for sliders, e.g. 0.1.'),
   allowed_values: z.array(z.string().min(1).max(100)).min(1).max(50).optional()
-    .describe('The choices of an enum parameter, as text.'),
+    .describe('The choices of an enum parameter, as text: required for enum, and only for enum.'),
   unit: z.string().min(1).max(30).optional()
     .describe("Unit shown next to the value, e.g. 'words', 'seconds', '%'."),
   applies_to: z.enum(ARTIFACT_TYPES).optional()
@@ -57,6 +59,22 @@ export const parameterFamily = defineFamily({
   summary: 'A tunable knob with a type, default and allowed range, such as the maximum reply length of personas.',
   data: parameterData,
   writeRole: 'member',
+  rules: (data) => {
+    const breaches: DataRuleBreach[] = [];
+    if (data.type === 'enum') {
+      if (!data.allowed_values) breaches.push({ path: ['allowed_values'], message: 'is required when type is enum: the choices' });
+      else if (!data.allowed_values.includes(data.default_value)) breaches.push({ path: ['default_value'], message: `must be one of allowed_values (${data.allowed_values.map((value) => JSON.stringify(value)).join(', ')})` });
+    } else {
+      if (data.allowed_values) breaches.push({ path: ['allowed_values'], message: `is only for type enum; this parameter's type is ${data.type}` });
+      const typeBreach = typedTextBreach(data.type, data.default_value, 'type');
+      if (typeBreach) breaches.push({ path: ['default_value'], message: typeBreach });
+    }
+    if (data.min !== undefined && data.max !== undefined && data.min > data.max) breaches.push({ path: ['max'], message: `must be at least min (${data.min})` });
+    const numeric = (data.type === 'integer' || data.type === 'number') && breaches.length === 0 ? Number(data.default_value) : undefined;
+    if (numeric !== undefined && data.min !== undefined && numeric < data.min) breaches.push({ path: ['default_value'], message: `must be at least min (${data.min})` });
+    if (numeric !== undefined && data.max !== undefined && numeric > data.max) breaches.push({ path: ['default_value'], message: `must be at most max (${data.max})` });
+    return breaches;
+  },
   example: {
     key: 'persona.max_reply_words',
     type: 'integer',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
+import type { DataRuleBreach } from '../types.ts';
 import { clamp, clip, instructionText, matchByCues, numberAfter, pick, pickSome, titleFrom, withOrdinal } from './offline-text.ts';
 
 const rubricLevel = z.strictObject({
@@ -17,14 +18,14 @@ const rubricCriterion = z.strictObject({
   description: z.string().min(1).max(1000)
     .describe('What this criterion looks for in the conversation.'),
   weight: z.number().min(0).max(100)
-    .describe('Relative importance, 0-100. Weights are normalised, so they need not add up to 100.'),
+    .describe('Relative importance, 0-100. Weights are normalised, so they need not add up to 100, but at least one criterion must weigh more than 0.'),
   levels: z.array(rubricLevel).min(2).max(6)
-    .describe('Performance levels from best to worst, each with its points.'),
+    .describe('Performance levels from best to worst, each with its points and its own label; at least one level gives more than 0 points.'),
 });
 
 const rubricData = z.strictObject({
   criteria: z.array(rubricCriterion).min(1).max(20)
-    .describe('The skills the attempt is scored on.'),
+    .describe('The skills the attempt is scored on, each named once.'),
   passing_score: z.number().min(0).max(100).optional()
     .describe('Minimum overall score, as a percentage of the maximum weighted points, to pass.'),
   grading_guidance: z.string().min(1).max(2000).optional()
@@ -70,6 +71,22 @@ export const rubricFamily = defineFamily({
   plural: 'rubrics',
   summary: 'How a practice attempt is scored: weighted criteria, each with performance levels and points.',
   data: rubricData,
+  rules: (data) => {
+    const breaches: DataRuleBreach[] = [];
+    if (data.criteria.every((criterion) => criterion.weight === 0)) breaches.push({ path: ['criteria'], message: 'must give at least one criterion a weight above 0: weights are normalised, and all 0 scores nothing' });
+    const firstNamed = new Map<string, number>();
+    data.criteria.forEach((criterion, position) => {
+      const name = criterion.name.trim().toLowerCase();
+      const first = firstNamed.get(name);
+      if (first !== undefined) breaches.push({ path: ['criteria', position, 'name'], message: `must differ from every other criterion's name: "${criterion.name}" is criteria.${first}'s` });
+      else firstNamed.set(name, position);
+      const labels = criterion.levels.map((level) => level.label.trim().toLowerCase());
+      const repeated = labels.findIndex((label, at) => labels.indexOf(label) !== at);
+      if (repeated >= 0) breaches.push({ path: ['criteria', position, 'levels', repeated, 'label'], message: `must differ from the criterion's other level labels: "${criterion.levels[repeated]!.label}" is there twice` });
+      if (criterion.levels.every((level) => level.points === 0)) breaches.push({ path: ['criteria', position, 'levels'], message: 'must give at least one level more than 0 points' });
+    });
+    return breaches;
+  },
   writeRole: 'member',
   example: {
     criteria: [

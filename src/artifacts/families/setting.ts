@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
+import { typedTextBreach } from './typed-text.ts';
+import type { DataRuleBreach } from '../types.ts';
 import { clip, instructionText, matchByCues, pick, snakeIdentifier, titleFrom } from './offline-text.ts';
 import { uuid } from '../../ids.ts';
 
@@ -9,13 +11,13 @@ const settingData = z.strictObject({
   value: z.string().max(4000)
     .describe("The value as text: '90', 'true', 'en-US', or a sentence for text settings."),
   value_type: z.enum(['string', 'integer', 'number', 'boolean']).optional()
-    .describe('How to read value; string when omitted.'),
+    .describe("How to read value; string when omitted. value must read as this type: '90' for integer, '2.5' for number, 'true' or 'false' for boolean."),
   scope: z.enum(['org', 'department', 'cohort'])
     .describe('Where the setting applies: the whole org, one department (department_id), or one cohort (cohort_id).'),
   department_id: uuid().optional()
-    .describe('Id of the department, when scope is department.'),
+    .describe('Id of the department: required when scope is department, and only then.'),
   cohort_id: uuid().optional()
-    .describe('Id of the cohort, when scope is cohort.'),
+    .describe('Id of the cohort: required when scope is cohort, and only then.'),
   notes: z.string().min(1).max(1000).optional()
     .describe('Why the setting has this value, for the next administrator.'),
 });
@@ -57,6 +59,16 @@ export const settingFamily = defineFamily({
   data: settingData,
   writeRole: 'admin',
   artifactRefs: { department_id: 'department', cohort_id: 'cohort' },
+  rules: (data) => {
+    const breaches: DataRuleBreach[] = [];
+    const typeBreach = typedTextBreach(data.value_type ?? 'string', data.value, 'value_type');
+    if (typeBreach) breaches.push({ path: ['value'], message: typeBreach });
+    for (const [field, scope] of [['department_id', 'department'], ['cohort_id', 'cohort']] as const) {
+      if (data.scope === scope && !data[field]) breaches.push({ path: [field], message: `is required when scope is ${scope}` });
+      if (data.scope !== scope && data[field]) breaches.push({ path: [field], message: `is only for scope ${scope}; this setting's scope is ${data.scope}` });
+    }
+    return breaches;
+  },
   example: {
     key: 'attempts.retention_days',
     value: '180',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
+import type { DataRuleBreach } from '../types.ts';
 import { HTTP_URL_MESSAGE, HTTP_URL_PATTERN, allMentioned, clip, instructionText, pick, sentenceOr, snakeIdentifier } from './offline-text.ts';
 
 const PARAMETER_TYPES = ['string', 'number', 'integer', 'boolean', 'string_array', 'number_array'] as const;
@@ -14,7 +15,7 @@ const toolParameter = z.strictObject({
   required: z.boolean()
     .describe('Whether the model must always supply this argument.'),
   allowed_values: z.array(z.string().min(1).max(100)).min(1).max(50).optional()
-    .describe('For string arguments: the only values accepted.'),
+    .describe('For string arguments only: the only values accepted.'),
 });
 
 const toolData = z.strictObject({
@@ -23,11 +24,11 @@ const toolData = z.strictObject({
   description: z.string().min(1).max(1024)
     .describe('When and why the model should call the tool and what it returns. The model reads this to decide.'),
   parameters: z.array(toolParameter).max(32)
-    .describe('Arguments of the function; empty when it takes none.'),
+    .describe('Arguments of the function, each name once; empty when it takes none.'),
   implementation: z.enum(['builtin', 'webhook'])
     .describe('builtin: handled inside Glow; webhook: Glow POSTs the arguments as JSON to webhook_url and returns the response to the model.'),
   webhook_url: z.string().regex(HTTP_URL_PATTERN, HTTP_URL_MESSAGE).max(2000).optional()
-    .describe('Endpoint called for webhook tools.'),
+    .describe('Endpoint called: required for webhook tools, and only for them.'),
   timeout_ms: z.number().int().min(100).max(120000).optional()
     .describe('How long to wait for the tool before telling the model it failed.'),
 });
@@ -56,6 +57,19 @@ export const toolFamily = defineFamily({
   plural: 'tools',
   summary: 'A function an agent may call during a conversation, such as looking up a deadline or a policy.',
   data: toolData,
+  rules: (data) => {
+    const breaches: DataRuleBreach[] = [];
+    const firstWithName = new Map<string, number>();
+    data.parameters.forEach((parameter, position) => {
+      const first = firstWithName.get(parameter.name);
+      if (first !== undefined) breaches.push({ path: ['parameters', position, 'name'], message: `must differ from every other argument's name: "${parameter.name}" is parameters.${first}'s` });
+      else firstWithName.set(parameter.name, position);
+      if (parameter.allowed_values && parameter.type !== 'string') breaches.push({ path: ['parameters', position, 'allowed_values'], message: `is only for string arguments; this one is ${parameter.type}` });
+    });
+    if (data.implementation === 'webhook' && !data.webhook_url) breaches.push({ path: ['webhook_url'], message: 'is required when implementation is webhook' });
+    if (data.implementation !== 'webhook' && data.webhook_url) breaches.push({ path: ['webhook_url'], message: `is only for webhook tools; this tool's implementation is ${data.implementation}` });
+    return breaches;
+  },
   writeRole: 'member',
   example: {
     tool_name: 'look_up_course_deadline',

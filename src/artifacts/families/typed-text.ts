@@ -1,0 +1,15 @@
+/** Typed values kept as text (a setting's value, a parameter's default): what each type reads. */
+export type TextValueType = 'string' | 'integer' | 'number' | 'boolean';
+
+const READS_AS: Record<Exclude<TextValueType, 'string'>, { pattern: RegExp; example: string }> = {
+  integer: { pattern: /^-?\d+$/, example: "a whole number such as '90'" },
+  number: { pattern: /^-?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?$/, example: "a number such as '0.7'" },
+  boolean: { pattern: /^(?:true|false)$/, example: "'true' or 'false'" },
+};
+
+/** Why `text` is not a value of `type` (for a rule's message), or undefined when it is. */
+export function typedTextBreach(type: TextValueType, text: string, typeField: string): string | undefined {
+  if (type === 'string') return undefined;
+  const { pattern, example } = READS_AS[type];
+  return pattern.test(text) ? undefined : `must read as ${type}, as ${typeField} says: ${example}, not ${JSON.stringify(text.slice(0, 40))}`;
+}
