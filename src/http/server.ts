@@ -83,6 +83,18 @@ export function continueRequest(request: http.IncomingMessage): void {
   response.writeContinue();
 }
 
+/**
+ * A body sent compressed (`Content-Encoding: gzip`) would be read as the compressed bytes: JSON
+ * that fails to parse, or an upload stored still compressed. No coding is decoded, so it is 415
+ * (RFC 9110 15.5.16), naming the coding.
+ */
+export function assertUncodedBody(headers: http.IncomingHttpHeaders): void {
+  const coding = headers['content-encoding']?.trim().toLowerCase();
+  if (coding && coding !== 'identity') {
+    throw new AppError(415, 'unsupported_media_type', `Request bodies are taken as sent, not decoded: send this one without Content-Encoding (${coding.slice(0, 40)}).`);
+  }
+}
+
 /** Content types whose body is read as JSON too: what `curl -d` sends when not told otherwise. */
 export const LENIENT_JSON_TYPES = ['application/x-www-form-urlencoded', 'text/plain'];
 
@@ -131,8 +143,9 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
   // An empty body is an empty object, and a JSON body sent without a JSON content type
   // (plain `curl -d '{...}'` sends form encoding) is still read as JSON.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(['application/json', ...LENIENT_JSON_TYPES], { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser(['application/json', ...LENIENT_JSON_TYPES], { parseAs: 'string' }, (request, body, done) => {
     try {
+      assertUncodedBody(request.headers);
       done(null, readJsonBody(body as string));
     } catch (error) {
       done(error as AppError, undefined);

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import fastifyMultipart from '@fastify/multipart';
 import { AppError } from '../http/errors.ts';
 import type { Operation } from '../http/operations.ts';
-import { LENIENT_JSON_TYPES, readJsonBody } from '../http/server.ts';
+import { LENIENT_JSON_TYPES, assertUncodedBody, readJsonBody } from '../http/server.ts';
 
 /** Upload operations are the ones that describe multipart parts. */
 export const isUploadOperation = (operation: Operation): boolean => operation.multipart !== undefined;
@@ -25,6 +25,7 @@ export async function enableMultipart(scope: FastifyInstance, maxUploadBytes: nu
   scope.removeContentTypeParser(LENIENT_JSON_TYPES);
   scope.addContentTypeParser(LENIENT_JSON_TYPES, { parseAs: 'string' }, (request, body, done) => {
     try {
+      assertUncodedBody(request.headers);
       done(null, readJsonBody(body as string));
     } catch (error) {
       const notJson = error instanceof AppError && error.code === 'invalid_json';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { before, describe, test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -200,6 +201,10 @@ describe('foundation', () => {
     const huge = await orgA.admin.request('POST', '/persona/search', { rawBody: JSON.stringify({ search: 'x'.repeat(5 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } });
     assert.equal(huge.status, 413);
     assert.match(huge.body.error.message, /larger than the 4 MiB a JSON body may be/);
+    // A compressed body is not decoded: 415 naming the coding, not "not valid JSON".
+    const gzipped = await orgA.admin.request('POST', '/persona/search', { rawBody: gzipSync(JSON.stringify({ search: 'x' })), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+    assert.equal(gzipped.status, 415, gzipped.text);
+    assert.equal(gzipped.body.error.message, 'Request bodies are taken as sent, not decoded: send this one without Content-Encoding (gzip).');
   });
 
   test('another org\'s persona is 404 to read, change or delete', async () => {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { sql } from 'kysely';
+import { gzipSync } from 'node:zlib';
 import { getHarness, startServer, ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
 import { executableLike, mp4Like, noisePng, smallJpeg, SVG_WITH_SCRIPT, tiffWithLateIfd, tinyPdf, wav, webmLike } from '../fixtures/media-files.ts';
 import { ARTIFACT_TYPES } from '../../src/artifacts/types.ts';
@@ -345,6 +346,14 @@ describe('media', () => {
       assert.equal(formEncoded.status, 415, formEncoded.text);
       assert.equal(formEncoded.body.error.code, 'unsupported_media_type');
       assert.match(formEncoded.body.error.message, /multipart\/form-data/);
+    });
+    await leavesNothing(orgA, async () => {
+      // Stored as sent, a compressed form would keep compressed bytes under the declared type.
+      const boundary = `----glow${randomUUID()}`;
+      const form = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="notes.txt"\r\nContent-Type: text/plain\r\n\r\nsome notes\r\n--${boundary}--\r\n`);
+      const compressed = await orgA.admin.request('POST', '/document/text_upload', { rawBody: gzipSync(form), headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-encoding': 'gzip' } });
+      assert.equal(compressed.status, 415, compressed.text);
+      assert.match(compressed.body.error.message, /without Content-Encoding \(gzip\)/);
     });
     await leavesNothing(orgA, async () => {
       const unknownField = await upload(orgA.admin, '/document/file_upload', { bytes: tinyPdf(), type: 'application/pdf' }, { colour: 'blue' });
