@@ -36,11 +36,25 @@ function formatPath(prefix: (string | number)[], path: PropertyKey[]): string {
   return full.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${part}` : String(part)), '');
 }
 
+/**
+ * A whole-number field carries zod's safe-integer range besides its own bounds: `1e308` for a
+ * count of 1 to 10 would be told "at most 9007199254740991" and "at most 10". Beside another
+ * complaint about the same field, the safe-integer one is left out.
+ */
+function isRedundantSafeIntegerBound(issue: z.core.$ZodIssue, issues: readonly z.core.$ZodIssue[]): boolean {
+  const safeBound = (issue.code === 'too_big' && Number(issue.maximum) === Number.MAX_SAFE_INTEGER)
+    || (issue.code === 'too_small' && Number(issue.minimum) === Number.MIN_SAFE_INTEGER);
+  if (!safeBound) return false;
+  const path = issue.path.join('\u0000');
+  return issues.some((other) => other !== issue && other.path.join('\u0000') === path);
+}
+
 /** Turns a zod failure into the contract's 400: a sentence naming every bad or unknown field, and the list. */
 export function validationError(error: z.ZodError, prefix: (string | number)[] = []): AppError {
   const unknownFields: string[] = [];
   const fieldErrors: { path: string; message: string }[] = [];
   for (const issue of error.issues) {
+    if (isRedundantSafeIntegerBound(issue, error.issues)) continue;
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) unknownFields.push(formatPath(prefix, [...issue.path, key]));
     } else {

@@ -194,6 +194,9 @@ describe('foundation', () => {
     const pattern = await orgA.admin.post('/provider/create', { name: 'p', data: { kind: 'openai', api_key_env: 'sk-live-abc' } });
     assert.match(pattern.body.error.message, /data\.api_key_env: must be the NAME of an environment variable/);
     assert.doesNotMatch(pattern.body.error.message, /pattern|\^\[/);
+    // One bound per field: not zod's safe-integer range beside the field's own.
+    const hugeLimit = await orgA.admin.post('/persona/search', { page_limit: 1e308 });
+    assert.equal(hugeLimit.body.error.message, 'page_limit: must be at most 100.');
     // Fastify's own refusals, in sentences that say what to send.
     const xml = await orgA.admin.request('POST', '/persona/search', { rawBody: '<search/>', headers: { 'content-type': 'application/xml' } });
     assert.equal(xml.status, 415);
