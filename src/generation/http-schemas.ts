@@ -53,6 +53,18 @@ export const generateBodySchema = z
     if (body.modality !== undefined && body.modalities !== undefined && asSet(body.modality) !== asSet(body.modalities)) {
       context.addIssue({ code: 'custom', path: ['modalities'], message: 'differs from modality; give one of them (either takes one modality or a list)' });
     }
+    // A media parameter on a run that makes no such media would be ignored without a word.
+    const modalities = asSet(body.modality ?? body.modalities).split(',').filter(Boolean);
+    const params = body.config?.params;
+    const media = (fields: string, kinds: Modality[]) => (kinds.some((kind) => modalities.includes(kind)) ? undefined : `applies to ${fields} only; this run's modality is ${modalities.join(' and ') || 'text (none given)'}`);
+    const paramRules: [keyof NonNullable<typeof params>, string | undefined][] = [
+      ['image_model_id', media('image and video generation', ['image', 'video'])],
+      ['speech_model_id', media('audio and video generation', ['audio', 'video'])],
+      ['artifact_id', media('image, video and audio generation (the media is attached to that record)', ['image', 'video', 'audio'])],
+    ];
+    for (const [field, message] of paramRules) {
+      if (params?.[field] !== undefined && message) context.addIssue({ code: 'custom', path: ['config', 'params', field], message });
+    }
     if (body.group_id && body.config?.group_id && body.group_id !== body.config.group_id) {
       context.addIssue({ code: 'custom', path: ['group_id'], message: 'differs from config.group_id; give one group' });
     }

@@ -157,6 +157,15 @@ describe('media generation', () => {
     assert.equal(wrongModality.status, 400);
     assert.match(wrongModality.body.error.message, /persona generation cannot produce image/);
     assert.equal((await org.admin.post('/rubric/generate', { modality: 'video' })).status, 400);
+    // A media parameter on a run that makes no such media is refused, not ignored.
+    const imageModelOnText = await org.admin.post('/scenario/generate', { instructions: ['x'], config: { params: { image_model_id: 'offline' } } });
+    assert.equal(imageModelOnText.status, 400);
+    assert.equal(imageModelOnText.body.error.message, "config.params.image_model_id: applies to image and video generation only; this run's modality is text (none given).");
+    const speechModelOnImage = await org.admin.post('/scenario/generate', { modality: 'image', config: { params: { speech_model_id: 'offline', artifact_id: adminScenario.body.id } } });
+    assert.equal(speechModelOnImage.status, 400);
+    assert.deepEqual(speechModelOnImage.body.error.details.fields.map((field: { path: string }) => field.path), ['config.params.speech_model_id']);
+    const attachOnText = await org.admin.post('/scenario/generate', { modality: 'text', instructions: ['x'], config: { params: { artifact_id: adminScenario.body.id } } });
+    assert.match(attachOnText.body.error.message, /config\.params\.artifact_id: applies to image, video and audio generation/);
   });
 
   test('offline: persona generation with modality audio speaks a voice sample: a WAV with a duration, linked to the persona and in the run message', async () => {
@@ -209,6 +218,16 @@ describe('media generation', () => {
       assert.match(request.body.prompt, /University Office[\s\S]*Wide-angle shot/);
       const frames = await watchRunToEnd(providerOrg.admin, 'scenario', handles.run_id);
       assert.ok(!frames.some((frame) => /placeholder/i.test(String(frame.data.message ?? ''))), 'a model\'s image is not called a placeholder');
+    });
+
+    test('config.params.image_model_id picks the image model: "offline" makes the placeholder, with no call to the default image model', async () => {
+      fake.reset();
+      const handles = await generate(providerOrg.admin, 'scenario', { modality: 'image', title: 'Quiet library', instructions: ['Evening light'], config: { params: { image_model_id: 'offline' } }, wait_for_complete: true });
+      assert.equal(handles.status, 'completed', JSON.stringify(handles));
+      assert.equal(handles.produced_media.length, 1);
+      assert.equal(fake.requests.filter((item) => item.path.endsWith('/images/generations')).length, 0, 'the org default image model was not asked');
+      const frames = await watchRunToEnd(providerOrg.admin, 'scenario', handles.run_id);
+      assert.ok(frames.some((frame) => /placeholder from the built-in offline generator/.test(String(frame.data.message ?? ''))), 'said to be a placeholder');
     });
 
     test("a persona's voice sample uses the persona's voice and stores the provider's speech", async () => {
