@@ -223,7 +223,7 @@ describe('media generation', () => {
     test('config.params.image_model_id picks the image model: "offline" makes the placeholder, with no call to the default image model', async () => {
       fake.reset();
       const handles = await generate(providerOrg.admin, 'scenario', { modality: 'image', title: 'Quiet library', instructions: ['Evening light'], config: { params: { image_model_id: 'offline' } }, wait_for_complete: true });
-      assert.equal(handles.status, 'completed', JSON.stringify(handles));
+      assert.equal((handles as { status?: string }).status, 'completed', JSON.stringify(handles));
       assert.equal(handles.produced_media.length, 1);
       assert.equal(fake.requests.filter((item) => item.path.endsWith('/images/generations')).length, 0, 'the org default image model was not asked');
       const frames = await watchRunToEnd(providerOrg.admin, 'scenario', handles.run_id);
