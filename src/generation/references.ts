@@ -18,7 +18,8 @@ function isOptionalField(family: FamilyDefinition, field: string): boolean {
  * A generated artifact's references name records the model (or the offline builder) cannot
  * know: keep the ids that exist in the org with the right type, point a required reference that
  * does not at the org's newest published record of that type (a profile: the requester's own, so
- * a generated token is never someone else's), and drop optional ones.
+ * a generated token is never someone else's), and drop optional ones unless the family's rules
+ * require them for this data.
  */
 export async function resolveReferences(
   executor: Executor,
@@ -57,6 +58,11 @@ export async function resolveReferences(
   };
 
   const resolved: Record<string, unknown> = { ...data };
+  const pointAtNewest = async (field: string, type: ArtifactType) => {
+    const replacement = await newestOf(type);
+    if (!replacement) throw new MissingDependencyError(field, type);
+    resolved[field] = replacement;
+  };
   for (const [field, type] of refs) {
     const value = resolved[field];
     if (value === undefined) continue;
@@ -67,9 +73,7 @@ export async function resolveReferences(
         delete resolved[field];
         continue;
       }
-      const replacement = await newestOf(type);
-      if (!replacement) throw new MissingDependencyError(field, type);
-      resolved[field] = replacement;
+      await pointAtNewest(field, type);
     } else if (Array.isArray(value)) {
       const kept = value.filter((id) => typeof id === 'string' && exists(id, type));
       if (kept.length === 0 && value.length > 0 && !optional) {
@@ -81,6 +85,13 @@ export async function resolveReferences(
         resolved[field] = kept;
       }
     }
+  }
+  // An optional reference the family's rules require here (a department setting's department_id)
+  // was dropped above or never given: it is pointed at the newest record, like a required one.
+  for (const breach of family.rules?.(resolved as never) ?? []) {
+    const [field, ...rest] = breach.path;
+    const type = typeof field === 'string' && rest.length === 0 ? family.artifactRefs?.[field] : undefined;
+    if (type && resolved[field as string] === undefined) await pointAtNewest(field as string, type);
   }
   return resolved;
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Actor } from '../identity/actor.ts';
 import { forbidden, parseWith, unauthorized } from './errors.ts';
-import { continueRequest } from './server.ts';
+import { assertUncodedBody, continueRequest } from './server.ts';
 import { uuid } from '../ids.ts';
 
 /** Who may call an operation. */
@@ -70,11 +70,13 @@ export function registerOperations(app: FastifyInstance, operations: Operation[]
             throw forbidden(`Only the instance operator may call ${operation.path}.`);
           }
         }
-        // A form's sender waiting for 100 Continue is told to send its body now that the caller is accepted.
-        continueRequest(request.raw);
         // An operation without query parameters refuses any, as a body refuses unknown fields: a
         // parameter sent to the wrong route (?upload_id= on an upload that takes none) is not ignored.
         const query = operation.query ? parseWith(operation.query, request.query ?? {}) : request.url.includes('?') ? parseWith(NO_QUERY, request.query ?? {}) : undefined;
+        // A form (read by the handler, so not yet checked by a body parser) sent compressed is refused too.
+        assertUncodedBody(request.headers);
+        // A form's sender waiting for 100 Continue is told to send its body now that the caller and the request line are accepted.
+        continueRequest(request.raw);
         const body = operation.body ? parseWith(operation.body, request.body ?? {}) : undefined;
         const result = await operation.handler({ actor: actor as Actor, body, query, request, reply });
         if (reply.sent || result === undefined) return reply;

@@ -7,7 +7,6 @@ import { ARTIFACT_TYPES, type ArtifactType, type MediaKind } from '../artifacts/
 import { AppError, assertStorableText, badRequest, parseWith } from '../http/errors.ts';
 import { defineOperation, type Operation } from '../http/operations.ts';
 import { drainBody } from '../http/unread-body.ts';
-import { assertUncodedBody } from '../http/server.ts';
 import type { Actor } from '../identity/actor.ts';
 import { allowlistDescription, hostedMedia } from './kinds.ts';
 import { watchCloseDelimiter } from './multipart.ts';
@@ -58,7 +57,6 @@ interface UploadForm {
  * dropped before the error propagates.
  */
 async function readUploadForm(request: FastifyRequest, kind: MediaKind, service: MediaService, beforeFile?: () => Promise<void>): Promise<UploadForm> {
-  assertUncodedBody(request.headers);
   const labels: Record<string, string> = {};
   let staged: StagedFile | undefined;
   const parts = (request.parts() as AsyncIterableIterator<Multipart>)[Symbol.asyncIterator]();

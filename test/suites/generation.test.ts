@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
+import { completeData } from '../../src/artifacts/families/define.ts';
 import { FAMILIES } from '../../src/artifacts/families/index.ts';
 import type { ArtifactType } from '../../src/artifacts/types.ts';
 import { errorEvent } from '../../src/generation/events.ts';
@@ -201,7 +202,7 @@ describe('generation', () => {
       const row = await harness.database.db.selectFrom('artifacts').selectAll().where('id', '=', terminal.artifact_id).executeTakeFirstOrThrow();
       assert.equal(row.type, type);
       assert.equal(row.org_id, familyOrg.orgId);
-      const parsed = FAMILIES[type].data.safeParse(row.data);
+      const parsed = completeData(FAMILIES[type]).safeParse(row.data);
       assert.equal(parsed.success, true, `${type}: ${parsed.error?.message}`);
     }
   });
@@ -672,8 +673,31 @@ describe('generation', () => {
       const terminal = frames.at(-1)!.data;
       assert.equal(terminal.type, 'GenerationCompleteEvent', `${type}: ${JSON.stringify(terminal)}`);
       const row = await harness.database.db.selectFrom('artifacts').select('data').where('id', '=', terminal.artifact_id).executeTakeFirstOrThrow();
-      assert.equal(FAMILIES[type].data.safeParse(row.data).success, true, type);
+      assert.equal(completeData(FAMILIES[type]).safeParse(row.data).success, true, type);
     }
+  });
+
+  test("a reference the family's rules require (a department setting's department_id) is pointed at the org's department when the model invents one, or the run names it", async () => {
+    fake.reset();
+    const settingOrg = await harness.newOrg('provider-setting');
+    const { modelIds: [settingModelId] } = await configureFakeModels(settingOrg.admin, fake.url, apiKeyEnv, [{ purpose: 'text', modelName: 'fake-1' }]);
+    const scoped = { ...(FAMILIES.setting.example as Record<string, unknown>), scope: 'department', department_id: randomUUID() };
+    const ask = async () => {
+      fake.enqueue({ reply: { name: 'Department retention', description: 'Retention for one department.', data: scoped } });
+      const handles = await generate(settingOrg.admin, 'setting', { instructions: ['Keep transcripts 180 days in one department'], config: { params: { model_id: settingModelId } } });
+      return (await watchToEnd(settingOrg.admin, 'setting', handles.run_id)).at(-1)!.data;
+    };
+    const without = await ask();
+    assert.equal(without.type, 'GenerationErrorEvent', JSON.stringify(without));
+    assert.match(String(without.message), /data\.department_id needs a published department in this org/);
+
+    const department = await settingOrg.admin.post('/department/create', { name: 'Nursing', data: { ...(FAMILIES.department.example as Record<string, unknown>), head_profile_id: settingOrg.adminProfileId } });
+    assert.equal(department.status, 200, department.text);
+    const terminal = await ask();
+    assert.equal(terminal.type, 'GenerationCompleteEvent', JSON.stringify(terminal));
+    const saved = await settingOrg.admin.post('/setting/get', { id: terminal.artifact_id });
+    assert.equal(saved.body.data.scope, 'department');
+    assert.equal(saved.body.data.department_id, department.body.id);
   });
 
   test('a model that returns garbage every time: error event, raw text in the group detail, nothing saved', async () => {

@@ -229,6 +229,8 @@ describe('targeted validation errors name the bad field', () => {
     { type: 'parameter', label: 'default not an integer', change: (data) => { data.default_value = 'many'; }, path: ['default_value'] },
     { type: 'parameter', label: 'default below min', change: (data) => { data.default_value = '5'; }, path: ['default_value'] },
     { type: 'parameter', label: 'min above max', change: (data) => { data.min = 600; data.default_value = '700'; data.max = 500; }, path: ['max'] },
+    { type: 'parameter', label: 'a number too large to be one', change: (data) => { data.type = 'number'; delete data.max; data.default_value = '1e400'; }, path: ['default_value'] },
+    { type: 'setting', label: 'an integer past 2^53', change: (data) => { data.value = '90071992547409931'; }, path: ['value'] },
     { type: 'parameter', label: 'enum without choices', change: (data) => { data.type = 'enum'; }, path: ['allowed_values'] },
     { type: 'parameter', label: 'enum default not a choice', change: (data) => { data.type = 'enum'; data.allowed_values = ['short', 'long']; }, path: ['default_value'] },
     { type: 'parameter', label: 'choices on an integer', change: (data) => { data.allowed_values = ['120']; }, path: ['allowed_values'] },
@@ -259,6 +261,13 @@ describe('targeted validation errors name the bad field', () => {
       assert.deepEqual(issuePaths(FAMILIES[type], withChange(type, change)), [path]);
     });
   }
+
+  it('a repeated name says which one it repeats, as the API writes paths', () => {
+    const data = withChange('rubric', (changed) => { (changed.criteria as { name: string }[])[1]!.name = (changed.criteria as { name: string }[])[0]!.name.toLowerCase(); });
+    const issue = completeData(FAMILIES.rubric).safeParse(data).error!.issues[0]!;
+    const first = (FAMILIES.rubric.example as { criteria: { name: string }[] }).criteria[0]!.name;
+    assert.equal(issue.message, `repeats the name of criteria[0] ("${first}", case aside); each criterion needs its own`);
+  });
 
   it('a draft may break the rules across fields; its partial data is not held to them', () => {
     assert.ok(FAMILIES.setting.data.partial().safeParse({ value: 'ninety', value_type: 'integer', scope: 'cohort' }).success);

@@ -78,11 +78,14 @@ export const rubricFamily = defineFamily({
     data.criteria.forEach((criterion, position) => {
       const name = criterion.name.trim().toLowerCase();
       const first = firstNamed.get(name);
-      if (first !== undefined) breaches.push({ path: ['criteria', position, 'name'], message: `must differ from every other criterion's name: "${criterion.name}" is criteria.${first}'s` });
+      if (first !== undefined) breaches.push({ path: ['criteria', position, 'name'], message: `repeats the name of criteria[${first}] ("${data.criteria[first]!.name}", case aside); each criterion needs its own` });
       else firstNamed.set(name, position);
       const labels = criterion.levels.map((level) => level.label.trim().toLowerCase());
       const repeated = labels.findIndex((label, at) => labels.indexOf(label) !== at);
-      if (repeated >= 0) breaches.push({ path: ['criteria', position, 'levels', repeated, 'label'], message: `must differ from the criterion's other level labels: "${criterion.levels[repeated]!.label}" is there twice` });
+      if (repeated >= 0) {
+        const first = labels.indexOf(labels[repeated]!);
+        breaches.push({ path: ['criteria', position, 'levels', repeated, 'label'], message: `repeats the label of levels[${first}] ("${criterion.levels[first]!.label}", case aside); each level needs its own` });
+      }
       if (criterion.levels.every((level) => level.points === 0)) breaches.push({ path: ['criteria', position, 'levels'], message: 'must give at least one level more than 0 points' });
     });
     return breaches;

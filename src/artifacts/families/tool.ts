@@ -62,7 +62,7 @@ export const toolFamily = defineFamily({
     const firstWithName = new Map<string, number>();
     data.parameters.forEach((parameter, position) => {
       const first = firstWithName.get(parameter.name);
-      if (first !== undefined) breaches.push({ path: ['parameters', position, 'name'], message: `must differ from every other argument's name: "${parameter.name}" is parameters.${first}'s` });
+      if (first !== undefined) breaches.push({ path: ['parameters', position, 'name'], message: `repeats the name of parameters[${first}] ("${parameter.name}"); each argument needs its own` });
       else firstWithName.set(parameter.name, position);
       if (parameter.allowed_values && parameter.type !== 'string') breaches.push({ path: ['parameters', position, 'allowed_values'], message: `is only for string arguments; this one is ${parameter.type}` });
     });

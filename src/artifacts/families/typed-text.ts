@@ -11,5 +11,7 @@ const READS_AS: Record<Exclude<TextValueType, 'string'>, { pattern: RegExp; exam
 export function typedTextBreach(type: TextValueType, text: string, typeField: string): string | undefined {
   if (type === 'string') return undefined;
   const { pattern, example } = READS_AS[type];
-  return pattern.test(text) ? undefined : `must read as ${type}, as ${typeField} says: ${example}, not ${JSON.stringify(text.slice(0, 40))}`;
+  // '1e400' is a number's form but not a number (Infinity); an integer past 2^53 is not kept exactly.
+  const reads = pattern.test(text) && (type === 'boolean' || (type === 'integer' ? Number.isSafeInteger(Number(text)) : Number.isFinite(Number(text))));
+  return reads ? undefined : `must read as ${type}, as ${typeField} says: ${example}, not ${JSON.stringify(text.slice(0, 40))}`;
 }
