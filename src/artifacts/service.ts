@@ -262,7 +262,7 @@ export class ArtifactService {
       }
       // References are checked when the data is written: a rename keeps a record whose referenced
       // record has since been deleted usable.
-      if (input.data !== undefined) await this.checkReferences(executor, actor, family, data);
+      if (input.data !== undefined) await this.checkReferences(executor, actor, family, data, existing.data);
       for (const guard of this.writeGuards) await guard.beforeUpdate?.(executor, actor, existing, data);
       const row = await updateArtifactRow(executor, existing.id, {
         name,
@@ -302,10 +302,16 @@ export class ArtifactService {
     return this.database.db.transaction().execute(work);
   }
 
-  private async checkReferences(executor: Executor, actor: Actor, family: FamilyDefinition, data: Record<string, unknown>): Promise<void> {
+  /**
+   * Every artifact and upload the data names must exist and be readable by the writer. On an
+   * update, a reference the record already held in that field is not checked again: a record that
+   * points at one deleted since (an attempt's rubric) can still be changed in its other fields.
+   */
+  private async checkReferences(executor: Executor, actor: Actor, family: FamilyDefinition, data: Record<string, unknown>, stored?: Record<string, unknown>): Promise<void> {
     const wanted = new Map<string, { field: string; type: ArtifactType }>();
     for (const [field, type] of Object.entries(family.artifactRefs ?? {})) {
-      for (const id of idsIn(data[field])) wanted.set(id, { field, type });
+      const held = new Set(idsIn(stored?.[field]));
+      for (const id of idsIn(data[field])) if (!held.has(id)) wanted.set(id, { field, type });
     }
     if (wanted.size > 0) {
       const rows = await findArtifactsByIds(executor, actor.orgId, [...wanted.keys()]);

@@ -98,17 +98,21 @@ export class ChatService {
       const deadline = new Date(Date.parse(data.started_at) + rules.time_limit_minutes * 60_000);
       if (Date.now() > deadline.getTime()) {
         const endedAt = deadline.toISOString();
-        await this.database.db.transaction().execute(async (trx) => {
-          // From the attempt as it is now: a turn committed meanwhile keeps its count.
-          const current = (await findArtifact(trx, actor.orgId, 'attempt', attempt.id, true))?.data as AttemptData | undefined;
-          if (current?.state !== 'in_progress') return;
-          await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: { ...current, state: 'completed', ended_at: endedAt } }, { executor: trx, serverFlow: true });
-        });
-        throw conflict(`attempt ${attempt.id} ended at ${endedAt}: its time limit of ${rules.time_limit_minutes} minutes had passed. Start a new attempt to keep practising.`, {
+        await this.endAttempt(actor, attempt.id, endedAt);
+        throw conflict(`attempt ${attempt.id} ended at ${endedAt}: its time limit of ${minutes(rules.time_limit_minutes)} had passed. Start a new attempt to keep practising.`, {
           state: 'completed',
           ended_at: endedAt,
         });
       }
+    }
+    // Nobody is left to answer: the attempt ends here rather than take turns that would fail.
+    if (data.persona_id && !(await findArtifact(this.database.db, actor.orgId, 'persona', data.persona_id))) {
+      const endedAt = new Date().toISOString();
+      await this.endAttempt(actor, attempt.id, endedAt);
+      throw conflict(`attempt ${attempt.id} ended at ${endedAt}: its persona ${data.persona_id} was deleted, so nobody can answer. Start a new attempt to keep practising.`, {
+        state: 'completed',
+        ended_at: endedAt,
+      });
     }
     if (!data.group_id) throw conflict(`attempt ${attempt.id} has no conversation group; it was not started with attempt/start.`);
     const references: UploadReference[] = UPLOAD_FIELDS.map(([field, kind]) => ({ field, kind, ids: body[field] ?? [] })).filter((reference) => reference.ids.length > 0);
@@ -148,6 +152,15 @@ export class ChatService {
     return { message_id: messageId, run_id: runId, group_id: groupId };
   }
 
+  /** Ends an attempt that is still in progress, from its record as it is now: a turn committed meanwhile keeps its count. */
+  private async endAttempt(actor: Actor, attemptId: string, endedAt: string): Promise<void> {
+    await this.database.db.transaction().execute(async (trx) => {
+      const current = (await findArtifact(trx, actor.orgId, 'attempt', attemptId, true))?.data as AttemptData | undefined;
+      if (current?.state !== 'in_progress') return;
+      await this.artifacts.update(actor, 'attempt', { id: attemptId, data: { ...current, state: 'completed', ended_at: endedAt } }, { executor: trx, serverFlow: true });
+    });
+  }
+
   /** The attempt if the caller is its learner or an org admin; 404 for anyone else, as if it did not exist. */
   private async ownAttempt(actor: Actor, attemptId: string): Promise<ArtifactRecord> {
     const attempt = await this.artifacts.get(actor, 'attempt', attemptId);
@@ -159,6 +172,10 @@ export class ChatService {
 
 function notInProgress(attemptId: string, state: AttemptData['state']) {
   return conflict(`attempt ${attemptId} is ${state}; start a new attempt to keep practising.`, { state });
+}
+
+function minutes(count: number): string {
+  return `${count} minute${count === 1 ? '' : 's'}`;
 }
 
 function dedupe(ids: string[]): string[] {

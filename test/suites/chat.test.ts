@@ -266,6 +266,28 @@ describe('chat', () => {
     assert.equal(stored, 2);
   });
 
+  test('an attempt goes on when its simulation or scenario is deleted; once its persona is deleted the next turn is 409 and the attempt ends', async () => {
+    const { voice: _voice, ...silentPersona } = example;
+    const { simulationId, scenarioId, personaId } = await createSimulation(org, 'Robin', silentPersona, { max_turns: 3 });
+    const attempt = await startAttempt(learner.client, simulationId);
+    for (const [type, id] of [['simulation', simulationId], ['scenario', scenarioId]] as const) {
+      const deleted = await org.admin.post(`/${type}/delete`, { id });
+      assert.equal(deleted.status, 200, deleted.text);
+    }
+    const first = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Are you still there?' });
+    assert.equal(first.status, 200, first.text);
+    assert.equal(frameKinds(await watchRunToEnd(learner.client, 'attempt', first.body.run_id)).at(-1), 'complete');
+
+    assert.equal((await org.admin.post('/persona/delete', { id: personaId })).status, 200);
+    const orphaned = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Hello?' });
+    assert.equal(orphaned.status, 409, orphaned.text);
+    assert.match(orphaned.body.error.message, /its persona .* was deleted, so nobody can answer/);
+    const ended = (await learner.client.post('/attempt/get', { id: attempt.id })).body.data;
+    assert.equal(ended.state, 'completed');
+    assert.equal(ended.turn_count, 1, 'the refused turn was not stored');
+    assert.ok(ended.ended_at);
+  });
+
   test('attempt records are the server\'s to keep: a learner cannot write one directly, and a turn never reaches another learner\'s conversation', async () => {
     const { voice: _voice, ...silentPersona } = example;
     const { simulationId } = await createSimulation(org, 'Casey', silentPersona, { max_turns: 1, max_attempts: 1 });
