@@ -156,9 +156,22 @@ export function imagePrompt(title: string | undefined, instructions: string[]): 
   return lines.join('\n');
 }
 
+/** What one speech call says at most: OpenAI's limit per request, and a bound on eSpeak's time on the main thread. */
+const SPEECH_MAX_CHARS = 4096;
+/** A video's narration says about half a minute, however long its instructions. */
+const NARRATION_MAX_CHARS = 600;
+
+/** `text` cut to at most `max` characters, at a word boundary when there is one in its second half. */
+export function clipAtWord(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max);
+  const lastSpace = cut.search(/\s\S*$/);
+  return (lastSpace > max / 2 ? cut.slice(0, lastSpace) : cut).trimEnd();
+}
+
 function narrationFor(request: VideoRequest): string {
-  if (request.narrationText?.trim()) return request.narrationText.trim();
-  return [request.title, ...request.instructions].map((line) => line?.trim()).filter(Boolean).join('. ') || 'A role-play practice scenario.';
+  const text = request.narrationText?.trim() || [request.title, ...request.instructions].map((line) => line?.trim()).filter(Boolean).join('. ') || 'A role-play practice scenario.';
+  return clipAtWord(text, NARRATION_MAX_CHARS);
 }
 
 function parseSize(size: ImageSize | undefined): { width?: number; height?: number } {
@@ -294,7 +307,8 @@ export function createMediaGateway(options: MediaGatewayOptions): MediaGateway {
     return { bytes, mimeType, modelId: model.modelId, offline: false, width: metadata.width, height: metadata.height };
   }
 
-  async function synthesizeSpeech(request: SpeechRequest): Promise<GeneratedSpeech> {
+  async function synthesizeSpeech(requested: SpeechRequest): Promise<GeneratedSpeech> {
+    const request = { ...requested, text: clipAtWord(requested.text, SPEECH_MAX_CHARS) };
     const model = await resolve(request.orgId, request.modelId, 'speech');
     if (model.providerKind === 'offline') {
       const language = offlineVoiceLanguage(request.voice?.language);

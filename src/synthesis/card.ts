@@ -7,7 +7,9 @@ export interface CardContent {
   height?: number;
 }
 
-const escapeXml = (text: string) => text.replace(/[<>&'"]/g, (character) => `&#${character.charCodeAt(0)};`);
+/** Characters XML 1.0 cannot hold even escaped (an ESC, a BEL, half a surrogate pair): a space in the card, where the SVG parser would refuse the whole card. */
+const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const escapeXml = (text: string) => text.replace(NOT_XML, ' ').replace(/[<>&'"]/g, (character) => `&#${character.charCodeAt(0)};`);
 
 function wrap(text: string, maxCharacters: number, maxLines: number): string[] {
   const lines: string[] = [];

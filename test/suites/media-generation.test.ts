@@ -128,6 +128,17 @@ describe('media generation', () => {
     assert.deepEqual(scenario.body.data.video_upload_ids, [produced.upload_id]);
   });
 
+  test('long instructions make a video with about half a minute of narration, not one as long as the text; control characters in them do not break the card', async () => {
+    const words = 'the learner waits in the corridor outside the office '.repeat(300);
+    const handles = await generate(org.admin, 'scenario', { modality: 'video', title: 'Corridor \u0007 wait', instructions: [words, `an \u001b[31m escape`], wait_for_complete: true });
+    assert.equal((handles as { status?: string }).status, 'completed', JSON.stringify(handles));
+    const video = await download(org.admin, '/scenario/video_download', { video_id: handles.produced_media[0].upload_id });
+    const probed = await probeMedia(video.bytes);
+    assert.ok(probed.durationSeconds > 5 && probed.durationSeconds < 60, `duration ${probed.durationSeconds} s`);
+    const image = await generate(org.admin, 'scenario', { modality: 'image', title: 'Bell \u0007 tower', instructions: ['a lab \u001b x'], wait_for_complete: true });
+    assert.equal((image as { status?: string }).status, 'completed', JSON.stringify(image));
+  });
+
   test('config.params.artifact_id only attaches media to the scenario: media_complete then complete, no saved', async () => {
     const created = await org.admin.post('/scenario/create', { name: 'Existing office', data: scenarioWithoutMedia() });
     assert.equal(created.status, 200, created.text);
