@@ -12,7 +12,7 @@ export type StartAttemptBody = z.infer<typeof startAttemptBodySchema>;
 export const chatMessageBodySchema = z
   .strictObject({
     attempt_id: uuid().describe('The attempt this turn belongs to (only its learner, or an org admin, may send).'),
-    text: z.string().min(1).max(20_000).optional().describe('What the learner says. Leave out for an audio-only turn: it is transcribed when a speech-to-text model is configured.'),
+    text: z.string().trim().min(1).max(20_000).optional().describe('What the learner says. Leave out for an audio-only turn: it is transcribed when a speech-to-text model is configured.'),
     text_upload_ids: uploadIds('text'),
     audio_upload_ids: uploadIds('audio'),
     image_upload_ids: uploadIds('image'),
@@ -21,7 +21,7 @@ export const chatMessageBodySchema = z
   })
   .superRefine((body, context) => {
     const hasUploads = [body.text_upload_ids, body.audio_upload_ids, body.image_upload_ids, body.video_upload_ids, body.file_upload_ids].some((ids) => (ids?.length ?? 0) > 0);
-    if (body.text === undefined && !hasUploads) context.addIssue({ code: 'custom', path: ['text'], message: 'Give text or at least one upload id' });
+    if (body.text === undefined && !hasUploads) context.addIssue({ code: 'custom', path: ['text'], message: 'is required unless an upload id is given' });
   });
 export type ChatMessageBody = z.infer<typeof chatMessageBodySchema>;
 

@@ -49,12 +49,22 @@ function isRedundantSafeIntegerBound(issue: z.core.$ZodIssue, issues: readonly z
   return issues.some((other) => other !== issue && other.path.join('\u0000') === path);
 }
 
+/**
+ * A field of the wrong type is told that alone: zod still measures a text sent for a list of at
+ * most 20 ids, and would add "must be at most 20 characters long".
+ */
+function isBesideWrongType(issue: z.core.$ZodIssue, issues: readonly z.core.$ZodIssue[]): boolean {
+  if (issue.code === 'invalid_type') return false;
+  const path = issue.path.join('\u0000');
+  return issues.some((other) => other.code === 'invalid_type' && other.path.join('\u0000') === path);
+}
+
 /** Turns a zod failure into the contract's 400: a sentence naming every bad or unknown field, and the list. */
 export function validationError(error: z.ZodError, prefix: (string | number)[] = []): AppError {
   const unknownFields: string[] = [];
   const fieldErrors: { path: string; message: string }[] = [];
   for (const issue of error.issues) {
-    if (isRedundantSafeIntegerBound(issue, error.issues)) continue;
+    if (isRedundantSafeIntegerBound(issue, error.issues) || isBesideWrongType(issue, error.issues)) continue;
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) unknownFields.push(formatPath(prefix, [...issue.path, key]));
     } else {

@@ -215,6 +215,13 @@ describe('chat', () => {
     await watchRunToEnd(learner.client, 'attempt', sent.body.run_id);
     const [turn] = await groupMessages(learner.client, attempt.data.group_id);
     assert.deepEqual(turn.image_upload_ids, [wrapped.body.upload_id]);
+    // Blank text is no turn (it would use one of max_turns), and a list sent as one id is told so, once.
+    const blank = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: '  \n ' });
+    assert.equal(blank.status, 400, blank.text);
+    assert.equal(blank.body.error.message, 'text: must not be empty.');
+    const notAList = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'x', image_upload_ids: wrapped.body.upload_id });
+    assert.equal(notAList.body.error.message, 'image_upload_ids: must be a list, not text.');
+    assert.equal((await learner.client.post('/attempt/get', { id: attempt.id })).body.data.turn_count, 1);
   });
 
   test('the simulation\'s rules hold: the turn reaching max_turns is answered and ends the attempt; past time_limit_minutes a turn is refused; max_attempts caps starts', async () => {
