@@ -378,7 +378,7 @@ export function createMediaGateway(options: MediaGatewayOptions): MediaGateway {
       .toBuffer({ resolveWithObject: true });
     // A short tail after the last word, and never a blink of a video from a near-empty narration.
     const seconds = Math.max(MIN_VIDEO_SECONDS, (narration.durationSeconds ?? 0) + VIDEO_TAIL_SECONDS);
-    const bytes = await composeVideo({ image: frame.data, narration: narration.bytes, seconds });
+    const bytes = await composeVideo({ image: frame.data, narration: narration.bytes, seconds, ...(request.signal ? { signal: request.signal } : {}) });
     const probed = await probeMedia(bytes);
     if (!probed.hasVideo || probed.durationSeconds <= 0) throw new Error('The composed video has no video stream or no duration.');
     return {

@@ -19,7 +19,11 @@ export interface VideoComposition {
   /** Narration (WAV, MP3...); the video lasts as long as it, or `seconds` without it. */
   narration?: Buffer;
   seconds?: number;
+  /** Stops ffmpeg (a cancelled run). */
+  signal?: AbortSignal;
 }
+
+const COMPOSE_TIMEOUT_MS = 120_000;
 
 /** An H.264/AAC MP4 made from a still image and optional narration: the video stand-in when no provider makes video. */
 export async function composeVideo(composition: VideoComposition): Promise<Buffer> {
@@ -40,7 +44,12 @@ export async function composeVideo(composition: VideoComposition): Promise<Buffe
     }
     // Even dimensions are required by yuv420p; the scale filter rounds them.
     args.push('-vf', 'scale=trunc(iw/2)*2:trunc(ih/2)*2', '-c:v', 'libx264', '-tune', 'stillimage', '-pix_fmt', 'yuv420p', '-r', '10', '-movflags', '+faststart', outputPath);
-    await run(ffmpegPath(), args, { timeout: 120_000 });
+    await run(ffmpegPath(), args, { timeout: COMPOSE_TIMEOUT_MS, ...(composition.signal ? { signal: composition.signal } : {}) }).catch((error: { killed?: boolean; stderr?: string }) => {
+      composition.signal?.throwIfAborted();
+      // execFile's own message is the whole command line, temporary paths included: not for a run's error event.
+      const said = error.stderr?.trim().split('\n').at(-1);
+      throw new Error(error.killed ? `ffmpeg did not finish the video within ${COMPOSE_TIMEOUT_MS / 1000} s` : `ffmpeg could not compose the video${said ? `: ${said.slice(0, 200)}` : ''}`);
+    });
     return await readFile(outputPath);
   } finally {
     await rm(folder, { recursive: true, force: true });

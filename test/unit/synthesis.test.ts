@@ -48,3 +48,19 @@ test('a video composed from a card and narration is an MP4 with video, audio and
   assert.ok(!silentProbe.hasAudio);
   assert.ok(silentProbe.durationSeconds >= 1.5);
 });
+
+test('composing a video stops when its signal aborts (a cancelled run), and a failure names no temporary path', async () => {
+  const card = await renderOfflineCard({ title: 'Long wait', instructions: [] });
+  const controller = new AbortController();
+  const started = Date.now();
+  setTimeout(() => controller.abort(new Error('run cancelled')), 200);
+  // An hour of video takes ffmpeg far longer than the generous bound below: only the abort ends it in time.
+  await assert.rejects(composeVideo({ image: card, seconds: 3600, signal: controller.signal }), /run cancelled/);
+  assert.ok(Date.now() - started < 20_000, 'ffmpeg was stopped');
+
+  await assert.rejects(composeVideo({ image: Buffer.from('not an image at all'), seconds: 1 }), (error: Error) => {
+    assert.match(error.message, /^ffmpeg could not compose the video/);
+    assert.doesNotMatch(error.message, /glow-video-|-loglevel/);
+    return true;
+  });
+});
