@@ -3,7 +3,7 @@ import type { Database } from '../db/database.ts';
 import { badRequest, notFound } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import type { EventHub } from '../streaming/hub.ts';
-import type { StoredEvent } from '../streaming/event-log.ts';
+import { lastIssuedSeq, type StoredEvent } from '../streaming/event-log.ts';
 import { SseStream, sseFrame, type SseStreams } from '../streaming/sse.ts';
 import { isTerminalPayload, serializeEvent } from './events.ts';
 import type { WatchQuery } from './http-schemas.ts';
@@ -75,6 +75,10 @@ export class WatchService {
       // 204: by the SSE standard an EventSource stops reconnecting, where a 200 that closed would have it retry forever.
       await reply.code(204).send();
       return;
+    }
+    // Resumed after an event that was never sent (an id from another server's database, or made up): what follows would be skipped.
+    if (afterSeq > 0 && afterSeq > (await lastIssuedSeq(db))) {
+      throw badRequest(`Last-Event-ID ${afterSeq} is ahead of every event this server has sent; reconnect without it to follow from the start.`);
     }
     reply.hijack();
     const stream = new SseStream(reply.raw, runId ? { idleCutoffMs: RUN_STREAM_IDLE_CUTOFF_MS } : {});

@@ -271,6 +271,16 @@ export async function groupsOfRuns(database: Database, runIds: string[]): Promis
   return result.rows.map((row) => ({ runId: row.run_id as string, groupId: row.group_id as string }));
 }
 
+/**
+ * The highest event id ever handed out, deleted events included (the identity's sequence, not the
+ * table's max, which falls when old events are deleted): a resume position beyond it names an
+ * event nobody was sent.
+ */
+export async function lastIssuedSeq(executor: Executor): Promise<number> {
+  const result = await sql<{ last: string | number | null }>`SELECT pg_sequence_last_value(pg_get_serial_sequence('generation_events', 'seq')::regclass) AS last`.execute(executor);
+  return Number(result.rows[0]?.last ?? 0);
+}
+
 export async function readRunEvents(executor: Executor, runId: string): Promise<StoredEvent[]> {
   const rows = await executor
     .selectFrom('generation_events')

@@ -356,6 +356,12 @@ describe('generation', () => {
       assert.equal(atEnd.status, 204, `a stream resumed after the terminal event (${after})`);
     }
     assert.equal((await org.admin.get(`/persona/watch?run_id=${handles.run_id}&last_event_id=abc`)).status, 400);
+    // Ahead of every event ever sent, on a stream still to come (a group's, a run not triggered yet): later events would be skipped.
+    for (const path of [`/persona/watch?group_id=${handles.group_id}`, `/persona/watch?run_id=${randomUUID()}`]) {
+      const ahead = await org.admin.get(`${path}&last_event_id=${Number(full[6]!.id) + 1_000_000}`);
+      assert.equal(ahead.status, 400, `${path}: ${ahead.text}`);
+      assert.match(ahead.body.error.message, /is ahead of every event this server has sent/);
+    }
     // An empty position is no position, in the query as in the header: the whole run.
     const emptyQuery = await openWatch(org.admin, `/persona/watch?run_id=${handles.run_id}&last_event_id=`);
     await emptyQuery.ended;
