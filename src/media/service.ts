@@ -13,7 +13,7 @@ import { allowlistDescription, bareMimeType, checkSignature, fallbackSniff, hold
 import { PreviewFailedError, type PreviewRenderer } from './preview-renderer.ts';
 import {
   fillReservation, findPreview, findUploadByUploadOrWrapperId, findUploadsByIds, firstWrapperId, insertPreview, insertReservation, insertUpload,
-  insertWrapper, isStored, unreferencedBlobs, type StoredUpload, type UploadRow,
+  findOrInsertWrapper, insertWrapper, isStored, unreferencedBlobs, type StoredUpload, type UploadRow,
 } from './upload-store.ts';
 import { visibleUploadIds, type ArtifactReadRules } from './visibility.ts';
 
@@ -262,7 +262,8 @@ export class MediaService {
     const upload = await this.findVisible(actor, id);
     if (!upload || upload.kind !== 'audio') throw notFound('audio upload', id);
     if (!isStored(upload)) throw conflict(`Audio upload ${upload.id} is reserved but has no bytes yet; send the file with this request to fill it.`);
-    const wrapperId = await insertWrapper(this.database.db, { uploadId: upload.id, orgId: actor.orgId, kind: 'audio', name: labels.name ?? upload.filename ?? '', description: labels.description ?? '' });
+    const wrapper = { uploadId: upload.id, orgId: actor.orgId, kind: 'audio' as const, name: labels.name ?? upload.filename ?? '', description: labels.description ?? '' };
+    const wrapperId = await this.database.db.transaction().execute((trx) => findOrInsertWrapper(trx, wrapper));
     return { uploadId: upload.id, wrapperId };
   }
 

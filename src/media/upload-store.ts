@@ -82,6 +82,28 @@ export async function insertWrapper(
   return id;
 }
 
+/**
+ * The upload's wrapper with exactly this name and description, made if there is none: a repeated
+ * promotion (a client's retry) is the same asset. The upload row is locked so two at once make one.
+ */
+export async function findOrInsertWrapper(
+  executor: Executor,
+  wrapper: { uploadId: string; orgId: string; kind: UploadKind; name: string; description: string },
+): Promise<string> {
+  await executor.selectFrom('uploads').select('id').where('id', '=', wrapper.uploadId).forUpdate().execute();
+  const existing = await executor
+    .selectFrom('upload_wrappers')
+    .select('id')
+    .where('upload_id', '=', wrapper.uploadId)
+    .where('name', '=', wrapper.name)
+    .where('description', '=', wrapper.description)
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst();
+  return existing?.id ?? insertWrapper(executor, wrapper);
+}
+
 export async function findUploadsByIds(executor: Executor, orgId: string, ids: string[], forUpdate = false): Promise<UploadRow[]> {
   if (ids.length === 0) return [];
   let query = executor.selectFrom('uploads').selectAll().where('org_id', '=', orgId).where('id', 'in', ids);

@@ -814,6 +814,9 @@ describe('media', () => {
     assert.equal(promotedEmpty.status, 200, promotedEmpty.text);
     assert.equal(promotedEmpty.body.upload_id, slot);
     assert.notEqual(promotedEmpty.body.audios_id, reserved.body.audios_id);
+    // A retried promotion is the same asset; other labels make another named asset of the same bytes.
+    const promotedAgain = await orgA.admin.request('POST', `/attempt/audio_upload?upload_id=${slot}`);
+    assert.deepEqual(promotedAgain.body, promotedEmpty.body);
     // JSON sent as curl -d sends it (form-encoded) still promotes.
     const promotedCurl = await orgA.admin.request('POST', `/attempt/audio_upload?upload_id=${slot}`, { rawBody: '{"name":"Curl"}', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     assert.equal(promotedCurl.status, 200, promotedCurl.text);
@@ -822,6 +825,9 @@ describe('media', () => {
     assert.equal(promotedJson.status, 200);
     const wrapper = await harness.database.db.selectFrom('upload_wrappers').selectAll().where('id', '=', promotedJson.body.audios_id).executeTakeFirstOrThrow();
     assert.equal(wrapper.name, 'Promoted');
+    assert.notEqual(promotedJson.body.audios_id, promotedEmpty.body.audios_id);
+    const retried = await Promise.all([1, 2, 3].map(() => orgA.admin.post(`/attempt/audio_upload?upload_id=${slot}`, { name: 'Promoted' })));
+    assert.deepEqual(new Set(retried.map((response) => response.body.audios_id)), new Set([promotedJson.body.audios_id]), 'concurrent retries make no second asset');
     assert.equal((await fetchBinary(orgA.admin, '/system/audio_download', { audio_id: promotedJson.body.audios_id })).bytes.length, bytes.length);
 
     assert.equal((await orgB.admin.post(`/attempt/audio_upload?upload_id=${slot}`, {})).status, 404);
