@@ -632,11 +632,13 @@ export async function messagesOfGroup(executor: Executor, groupId: string, limit
 }
 
 /** The group's newest `limit` messages, oldest first (a conversation's recent past). */
-export async function latestMessagesOfGroup(executor: Executor, groupId: string, limit: number): Promise<MessageRow[]> {
-  const newestFirst = await executor
-    .selectFrom('generation_messages')
-    .selectAll()
-    .where('group_id', '=', groupId)
+/** The group's last `limit` messages, oldest first; with `upTo`, the last ones up to and including that message. */
+export async function latestMessagesOfGroup(executor: Executor, groupId: string, limit: number, upTo?: Pick<MessageRow, 'created_at' | 'id'>): Promise<MessageRow[]> {
+  let query = executor.selectFrom('generation_messages').selectAll().where('group_id', '=', groupId);
+  if (upTo) {
+    query = query.where((eb) => eb.or([eb('created_at', '<', upTo.created_at), eb.and([eb('created_at', '=', upTo.created_at), eb('id', '<=', upTo.id)])]));
+  }
+  const newestFirst = await query
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(limit)

@@ -273,6 +273,22 @@ describe('chat', () => {
     assert.equal(stored, 2);
   });
 
+  test('turns sent at once are each answered as the conversation stood at that turn, not at the latest one', async () => {
+    const { voice: _voice, ...silentPersona } = example;
+    const { simulationId } = await createSimulation(org, 'Quinn', silentPersona, { max_turns: 5 });
+    const attempt = await startAttempt(learner.client, simulationId);
+    const texts = ['first question', 'second question', 'third question'];
+    const sent = await Promise.all(texts.map((text) => learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text })));
+    for (const response of sent) assert.equal(response.status, 200, response.text);
+    for (const response of sent) await watchRunToEnd(learner.client, 'attempt', response.body.run_id);
+    const group = await learner.client.post('/attempt/group', { group_id: attempt.data.group_id, include_detail: true });
+    for (const [index, response] of sent.entries()) {
+      const run = group.body.runs.find((item: { id: string }) => item.id === response.body.run_id);
+      const reply = run.messages.find((message: { role: string }) => message.role === 'assistant');
+      assert.match(reply.text, new RegExp(texts[index]!), `the reply to "${texts[index]}" answers it: ${reply.text}`);
+    }
+  });
+
   test('an attempt goes on when its simulation or scenario is deleted; once its persona is deleted the next turn is 409 and the attempt ends', async () => {
     const { voice: _voice, ...silentPersona } = example;
     const { simulationId, scenarioId, personaId } = await createSimulation(org, 'Robin', silentPersona, { max_turns: 3 });
