@@ -817,5 +817,21 @@ describe('cli', () => {
       assert.match(result.stdout, /\[user\][^\n]*\n  Hi, thanks for coming in\.\n  audio uploads: [0-9a-f-]{36}/);
       assert.match(result.stdout, /\[assistant\]/);
     });
+
+    test('attempts message checks its attempt before uploading: a malformed id is a usage error, an ended attempt uploads nothing', async (t) => {
+      if (!needsRoutes(t, '/attempt/chat_message', '/attempt/audio_upload') || !attemptId) return;
+      const audio = path.join(workDir, 'late.wav');
+      writeFileSync(audio, silentWav());
+      const malformed = await glow(['attempts', 'message', 'not-a-uuid', 'hello'], env);
+      assert.equal(malformed.code, 2, malformed.stderr);
+      assert.match(malformed.stderr, /"not-a-uuid" is not an attempt id/);
+      const row = await harness.database.db.selectFrom('artifacts').select('data').where('id', '=', attemptId).executeTakeFirstOrThrow();
+      await harness.database.db.updateTable('artifacts').set({ data: JSON.stringify({ ...(row.data as object), state: 'completed' }) }).where('id', '=', attemptId).execute();
+      const uploadsBefore = (await harness.database.db.selectFrom('uploads').select('id').where('org_id', '=', org.orgId).execute()).length;
+      const ended = await glow(['attempts', 'message', attemptId, 'One more thing', '--audio', audio], env);
+      assert.equal(ended.code, 1, ended.stderr);
+      assert.match(ended.stderr, /is completed; start a new attempt.*Nothing was uploaded/);
+      assert.equal((await harness.database.db.selectFrom('uploads').select('id').where('org_id', '=', org.orgId).execute()).length, uploadsBefore);
+    });
   });
 });

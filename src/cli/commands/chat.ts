@@ -4,6 +4,8 @@ import { followWatch, frameKind, isFailure, isTerminal, describeFrame, type Fram
 import { describeMessage, type GroupMessage } from './generation.ts';
 import { uploadFile, type MediaKind } from './media.ts';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Which artifact hosts each upload kind (the seed's matrix): a chat turn's media is uploaded there first. */
 const UPLOAD_HOST: Record<MediaKind, string> = { audio: 'attempt', image: 'scenario', video: 'scenario', file: 'document', text: 'document' };
 const ATTACH_FLAGS: Record<string, MediaKind> = { audio: 'audio', image: 'image', video: 'video', file: 'file', 'text-file': 'text' };
@@ -15,8 +17,18 @@ const ATTACH_FLAGS: Record<string, MediaKind> = { audio: 'audio', image: 'image'
 export async function messageCommand(context: CommandContext): Promise<number> {
   const [attemptId, ...words] = context.args.positionals;
   if (!attemptId) throw new UsageError('usage: glow attempts message <attempt_id> <text> [--audio F] [--image F] [--video F] [--file F] [--text-file F]');
+  if (!UUID.test(attemptId)) throw new UsageError(`"${attemptId}" is not an attempt id (a UUID such as the one attempts start printed).`);
   const body: Record<string, unknown> = { attempt_id: attemptId };
   if (words.length > 0) body.text = words.join(' ');
+  const files = Object.keys(ATTACH_FLAGS).some((flagName) => allStringFlags(context.args, flagName).length > 0);
+  if (files) {
+    // The files go up before the turn: not for an attempt that will refuse it, which would leave them unused.
+    const attempt = await context.client.call('/attempt/get', { id: attemptId }) as { data?: { state?: string } };
+    if (attempt.data?.state !== undefined && attempt.data.state !== 'in_progress') {
+      context.output.err(`attempt ${attemptId} is ${attempt.data.state}; start a new attempt to keep practising. Nothing was uploaded.`);
+      return 1;
+    }
+  }
   for (const [flagName, kind] of Object.entries(ATTACH_FLAGS)) {
     const ids: string[] = [];
     for (const file of allStringFlags(context.args, flagName)) {
