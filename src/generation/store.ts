@@ -632,12 +632,11 @@ export async function messagesOfGroup(executor: Executor, groupId: string, limit
 }
 
 /** The group's newest `limit` messages, oldest first (a conversation's recent past). */
-/** The group's last `limit` messages, oldest first; with `upTo`, the last ones up to and including that message. */
-export async function latestMessagesOfGroup(executor: Executor, groupId: string, limit: number, upTo?: Pick<MessageRow, 'created_at' | 'id'>): Promise<MessageRow[]> {
+/** The group's last `limit` messages, oldest first; with `upToId`, the last ones up to and including that message. */
+export async function latestMessagesOfGroup(executor: Executor, groupId: string, limit: number, upToId?: string): Promise<MessageRow[]> {
   let query = executor.selectFrom('generation_messages').selectAll().where('group_id', '=', groupId);
-  if (upTo) {
-    query = query.where((eb) => eb.or([eb('created_at', '<', upTo.created_at), eb.and([eb('created_at', '=', upTo.created_at), eb('id', '<=', upTo.id)])]));
-  }
+  // Compared in the database: a timestamp read into JavaScript loses its microseconds.
+  if (upToId) query = query.where(sql<boolean>`(created_at, id) <= (SELECT m.created_at, m.id FROM generation_messages m WHERE m.id = ${upToId})`);
   const newestFirst = await query
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
