@@ -18,6 +18,7 @@ export const chatMessageBodySchema = z
     image_upload_ids: uploadIds('image'),
     video_upload_ids: uploadIds('video'),
     file_upload_ids: uploadIds('file'),
+    idempotency_key: uuid().optional().describe('A retry with the same key and body returns the first answer and stores no second turn; another body is 409.'),
   })
   .superRefine((body, context) => {
     const hasUploads = [body.text_upload_ids, body.audio_upload_ids, body.image_upload_ids, body.video_upload_ids, body.file_upload_ids].some((ids) => (ids?.length ?? 0) > 0);

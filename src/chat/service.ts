@@ -5,10 +5,10 @@ import type { simulationFamily } from '../artifacts/families/simulation.ts';
 import type { ArtifactRecord, ArtifactService } from '../artifacts/service.ts';
 import type { UploadReference } from '../artifacts/upload-links.ts';
 import type { GenerateBody } from '../generation/http-schemas.ts';
-import type { GenerationService } from '../generation/service.ts';
+import { requestHash, type GenerationService } from '../generation/service.ts';
 import type { StoredRequest } from '../generation/stored-request.ts';
 import { findArtifact } from '../artifacts/store.ts';
-import { findGroup, insertGroup, insertMessage, type MessageUploads } from '../generation/store.ts';
+import { claimIdempotencyKey, findGroup, findIdempotencyEntry, insertGroup, insertMessage, type MessageUploads } from '../generation/store.ts';
 import { badRequest, conflict, notFound } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import { assertUploadsUsable, linkUploadsToMessage } from '../media/module.ts';
@@ -90,6 +90,26 @@ export class ChatService {
    */
   async sendMessage(actor: Actor, body: ChatMessageBody): Promise<ChatMessageResponse> {
     const attempt = await this.ownAttempt(actor, body.attempt_id);
+    // A retry of a turn already stored (the answer was lost on the way) is answered as the first
+    // time, before the attempt's state: that turn may have been the one that ended it.
+    const key = body.idempotency_key;
+    const hash = key ? requestHash(body) : '';
+    if (key) {
+      const previous = await findIdempotencyEntry(this.database.db, actor.orgId, actor.profileId, key);
+      if (previous) return replayTurn(previous, hash, key);
+    }
+    try {
+      return await this.storeTurn(actor, attempt, body, key ? { key, hash } : undefined);
+    } catch (error) {
+      // The same key sent twice at once: the other request stored the turn (and may have ended the attempt with it).
+      if (!key) throw error;
+      const previous = await findIdempotencyEntry(this.database.db, actor.orgId, actor.profileId, key);
+      if (!previous) throw error;
+      return replayTurn(previous, hash, key);
+    }
+  }
+
+  private async storeTurn(actor: Actor, attempt: ArtifactRecord, body: ChatMessageBody, idempotency: { key: string; hash: string } | undefined): Promise<ChatMessageResponse> {
     const data = attempt.data as AttemptData;
     if (data.state !== 'in_progress') throw notInProgress(attempt.id, data.state);
     // The rules in force are the simulation's as it is now; a deleted simulation leaves the attempt without limits.
@@ -147,6 +167,11 @@ export class ChatService {
       const last = rules !== undefined && turnCount >= rules.max_turns;
       const next: AttemptData = { ...current, turn_count: turnCount, ...(last ? { state: 'completed' as const, ended_at: new Date().toISOString() } : {}) };
       await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: next }, { executor, serverFlow: true });
+      if (idempotency) {
+        const answer: ChatMessageResponse = { message_id: message.id, run_id: runId, group_id: groupId };
+        const claim = await claimIdempotencyKey(executor, { orgId: actor.orgId, profileId: actor.profileId, key: idempotency.key, requestHash: idempotency.hash, response: answer as unknown as Record<string, unknown> });
+        if (!claim.claimed) throw new TurnKeyTaken();
+      }
       return message.id;
     });
     return { message_id: messageId, run_id: runId, group_id: groupId };
@@ -168,6 +193,15 @@ export class ChatService {
     if (actor.role !== 'admin' && learner !== actor.profileId) throw notFound('attempt', attemptId);
     return attempt;
   }
+}
+
+class TurnKeyTaken extends Error {}
+
+function replayTurn(previous: { request_hash: string; response: Record<string, unknown> }, hash: string, key: string): ChatMessageResponse {
+  if (previous.request_hash !== hash || typeof previous.response.message_id !== 'string') {
+    throw conflict(`idempotency_key ${key} was already used with a different request body.`, { idempotency_key: key });
+  }
+  return previous.response as unknown as ChatMessageResponse;
 }
 
 function notInProgress(attemptId: string, state: AttemptData['state']) {

@@ -273,6 +273,31 @@ describe('chat', () => {
     assert.equal(stored, 2);
   });
 
+  test('a turn retried with its idempotency_key is answered as the first time and stored once, even after it ended the attempt; another body is 409', async () => {
+    const { voice: _voice, ...silentPersona } = example;
+    const { simulationId } = await createSimulation(org, 'Kai', silentPersona, { max_turns: 2 });
+    const attempt = await startAttempt(learner.client, simulationId);
+    const key = randomUUID();
+    const turn = { attempt_id: attempt.id, text: 'Hello there.', idempotency_key: key };
+    const sent = await Promise.all([1, 2, 3].map(() => learner.client.post('/attempt/chat_message', turn)));
+    for (const response of sent) assert.equal(response.status, 200, response.text);
+    assert.equal(new Set(sent.map((response) => response.body.message_id)).size, 1, 'one turn for three sends at once');
+    assert.equal((await learner.client.post('/attempt/get', { id: attempt.id })).body.data.turn_count, 1);
+
+    const lastKey = randomUUID();
+    const last = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Bye.', idempotency_key: lastKey });
+    assert.equal(last.status, 200, last.text);
+    assert.equal((await learner.client.post('/attempt/get', { id: attempt.id })).body.data.state, 'completed');
+    const retried = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Bye.', idempotency_key: lastKey });
+    assert.equal(retried.status, 200, 'the retry of the turn that ended the attempt is its answer, not a 409');
+    assert.deepEqual(retried.body, last.body);
+    const reused = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Something else', idempotency_key: key });
+    assert.equal(reused.status, 409, reused.text);
+    assert.match(reused.body.error.message, /already used with a different request body/);
+    const users = await harness.database.db.selectFrom('generation_messages').select('id').where('group_id', '=', attempt.data.group_id).where('role', '=', 'user').execute();
+    assert.equal(users.length, 2);
+  });
+
   test('turns sent at once are each answered as the conversation stood at that turn, not at the latest one', async () => {
     const { voice: _voice, ...silentPersona } = example;
     const { simulationId } = await createSimulation(org, 'Quinn', silentPersona, { max_turns: 5 });
