@@ -1,24 +1,46 @@
-import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { SpeechAnswer, SpeechJob } from './speech-worker.ts';
 
 const SAMPLE_RATE = 22_050;
+const WORKER_URL = new URL('./speech-worker-entry.mjs', import.meta.url);
 
-interface EspeakWorker {
-  set_voice(voice: string): void;
-  set_rate(wordsPerMinute: number): void;
-  synthesize(text: string, onChunk: (samples: Int16Array | undefined, events: unknown[]) => void): void;
+/** One eSpeak worker thread for the process, started on the first call; jobs run in turn. */
+let worker: Worker | undefined;
+const pending = new Map<number, { resolve: (samples: Int16Array) => void; reject: (error: Error) => void }>();
+let nextJobId = 1;
+
+function speechWorker(): Worker {
+  if (worker) return worker;
+  const started = new Worker(WORKER_URL);
+  // An idle worker does not keep the process alive; one with work does (ref while jobs are pending).
+  started.unref();
+  started.on('message', (answer: SpeechAnswer) => {
+    const job = pending.get(answer.id);
+    if (!job) return;
+    pending.delete(answer.id);
+    if (pending.size === 0) started.unref();
+    if (answer.ok) job.resolve(answer.samples);
+    else job.reject(new Error(`offline speech failed: ${answer.message}`));
+  });
+  const fail = (error: Error) => {
+    if (worker === started) worker = undefined;
+    for (const job of pending.values()) job.reject(new Error(`offline speech failed: ${error.message}`));
+    pending.clear();
+  };
+  started.on('error', fail);
+  started.on('exit', (code) => fail(new Error(`the speech worker stopped (exit code ${code})`)));
+  worker = started;
+  return started;
 }
 
-let worker: Promise<EspeakWorker> | undefined;
-
-/** eSpeak NG compiled to WebAssembly: ships inside its npm package, so speech works offline and airgapped. */
-function espeak(): Promise<EspeakWorker> {
-  worker ??= (async () => {
-    const require = createRequire(import.meta.url);
-    const { default: initialize } = await import(require.resolve('@echogarden/espeak-ng-emscripten/espeak-ng.js'));
-    const module = await initialize();
-    return new module.eSpeakNGWorker() as EspeakWorker;
-  })();
-  return worker;
+function synthesizeInWorker(text: string, voice: string, wordsPerMinute: number): Promise<Int16Array> {
+  const thread = speechWorker();
+  const id = nextJobId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    thread.ref();
+    thread.postMessage({ id, text, voice, wordsPerMinute } satisfies SpeechJob);
+  });
 }
 
 /** A mono 16-bit PCM WAV file around `samples`. */
@@ -53,21 +75,8 @@ export interface SynthesizedSpeech {
   durationSeconds: number;
 }
 
-/** Speech for `text` as a WAV file, made on this machine with eSpeak NG (robotic, honest, offline). */
+/** Speech for `text` as a WAV file, made on this machine with eSpeak NG (robotic, honest, offline), in a worker thread. */
 export async function synthesizeSpeechOffline(text: string, options: OfflineSpeechOptions = {}): Promise<SynthesizedSpeech> {
-  const engine = await espeak();
-  const chunks: Int16Array[] = [];
-  engine.set_voice((options.language ?? 'en-us').toLowerCase());
-  engine.set_rate(Math.round(160 * (options.speed ?? 1)));
-  engine.synthesize(text.trim() || '...', (samples) => {
-    if (samples && samples.length > 0) chunks.push(samples.slice());
-  });
-  const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-  const samples = new Int16Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    samples.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return { wav: encodeWav(samples, SAMPLE_RATE), durationSeconds: total / SAMPLE_RATE };
+  const samples = await synthesizeInWorker(text.trim() || '...', (options.language ?? 'en-us').toLowerCase(), Math.round(160 * (options.speed ?? 1)));
+  return { wav: encodeWav(samples, SAMPLE_RATE), durationSeconds: samples.length / SAMPLE_RATE };
 }
