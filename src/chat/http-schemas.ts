@@ -9,6 +9,11 @@ export const startAttemptBodySchema = z.strictObject({
 });
 export type StartAttemptBody = z.infer<typeof startAttemptBodySchema>;
 
+export const endAttemptBodySchema = z.strictObject({
+  attempt_id: uuid().describe('The attempt to end (only its learner, or an org admin, may end it).'),
+});
+export type EndAttemptBody = z.infer<typeof endAttemptBodySchema>;
+
 export const chatMessageBodySchema = z
   .strictObject({
     attempt_id: uuid().describe('The attempt this turn belongs to (only its learner, or an org admin, may send).'),

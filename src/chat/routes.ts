@@ -1,7 +1,7 @@
 import { recordSchema } from '../artifacts/http-schemas.ts';
 import { attemptFamily } from '../artifacts/families/attempt.ts';
 import { defineOperation, type Operation } from '../http/operations.ts';
-import { chatMessageBodySchema, chatMessageResponseSchema, startAttemptBodySchema } from './http-schemas.ts';
+import { chatMessageBodySchema, chatMessageResponseSchema, endAttemptBodySchema, startAttemptBodySchema } from './http-schemas.ts';
 import type { ChatService } from './service.ts';
 
 export function chatOperations(chat: ChatService): Operation[] {
@@ -35,6 +35,19 @@ export function chatOperations(chat: ChatService): Operation[] {
       response: chatMessageResponseSchema,
       errors: [400, 404, 409],
       handler: ({ actor, body }) => chat.sendMessage(actor, body),
+    }),
+    defineOperation({
+      method: 'POST',
+      path: '/attempt/end',
+      operationId: 'attempt_end',
+      summary: 'End an attempt in progress: the learner is done before max_turns or the time limit',
+      description: 'The attempt becomes completed with ended_at now; a reply still streaming finishes. 409 when it has already ended. Only its learner and org admins may end it.',
+      tag: 'attempt',
+      access: 'member',
+      body: endAttemptBodySchema,
+      response: recordSchema(attemptFamily),
+      errors: [400, 404, 409],
+      handler: ({ actor, body }) => chat.end(actor, body),
     }),
   ];
 }

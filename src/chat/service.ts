@@ -12,7 +12,7 @@ import { claimIdempotencyKey, findGroup, findIdempotencyEntry, insertGroup, inse
 import { badRequest, conflict, notFound } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import { assertUploadsUsable, linkUploadsToMessage } from '../media/module.ts';
-import type { ChatMessageBody, ChatMessageResponse, StartAttemptBody } from './http-schemas.ts';
+import type { ChatMessageBody, ChatMessageResponse, EndAttemptBody, StartAttemptBody } from './http-schemas.ts';
 import { countLearnerAttempts, lockLearnerAttempts } from './store.ts';
 
 export type AttemptData = z.infer<(typeof attemptFamily)['data']>;
@@ -177,12 +177,26 @@ export class ChatService {
     return { message_id: messageId, run_id: runId, group_id: groupId };
   }
 
-  /** Ends an attempt that is still in progress, from its record as it is now: a turn committed meanwhile keeps its count. */
-  private async endAttempt(actor: Actor, attemptId: string, endedAt: string): Promise<void> {
-    await this.database.db.transaction().execute(async (trx) => {
+  /** `attempt/end`: the learner (or an admin) is done; 409 when the attempt has already ended. */
+  async end(actor: Actor, body: EndAttemptBody): Promise<ArtifactRecord> {
+    const attempt = await this.ownAttempt(actor, body.attempt_id);
+    const ended = await this.endAttempt(actor, attempt.id, new Date().toISOString());
+    if (!ended) {
+      const state = ((await this.artifacts.get(actor, 'attempt', attempt.id)).data as AttemptData).state;
+      throw notInProgress(attempt.id, state, `attempt ${attempt.id} has already ended (${state}).`);
+    }
+    return ended;
+  }
+
+  /**
+   * Ends an attempt that is still in progress, from its record as it is now (a turn committed
+   * meanwhile keeps its count); undefined when it had already ended.
+   */
+  private async endAttempt(actor: Actor, attemptId: string, endedAt: string): Promise<ArtifactRecord | undefined> {
+    return this.database.db.transaction().execute(async (trx) => {
       const current = (await findArtifact(trx, actor.orgId, 'attempt', attemptId, true))?.data as AttemptData | undefined;
-      if (current?.state !== 'in_progress') return;
-      await this.artifacts.update(actor, 'attempt', { id: attemptId, data: { ...current, state: 'completed', ended_at: endedAt } }, { executor: trx, serverFlow: true });
+      if (current?.state !== 'in_progress') return undefined;
+      return this.artifacts.update(actor, 'attempt', { id: attemptId, data: { ...current, state: 'completed', ended_at: endedAt } }, { executor: trx, serverFlow: true });
     });
   }
 
@@ -204,8 +218,8 @@ function replayTurn(previous: { request_hash: string; response: Record<string, u
   return previous.response as unknown as ChatMessageResponse;
 }
 
-function notInProgress(attemptId: string, state: AttemptData['state']) {
-  return conflict(`attempt ${attemptId} is ${state}; start a new attempt to keep practising.`, { state });
+function notInProgress(attemptId: string, state: AttemptData['state'], message = `attempt ${attemptId} is ${state}; start a new attempt to keep practising.`) {
+  return conflict(message, { state });
 }
 
 function minutes(count: number): string {

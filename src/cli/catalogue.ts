@@ -209,6 +209,7 @@ const POSITIONAL_FORMS: Record<string, string> = {
   watch: 'watch <run_id> | watch --group <group_id>',
   file_preview: 'preview <file_id> --output <file.png>',
   start: 'start <simulation_id>',
+  end: 'end <attempt_id>',
 };
 
 /** Flags the CLI itself reads for an action, on top of the operation's fields (type '' is a switch). */
@@ -321,6 +322,7 @@ export function mainHelp(): string {
     '  glow attempts start <simulation_id>',
     '  glow attempts message <attempt_id> <text> [--audio F] [--image F] [--video F] [--file F] [--text-file F]',
     '  glow attempts transcript <attempt_id>',
+    '  glow attempts end <attempt_id>',
     '  glow <family> --help                                      actions and fields of a family',
     '',
     'Flags become body fields: --page-limit 5 → "page_limit": 5; --data.intensity 7 nests. A value is read',

@@ -298,6 +298,26 @@ describe('chat', () => {
     assert.equal(users.length, 2);
   });
 
+  test('attempt/end: the learner (or an admin) ends an attempt in progress; again is 409, and so is a turn after it; a classmate gets 404', async () => {
+    const { voice: _voice, ...silentPersona } = example;
+    const { simulationId } = await createSimulation(org, 'Ari', silentPersona, { max_turns: 10 });
+    const attempt = await startAttempt(learner.client, simulationId);
+    const turn = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Thanks, that is all.' });
+    assert.equal(turn.status, 200, turn.text);
+    assert.equal((await classmate.client.post('/attempt/end', { attempt_id: attempt.id })).status, 404);
+    const ended = await learner.client.post('/attempt/end', { attempt_id: attempt.id });
+    assert.equal(ended.status, 200, ended.text);
+    assert.equal(ended.body.data.state, 'completed');
+    assert.equal(ended.body.data.turn_count, 1);
+    assert.ok(Date.parse(ended.body.data.ended_at) <= Date.now());
+    const again = await learner.client.post('/attempt/end', { attempt_id: attempt.id });
+    assert.equal(again.status, 409, again.text);
+    assert.match(again.body.error.message, /has already ended \(completed\)/);
+    assert.equal((await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Oh, one more thing' })).status, 409);
+    const other = await startAttempt(classmate.client, simulationId);
+    assert.equal((await org.admin.post('/attempt/end', { attempt_id: other.id })).status, 200, 'an admin may end anyone\'s attempt');
+  });
+
   test('turns sent at once are each answered as the conversation stood at that turn, not at the latest one', async () => {
     const { voice: _voice, ...silentPersona } = example;
     const { simulationId } = await createSimulation(org, 'Quinn', silentPersona, { max_turns: 5 });

@@ -833,5 +833,16 @@ describe('cli', () => {
       assert.match(ended.stderr, /is completed; start a new attempt.*Nothing was uploaded/);
       assert.equal((await harness.database.db.selectFrom('uploads').select('id').where('org_id', '=', org.orgId).execute()).length, uploadsBefore);
     });
+
+    test('attempts end <attempt_id> ends an attempt in progress', async (t) => {
+      if (!needsRoutes(t, '/attempt/start', '/attempt/end')) return;
+      const started = JSON.parse((await glow(['attempts', 'start', await createSimulation(), '--json'], env)).stdout);
+      const ended = await glow(['attempts', 'end', started.id, '--json'], env);
+      assert.equal(ended.code, 0, ended.stderr);
+      assert.equal(JSON.parse(ended.stdout).data.state, 'completed');
+      const again = await glow(['attempts', 'end', started.id], env);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /has already ended/);
+    });
   });
 });

@@ -11,6 +11,7 @@ const POSITIONAL_FIELD: Record<string, string> = {
   draft: 'id',
   cancel: 'run_id',
   start: 'simulation_id',
+  end: 'attempt_id',
 };
 
 /**
