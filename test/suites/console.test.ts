@@ -264,6 +264,24 @@ describe('web console', () => {
       await page.close();
     });
 
+    test('practise: "End attempt" ends the attempt before its turns run out, and the page says so', async (context) => {
+      const page = await open(context, org.admin.token!);
+      if (!page) return;
+      const started = await org.admin.post('/attempt/start', { simulation_id: await createSimulation() });
+      assert.equal(started.status, 200, started.text);
+      await page.goto(`${harness.baseUrl}/console/#/attempt/practice/${started.body.id}`);
+      await page.waitForSelector('textarea[name=text]');
+      await page.click('button:text-is("End attempt")');
+      await page.waitForSelector('p.notice');
+      assert.match(await page.textContent('p.notice') ?? '', /has ended/);
+      assert.equal(await page.isDisabled('textarea[name=text]'), true);
+      assert.equal(await page.isDisabled('button:text-is("End attempt")'), true);
+      const attempt = await org.admin.post('/attempt/get', { id: started.body.id });
+      assert.equal(attempt.body.data.state, 'completed');
+      assert.equal(attempt.body.data.turn_count, 0);
+      await page.close();
+    });
+
     test('files: an image uploaded through the page is stored byte for byte and shown; bytes that are not what they claim are refused and leave no row', async (context) => {
       const page = await open(context, org.admin.token!);
       if (!page) return;

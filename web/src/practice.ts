@@ -160,6 +160,7 @@ export async function renderPractice({ api, me, main, signal }: Context, family:
     },
   });
   const send = h('button', { class: 'primary', type: 'submit' }, 'Send');
+  const finish: HTMLButtonElement = h('button', { type: 'button', on: { click: () => void endAttempt() } }, 'End attempt');
   const problem = h('div', {});
   const ended = (now: string) => now !== 'in_progress';
   const close = (now: string) => {
@@ -167,6 +168,7 @@ export async function renderPractice({ api, me, main, signal }: Context, family:
     if (!ended(now)) return;
     text.disabled = true;
     send.disabled = true;
+    finish.disabled = true;
     const simulationId = typeof attempt.data.simulation_id === 'string' ? attempt.data.simulation_id : undefined;
     replaceChildren(
       problem,
@@ -174,11 +176,29 @@ export async function renderPractice({ api, me, main, signal }: Context, family:
     );
   };
 
+  /** The learner is done before the turns or the time run out. */
+  async function endAttempt(): Promise<void> {
+    if (finish.disabled) return;
+    replaceChildren(problem);
+    finish.disabled = true;
+    try {
+      const now = await api.call<ArtifactRecord>('/attempt/end', { attempt_id: attemptId });
+      close(String(now.data.state));
+    } catch (error) {
+      replaceChildren(problem, problemView(error));
+      // Ended meanwhile (the last turn, another tab): the page follows the attempt as it is.
+      const now = await api.call<ArtifactRecord>('/attempt/get', { id: attemptId }).catch(() => undefined);
+      if (now) close(String(now.data.state));
+      if (!ended(state.textContent ?? '')) finish.disabled = false;
+    }
+  }
+
   async function turn(): Promise<void> {
     const said = text.value.trim();
     if (!said || send.disabled) return;
     replaceChildren(problem);
     send.disabled = true;
+    finish.disabled = true;
     conversation.setAttribute('aria-busy', 'true');
     try {
       const sent = await api.call<{ run_id: string }>('/attempt/chat_message', { attempt_id: attemptId, text: said });
@@ -200,7 +220,10 @@ export async function renderPractice({ api, me, main, signal }: Context, family:
       replaceChildren(problem, problemView(error));
     } finally {
       conversation.setAttribute('aria-busy', 'false');
-      if (!ended(state.textContent ?? '')) send.disabled = false;
+      if (!ended(state.textContent ?? '')) {
+        send.disabled = false;
+        finish.disabled = false;
+      }
       text.focus();
     }
   }
@@ -214,7 +237,7 @@ export async function renderPractice({ api, me, main, signal }: Context, family:
     h('h3', {}, 'Conversation'),
     conversation,
     problem,
-    h('form', { on: { submit: (event) => { event.preventDefault(); void turn(); } } }, text, h('div', { class: 'row' }, send)),
+    h('form', { on: { submit: (event) => { event.preventDefault(); void turn(); } } }, text, h('div', { class: 'row' }, send, finish)),
   );
   close(String(attempt.data.state));
   if (!text.disabled) text.dataset.autofocus = '';
