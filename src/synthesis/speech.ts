@@ -4,43 +4,75 @@ import type { SpeechAnswer, SpeechJob } from './speech-worker.ts';
 const SAMPLE_RATE = 22_050;
 const WORKER_URL = new URL('./speech-worker-entry.mjs', import.meta.url);
 
-/** One eSpeak worker thread for the process, started on the first call; jobs run in turn. */
-let worker: Worker | undefined;
-const pending = new Map<number, { resolve: (samples: Int16Array) => void; reject: (error: Error) => void }>();
-let nextJobId = 1;
+/** What one job may take before its worker is taken for stuck and replaced. */
+const JOB_TIMEOUT_MS = 60_000;
 
-function speechWorker(): Worker {
-  if (worker) return worker;
-  const started = new Worker(WORKER_URL);
-  // An idle worker does not keep the process alive; one with work does (ref while jobs are pending).
-  started.unref();
-  started.on('message', (answer: SpeechAnswer) => {
-    const job = pending.get(answer.id);
-    if (!job) return;
-    pending.delete(answer.id);
-    if (pending.size === 0) started.unref();
-    if (answer.ok) job.resolve(answer.samples);
-    else job.reject(new Error(`offline speech failed: ${answer.message}`));
-  });
-  const fail = (error: Error) => {
-    if (worker === started) worker = undefined;
-    for (const job of pending.values()) job.reject(new Error(`offline speech failed: ${error.message}`));
-    pending.clear();
-  };
-  started.on('error', fail);
-  started.on('exit', (code) => fail(new Error(`the speech worker stopped (exit code ${code})`)));
-  worker = started;
-  return started;
+interface PendingJob {
+  resolve: (samples: Int16Array) => void;
+  reject: (error: Error) => void;
 }
 
+/**
+ * One eSpeak worker thread, with the jobs it was given. A worker that fails (an error, an exit, a
+ * job past its deadline) rejects its own jobs only and is replaced on the next call: an aborted
+ * WebAssembly module would fail every later job.
+ */
+class SpeechThread {
+  private readonly worker = new Worker(WORKER_URL);
+  private readonly pending = new Map<number, PendingJob>();
+  private nextJobId = 1;
+  failed = false;
+
+  constructor() {
+    // Idle, it does not keep the process alive; with jobs pending it does.
+    this.worker.unref();
+    this.worker.on('message', (answer: SpeechAnswer) => {
+      const job = this.pending.get(answer.id);
+      if (!job) return;
+      this.settled(answer.id);
+      if (answer.ok) job.resolve(answer.samples);
+      else job.reject(new Error(`offline speech failed: ${answer.message}`));
+    });
+    this.worker.on('error', (error) => this.fail(error.message));
+    this.worker.on('exit', (code) => this.fail(`the speech worker stopped (exit code ${code})`));
+  }
+
+  synthesize(job: Omit<SpeechJob, 'id'>): Promise<Int16Array> {
+    const id = this.nextJobId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(`no speech after ${JOB_TIMEOUT_MS / 1000} s`);
+        void this.worker.terminate();
+      }, JOB_TIMEOUT_MS);
+      timer.unref();
+      this.pending.set(id, {
+        resolve: (samples) => { clearTimeout(timer); resolve(samples); },
+        reject: (error) => { clearTimeout(timer); reject(error); },
+      });
+      this.worker.ref();
+      this.worker.postMessage({ id, ...job } satisfies SpeechJob);
+    });
+  }
+
+  private settled(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker.unref();
+  }
+
+  private fail(reason: string): void {
+    this.failed = true;
+    for (const [id, job] of [...this.pending]) {
+      this.settled(id);
+      job.reject(new Error(`offline speech failed: ${reason}`));
+    }
+  }
+}
+
+let thread: SpeechThread | undefined;
+
 function synthesizeInWorker(text: string, voice: string, wordsPerMinute: number): Promise<Int16Array> {
-  const thread = speechWorker();
-  const id = nextJobId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    thread.ref();
-    thread.postMessage({ id, text, voice, wordsPerMinute } satisfies SpeechJob);
-  });
+  if (!thread || thread.failed) thread = new SpeechThread();
+  return thread.synthesize({ text, voice, wordsPerMinute });
 }
 
 /** A mono 16-bit PCM WAV file around `samples`. */
