@@ -180,7 +180,11 @@ export class ChatService {
   /** `attempt/end`: the learner (or an admin) is done; 409 when the attempt has already ended. */
   async end(actor: Actor, body: EndAttemptBody): Promise<ArtifactRecord> {
     const attempt = await this.ownAttempt(actor, body.attempt_id);
-    const ended = await this.endAttempt(actor, attempt.id, new Date().toISOString());
+    const data = attempt.data as AttemptData;
+    // Ended after its time limit ran out, it ended at that limit, as a turn sent then would record.
+    const rules = (await findArtifact(this.database.db, actor.orgId, 'simulation', data.simulation_id))?.data as SimulationData | undefined;
+    const deadline = rules?.time_limit_minutes !== undefined && data.started_at ? Date.parse(data.started_at) + rules.time_limit_minutes * 60_000 : Infinity;
+    const ended = await this.endAttempt(actor, attempt.id, new Date(Math.min(Date.now(), deadline)).toISOString());
     if (!ended) {
       const state = ((await this.artifacts.get(actor, 'attempt', attempt.id)).data as AttemptData).state;
       throw notInProgress(attempt.id, state, `attempt ${attempt.id} has already ended (${state}).`);

@@ -632,17 +632,33 @@ export async function messagesOfGroup(executor: Executor, groupId: string, limit
 }
 
 /** The group's newest `limit` messages, oldest first (a conversation's recent past). */
-/** The group's last `limit` messages, oldest first; with `upToId`, the last ones up to and including that message. */
-export async function latestMessagesOfGroup(executor: Executor, groupId: string, limit: number, upToId?: string): Promise<MessageRow[]> {
-  let query = executor.selectFrom('generation_messages').selectAll().where('group_id', '=', groupId);
-  // Compared in the database: a timestamp read into JavaScript loses its microseconds.
-  if (upToId) query = query.where(sql<boolean>`(created_at, id) <= (SELECT m.created_at, m.id FROM generation_messages m WHERE m.id = ${upToId})`);
-  const newestFirst = await query
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(limit)
-    .execute();
-  return newestFirst.reverse();
+/**
+ * The group's last `limit` messages, oldest first. With `upToTurnId` (a user message), the
+ * conversation as it stood at that turn, by turn: the messages of every run whose user message
+ * comes at or before it, each run's in its own order. A reply stored after the learner's next turn
+ * was sent still comes before that turn. Compared in the database: a timestamp read into
+ * JavaScript loses its microseconds.
+ */
+export async function latestMessagesOfGroup(executor: Executor, groupId: string, limit: number, upToTurnId?: string): Promise<MessageRow[]> {
+  if (!upToTurnId) {
+    const newestFirst = await executor
+      .selectFrom('generation_messages')
+      .selectAll()
+      .where('group_id', '=', groupId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return newestFirst.reverse();
+  }
+  const result = await sql<MessageRow>`
+    SELECT m.* FROM generation_messages m
+    JOIN generation_messages turn ON turn.run_id = m.run_id AND turn.role = 'user'
+    WHERE m.group_id = ${groupId}
+      AND (turn.created_at, turn.id) <= (SELECT t.created_at, t.id FROM generation_messages t WHERE t.id = ${upToTurnId})
+    ORDER BY turn.created_at DESC, turn.id DESC, m.created_at DESC, m.id DESC
+    LIMIT ${limit}`.execute(executor);
+  return result.rows.reverse();
 }
 
 export async function messagesOfRun(executor: Executor, runId: string): Promise<MessageRow[]> {

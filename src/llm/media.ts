@@ -164,7 +164,8 @@ const NARRATION_MAX_CHARS = 600;
 /** `text` cut to at most `max` characters, at a word boundary when there is one in its second half. */
 export function clipAtWord(text: string, max: number): string {
   if (text.length <= max) return text;
-  const cut = text.slice(0, max);
+  // Not between the two halves of a surrogate pair (an emoji), where a text without spaces may be cut.
+  const cut = text.slice(0, /[\ud800-\udbff]/.test(text[max - 1] ?? '') ? max - 1 : max);
   const lastSpace = cut.search(/\s\S*$/);
   return (lastSpace > max / 2 ? cut.slice(0, lastSpace) : cut).trimEnd();
 }

@@ -257,7 +257,7 @@ export class MediaService {
     });
   }
 
-  /** Stacks a new audio wrapper on an existing audio upload (one the realtime adapter captured, say). */
+  /** Stacks an audio wrapper on an existing audio upload (one the realtime adapter captured, say); the same labels again give the same wrapper. */
   async promoteAudio(actor: Actor, id: string, labels: { name?: string; description?: string }): Promise<UploadIds> {
     const upload = await this.findVisible(actor, id);
     if (!upload || upload.kind !== 'audio') throw notFound('audio upload', id);

@@ -83,18 +83,22 @@ export async function insertWrapper(
 }
 
 /**
- * The upload's wrapper with exactly this name and description, made if there is none: a repeated
- * promotion (a client's retry) is the same asset. The upload row is locked so two at once make one.
+ * A promoted wrapper of the upload with exactly this name and description, made if there is none:
+ * a repeated promotion (a client's retry) is the same asset. The upload's own first wrapper, made
+ * with it, is never the answer: a promotion is another asset. The upload row is locked so two at
+ * once make one.
  */
 export async function findOrInsertWrapper(
   executor: Executor,
   wrapper: { uploadId: string; orgId: string; kind: UploadKind; name: string; description: string },
 ): Promise<string> {
   await executor.selectFrom('uploads').select('id').where('id', '=', wrapper.uploadId).forUpdate().execute();
+  const original = await firstWrapperId(executor, wrapper.uploadId);
   const existing = await executor
     .selectFrom('upload_wrappers')
     .select('id')
     .where('upload_id', '=', wrapper.uploadId)
+    .$if(original !== undefined, (query) => query.where('id', '!=', original!))
     .where('name', '=', wrapper.name)
     .where('description', '=', wrapper.description)
     .orderBy('created_at')

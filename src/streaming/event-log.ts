@@ -277,7 +277,8 @@ export async function groupsOfRuns(database: Database, runIds: string[]): Promis
  * event nobody was sent.
  */
 export async function lastIssuedSeq(executor: Executor): Promise<number> {
-  const result = await sql<{ last: string | number | null }>`SELECT pg_sequence_last_value(pg_get_serial_sequence('generation_events', 'seq')::regclass) AS last`.execute(executor);
+  // NULL before the first event, or to a role that may not read the sequence: then the table says.
+  const result = await sql<{ last: string | number | null }>`SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('generation_events', 'seq')::regclass), (SELECT max(seq) FROM generation_events), 0) AS last`.execute(executor);
   return Number(result.rows[0]?.last ?? 0);
 }
 

@@ -44,10 +44,10 @@ export async function composeVideo(composition: VideoComposition): Promise<Buffe
     }
     // Even dimensions are required by yuv420p; the scale filter rounds them.
     args.push('-vf', 'scale=trunc(iw/2)*2:trunc(ih/2)*2', '-c:v', 'libx264', '-tune', 'stillimage', '-pix_fmt', 'yuv420p', '-r', '10', '-movflags', '+faststart', outputPath);
-    await run(ffmpegPath(), args, { timeout: COMPOSE_TIMEOUT_MS, ...(composition.signal ? { signal: composition.signal } : {}) }).catch((error: { killed?: boolean; stderr?: string }) => {
+    await run(ffmpegPath(), args, { timeout: COMPOSE_TIMEOUT_MS, ...(composition.signal ? { signal: composition.signal } : {}) }).catch((error: { killed?: boolean; stderr?: string; code?: unknown }) => {
       composition.signal?.throwIfAborted();
       // execFile's own message is the whole command line, temporary paths included: not for a run's error event.
-      const said = error.stderr?.trim().split('\n').at(-1);
+      const said = error.stderr?.trim().split('\n').at(-1) || (typeof error.code === 'string' ? error.code : undefined);
       throw new Error(error.killed ? `ffmpeg did not finish the video within ${COMPOSE_TIMEOUT_MS / 1000} s` : `ffmpeg could not compose the video${said ? `: ${said.slice(0, 200)}` : ''}`);
     });
     return await readFile(outputPath);

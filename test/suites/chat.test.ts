@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { FAMILIES } from '../../src/artifacts/families/index.ts';
 import { MARK_EXISTING_TRANSCRIPTS } from '../../src/db/migrations/0007_transcript_groups.ts';
+import { latestMessagesOfGroup } from '../../src/generation/store.ts';
 import { wavDurationSeconds } from '../../src/llm/media.ts';
 import { synthesizeSpeechOffline } from '../../src/synthesis/speech.ts';
 import { noisePng } from '../fixtures/media-files.ts';
@@ -273,6 +274,28 @@ describe('chat', () => {
     assert.equal(stored, 2);
   });
 
+  test("a reply's history is the conversation by turn: a reply stored after the learner's next turn was sent still comes before it", async () => {
+    const { voice: _voice, ...silentPersona } = example;
+    const { simulationId } = await createSimulation(org, 'Lee', silentPersona, { max_turns: 5 });
+    const attempt = await startAttempt(learner.client, simulationId);
+    const first = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'First.' });
+    await watchRunToEnd(learner.client, 'attempt', first.body.run_id);
+    const second = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Second.' });
+    await watchRunToEnd(learner.client, 'attempt', second.body.run_id);
+    // As when the first reply is still being written when the second turn arrives: stored after it.
+    const db = harness.database.db;
+    const firstReply = await db.selectFrom('generation_messages').select('id').where('run_id', '=', first.body.run_id).where('role', '=', 'assistant').executeTakeFirstOrThrow();
+    const secondTurn = await db.selectFrom('generation_messages').select('created_at').where('id', '=', second.body.message_id).executeTakeFirstOrThrow();
+    await db.updateTable('generation_messages').set({ created_at: new Date(new Date(secondTurn.created_at).getTime() + 5) }).where('id', '=', firstReply.id).execute();
+    const history = await latestMessagesOfGroup(db, attempt.data.group_id, 50, second.body.message_id);
+    assert.deepEqual(history.map((message) => [message.role, message.run_id]), [
+      ['user', first.body.run_id],
+      ['assistant', first.body.run_id],
+      ['user', second.body.run_id],
+      ['assistant', second.body.run_id],
+    ]);
+  });
+
   test('a turn retried with its idempotency_key is answered as the first time and stored once, even after it ended the attempt; another body is 409', async () => {
     const { voice: _voice, ...silentPersona } = example;
     const { simulationId } = await createSimulation(org, 'Kai', silentPersona, { max_turns: 2 });
@@ -316,6 +339,16 @@ describe('chat', () => {
     assert.equal((await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Oh, one more thing' })).status, 409);
     const other = await startAttempt(classmate.client, simulationId);
     assert.equal((await org.admin.post('/attempt/end', { attempt_id: other.id })).status, 200, 'an admin may end anyone\'s attempt');
+
+    // Ended after its time limit ran out: it ended at the limit.
+    const { simulationId: timedSimulationId } = await createSimulation(org, 'Ari', silentPersona, { max_turns: 10, time_limit_minutes: 30 });
+    const late = await startAttempt(learner.client, timedSimulationId);
+    const row = await harness.database.db.selectFrom('artifacts').select('data').where('id', '=', late.id).executeTakeFirstOrThrow();
+    const startedAt = new Date(Date.now() - 45 * 60_000).toISOString();
+    await harness.database.db.updateTable('artifacts').set({ data: JSON.stringify({ ...(row.data as object), started_at: startedAt }) }).where('id', '=', late.id).execute();
+    const endedLate = await learner.client.post('/attempt/end', { attempt_id: late.id });
+    assert.equal(endedLate.status, 200, endedLate.text);
+    assert.equal(endedLate.body.data.ended_at, new Date(Date.parse(startedAt) + 30 * 60_000).toISOString());
   });
 
   test('turns sent at once are each answered as the conversation stood at that turn, not at the latest one', async () => {

@@ -817,6 +817,11 @@ describe('media', () => {
     // A retried promotion is the same asset; other labels make another named asset of the same bytes.
     const promotedAgain = await orgA.admin.request('POST', `/attempt/audio_upload?upload_id=${slot}`);
     assert.deepEqual(promotedAgain.body, promotedEmpty.body);
+    // A promotion is never the upload's own first asset, even with the same labels.
+    const direct = await upload(orgA.admin, '/attempt/audio_upload', { bytes: wav(100), type: 'audio/wav', filename: 'direct.wav' });
+    const promotedDirect = await orgA.admin.request('POST', `/attempt/audio_upload?upload_id=${direct.body.upload_id}`);
+    assert.equal(promotedDirect.status, 200, promotedDirect.text);
+    assert.notEqual(promotedDirect.body.audios_id, direct.body.audios_id);
     // JSON sent as curl -d sends it (form-encoded) still promotes.
     const promotedCurl = await orgA.admin.request('POST', `/attempt/audio_upload?upload_id=${slot}`, { rawBody: '{"name":"Curl"}', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     assert.equal(promotedCurl.status, 200, promotedCurl.text);
