@@ -8,6 +8,7 @@ import type { Database } from '../db/database.ts';
 import { badRequest } from '../http/errors.ts';
 import type { KnownOrgDefault, ResolvedModel } from './types.ts';
 import { providerKeyRefusal } from './providers.ts';
+import { isUuid } from '../ids.ts';
 
 export type ModelPurpose = 'text' | 'image' | 'speech' | 'transcription';
 type ModelData = z.infer<typeof modelFamily.data>;
@@ -33,8 +34,6 @@ const LIST_PRICES: Record<string, { input: number; output: number }> = {
   'claude-haiku-4-5': { input: 1, output: 5 },
   'claude-opus-4-5': { input: 5, output: 25 },
 };
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function offlineModel(timeoutMs: number): ResolvedModel {
   return { modelId: 'offline', modelName: 'offline', providerKind: 'offline', inputPricePerToken: 0, outputPricePerToken: 0, timeoutMs };
@@ -125,7 +124,7 @@ export async function resolveModel(
 ): Promise<ResolvedModel> {
   if (requestedModelId === 'offline') return offlineModel(config.GLOW_LLM_TIMEOUT_MS);
   if (requestedModelId !== undefined) {
-    const row = UUID.test(requestedModelId) ? await findArtifact(database.db, orgId, 'model', requestedModelId) : undefined;
+    const row = isUuid(requestedModelId) ? await findArtifact(database.db, orgId, 'model', requestedModelId) : undefined;
     if (!row || row.status !== 'published') {
       throw badRequest(`config.params.model_id: ${JSON.stringify(requestedModelId)} is neither "offline" nor a published model of this organisation.`, { field: 'config.params.model_id' });
     }

@@ -3,8 +3,7 @@ import type { CommandContext } from '../context.ts';
 import { followWatch, frameKind, isFailure, isTerminal, describeFrame, type Frame } from '../watch.ts';
 import { describeMessage, type GroupMessage } from './generation.ts';
 import { uploadFile, type MediaKind } from './media.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../../ids.ts';
 
 /** Which artifact hosts each upload kind (the seed's matrix): a chat turn's media is uploaded there first. */
 const UPLOAD_HOST: Record<MediaKind, string> = { audio: 'attempt', image: 'scenario', video: 'scenario', file: 'document', text: 'document' };
@@ -17,7 +16,7 @@ const ATTACH_FLAGS: Record<string, MediaKind> = { audio: 'audio', image: 'image'
 export async function messageCommand(context: CommandContext): Promise<number> {
   const [attemptId, ...words] = context.args.positionals;
   if (!attemptId) throw new UsageError('usage: glow attempts message <attempt_id> <text> [--audio F] [--image F] [--video F] [--file F] [--text-file F]');
-  if (!UUID.test(attemptId)) throw new UsageError(`"${attemptId}" is not an attempt id (a UUID such as the one attempts start printed).`);
+  if (!isUuid(attemptId)) throw new UsageError(`"${attemptId}" is not an attempt id (a UUID such as the one attempts start printed).`);
   const body: Record<string, unknown> = { attempt_id: attemptId };
   if (words.length > 0) body.text = words.join(' ');
   const files = Object.keys(ATTACH_FLAGS).some((flagName) => allStringFlags(context.args, flagName).length > 0);
