@@ -37,26 +37,19 @@ function formatPath(prefix: (string | number)[], path: PropertyKey[]): string {
 }
 
 /**
- * A whole-number field carries zod's safe-integer range besides its own bounds: `1e308` for a
- * count of 1 to 10 would be told "at most 9007199254740991" and "at most 10". Beside another
- * complaint about the same field, the safe-integer one is left out.
+ * Complaints zod adds beside a field's real one, left out of the answer:
+ * - a field of the wrong type is told that alone: zod still measures a text sent for a list of
+ *   at most 20 ids, and would add "must be at most 20 characters long";
+ * - a whole-number field carries zod's safe-integer range besides its own bounds: `1e308` for a
+ *   count of 1 to 10 would be told "at most 9007199254740991" and "at most 10".
  */
-function isRedundantSafeIntegerBound(issue: z.core.$ZodIssue, issues: readonly z.core.$ZodIssue[]): boolean {
-  const safeBound = (issue.code === 'too_big' && Number(issue.maximum) === Number.MAX_SAFE_INTEGER)
+function isNoiseBesideAnother(issue: z.core.$ZodIssue, issues: readonly z.core.$ZodIssue[]): boolean {
+  const safeIntegerBound = (issue.code === 'too_big' && Number(issue.maximum) === Number.MAX_SAFE_INTEGER)
     || (issue.code === 'too_small' && Number(issue.minimum) === Number.MIN_SAFE_INTEGER);
-  if (!safeBound) return false;
-  const path = issue.path.join('\u0000');
-  return issues.some((other) => other !== issue && other.path.join('\u0000') === path);
-}
-
-/**
- * A field of the wrong type is told that alone: zod still measures a text sent for a list of at
- * most 20 ids, and would add "must be at most 20 characters long".
- */
-function isBesideWrongType(issue: z.core.$ZodIssue, issues: readonly z.core.$ZodIssue[]): boolean {
   if (issue.code === 'invalid_type') return false;
   const path = issue.path.join('\u0000');
-  return issues.some((other) => other.code === 'invalid_type' && other.path.join('\u0000') === path);
+  const samePath = issues.filter((other) => other !== issue && other.path.join('\u0000') === path);
+  return samePath.some((other) => other.code === 'invalid_type') || (safeIntegerBound && samePath.length > 0);
 }
 
 /** Turns a zod failure into the contract's 400: a sentence naming every bad or unknown field, and the list. */
@@ -64,7 +57,7 @@ export function validationError(error: z.ZodError, prefix: (string | number)[] =
   const unknownFields: string[] = [];
   const fieldErrors: { path: string; message: string }[] = [];
   for (const issue of error.issues) {
-    if (isRedundantSafeIntegerBound(issue, error.issues) || isBesideWrongType(issue, error.issues)) continue;
+    if (isNoiseBesideAnother(issue, error.issues)) continue;
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) unknownFields.push(formatPath(prefix, [...issue.path, key]));
     } else {
