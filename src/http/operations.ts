@@ -73,8 +73,8 @@ export function registerOperations(app: FastifyInstance, operations: Operation[]
         // An operation without query parameters refuses any, as a body refuses unknown fields: a
         // parameter sent to the wrong route (?upload_id= on an upload that takes none) is not ignored.
         const query = operation.query ? parseWith(operation.query, request.query ?? {}) : request.url.includes('?') ? parseWith(NO_QUERY, request.query ?? {}) : undefined;
-        // A form (read by the handler, so not yet checked by a body parser) sent compressed is refused too.
-        assertUncodedBody(request.headers);
+        // A form is read by the handler, so no body parser has checked its coding yet.
+        if (operation.multipart) assertUncodedBody(request.headers);
         // A form's sender waiting for 100 Continue is told to send its body now that the caller and the request line are accepted.
         continueRequest(request.raw);
         const body = operation.body ? parseWith(operation.body, request.body ?? {}) : undefined;
