@@ -24,6 +24,13 @@ export const generateParamsSchema = z.strictObject({
     .describe('The text-to-speech model for audio and video narration: a `model` artifact with purpose speech, or "offline". Default: the org\'s default speech model.'),
 });
 
+/** The generate parameters that only a run making some kind of media uses. */
+const MEDIA_PARAMS: { field: 'image_model_id' | 'speech_model_id' | 'artifact_id'; makes: string; kinds: Modality[] }[] = [
+  { field: 'image_model_id', makes: 'image and video generation', kinds: ['image', 'video'] },
+  { field: 'speech_model_id', makes: 'audio and video generation', kinds: ['audio', 'video'] },
+  { field: 'artifact_id', makes: 'image, video and audio generation (the media is attached to that record)', kinds: ['image', 'video', 'audio'] },
+];
+
 export const generateBodySchema = z
   .strictObject({
     instructions: z.array(z.string().trim().min(1).max(20_000)).max(50).optional().describe('What the user wants.'),
@@ -54,16 +61,14 @@ export const generateBodySchema = z
       context.addIssue({ code: 'custom', path: ['modalities'], message: 'differs from modality; give one of them (either takes one modality or a list)' });
     }
     // A media parameter on a run that makes no such media would be ignored without a word.
-    const modalities = asSet(body.modality ?? body.modalities).split(',').filter(Boolean);
     const params = body.config?.params;
-    const media = (fields: string, kinds: Modality[]) => (kinds.some((kind) => modalities.includes(kind)) ? undefined : `applies to ${fields} only; this run's modality is ${modalities.join(' and ') || 'text (none given)'}`);
-    const paramRules: [keyof NonNullable<typeof params>, string | undefined][] = [
-      ['image_model_id', media('image and video generation', ['image', 'video'])],
-      ['speech_model_id', media('audio and video generation', ['audio', 'video'])],
-      ['artifact_id', media('image, video and audio generation (the media is attached to that record)', ['image', 'video', 'audio'])],
-    ];
-    for (const [field, message] of paramRules) {
-      if (params?.[field] !== undefined && message) context.addIssue({ code: 'custom', path: ['config', 'params', field], message });
+    if (params) {
+      const modalities = [...new Set([body.modality ?? body.modalities ?? []].flat())].sort();
+      for (const { field, makes, kinds } of MEDIA_PARAMS) {
+        if (params[field] === undefined || kinds.some((kind) => modalities.includes(kind))) continue;
+        const message = `applies to ${makes} only; this run's modality is ${modalities.join(' and ') || 'text (none given)'}`;
+        context.addIssue({ code: 'custom', path: ['config', 'params', field], message });
+      }
     }
     if (body.group_id && body.config?.group_id && body.group_id !== body.config.group_id) {
       context.addIssue({ code: 'custom', path: ['group_id'], message: 'differs from config.group_id; give one group' });
