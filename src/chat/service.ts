@@ -112,27 +112,14 @@ export class ChatService {
   private async storeTurn(actor: Actor, attempt: ArtifactRecord, body: ChatMessageBody, idempotency: { key: string; hash: string } | undefined): Promise<ChatMessageResponse> {
     const data = attempt.data as AttemptData;
     if (data.state !== 'in_progress') throw notInProgress(attempt.id, data.state);
-    // The rules in force are the simulation's as it is now; a deleted simulation leaves the attempt without limits.
-    const rules = (await findArtifact(this.database.db, actor.orgId, 'simulation', data.simulation_id))?.data as SimulationData | undefined;
-    if (rules?.time_limit_minutes !== undefined && data.started_at) {
-      const deadline = new Date(Date.parse(data.started_at) + rules.time_limit_minutes * 60_000);
-      if (Date.now() > deadline.getTime()) {
-        const endedAt = deadline.toISOString();
-        await this.endAttempt(actor, attempt.id, endedAt);
-        throw conflict(`attempt ${attempt.id} ended at ${endedAt}: its time limit of ${minutes(rules.time_limit_minutes)} had passed. Start a new attempt to keep practising.`, {
-          state: 'completed',
-          ended_at: endedAt,
-        });
-      }
+    const rules = await this.rulesOf(actor, data);
+    const deadline = deadlineOf(rules, data);
+    if (Date.now() > deadline) {
+      throw await this.endedNow(actor, attempt.id, new Date(deadline).toISOString(), `its time limit of ${minutes(rules!.time_limit_minutes!)} had passed`);
     }
     // Nobody is left to answer: the attempt ends here rather than take turns that would fail.
     if (data.persona_id && !(await findArtifact(this.database.db, actor.orgId, 'persona', data.persona_id))) {
-      const endedAt = new Date().toISOString();
-      await this.endAttempt(actor, attempt.id, endedAt);
-      throw conflict(`attempt ${attempt.id} ended at ${endedAt}: its persona ${data.persona_id} was deleted, so nobody can answer. Start a new attempt to keep practising.`, {
-        state: 'completed',
-        ended_at: endedAt,
-      });
+      throw await this.endedNow(actor, attempt.id, new Date().toISOString(), `its persona ${data.persona_id} was deleted, so nobody can answer`);
     }
     if (!data.group_id) throw conflict(`attempt ${attempt.id} has no conversation group; it was not started with attempt/start.`);
     const references: UploadReference[] = UPLOAD_FIELDS.map(([field, kind]) => ({ field, kind, ids: body[field] ?? [] })).filter((reference) => reference.ids.length > 0);
@@ -182,14 +169,24 @@ export class ChatService {
     const attempt = await this.ownAttempt(actor, body.attempt_id);
     const data = attempt.data as AttemptData;
     // Ended after its time limit ran out, it ended at that limit, as a turn sent then would record.
-    const rules = (await findArtifact(this.database.db, actor.orgId, 'simulation', data.simulation_id))?.data as SimulationData | undefined;
-    const deadline = rules?.time_limit_minutes !== undefined && data.started_at ? Date.parse(data.started_at) + rules.time_limit_minutes * 60_000 : Infinity;
+    const deadline = deadlineOf(await this.rulesOf(actor, data), data);
     const ended = await this.endAttempt(actor, attempt.id, new Date(Math.min(Date.now(), deadline)).toISOString());
     if (!ended) {
       const state = ((await this.artifacts.get(actor, 'attempt', attempt.id)).data as AttemptData).state;
       throw notInProgress(attempt.id, state, `attempt ${attempt.id} has already ended (${state}).`);
     }
     return ended;
+  }
+
+  /** The simulation's rules as they are now; a deleted simulation leaves the attempt without limits. */
+  private async rulesOf(actor: Actor, data: AttemptData): Promise<SimulationData | undefined> {
+    return (await findArtifact(this.database.db, actor.orgId, 'simulation', data.simulation_id))?.data as SimulationData | undefined;
+  }
+
+  /** Ends the attempt at `endedAt` and answers the turn that found it over: 409 saying why. */
+  private async endedNow(actor: Actor, attemptId: string, endedAt: string, why: string) {
+    await this.endAttempt(actor, attemptId, endedAt);
+    return conflict(`attempt ${attemptId} ended at ${endedAt}: ${why}. Start a new attempt to keep practising.`, { state: 'completed', ended_at: endedAt });
   }
 
   /**
@@ -224,6 +221,11 @@ function replayTurn(previous: { request_hash: string; response: Record<string, u
 
 function notInProgress(attemptId: string, state: AttemptData['state'], message = `attempt ${attemptId} is ${state}; start a new attempt to keep practising.`) {
   return conflict(message, { state });
+}
+
+/** When the attempt's time runs out (ms since the epoch); Infinity without a time limit. */
+function deadlineOf(rules: SimulationData | undefined, data: AttemptData): number {
+  return rules?.time_limit_minutes !== undefined && data.started_at ? Date.parse(data.started_at) + rules.time_limit_minutes * 60_000 : Infinity;
 }
 
 function minutes(count: number): string {
