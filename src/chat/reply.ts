@@ -6,7 +6,7 @@ import { costOf } from '../generation/lifecycle.ts';
 import { MediaStepError } from '../generation/media-step.ts';
 import { RunFailure, RunInterruption, type RunHandler, type RunHandlerContext } from '../generation/runner.ts';
 import type { StoredRequest } from '../generation/stored-request.ts';
-import { addMessageAudio, addUsage, insertMessage, latestMessagesOfGroup, messagesOfRun, setMessageText, setRunModel, type MessageRow } from '../generation/store.ts';
+import { addMessageAudio, addUsage, insertMessage, conversationUpToTurn, messagesOfRun, setMessageText, setRunModel, type MessageRow } from '../generation/store.ts';
 import type { MediaGateway, VoiceSettings } from '../llm/media.ts';
 import type { ChatMessage, ModelGateway } from '../llm/types.ts';
 import type { MediaService } from '../media/module.ts';
@@ -68,7 +68,7 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
       const turn = recorded.find((message) => message.role === 'user');
       if (turn && turn.text.trim() === '' && turn.audio_upload_ids.length > 0) await transcribeTurn(dependencies, context, turn);
       // The conversation as it stood at this turn: a turn sent a moment later is answered by its own reply, not this one.
-      const [history, agent] = await Promise.all([latestMessagesOfGroup(database.db, run.group_id, HISTORY_LIMIT, turn?.id), agentOf(database, run.org_id, attemptData.simulation_id)]);
+      const [history, agent] = await Promise.all([turn ? conversationUpToTurn(database.db, run.group_id, turn.id, HISTORY_LIMIT) : [], agentOf(database, run.org_id, attemptData.simulation_id)]);
       const system = [
         ...(agent ? [buildAgentInstructions(agent.data)] : []),
         buildPersonaSystemPrompt({ name: persona.name, data: persona.data as PersonaData }, scenario ? { name: scenario.name, data: scenario.data as ScenarioData } : undefined),

@@ -633,24 +633,12 @@ export async function messagesOfGroup(executor: Executor, groupId: string, limit
 
 /** The group's newest `limit` messages, oldest first (a conversation's recent past). */
 /**
- * The group's last `limit` messages, oldest first. With `upToTurnId` (a user message), the
- * conversation as it stood at that turn, by turn: the messages of every run whose user message
- * comes at or before it, each run's in its own order. A reply stored after the learner's next turn
- * was sent still comes before that turn. Compared in the database: a timestamp read into
- * JavaScript loses its microseconds.
+ * The last `limit` messages of a conversation as it stood at a turn (a user message), oldest
+ * first, by turn: the messages of every run whose user message comes at or before it, each run's
+ * in its own order. A reply stored after the learner's next turn was sent still comes before that
+ * turn. Compared in the database: a timestamp read into JavaScript loses its microseconds.
  */
-export async function latestMessagesOfGroup(executor: Executor, groupId: string, limit: number, upToTurnId?: string): Promise<MessageRow[]> {
-  if (!upToTurnId) {
-    const newestFirst = await executor
-      .selectFrom('generation_messages')
-      .selectAll()
-      .where('group_id', '=', groupId)
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(limit)
-      .execute();
-    return newestFirst.reverse();
-  }
+export async function conversationUpToTurn(executor: Executor, groupId: string, upToTurnId: string, limit: number): Promise<MessageRow[]> {
   const result = await sql<MessageRow>`
     SELECT m.* FROM generation_messages m
     JOIN generation_messages turn ON turn.run_id = m.run_id AND turn.role = 'user'

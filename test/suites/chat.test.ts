@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { FAMILIES } from '../../src/artifacts/families/index.ts';
 import { MARK_EXISTING_TRANSCRIPTS } from '../../src/db/migrations/0007_transcript_groups.ts';
-import { latestMessagesOfGroup } from '../../src/generation/store.ts';
+import { conversationUpToTurn } from '../../src/generation/store.ts';
 import { wavDurationSeconds } from '../../src/llm/media.ts';
 import { synthesizeSpeechOffline } from '../../src/synthesis/speech.ts';
 import { noisePng } from '../fixtures/media-files.ts';
@@ -287,7 +287,7 @@ describe('chat', () => {
     const firstReply = await db.selectFrom('generation_messages').select('id').where('run_id', '=', first.body.run_id).where('role', '=', 'assistant').executeTakeFirstOrThrow();
     const secondTurn = await db.selectFrom('generation_messages').select('created_at').where('id', '=', second.body.message_id).executeTakeFirstOrThrow();
     await db.updateTable('generation_messages').set({ created_at: new Date(new Date(secondTurn.created_at).getTime() + 5) }).where('id', '=', firstReply.id).execute();
-    const history = await latestMessagesOfGroup(db, attempt.data.group_id, 50, second.body.message_id);
+    const history = await conversationUpToTurn(db, attempt.data.group_id, second.body.message_id, 50);
     assert.deepEqual(history.map((message) => [message.role, message.run_id]), [
       ['user', first.body.run_id],
       ['assistant', first.body.run_id],
