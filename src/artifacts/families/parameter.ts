@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ARTIFACT_TYPES } from '../types.ts';
 import { defineFamily } from './define.ts';
-import { typedTextBreach } from './typed-text.ts';
+import { typedTextBreach } from './rule-checks.ts';
 import type { DataRuleBreach } from '../types.ts';
 import { SUBJECT_FAMILIES, clip, findMentioned, instructionText, matchByCues, numberAfter, pick, snakeIdentifier, titleFrom } from './offline-text.ts';
 

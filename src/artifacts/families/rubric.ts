@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import type { DataRuleBreach } from '../types.ts';
+import { repeats } from './rule-checks.ts';
 import { clamp, clip, instructionText, matchByCues, numberAfter, pick, pickSome, titleFrom, withOrdinal } from './offline-text.ts';
 
 const rubricLevel = z.strictObject({
@@ -74,18 +75,13 @@ export const rubricFamily = defineFamily({
   rules: (data) => {
     const breaches: DataRuleBreach[] = [];
     if (data.criteria.every((criterion) => criterion.weight === 0)) breaches.push({ path: ['criteria'], message: 'must give at least one criterion a weight above 0: weights are normalised, and all 0 scores nothing' });
-    const firstNamed = new Map<string, number>();
+    const caseAside = (text: string) => text.trim().toLowerCase();
+    const nameRepeats = new Map(repeats(data.criteria, (criterion) => caseAside(criterion.name)).map(({ at, first }) => [at, first]));
     data.criteria.forEach((criterion, position) => {
-      const name = criterion.name.trim().toLowerCase();
-      const first = firstNamed.get(name);
+      const first = nameRepeats.get(position);
       if (first !== undefined) breaches.push({ path: ['criteria', position, 'name'], message: `repeats the name of criteria[${first}] ("${data.criteria[first]!.name}", case aside); each criterion needs its own` });
-      else firstNamed.set(name, position);
-      const labels = criterion.levels.map((level) => level.label.trim().toLowerCase());
-      const repeated = labels.findIndex((label, at) => labels.indexOf(label) !== at);
-      if (repeated >= 0) {
-        const first = labels.indexOf(labels[repeated]!);
-        breaches.push({ path: ['criteria', position, 'levels', repeated, 'label'], message: `repeats the label of levels[${first}] ("${criterion.levels[first]!.label}", case aside); each level needs its own` });
-      }
+      const [label] = repeats(criterion.levels, (level) => caseAside(level.label));
+      if (label) breaches.push({ path: ['criteria', position, 'levels', label.at, 'label'], message: `repeats the label of levels[${label.first}] ("${criterion.levels[label.first]!.label}", case aside); each level needs its own` });
       if (criterion.levels.every((level) => level.points === 0)) breaches.push({ path: ['criteria', position, 'levels'], message: 'must give at least one level more than 0 points' });
     });
     return breaches;

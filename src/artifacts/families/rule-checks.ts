@@ -1,3 +1,5 @@
+/** Checks the families' rules across fields share. */
+
 /** Typed values kept as text (a setting's value, a parameter's default): what each type reads. */
 export type TextValueType = 'string' | 'integer' | 'number' | 'boolean';
 
@@ -14,4 +16,17 @@ export function typedTextBreach(type: TextValueType, text: string, typeField: st
   // '1e400' is a number's form but not a number (Infinity); an integer past 2^53 is not kept exactly.
   const reads = pattern.test(text) && (type === 'boolean' || (type === 'integer' ? Number.isSafeInteger(Number(text)) : Number.isFinite(Number(text))));
   return reads ? undefined : `must read as ${type}, as ${typeField} says: ${example}, not ${JSON.stringify(text.slice(0, 40))}`;
+}
+
+/** Each item whose key an earlier item already has (`at`), with the first item that has it (`first`). */
+export function repeats<T>(items: readonly T[], keyOf: (item: T) => string): { at: number; first: number }[] {
+  const firstWith = new Map<string, number>();
+  const found: { at: number; first: number }[] = [];
+  items.forEach((item, at) => {
+    const key = keyOf(item);
+    const first = firstWith.get(key);
+    if (first === undefined) firstWith.set(key, at);
+    else found.push({ at, first });
+  });
+  return found;
 }

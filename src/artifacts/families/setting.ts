@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
-import { typedTextBreach } from './typed-text.ts';
+import { typedTextBreach } from './rule-checks.ts';
 import type { DataRuleBreach } from '../types.ts';
 import { clip, instructionText, matchByCues, pick, snakeIdentifier, titleFrom } from './offline-text.ts';
 import { uuid } from '../../ids.ts';

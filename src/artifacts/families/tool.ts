@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import type { DataRuleBreach } from '../types.ts';
+import { repeats } from './rule-checks.ts';
 import { HTTP_URL_MESSAGE, HTTP_URL_PATTERN, allMentioned, clip, instructionText, pick, sentenceOr, snakeIdentifier } from './offline-text.ts';
 
 const PARAMETER_TYPES = ['string', 'number', 'integer', 'boolean', 'string_array', 'number_array'] as const;
@@ -59,11 +60,10 @@ export const toolFamily = defineFamily({
   data: toolData,
   rules: (data) => {
     const breaches: DataRuleBreach[] = [];
-    const firstWithName = new Map<string, number>();
+    const nameRepeats = new Map(repeats(data.parameters, (parameter) => parameter.name).map(({ at, first }) => [at, first]));
     data.parameters.forEach((parameter, position) => {
-      const first = firstWithName.get(parameter.name);
+      const first = nameRepeats.get(position);
       if (first !== undefined) breaches.push({ path: ['parameters', position, 'name'], message: `repeats the name of parameters[${first}] ("${parameter.name}"); each argument needs its own` });
-      else firstWithName.set(parameter.name, position);
       if (parameter.allowed_values && parameter.type !== 'string') breaches.push({ path: ['parameters', position, 'allowed_values'], message: `is only for string arguments; this one is ${parameter.type}` });
     });
     if (data.implementation === 'webhook' && !data.webhook_url) breaches.push({ path: ['webhook_url'], message: 'is required when implementation is webhook' });
