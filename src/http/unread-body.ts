@@ -40,8 +40,8 @@ export function drainBody(raw: IncomingMessage): Promise<boolean> {
 
 /**
  * A request answered before its body was read (a form refused for its token or its query, a body
- * sent to no route, a JSON body over the size limit) would otherwise have the whole body read and dropped by Node after the answer,
- * however large. Answering and closing at once while the client still sends makes the client's
+ * sent to no route, a JSON body over the size limit) would otherwise have the whole body read and
+ * dropped by Node after the answer, however large. Answering and closing at once while the client still sends makes the client's
  * system reset the connection, and the client may lose the answer (curl's "send failure"): so up
  * to `DRAIN_MAX_BYTES` or `DRAIN_MAX_MS` of it is read and dropped first, and a client still
  * sending after that has its connection closed after the answer.
