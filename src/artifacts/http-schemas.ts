@@ -32,12 +32,12 @@ export function crudSchemas(family: FamilyDefinition) {
     create: z.strictObject({
       name: nameSchema.optional(),
       description: descriptionSchema.optional(),
-      data: family.data.optional(),
+      data: family.data.optional().describe('The family\'s fields (below); required unless draft_id is given.'),
       draft_id: uuid().optional().describe('Publish this draft (after full validation) instead of creating a new record.'),
     }),
     draft: z.strictObject({
       id: uuid().optional().describe('The draft to change; omit to start a new draft.'),
-      name: z.string().max(200).optional(),
+      name: z.string().max(200).optional().describe('Display name of the record; may stay empty until the draft is published.'),
       description: descriptionSchema.optional(),
       data: family.data.partial().optional().describe('Incomplete data is fine in a draft; it is validated in full when published.'),
     }),
@@ -57,7 +57,7 @@ export function crudSchemas(family: FamilyDefinition) {
     deleted: z.strictObject({ id: idSchema, deleted: z.literal(true) }),
     search: z.strictObject({
       search: z.string().max(200).optional().describe('Text to find in name, description or data.'),
-      status: z.enum(['draft', 'published']).optional(),
+      status: z.enum(['draft', 'published']).optional().describe('Only drafts or only published records (default: both).'),
       ...pageSchema,
     }),
     page: z.strictObject({ items: z.array(record), total_count: z.number().int() }),

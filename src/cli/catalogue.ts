@@ -310,7 +310,7 @@ export function mainHelp(): string {
     '  glow <family> <action> [--body JSON] [--field value ...]   POST /<singular>/<action>',
     '  glow <family> get <id> | delete <id>',
     '  glow <family> generate [--wait] [--body JSON | --instructions TEXT ...]',
-    '  glow scenarios generate <image|video|audio|text> <title> [--instructions TEXT] [--wait]',
+    `  glow scenarios generate <${modalitiesOf('scenario').join('|')}> <title> [--instructions TEXT] [--wait]`,
     '  glow <family> watch <run_id> | watch --group <group_id>',
     '  glow <family> generations [--search S --date-from D --date-to D --page-limit N]',
     '  glow <family> cancel <run_id>',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pageSchema } from '../artifacts/http-schemas.ts';
 import { uuid } from '../ids.ts';
 
 export const MODALITIES = ['text', 'image', 'video', 'audio'] as const;
@@ -37,11 +38,12 @@ export const generateBodySchema = z
     config: z
       .strictObject({
         operations: z.array(z.string().min(1).max(100)).max(20).optional().describe('Operations the server may perform; recorded with the run.'),
-        params: generateParamsSchema.optional(),
-        dangerous: z.boolean().optional(),
+        params: generateParamsSchema.optional().describe('Generation parameters: the fields below.'),
+        dangerous: z.boolean().optional().describe('Recorded with the run. Generation here only creates records and media, so no operation waits on it.'),
         group_id: uuid().optional().describe('Same as the top-level group_id.'),
       })
-      .optional(),
+      .optional()
+      .describe('Run options: operations, params, dangerous and group_id.'),
     group_id: uuid().optional().describe('Run inside this group. Default: the caller\'s current window for this family.'),
     client_run_id: uuid().optional().describe('Run id minted by the client, so it can open /watch before triggering. Reusing one is 409.'),
     modality: modalityOrList.optional(),
@@ -105,7 +107,7 @@ export const watchQuerySchema = z
   .refine((query) => query.run_id !== undefined || query.group_id !== undefined, { message: 'is required unless group_id is given (give run_id, group_id or both)', path: ['run_id'] });
 export type WatchQuery = z.infer<typeof watchQuerySchema>;
 
-export const cancelBodySchema = z.strictObject({ run_id: uuid() });
+export const cancelBodySchema = z.strictObject({ run_id: uuid().describe('The run to stop: the run_id its trigger answered with (a client_run_id is that id).') });
 export const cancelResponseSchema = z.strictObject({
   run_id: uuid(),
   status: z.enum(['cancelled', 'cancelling']).describe('cancelled: it had not started; cancelling: the running call is being aborted and the error event follows.'),
@@ -143,8 +145,7 @@ export const generationsBodySchema = z
     search: z.string().max(200).optional().describe("Text to find, case-insensitively, in the group's name or in the instructions or title of any of its runs."),
     date_from: dateOrDateTime.optional().describe('Groups created at or after this instant (a bare date means its start, UTC).'),
     date_to: dateOrDateTime.optional().describe('Groups created at or before this instant (a bare date includes that whole day, UTC).'),
-    page_limit: z.number().int().min(1).max(100).optional().describe('Page size, 1..100 (default 50).'),
-    page_offset: z.number().int().min(0).optional(),
+    ...pageSchema,
   })
   .superRefine((body, context) => {
     if (!body.date_from || !body.date_to || !isDateOrDateTime(body.date_from) || !isDateOrDateTime(body.date_to)) return;
@@ -160,10 +161,10 @@ export const generationsResponseSchema = z.strictObject({
 export type GenerationsResponse = z.infer<typeof generationsResponseSchema>;
 
 export const groupBodySchema = z.strictObject({
-  group_id: uuid(),
+  group_id: uuid().describe('The group to show: a group_id from a trigger, watch frame or generations item.'),
   include_detail: z.boolean().optional().describe('Include each run\'s messages (default false: runs only, messages empty).'),
   message_limit: z.number().int().min(1).max(1000).optional().describe('Messages per page across the group, oldest first (default 200).'),
-  message_offset: z.number().int().min(0).optional(),
+  message_offset: z.number().int().min(0).optional().describe('Messages to skip before the page (default 0).'),
 });
 export type GroupBody = z.infer<typeof groupBodySchema>;
 

@@ -1,7 +1,9 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { familyOf } from '../artifacts/families/index.ts';
-import { crudSchemas } from '../artifacts/http-schemas.ts';
+import { authFamily } from '../artifacts/families/auth.ts';
+import { profileFamily } from '../artifacts/families/profile.ts';
+import { crudSchemas, descriptionSchema } from '../artifacts/http-schemas.ts';
 import { defineOperation, type Authenticate, type Operation } from '../http/operations.ts';
 import type { CrudOperationName } from '../artifacts/routes.ts';
 import type { CrudArtifactType } from '../artifacts/types.ts';
@@ -38,6 +40,9 @@ const issuedTokenSchema = z.strictObject({
   created_at: z.string(),
 });
 
+const profileFields = profileFamily.data.shape;
+const tokenFields = authFamily.data.shape;
+
 /** The generic CRUD operations of the identity families that identity's own operations replace. */
 export const REPLACED_BY_IDENTITY = { profile: ['create', 'draft'], auth: ['create', 'draft', 'delete'] } as const satisfies Partial<Record<CrudArtifactType, CrudOperationName[]>>;
 
@@ -52,8 +57,8 @@ export function identityOperations(identity: IdentityService, revocation: TokenR
       access: 'operator',
       body: z.strictObject({
         name: z.string().min(1).max(200).describe('Unique org name.'),
-        admin_name: z.string().min(1).max(200),
-        admin_email: z.email(),
+        admin_name: profileFields.name.describe('Name of the org\'s first admin.'),
+        admin_email: profileFields.email.describe('Email of the org\'s first admin; the token in the answer is theirs.'),
       }),
       response: z.strictObject({ org_id: uuid(), profile_id: uuid(), token: z.string() }),
       errors: [400, 403, 409],
@@ -67,10 +72,9 @@ export function identityOperations(identity: IdentityService, revocation: TokenR
       tag: 'profile',
       access: 'admin',
       body: z.strictObject({
-        name: z.string().min(1).max(200),
-        email: z.email(),
-        role: z.enum(['admin', 'member']),
-        description: z.string().max(5000).optional(),
+        // The record's own fields, so what this accepts is what the stored profile may hold.
+        ...profileFields,
+        description: descriptionSchema.optional(),
       }),
       response: crudSchemas(familyOf('profile')).record,
       errors: [400, 403, 409],
@@ -94,7 +98,7 @@ export function identityOperations(identity: IdentityService, revocation: TokenR
       summary: 'Mint an API token for a profile (admins; anyone for their own profile). The token is shown once.',
       tag: 'auth',
       access: 'member',
-      body: z.strictObject({ profile_id: uuid(), name: z.string().min(1).max(200).optional() }),
+      body: z.strictObject({ profile_id: tokenFields.profile_id, name: tokenFields.name }),
       response: issuedTokenSchema,
       errors: [400, 403, 404],
       handler: ({ actor, body }) => identity.createToken(actor, body),
@@ -119,7 +123,7 @@ export function identityOperations(identity: IdentityService, revocation: TokenR
       summary: 'Revoke a token at once',
       tag: 'auth',
       access: 'member',
-      body: z.strictObject({ id: uuid() }),
+      body: z.strictObject({ id: uuid().describe('The token\'s id (from auth/create or auth/search), not its secret.') }),
       response: z.strictObject({ id: uuid(), deleted: z.literal(true) }),
       errors: [400, 403, 404],
       handler: ({ actor, body }) => revocation.revoke(actor, body.id),

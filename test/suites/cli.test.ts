@@ -350,6 +350,8 @@ describe('cli', () => {
     assert.match(result.stdout, /--token TOKEN/);
     assert.match(result.stdout, /^\s+personas\s+The AI character/m);
     assert.match(result.stdout, /^\s+rubrics\s/m);
+    // The positional form offers what scenario generation makes, and nothing it refuses.
+    assert.match(result.stdout, /^  glow scenarios generate <text\|image\|video> <title>/m);
   });
 
   test('personas --help lists the actions and their fields with types and descriptions', async () => {

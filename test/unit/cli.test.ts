@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseArgs, requestBody, UsageError } from '../../src/cli/args.ts';
-import { findOperation, flagKinds, loadOperations, schemaOperations } from '../../src/cli/catalogue.ts';
+import { familyHelp, findOperation, flagKinds, loadOperations, schemaOperations } from '../../src/cli/catalogue.ts';
+import { FAMILIES } from '../../src/artifacts/families/index.ts';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { byteRange, terminalSafe } from '../../src/cli/commands/media.ts';
@@ -26,6 +27,18 @@ describe('cli flags by field type', () => {
   test('the schemas flags are read by are the operations the help lists (route modules alone, without the services)', async () => {
     const key = (operation: { method: string; path: string }) => `${operation.method} ${operation.path}`;
     assert.deepEqual((await schemaOperations()).map(key).sort(), (await loadOperations()).map(key).sort());
+  });
+
+  test('every flag in every family\'s help says what it is for', async () => {
+    const operations = await schemaOperations();
+    const bare: string[] = [];
+    for (const type of Object.keys(FAMILIES) as (keyof typeof FAMILIES)[]) {
+      const help = familyHelp(type, operations) ?? '';
+      for (const line of help.split('\n')) {
+        if (/^\s+--[\w.-]+ <.+>\s*(\(required\))?\s*$/.test(line)) bare.push(`${type}: ${line.trim()}`);
+      }
+    }
+    assert.deepEqual(bare, []);
   });
 
   test('text fields keep the text as typed: numbers, true and quotes included', async () => {
