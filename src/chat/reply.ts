@@ -40,8 +40,8 @@ export interface PersonaReplyDependencies {
 /**
  * The persona's answer to a learner's turn, as a run: transcribes an audio-only turn (when a
  * speech-to-text model is configured), streams the in-character reply as progress frames carrying
- * the text so far, stores it as the assistant message and, when the persona has a voice, speaks it
- * and attaches the speech. Executed again after a worker died, it keeps what was already stored.
+ * the text so far, stores it as the assistant message and, when the persona has a voice and the
+ * simulation is not text-only, speaks it and attaches the speech. Executed again after a worker died, it keeps what was already stored.
  */
 export function personaReplyHandler(dependencies: PersonaReplyDependencies): RunHandler {
   const { database, gateway } = dependencies;
@@ -55,11 +55,13 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
       throw new RunFailure(`attempt ${attemptId} no longer holds this conversation.`, attemptId, [], undefined, { resourceType: 'attempt' });
     }
     // Independent reads, in flight together (on PostgreSQL's pool; PGlite runs them in turn).
-    const [persona, scenario, recorded] = await Promise.all([
+    const [persona, scenario, simulation, recorded] = await Promise.all([
       attemptData.persona_id ? findArtifact(database.db, run.org_id, 'persona', attemptData.persona_id) : undefined,
       attemptData.scenario_id ? findArtifact(database.db, run.org_id, 'scenario', attemptData.scenario_id) : undefined,
+      findArtifact(database.db, run.org_id, 'simulation', attemptData.simulation_id),
       messagesOfRun(database.db, run.id),
     ]);
+    const rules = simulation?.data as SimulationData | undefined;
     if (!persona) throw new RunFailure(`The persona of attempt ${attemptId} no longer exists.`, attemptData.persona_id ?? attemptId, [], undefined, { resourceType: 'persona' });
     const learnerProfileId = attemptData.learner_profile_id ?? attempt.created_by;
 
@@ -68,7 +70,7 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
       const turn = recorded.find((message) => message.role === 'user');
       if (turn && turn.text.trim() === '' && turn.audio_upload_ids.length > 0) await transcribeTurn(dependencies, context, turn);
       // The conversation as it stood at this turn: a turn sent a moment later is answered by its own reply, not this one.
-      const [history, agent] = await Promise.all([turn ? conversationUpToTurn(database.db, run.group_id, turn.id, HISTORY_LIMIT) : [], agentOf(database, run.org_id, attemptData.simulation_id)]);
+      const [history, agent] = await Promise.all([turn ? conversationUpToTurn(database.db, run.group_id, turn.id, HISTORY_LIMIT) : [], agentOf(database, run.org_id, rules)]);
       const system = [
         ...(agent ? [buildAgentInstructions(agent.data)] : []),
         buildPersonaSystemPrompt({ name: persona.name, data: persona.data as PersonaData }, scenario ? { name: scenario.name, data: scenario.data as ScenarioData } : undefined),
@@ -77,7 +79,8 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
     }
 
     const answer = reply;
-    const voice = voiceOf(persona);
+    // A text simulation is typed both ways; a voice one (or one since deleted) speaks when the persona has a voice.
+    const voice = rules?.modality === 'text' ? undefined : voiceOf(persona);
     if (voice && answer.audio_upload_ids.length === 0 && answer.text.trim()) {
       let uploadId: string;
       try {
@@ -149,9 +152,8 @@ interface Agent {
 }
 
 /** The agent the attempt's simulation names, if it still exists. */
-async function agentOf(database: Database, orgId: string, simulationId: string): Promise<Agent | undefined> {
-  const simulation = await findArtifact(database.db, orgId, 'simulation', simulationId);
-  const agentId = (simulation?.data as SimulationData | undefined)?.agent_id;
+async function agentOf(database: Database, orgId: string, rules: SimulationData | undefined): Promise<Agent | undefined> {
+  const agentId = rules?.agent_id;
   if (!agentId) return undefined;
   const agent = await findArtifact(database.db, orgId, 'agent', agentId);
   return agent ? { id: agent.id, data: agent.data as AgentData } : undefined;

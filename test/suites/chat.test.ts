@@ -194,6 +194,19 @@ describe('chat', () => {
     assert.equal(adminRun.profile_id, learner.profileId);
   });
 
+  test('a text simulation is typed both ways: a persona with a voice is not spoken there', async () => {
+    const { simulationId } = await createSimulation(org, 'Maya', { ...example, voice: { voice_id: 'nova', language: 'en-US' } }, { modality: 'text' });
+    const attempt = await startAttempt(learner.client, simulationId);
+    const sent = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Hi, thanks for coming in.' });
+    assert.equal(sent.status, 200, sent.text);
+    const kinds = frameKinds(await watchRunToEnd(learner.client, 'attempt', sent.body.run_id));
+    assert.equal(kinds.at(-1), 'complete', kinds.join(', '));
+    assert.ok(!kinds.some((kind) => kind.startsWith('media_')), kinds.join(', '));
+    const [, reply] = await groupMessages(learner.client, attempt.data.group_id);
+    assert.match(reply.text, /\S/);
+    assert.deepEqual(reply.audio_upload_ids, []);
+  });
+
   test('a turn\'s upload ids must exist, be visible to the learner and match the field\'s kind; a turn needs text or an upload', async () => {
     const { simulationId } = await createSimulation(org, 'Kai', { ...example, voice: undefined });
     const attempt = await startAttempt(learner.client, simulationId);
