@@ -13,7 +13,8 @@ import type { MediaService } from '../media/module.ts';
 import { linkUploadsToMessage } from '../media/module.ts';
 import { appendEvents } from '../streaming/event-log.ts';
 import { buildAgentInstructions, buildPersonaSystemPrompt, type AgentData, type PersonaData, type ScenarioData } from './persona-prompt.ts';
-import type { AttemptData, PersonaReplyInput, SimulationData } from './service.ts';
+import type { SimulationData } from '../artifacts/families/simulation.ts';
+import type { AttemptData, PersonaReplyInput } from './service.ts';
 
 /** A streaming reply is written to the event log at most this often; the final text always follows. */
 const PROGRESS_INTERVAL_MS = 100;

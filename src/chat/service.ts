@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Database } from '../db/database.ts';
 import type { attemptFamily } from '../artifacts/families/attempt.ts';
-import type { simulationFamily } from '../artifacts/families/simulation.ts';
+import type { SimulationData } from '../artifacts/families/simulation.ts';
 import type { ArtifactRecord, ArtifactService } from '../artifacts/service.ts';
 import type { UploadReference } from '../artifacts/upload-links.ts';
 import type { GenerateBody } from '../generation/http-schemas.ts';
@@ -16,7 +16,6 @@ import type { ChatMessageBody, ChatMessageResponse, EndAttemptBody, StartAttempt
 import { countLearnerAttempts, lockLearnerAttempts } from './store.ts';
 
 export type AttemptData = z.infer<(typeof attemptFamily)['data']>;
-export type SimulationData = z.infer<(typeof simulationFamily)['data']>;
 
 /** The kind of run (StoredRequest.handler) that makes a persona's reply. */
 export const PERSONA_REPLY_RUN = 'chat.persona_reply';
@@ -121,7 +120,7 @@ export class ChatService {
     if (data.persona_id && !(await findArtifact(this.database.db, actor.orgId, 'persona', data.persona_id))) {
       throw await this.endedNow(actor, attempt.id, new Date().toISOString(), `its persona ${data.persona_id} was deleted, so nobody can answer`);
     }
-    if (!data.group_id) throw conflict(`attempt ${attempt.id} has no conversation group; it was not started with attempt/start.`);
+    if (!data.group_id) throw conflict(`attempt ${attempt.id} has no conversation: it is a record written directly (generated, or by an admin), not started with attempt/start. Start an attempt of simulation ${data.simulation_id} to practise.`);
     const references: UploadReference[] = UPLOAD_FIELDS.map(([field, kind]) => ({ field, kind, ids: body[field] ?? [] })).filter((reference) => reference.ids.length > 0);
     // The turn's record names uploads by their upload ids, whichever id (upload or <kind>s_id) was sent.
     const uploadIdOf = await assertUploadsUsable(this.database.db, this.artifacts, actor, references);

@@ -28,6 +28,30 @@ export async function resolveReferences(
   generated: Record<string, unknown>,
   instructionText: string,
 ): Promise<Record<string, unknown>> {
+  const resolved = await resolveOnce(executor, owner, family, generated, instructionText);
+  if (!family.fromReferenced) return resolved;
+  // What follows from the named records may name records again (a simulation's persona): those
+  // pass the same checks, so a reference the simulation still holds to a deleted record is dropped.
+  const followed = family.fromReferenced(resolved as never, await referencedData(executor, owner.orgId, family, resolved));
+  return resolveOnce(executor, owner, family, followed as Record<string, unknown>, instructionText);
+}
+
+/** The data of each record a single-id reference of `data` names, by field. */
+async function referencedData(executor: Executor, orgId: string, family: FamilyDefinition, data: Record<string, unknown>): Promise<Partial<Record<string, Record<string, unknown>>>> {
+  const named = Object.keys(family.artifactRefs ?? {}).flatMap((field) => (typeof data[field] === 'string' ? [[field, data[field] as string] as const] : []));
+  if (named.length === 0) return {};
+  const rows = await executor.selectFrom('artifacts').select(['id', 'data']).where('org_id', '=', orgId).where('id', 'in', named.map(([, id]) => id)).execute();
+  const dataOf = new Map(rows.map((row) => [row.id, row.data as Record<string, unknown>]));
+  return Object.fromEntries(named.flatMap(([field, id]) => (dataOf.has(id) ? [[field, dataOf.get(id)!]] : [])));
+}
+
+async function resolveOnce(
+  executor: Executor,
+  owner: { orgId: string; profileId: string },
+  family: FamilyDefinition,
+  generated: Record<string, unknown>,
+  instructionText: string,
+): Promise<Record<string, unknown>> {
   const { orgId } = owner;
   const data = keepGivenUploads(family, generated, instructionText);
   const refs = Object.entries(family.artifactRefs ?? {});

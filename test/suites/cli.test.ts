@@ -846,5 +846,14 @@ describe('cli', () => {
       assert.equal(again.code, 1);
       assert.match(again.stderr, /has already ended/);
     });
+
+    test('attempts transcript of an attempt written as a record (no conversation) says so and exits 1', async (t) => {
+      if (!needsRoutes(t, '/attempt/create', '/system/group')) return;
+      const written = await org.admin.post('/attempt/create', { name: 'Imported', data: { simulation_id: await createSimulation(), state: 'completed' } });
+      assert.equal(written.status, 200, written.text);
+      const result = await glow(['attempts', 'transcript', written.body.id], env);
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /has no conversation: it is a record written directly/);
+    });
   });
 });

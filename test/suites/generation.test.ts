@@ -219,6 +219,44 @@ describe('generation', () => {
     assert.notEqual(tokenOrg.adminProfileId, member.profileId);
   });
 
+  test('a generated attempt plays its simulation: its persona, scenario and rubric, and no more turns than max_turns; turns on it are refused, saying why', async () => {
+    const attemptOrg = await harness.newOrg('generated-attempt');
+    const create = async (type: ArtifactType, data: Record<string, unknown>) => {
+      const created = await attemptOrg.admin.post(`/${type}/create`, { name: `${type} one`, data });
+      assert.equal(created.status, 200, created.text);
+      return created.body.id as string;
+    };
+    const personaId = await create('persona', FAMILIES.persona.example as Record<string, unknown>);
+    const { image_upload_ids: _images, video_upload_ids: _videos, ...scenario } = FAMILIES.scenario.example as Record<string, unknown>;
+    const scenarioId = await create('scenario', scenario);
+    const rubricId = await create('rubric', FAMILIES.rubric.example as Record<string, unknown>);
+    const simulationId = await create('simulation', { persona_id: personaId, scenario_id: scenarioId, rubric_id: rubricId, modality: 'text', max_turns: 2 });
+    // Newer records the simulation does not name: the attempt must not pick them up.
+    await create('persona', FAMILIES.persona.example as Record<string, unknown>);
+    await create('scenario', scenario);
+    // A record the simulation names that has since been deleted is not copied.
+    assert.equal((await attemptOrg.admin.post('/rubric/delete', { id: rubricId })).status, 200);
+
+    const handles = await generate(attemptOrg.admin, 'attempt', { instructions: ['A completed attempt, graded'] });
+    const terminal = (await watchToEnd(attemptOrg.admin, 'attempt', handles.run_id)).at(-1)!.data;
+    assert.equal(terminal.type, 'GenerationCompleteEvent', JSON.stringify(terminal));
+    const attempt = await attemptOrg.admin.post('/attempt/get', { id: terminal.artifact_id });
+    assert.equal(attempt.body.data.simulation_id, simulationId);
+    assert.equal(attempt.body.data.persona_id, personaId);
+    assert.equal(attempt.body.data.scenario_id, scenarioId);
+    assert.equal(attempt.body.data.rubric_id, undefined);
+    assert.equal(attempt.body.data.state, 'completed');
+    assert.ok(attempt.body.data.turn_count >= 1 && attempt.body.data.turn_count <= 2, JSON.stringify(attempt.body.data));
+
+    const turn = await attemptOrg.admin.post('/attempt/chat_message', { attempt_id: attempt.body.id, text: 'Hello' });
+    assert.equal(turn.status, 409, turn.text);
+    const drawn = await attemptOrg.admin.post('/attempt/create', { name: 'Imported', data: { simulation_id: simulationId, state: 'in_progress' } });
+    assert.equal(drawn.status, 200, drawn.text);
+    const onDrawn = await attemptOrg.admin.post('/attempt/chat_message', { attempt_id: drawn.body.id, text: 'Hello' });
+    assert.equal(onDrawn.status, 409, onDrawn.text);
+    assert.match(onDrawn.body.error.message, /no conversation: it is a record written directly .*not started with attempt\/start/);
+  });
+
   test('a family with a required reference the org cannot satisfy ends with an error naming it', async () => {
     const emptyOrg = await harness.newOrg('empty');
     const handles = await generate(emptyOrg.admin, 'simulation', { instructions: ['A voice simulation'] });

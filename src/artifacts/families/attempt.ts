@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineFamily } from './define.ts';
 import { clip, instructionText, intBetween, matchByCues, placeholderUuid, sentenceOr, titleFrom, withOrdinal } from './offline-text.ts';
 import { uuid } from '../../ids.ts';
+import type { SimulationData } from './simulation.ts';
 
 const ATTEMPT_STATES = ['in_progress', 'completed', 'abandoned'] as const;
 
@@ -74,6 +75,20 @@ export const attemptFamily = defineFamily({
     feedback: 'Good plan at the end. Next time, ask about workload before proposing solutions.',
     started_at: '2025-03-14T09:30:00Z',
     ended_at: '2025-03-14T09:44:10Z',
+  },
+  // A generated attempt plays its simulation as a started one would: the same persona, scenario
+  // and rubric, and no more turns than the simulation allows.
+  fromReferenced: (data, { simulation_id: simulation }) => {
+    if (!simulation) return data;
+    const rules = simulation as SimulationData;
+    const { persona_id: _persona, scenario_id: _scenario, rubric_id: _rubric, ...rest } = data;
+    return {
+      ...rest,
+      persona_id: rules.persona_id,
+      scenario_id: rules.scenario_id,
+      ...(rules.rubric_id ? { rubric_id: rules.rubric_id } : {}),
+      ...(data.turn_count !== undefined ? { turn_count: Math.min(data.turn_count, rules.max_turns) } : {}),
+    };
   },
   offline: ({ instructions, index, random }) => {
     const text = instructionText({ instructions });

@@ -65,3 +65,5 @@ export const simulationFamily = defineFamily({
     };
   },
 });
+
+export type SimulationData = z.infer<typeof simulationData>;

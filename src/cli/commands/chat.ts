@@ -4,6 +4,7 @@ import { followWatch, frameKind, isFailure, isTerminal, describeFrame, type Fram
 import { describeMessage, type GroupMessage } from './generation.ts';
 import { uploadFile, type MediaKind } from './media.ts';
 import { isUuid } from '../../ids.ts';
+import { CliError } from '../http.ts';
 
 /** Which artifact hosts each upload kind (the seed's matrix): a chat turn's media is uploaded there first. */
 const UPLOAD_HOST: Record<MediaKind, string> = { audio: 'attempt', image: 'scenario', video: 'scenario', file: 'document', text: 'document' };
@@ -75,7 +76,8 @@ export async function transcriptCommand(context: CommandContext): Promise<number
   if (!attemptId || extra !== undefined) throw new UsageError('usage: glow attempts transcript <attempt_id>');
   const attempt = await context.client.call('/attempt/get', { id: attemptId }) as { data?: { group_id?: string } };
   const groupId = attempt.data?.group_id;
-  if (!groupId) throw new UsageError(`attempt ${attemptId} has no conversation yet (no group_id); start one with \`glow attempts start <simulation_id>\`.`);
+  // A well-formed command about a record without a transcript: the answer is no, not a usage error.
+  if (!groupId) throw new CliError(`attempt ${attemptId} has no conversation: it is a record written directly (generated, or by an admin), not started with \`glow attempts start <simulation_id>\`.`);
   const group = await context.client.call('/system/group', { group_id: groupId, include_detail: true }) as { runs?: { messages?: GroupMessage[] }[] };
   const messages = (group.runs ?? []).flatMap((run) => run.messages ?? [])
     .sort((a, b) => String(a.created_at ?? '').localeCompare(String(b.created_at ?? '')));
