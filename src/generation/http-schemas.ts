@@ -10,6 +10,9 @@ const modalityOrList = z.union([modalitySchema, z.array(modalitySchema).min(1).m
 
 export const MAX_RESOURCES_PER_RUN = 10;
 
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+const MAX_UUID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
 export const generateParamsSchema = z.strictObject({
   count: z.number().int().min(1).max(MAX_RESOURCES_PER_RUN).optional()
     .describe(`How many artifacts this run produces, 1..${MAX_RESOURCES_PER_RUN} (default 1).`),
@@ -45,7 +48,11 @@ export const generateBodySchema = z
       .optional()
       .describe('Run options: operations, params, dangerous and group_id.'),
     group_id: uuid().optional().describe('Run inside this group. Default: the caller\'s current window for this family.'),
-    client_run_id: uuid().optional().describe('Run id minted by the client, so it can open /watch before triggering. Reusing one is 409.'),
+    client_run_id: uuid()
+      // Every client that sends a placeholder would share it (409 for all but the first, whatever their org).
+      .refine((id) => id !== NIL_UUID && id !== MAX_UUID, 'must be a freshly minted UUID, not the nil or max UUID')
+      .optional()
+      .describe('Run id minted by the client (a random UUID, e.g. crypto.randomUUID()), so it can open /watch before triggering. Reusing one is 409.'),
     modality: modalityOrList.optional(),
     modalities: modalityOrList.optional(),
     title: z.string().min(1).max(200).optional().describe('Display name for the produced media asset (image, video or speech); also names a new group.'),

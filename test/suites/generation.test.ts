@@ -274,6 +274,11 @@ describe('generation', () => {
     assert.equal(nestedUnknown.status, 400);
     assert.match(nestedUnknown.body.error.message, /config\.params\.temperature/);
     assert.equal((await org.admin.post('/persona/generate', {})).status, 400);
+    for (const placeholder of ['00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff']) {
+      const shared = await org.admin.post('/persona/generate', { instructions: ['x'], client_run_id: placeholder });
+      assert.equal(shared.status, 400, shared.text);
+      assert.equal(shared.body.error.message, 'client_run_id: must be a freshly minted UUID, not the nil or max UUID.');
+    }
     assert.equal((await org.admin.post('/persona/generate', { instructions: ['x'], config: { params: { count: 11 } } })).status, 400);
     assert.equal((await org.admin.post('/persona/generate', { instructions: ['x'], config: { params: { count: 0 } } })).status, 400);
     assert.equal((await org.admin.post('/persona/generate', { instructions: ['x'], config: { params: { model_id: 'no-such-model' } } })).status, 400);
