@@ -188,16 +188,8 @@ export class ChatService {
     return conflict(`attempt ${attemptId} ended at ${endedAt}: ${why}. Start a new attempt to keep practising.`, { state: 'completed', ended_at: endedAt });
   }
 
-  /**
-   * Ends an attempt that is still in progress, from its record as it is now (a turn committed
-   * meanwhile keeps its count); undefined when it had already ended.
-   */
   private async endAttempt(actor: Actor, attemptId: string, endedAt: string): Promise<ArtifactRecord | undefined> {
-    return this.database.db.transaction().execute(async (trx) => {
-      const current = (await findArtifact(trx, actor.orgId, 'attempt', attemptId, true))?.data as AttemptData | undefined;
-      if (current?.state !== 'in_progress') return undefined;
-      return this.artifacts.update(actor, 'attempt', { id: attemptId, data: { ...current, state: 'completed', ended_at: endedAt } }, { executor: trx, serverFlow: true });
-    });
+    return endAttempt(this.database, this.artifacts, actor, attemptId, endedAt);
   }
 
   /** The attempt if the caller is its learner or an org admin; 404 for anyone else, as if it did not exist. */
@@ -207,6 +199,18 @@ export class ChatService {
     if (actor.role !== 'admin' && learner !== actor.profileId) throw notFound('attempt', attemptId);
     return attempt;
   }
+}
+
+/**
+ * Ends an attempt that is still in progress, from its record as it is now (a turn committed
+ * meanwhile keeps its count); undefined when it had already ended.
+ */
+export async function endAttempt(database: Database, artifacts: ArtifactService, actor: Actor, attemptId: string, endedAt: string): Promise<ArtifactRecord | undefined> {
+  return database.db.transaction().execute(async (trx) => {
+    const current = (await findArtifact(trx, actor.orgId, 'attempt', attemptId, true))?.data as AttemptData | undefined;
+    if (current?.state !== 'in_progress') return undefined;
+    return artifacts.update(actor, 'attempt', { id: attemptId, data: { ...current, state: 'completed', ended_at: endedAt } }, { executor: trx, serverFlow: true });
+  });
 }
 
 class TurnKeyTaken extends Error {}
@@ -223,7 +227,7 @@ function notInProgress(attemptId: string, state: AttemptData['state'], message =
 }
 
 /** When the attempt's time runs out (ms since the epoch); Infinity without a time limit. */
-function deadlineOf(rules: SimulationData | undefined, data: AttemptData): number {
+export function deadlineOf(rules: Pick<SimulationData, 'time_limit_minutes'> | undefined, data: Pick<AttemptData, 'started_at'>): number {
   return rules?.time_limit_minutes !== undefined && data.started_at ? Date.parse(data.started_at) + rules.time_limit_minutes * 60_000 : Infinity;
 }
 

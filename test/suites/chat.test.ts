@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { FAMILIES } from '../../src/artifacts/families/index.ts';
+import { AttemptDeadlines } from '../../src/chat/deadlines.ts';
 import { MARK_EXISTING_TRANSCRIPTS } from '../../src/db/migrations/0007_transcript_groups.ts';
 import { conversationUpToTurn } from '../../src/generation/store.ts';
 import { wavDurationSeconds } from '../../src/llm/media.ts';
@@ -285,6 +286,31 @@ describe('chat', () => {
     assert.equal(afterBurst.state, 'completed');
     const stored = (await harness.database.db.selectFrom('generation_messages').select('id').where('group_id', '=', burst.data.group_id).where('role', '=', 'user').execute()).length;
     assert.equal(stored, 2);
+  });
+
+  test('an attempt whose time ran out with no turn sent is ended by the deadline sweep, at its deadline and once', async () => {
+    const { voice: _voice, ...silentPersona } = example;
+    const { simulationId } = await createSimulation(org, 'Sam', silentPersona, { max_turns: 10, time_limit_minutes: 5 });
+    const walkedAway = await startAttempt(learner.client, simulationId);
+    const stillHere = await startAttempt(learner.client, simulationId);
+    const startedAt = new Date(Date.now() - 6 * 60_000).toISOString();
+    const row = await harness.database.db.selectFrom('artifacts').select('data').where('id', '=', walkedAway.id).executeTakeFirstOrThrow();
+    await harness.database.db.updateTable('artifacts').set({ data: JSON.stringify({ ...(row.data as object), started_at: startedAt }) }).where('id', '=', walkedAway.id).execute();
+    const before = (await learner.client.post('/attempt/get', { id: walkedAway.id })).body;
+
+    const deadlines = new AttemptDeadlines(harness.database, harness.app.services.artifacts);
+    const ended = await deadlines.sweepOnce();
+    assert.ok(ended.includes(walkedAway.id), JSON.stringify(ended));
+    assert.ok(!ended.includes(stillHere.id));
+    const after = (await learner.client.post('/attempt/get', { id: walkedAway.id })).body;
+    assert.equal(after.data.state, 'completed');
+    assert.equal(after.data.ended_at, new Date(Date.parse(startedAt) + 5 * 60_000).toISOString());
+    assert.equal(after.version, before.version + 1);
+    assert.equal((await learner.client.post('/attempt/get', { id: stillHere.id })).body.data.state, 'in_progress');
+    assert.ok(!(await deadlines.sweepOnce()).includes(walkedAway.id), 'an ended attempt is not ended again');
+    const late = await learner.client.post('/attempt/chat_message', { attempt_id: walkedAway.id, text: 'Back!' });
+    assert.equal(late.status, 409, late.text);
+    assert.equal(late.body.error.details.state, 'completed');
   });
 
   test("a reply's history is the conversation by turn: a reply stored after the learner's next turn was sent still comes before it", async () => {
