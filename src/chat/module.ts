@@ -1,10 +1,12 @@
 import type { GenerationModule } from '../generation/module.ts';
 import type { MediaService } from '../media/module.ts';
 import type { CoreServices, GlowModule } from '../module.ts';
-import { AttemptDeadlines } from './deadlines.ts';
+import { endTimedOutAttempts } from './deadlines.ts';
 import { personaReplyHandler } from './reply.ts';
 import { chatOperations } from './routes.ts';
 import { ChatService, PERSONA_REPLY_RUN } from './service.ts';
+
+const DEADLINE_SWEEP_MS = 60_000;
 
 /** Attempts and their chat turns. The persona's replies are runs, executed by the generation module's workers; timed-out attempts are ended by a sweep. */
 export function createChatModule(services: CoreServices, generation: GenerationModule, media: MediaService): GlowModule {
@@ -13,11 +15,21 @@ export function createChatModule(services: CoreServices, generation: GenerationM
     PERSONA_REPLY_RUN,
     personaReplyHandler({ database: services.database, gateway: generation.modelGateway, mediaGateway: generation.mediaGateway, media }),
   );
-  const deadlines = new AttemptDeadlines(services.database, services.artifacts);
+  let deadlines: NodeJS.Timeout | undefined;
+  let sweeping: Promise<unknown> | undefined;
   return {
     name: 'chat',
     operations: chatOperations(chat),
-    start: async () => deadlines.start(),
-    stop: async () => deadlines.stop(),
+    async start() {
+      // In every process, once a minute: an attempt reads in_progress at most a minute past its time.
+      deadlines = setInterval(() => {
+        sweeping ??= endTimedOutAttempts(services.database, services.artifacts).catch(() => {}).finally(() => (sweeping = undefined));
+      }, DEADLINE_SWEEP_MS);
+      deadlines.unref();
+    },
+    async stop() {
+      clearInterval(deadlines);
+      await sweeping;
+    },
   };
 }
