@@ -86,7 +86,7 @@ export async function createApp(config: Config, database: Database): Promise<Glo
   let generation: GenerationModule | undefined;
   const media = await createMediaModule(services, { findCallRecord: (actor, runId) => generation!.callRecords.findCallRecord(actor, runId) });
   generation = await createGenerationModule(services, media.service);
-  const chat = createChatModule(services, generation, media.service);
+  const chat = createChatModule(services, generation, media.service, (details, message) => http.log.warn(details, message));
   let maintenance: Maintenance | undefined;
   const databaseMaintenance: GlowModule = {
     name: 'database maintenance',

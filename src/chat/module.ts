@@ -9,7 +9,12 @@ import { ChatService, PERSONA_REPLY_RUN } from './service.ts';
 const DEADLINE_SWEEP_MS = 60_000;
 
 /** Attempts and their chat turns. The persona's replies are runs, executed by the generation module's workers; timed-out attempts are ended by a sweep. */
-export function createChatModule(services: CoreServices, generation: GenerationModule, media: MediaService): GlowModule {
+export function createChatModule(
+  services: CoreServices,
+  generation: GenerationModule,
+  media: MediaService,
+  warn: (details: Record<string, unknown>, message: string) => void = () => {},
+): GlowModule {
   const chat = new ChatService(services.database, services.artifacts, generation.generation);
   generation.registerRunHandler(
     PERSONA_REPLY_RUN,
@@ -23,7 +28,10 @@ export function createChatModule(services: CoreServices, generation: GenerationM
     async start() {
       // In every process, once a minute: an attempt reads in_progress at most a minute past its time.
       deadlines = setInterval(() => {
-        sweeping ??= endTimedOutAttempts(services.database, services.artifacts).catch(() => {}).finally(() => (sweeping = undefined));
+        const onError = (attemptId: string, error: unknown) => warn({ err: error, attempt_id: attemptId }, 'attempt deadline: could not end the attempt');
+        sweeping ??= endTimedOutAttempts(services.database, services.artifacts, { onError })
+          .catch((error) => warn({ err: error }, 'attempt deadline sweep failed'))
+          .finally(() => (sweeping = undefined));
       }, DEADLINE_SWEEP_MS);
       deadlines.unref();
     },

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Executor } from '../db/database.ts';
 
 /** Serializes the attempt starts of one learner on one simulation, so a limit on attempts holds under concurrent starts. */
@@ -24,25 +24,32 @@ export interface TimedAttempt {
   org_id: string;
   started_at: string | null;
   time_limit_minutes: number;
-  learner_profile_id: string;
-  learner_role: 'admin' | 'member' | null;
+  created_by: string;
+  creator_role: 'admin' | 'member' | null;
   session_id: string;
 }
 
 /**
- * Attempts in progress, started with attempt/start (they hold a transcript group), whose
- * simulation has a time limit: what their deadline and the learner acting on them need.
+ * Attempts in progress whose simulation has a time limit and whose conversation is their
+ * learner's own transcript (what a turn checks too): what their deadline and their writer need.
+ * A record holding something else than a UUID is skipped, not an error for the whole read.
  */
 export async function timedAttemptsInProgress(executor: Executor): Promise<TimedAttempt[]> {
   const { rows } = await sql<TimedAttempt>`
     SELECT a.id, a.org_id, a.data->>'started_at' AS started_at,
            (s.data->>'time_limit_minutes')::int AS time_limit_minutes,
-           g.profile_id AS learner_profile_id, p.data->>'role' AS learner_role, g.session_id
+           a.created_by, p.data->>'role' AS creator_role, g.session_id
       FROM artifacts a
-      JOIN artifacts s ON s.org_id = a.org_id AND s.type = 'simulation' AND s.id = (a.data->>'simulation_id')::uuid
-      JOIN generation_groups g ON g.id = (a.data->>'group_id')::uuid AND g.org_id = a.org_id
-      LEFT JOIN artifacts p ON p.org_id = a.org_id AND p.type = 'profile' AND p.id = g.profile_id
+      JOIN artifacts s ON s.id = ${uuidOrNull(sql`a.data->>'simulation_id'`)} AND s.org_id = a.org_id AND s.type = 'simulation'
+      JOIN generation_groups g ON g.id = ${uuidOrNull(sql`a.data->>'group_id'`)} AND g.org_id = a.org_id
+       AND g.transcript AND g.artifact_type = 'attempt' AND g.profile_id::text = COALESCE(a.data->>'learner_profile_id', a.created_by::text)
+      LEFT JOIN artifacts p ON p.org_id = a.org_id AND p.type = 'profile' AND p.id = a.created_by
      WHERE a.type = 'attempt' AND a.status = 'published' AND a.data->>'state' = 'in_progress'
        AND s.data->>'time_limit_minutes' IS NOT NULL`.execute(executor);
   return rows;
+}
+
+/** `text` as a uuid, or NULL when it is not one: a cast that cannot fail, so the join can still use the primary key. */
+function uuidOrNull(text: RawBuilder<unknown>): RawBuilder<string | null> {
+  return sql`(CASE WHEN ${text} ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN (${text})::uuid END)`;
 }

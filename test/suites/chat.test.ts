@@ -291,16 +291,25 @@ describe('chat', () => {
   test('an attempt whose time ran out with no turn sent is ended by the deadline sweep, at its deadline and once', async () => {
     const { voice: _voice, ...silentPersona } = example;
     const { simulationId } = await createSimulation(org, 'Sam', silentPersona, { max_turns: 10, time_limit_minutes: 5 });
+    const broken = await startAttempt(classmate.client, simulationId);
     const walkedAway = await startAttempt(learner.client, simulationId);
     const stillHere = await startAttempt(learner.client, simulationId);
     const startedAt = new Date(Date.now() - 6 * 60_000).toISOString();
-    const row = await harness.database.db.selectFrom('artifacts').select('data').where('id', '=', walkedAway.id).executeTakeFirstOrThrow();
-    await harness.database.db.updateTable('artifacts').set({ data: JSON.stringify({ ...(row.data as object), started_at: startedAt }) }).where('id', '=', walkedAway.id).execute();
+    const backdate = async (id: string, extra: Record<string, unknown> = {}) => {
+      const row = await harness.database.db.selectFrom('artifacts').select('data').where('id', '=', id).executeTakeFirstOrThrow();
+      await harness.database.db.updateTable('artifacts').set({ data: JSON.stringify({ ...(row.data as object), started_at: startedAt, ...extra }) }).where('id', '=', id).execute();
+    };
+    // A record that no longer passes its schema (written around the API) cannot be ended: the sweep reports it and goes on.
+    await backdate(broken.id, { legacy_field: true });
+    await backdate(walkedAway.id);
     const before = (await learner.client.post('/attempt/get', { id: walkedAway.id })).body;
 
-    const sweep = () => endTimedOutAttempts(harness.database, harness.app.services.artifacts);
+    const failed: string[] = [];
+    const sweep = () => endTimedOutAttempts(harness.database, harness.app.services.artifacts, { onError: (id) => failed.push(id) });
     // (The server's own once-a-minute sweep may have come first: either way it ended once.)
     assert.ok(!(await sweep()).includes(stillHere.id));
+    assert.ok(failed.includes(broken.id), JSON.stringify(failed));
+    assert.equal((await classmate.client.post('/attempt/get', { id: broken.id })).body.data.state, 'in_progress');
     const after = (await learner.client.post('/attempt/get', { id: walkedAway.id })).body;
     assert.equal(after.data.state, 'completed');
     assert.equal(after.data.ended_at, new Date(Date.parse(startedAt) + 5 * 60_000).toISOString());

@@ -289,6 +289,15 @@ describe('foundation', () => {
     const record = await client.post('/auth/get', { id: minted.body.id });
     assert.equal(record.status, 200);
     assert.ok(!JSON.stringify(record.body).includes(minted.body.token));
+    // The token's label is its record's name: what the record may not hold is refused at the door, and no token is minted.
+    const tokensBefore = (await harness.database.db.selectFrom('api_tokens').select('id').where('profile_id', '=', profileId).execute()).length;
+    const longLabel = await client.post('/auth/create', { profile_id: profileId, name: 'x'.repeat(101) });
+    assert.equal(longLabel.status, 400, longLabel.text);
+    assert.match(longLabel.body.error.message, /^name: /);
+    assert.equal((await harness.database.db.selectFrom('api_tokens').select('id').where('profile_id', '=', profileId).execute()).length, tokensBefore);
+    const longEmail = await orgA.admin.post('/profile/create', { name: 'Long', email: `${'a'.repeat(64)}@${'b'.repeat(60)}.${'c'.repeat(60)}.${'d'.repeat(60)}.${'e'.repeat(60)}.${'f'.repeat(60)}.edu`, role: 'member' });
+    assert.equal(longEmail.status, 400, longEmail.text);
+    assert.match(longEmail.body.error.message, /^email: /);
 
     const laptop = harness.anonymous.withToken(minted.body.token);
     assert.equal((await laptop.post('/persona/search', {})).status, 200);

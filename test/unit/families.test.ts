@@ -352,3 +352,28 @@ describe('offline content follows the instructions', () => {
     assert.equal(data.section, 'Lab B');
   });
 });
+
+describe('generated data that follows from the records it names', () => {
+  const simulation = { persona_id: 'p-1', scenario_id: 's-1', rubric_id: 'r-1', modality: 'text', max_turns: 4 };
+
+  it('an attempt takes its simulation\'s persona, scenario and rubric, at most max_turns turns, and no conversation group', () => {
+    const generated = { simulation_id: 'sim-1', state: 'completed' as const, turn_count: 9, persona_id: 'other', group_id: 'made-up' };
+    const followed = familyOf('attempt').fromReferenced!(generated, { simulation_id: simulation }) as Record<string, unknown>;
+    assert.deepEqual(followed, { simulation_id: 'sim-1', state: 'completed', turn_count: 4, persona_id: 'p-1', scenario_id: 's-1', rubric_id: 'r-1' });
+  });
+
+  it('an attempt whose simulation is gone keeps its own fields, still without a group', () => {
+    const generated = { simulation_id: 'sim-1', state: 'in_progress' as const, turn_count: 9, group_id: 'made-up' };
+    assert.deepEqual(familyOf('attempt').fromReferenced!(generated, {}), { simulation_id: 'sim-1', state: 'in_progress', turn_count: 9 });
+  });
+
+  it('an attempt\'s times are ISO 8601 instants, with Z or an offset', () => {
+    const base = { simulation_id: '0190b3a4-0000-7000-8000-000000000004', state: 'completed' };
+    for (const started_at of ['2025-03-14T09:30:00Z', '2025-03-14T09:30:00.123+02:00']) {
+      assert.equal(familyOf('attempt').data.safeParse({ ...base, started_at }).success, true, started_at);
+    }
+    for (const started_at of ['yesterday', '2025-03-14', '14/03/2025 09:30']) {
+      assert.equal(familyOf('attempt').data.safeParse({ ...base, started_at }).success, false, started_at);
+    }
+  });
+});

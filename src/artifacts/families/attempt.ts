@@ -40,9 +40,9 @@ const attemptData = z.strictObject({
     .describe('Points per rubric criterion, once graded.'),
   feedback: z.string().min(1).max(4000).optional()
     .describe('Summary feedback to the learner: what went well and what to try next time.'),
-  started_at: z.string().max(40).optional()
+  started_at: z.iso.datetime({ offset: true }).max(40).optional()
     .describe('When the attempt started, ISO 8601 (e.g. 2025-03-14T09:30:00Z).'),
-  ended_at: z.string().max(40).optional()
+  ended_at: z.iso.datetime({ offset: true }).max(40).optional()
     .describe('When the attempt ended, ISO 8601.'),
 });
 
@@ -77,11 +77,13 @@ export const attemptFamily = defineFamily({
     ended_at: '2025-03-14T09:44:10Z',
   },
   // A generated attempt plays its simulation as a started one would: the same persona, scenario
-  // and rubric, and no more turns than the simulation allows.
+  // and rubric, and no more turns than the simulation allows. It is a record, not a conversation:
+  // a group id the model made up would name nobody's transcript.
   fromReferenced: (data, { simulation_id: simulation }) => {
-    if (!simulation) return data;
+    const { group_id: _group, ...recorded } = data;
+    if (!simulation) return recorded;
     const rules = simulation as SimulationData;
-    const { persona_id: _persona, scenario_id: _scenario, rubric_id: _rubric, ...rest } = data;
+    const { persona_id: _persona, scenario_id: _scenario, rubric_id: _rubric, ...rest } = recorded;
     return {
       ...rest,
       persona_id: rules.persona_id,

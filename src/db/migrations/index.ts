@@ -7,6 +7,7 @@ import * as runsGroupReference from './0005_runs_group_reference.ts';
 import * as identityChanges from './0006_identity_changes.ts';
 import * as transcriptGroups from './0007_transcript_groups.ts';
 import * as tokenRecords from './0008_token_records.ts';
+import * as attemptsInProgress from './0009_attempts_in_progress.ts';
 
 /**
  * Every migration, in order. Names sort in the order they apply; a concern adds its own file
@@ -21,4 +22,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0006_identity_changes': identityChanges,
   '0007_transcript_groups': transcriptGroups,
   '0008_token_records': tokenRecords,
+  '0009_attempts_in_progress': attemptsInProgress,
 };
