@@ -18,7 +18,7 @@ export function createChatModule(
   const chat = new ChatService(services.database, services.artifacts, generation.generation);
   generation.registerRunHandler(
     PERSONA_REPLY_RUN,
-    personaReplyHandler({ database: services.database, gateway: generation.modelGateway, mediaGateway: generation.mediaGateway, media }),
+    personaReplyHandler({ database: services.database, artifacts: services.artifacts, gateway: generation.modelGateway, mediaGateway: generation.mediaGateway, media }),
   );
   let deadlines: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> | undefined;

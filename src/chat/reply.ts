@@ -1,10 +1,11 @@
 import { buffer } from 'node:stream/consumers';
+import type { ArtifactService } from '../artifacts/service.ts';
 import type { Database, Executor } from '../db/database.ts';
 import { findArtifact, type ArtifactRow } from '../artifacts/store.ts';
 import { replyProgressEvent, type RunEnvelope } from '../generation/events.ts';
 import { costOf } from '../generation/lifecycle.ts';
 import { MediaStepError } from '../generation/media-step.ts';
-import { RunFailure, RunInterruption, type RunHandler, type RunHandlerContext } from '../generation/runner.ts';
+import { RunFailure, RunInterruption, type RunHandler, type RunHandlerContext, type RunOutcome } from '../generation/runner.ts';
 import type { StoredRequest } from '../generation/stored-request.ts';
 import { addMessageAudio, addUsage, insertMessage, conversationUpToTurn, messagesOfRun, setMessageText, setRunModel, type MessageRow } from '../generation/store.ts';
 import type { MediaGateway, VoiceSettings } from '../llm/media.ts';
@@ -14,7 +15,7 @@ import { linkUploadsToMessage } from '../media/module.ts';
 import { appendEvents } from '../streaming/event-log.ts';
 import { buildAgentInstructions, buildPersonaSystemPrompt, type AgentData, type PersonaData, type ScenarioData } from './persona-prompt.ts';
 import type { SimulationData } from '../artifacts/families/simulation.ts';
-import type { AttemptData, PersonaReplyInput } from './service.ts';
+import { turnAnswered, turnUnanswered, type AttemptData, type PersonaReplyInput } from './service.ts';
 
 /** A streaming reply is written to the event log at most this often; the final text always follows. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -33,6 +34,7 @@ const MAX_IMAGE_BYTES_PER_REPLY = 12 * 1000 * 1000;
 
 export interface PersonaReplyDependencies {
   database: Database;
+  artifacts: ArtifactService;
   gateway: ModelGateway;
   mediaGateway: MediaGateway;
   media: MediaService;
@@ -55,6 +57,25 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
     if (attemptData.group_id !== run.group_id) {
       throw new RunFailure(`attempt ${attemptId} no longer holds this conversation.`, attemptId, [], undefined, { resourceType: 'attempt' });
     }
+    // The turn's outcome for the attempt: answered, the last turn ends it; unanswered, it is given
+    // back. A run handed to another process (shutdown, lost lease) is neither: it goes on there.
+    let answered = false;
+    const settle = (outcome: typeof turnAnswered) => context.fenced((trx) => outcome(trx, dependencies.artifacts, context.actor, attemptId));
+    try {
+      const outcome = await replyTo(context, attempt, attemptData, () => (answered = true));
+      await settle(turnAnswered);
+      return outcome;
+    } catch (error) {
+      const cause = context.signal.aborted ? context.signal.reason : error;
+      const handedOn = cause instanceof RunInterruption && cause.kind !== 'cancelled';
+      if (!handedOn) await settle(answered ? turnAnswered : turnUnanswered).catch(() => {});
+      throw error;
+    }
+  };
+
+  async function replyTo(context: RunHandlerContext, attempt: ArtifactRow, attemptData: AttemptData, onAnswered: () => void): Promise<RunOutcome> {
+    const { run } = context;
+    const attemptId = attempt.id;
     // Independent reads, in flight together (on PostgreSQL's pool; PGlite runs them in turn).
     const [persona, scenario, simulation, recorded] = await Promise.all([
       attemptData.persona_id ? findArtifact(database.db, run.org_id, 'persona', attemptData.persona_id) : undefined,
@@ -80,6 +101,7 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
     }
 
     const answer = reply;
+    onAnswered();
     // A text simulation is typed both ways; a voice one (or one since deleted) speaks when the persona has a voice.
     const voice = rules?.modality === 'text' ? undefined : voiceOf(persona);
     if (voice && answer.audio_upload_ids.length === 0 && answer.text.trim()) {
@@ -105,7 +127,7 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
       });
     }
     return { artifactIds: [attempt.id], message: `${persona.name} replied.` };
-  };
+  }
 
   async function streamReply(deps: PersonaReplyDependencies, context: RunHandlerContext, system: string, turns: MessageRow[], persona: ArtifactRow, agentRecord?: Agent): Promise<MessageRow> {
     const agent = agentRecord?.data;

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Database } from '../db/database.ts';
+import type { Database, Executor } from '../db/database.ts';
 import type { attemptFamily } from '../artifacts/families/attempt.ts';
 import type { SimulationData } from '../artifacts/families/simulation.ts';
 import type { ArtifactRecord, ArtifactService } from '../artifacts/service.ts';
@@ -85,7 +85,8 @@ export class ChatService {
    * Stores the learner's turn with its uploads and starts the persona's reply run, in one
    * transaction; answers before any model call. Upload ids must be visible to the caller (404)
    * and of the field's kind (400). The simulation's rules hold: past its `time_limit_minutes`
-   * the attempt ends (409), and the turn that reaches `max_turns` is answered and ends it.
+   * the attempt ends (409), and the turn that reaches `max_turns` is the last: its reply ends the
+   * attempt (see turnAnswered), and a turn whose reply fails is given back (turnUnanswered).
    */
   async sendMessage(actor: Actor, body: ChatMessageBody): Promise<ChatMessageResponse> {
     const attempt = await this.ownAttempt(actor, body.attempt_id);
@@ -149,10 +150,11 @@ export class ChatService {
       if (current.state !== 'in_progress') throw notInProgress(attempt.id, current.state);
       const message = await insertMessage(executor, { runId, groupId, role: 'user', text: body.text ?? '', uploads });
       await linkUploadsToMessage(executor, { orgId: actor.orgId, messageId: message.id, readerProfileId: learnerProfileId, uploadIds: Object.values(uploads).flat() });
-      const turnCount = (current.turn_count ?? 0) + 1;
-      const last = rules !== undefined && turnCount >= rules.max_turns;
-      const next: AttemptData = { ...current, turn_count: turnCount, ...(last ? { state: 'completed' as const, ended_at: new Date().toISOString() } : {}) };
-      await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: next }, { executor, serverFlow: true });
+      const taken = current.turn_count ?? 0;
+      if (rules !== undefined && taken >= rules.max_turns) {
+        throw conflict(`attempt ${attempt.id} has used all ${rules.max_turns} turns; it ends when the persona's last reply is in (or end it with attempt/end).`, { state: current.state, max_turns: rules.max_turns });
+      }
+      await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: { ...current, turn_count: taken + 1 } }, { executor, serverFlow: true });
       if (idempotency) {
         const answer: ChatMessageResponse = { message_id: message.id, run_id: runId, group_id: groupId };
         const claim = await claimIdempotencyKey(executor, { orgId: actor.orgId, profileId: actor.profileId, key: idempotency.key, requestHash: idempotency.hash, response: answer as unknown as Record<string, unknown> });
@@ -199,6 +201,30 @@ export class ChatService {
     if (actor.role !== 'admin' && learner !== actor.profileId) throw notFound('attempt', attemptId);
     return attempt;
   }
+}
+
+/**
+ * A reply is in: the attempt ends if its turns are used up (the turn that reached `max_turns` was
+ * the last, and is now answered). Runs in the reply's fenced transaction; idempotent.
+ */
+export async function turnAnswered(executor: Executor, artifacts: ArtifactService, actor: Actor, attemptId: string): Promise<void> {
+  const attempt = await findArtifact(executor, actor.orgId, 'attempt', attemptId, true);
+  const current = attempt?.data as AttemptData | undefined;
+  if (current?.state !== 'in_progress') return;
+  const rules = (await findArtifact(executor, actor.orgId, 'simulation', current.simulation_id))?.data as SimulationData | undefined;
+  if (rules === undefined || (current.turn_count ?? 0) < rules.max_turns) return;
+  await artifacts.update(actor, 'attempt', { id: attemptId, data: { ...current, state: 'completed', ended_at: new Date().toISOString() } }, { executor, serverFlow: true });
+}
+
+/**
+ * No reply came (the model failed, or the learner cancelled it): the turn is given back, so a
+ * failing model does not use up the learner's turns, and the last turn can be sent again.
+ */
+export async function turnUnanswered(executor: Executor, artifacts: ArtifactService, actor: Actor, attemptId: string): Promise<void> {
+  const attempt = await findArtifact(executor, actor.orgId, 'attempt', attemptId, true);
+  const current = attempt?.data as AttemptData | undefined;
+  if (current?.state !== 'in_progress' || !current.turn_count) return;
+  await artifacts.update(actor, 'attempt', { id: attemptId, data: { ...current, turn_count: current.turn_count - 1 } }, { executor, serverFlow: true });
 }
 
 /**

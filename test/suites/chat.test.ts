@@ -10,6 +10,7 @@ import { conversationUpToTurn } from '../../src/generation/store.ts';
 import { wavDurationSeconds } from '../../src/llm/media.ts';
 import { synthesizeSpeechOffline } from '../../src/synthesis/speech.ts';
 import { noisePng } from '../fixtures/media-files.ts';
+import { eventually } from '../support/eventually.ts';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';
 import { getHarness, type ApiClient, type Harness, type TestOrg } from '../support/harness.ts';
 import { configureFakeModels } from '../support/fake-models.ts';
@@ -279,8 +280,10 @@ describe('chat', () => {
     // Turns sent at once count one at a time: exactly max_turns of them get in.
     const { simulationId: burstSimulationId } = await createSimulation(org, 'Riley', silentPersona, { max_turns: 2 });
     const burst = await startAttempt(learner.client, burstSimulationId);
-    const statuses = (await Promise.all(['a', 'b', 'c', 'd'].map((text) => learner.client.post('/attempt/chat_message', { attempt_id: burst.id, text })))).map((response) => response.status);
-    assert.deepEqual([...statuses].sort(), [200, 200, 409, 409]);
+    const answers = await Promise.all(['a', 'b', 'c', 'd'].map((text) => learner.client.post('/attempt/chat_message', { attempt_id: burst.id, text })));
+    assert.deepEqual(answers.map((response) => response.status).sort(), [200, 200, 409, 409]);
+    // The turns are used up at once; the attempt ends when their replies are in.
+    for (const taken of answers.filter((response) => response.status === 200)) await watchRunToEnd(learner.client, 'attempt', taken.body.run_id);
     const afterBurst = (await learner.client.post('/attempt/get', { id: burst.id })).body.data;
     assert.equal(afterBurst.turn_count, 2);
     assert.equal(afterBurst.state, 'completed');
@@ -590,6 +593,50 @@ describe('chat', () => {
       } finally {
         fake.reset();
       }
+    });
+
+    test('a turn whose reply fails, or is cancelled, is given back: the last turn can be sent again, and only its answer ends the attempt', async () => {
+      const { voice: _voice, ...silentPersona } = example;
+      const { simulationId } = await createSimulation(providerOrg, 'Robin', silentPersona, { max_turns: 2 });
+      const attempt = await startAttempt(providerLearner.client, simulationId);
+      const turn = async (text: string) => {
+        const sent = await providerLearner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text });
+        assert.equal(sent.status, 200, sent.text);
+        return sent.body.run_id as string;
+      };
+      const state = async () => (await providerLearner.client.post('/attempt/get', { id: attempt.id })).body.data;
+      fake.reset();
+
+      fake.enqueue({ reply: 'Hi.' });
+      assert.equal(frameKinds(await watchRunToEnd(providerLearner.client, 'attempt', await turn('Hello.'))).at(-1), 'complete');
+      assert.equal((await state()).turn_count, 1);
+
+      // The last turn's reply fails (a refusal the SDK does not retry): the turn is given back and the attempt goes on.
+      fake.enqueue({ status: 400, body: { error: { message: 'context too long', type: 'invalid_request_error' } } });
+      const failed = await watchRunToEnd(providerLearner.client, 'attempt', await turn('One last thing.'));
+      assert.equal(frameKinds(failed).at(-1), 'error');
+      assert.deepEqual([(await state()).state, (await state()).turn_count], ['in_progress', 1]);
+
+      // Cancelled by the learner while the model is slow: given back too.
+      fake.enqueue({ hang: true });
+      const slow = await turn('One last thing, again.');
+      await eventually('the slow reply\'s model call', () => fake.requests.find((request) => JSON.stringify(request.body).includes('One last thing, again.')));
+      assert.equal((await providerLearner.client.post('/attempt/cancel', { run_id: slow })).status, 200);
+      assert.equal(frameKinds(await watchRunToEnd(providerLearner.client, 'attempt', slow)).at(-1), 'error');
+      assert.deepEqual([(await state()).state, (await state()).turn_count], ['in_progress', 1]);
+
+      // While the last turn's reply is being written no further turn is taken; its answer ends the attempt.
+      fake.enqueue({ delayMs: 300, then: { reply: 'Goodbye.' } });
+      const last = await turn('Thanks, bye.');
+      const extra = await providerLearner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'And another thing' });
+      assert.equal(extra.status, 409, extra.text);
+      assert.match(extra.body.error.message, /has used all 2 turns; it ends when the persona's last reply is in/);
+      assert.equal(frameKinds(await watchRunToEnd(providerLearner.client, 'attempt', last)).at(-1), 'complete');
+      const ended = await state();
+      assert.deepEqual([ended.state, ended.turn_count], ['completed', 2]);
+      const lastReply = await providerOrg.admin.post('/attempt/group', { group_id: attempt.data.group_id, include_detail: true });
+      const replyAt = lastReply.body.runs.find((run: any) => run.id === last).messages.find((message: any) => message.role === 'assistant').created_at;
+      assert.ok(Date.parse(ended.ended_at) >= Date.parse(replyAt), 'the attempt ends once its last reply is in');
     });
 
     test('the simulation\'s agent drives the reply: its model, temperature, system prompt and guardrails', async () => {
