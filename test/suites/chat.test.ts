@@ -360,6 +360,7 @@ describe('chat', () => {
     const lastKey = randomUUID();
     const last = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Bye.', idempotency_key: lastKey });
     assert.equal(last.status, 200, last.text);
+    await watchRunToEnd(learner.client, 'attempt', last.body.run_id);
     assert.equal((await learner.client.post('/attempt/get', { id: attempt.id })).body.data.state, 'completed');
     const retried = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Bye.', idempotency_key: lastKey });
     assert.equal(retried.status, 200, 'the retry of the turn that ended the attempt is its answer, not a 409');
