@@ -820,7 +820,7 @@ describe('cli', () => {
       assert.match(result.stdout, /\[assistant\]/);
     });
 
-    test('attempts message checks its attempt before uploading: a malformed id is a usage error, an ended attempt uploads nothing', async (t) => {
+    test('attempts message checks its attempt before uploading: a malformed id is a usage error, an attempt ended or with its turns used up uploads nothing', async (t) => {
       if (!needsRoutes(t, '/attempt/chat_message', '/attempt/audio_upload') || !attemptId) return;
       const audio = path.join(workDir, 'late.wav');
       writeFileSync(audio, silentWav());
@@ -828,8 +828,13 @@ describe('cli', () => {
       assert.equal(malformed.code, 2, malformed.stderr);
       assert.match(malformed.stderr, /"not-a-uuid" is not an attempt id/);
       const row = await harness.database.db.selectFrom('artifacts').select('data').where('id', '=', attemptId).executeTakeFirstOrThrow();
-      await harness.database.db.updateTable('artifacts').set({ data: JSON.stringify({ ...(row.data as object), state: 'completed' }) }).where('id', '=', attemptId).execute();
       const uploadsBefore = (await harness.database.db.selectFrom('uploads').select('id').where('org_id', '=', org.orgId).execute()).length;
+      // Its turns used up, the last reply still being written: the files would be refused with the turn.
+      await harness.database.db.updateTable('artifacts').set({ data: JSON.stringify({ ...(row.data as object), turn_count: 10 }) }).where('id', '=', attemptId).execute();
+      const usedUp = await glow(['attempts', 'message', attemptId, 'One more thing', '--audio', audio], env);
+      assert.equal(usedUp.code, 1, usedUp.stderr);
+      assert.match(usedUp.stderr, /has used all 10 turns.*Nothing was uploaded/);
+      await harness.database.db.updateTable('artifacts').set({ data: JSON.stringify({ ...(row.data as object), state: 'completed' }) }).where('id', '=', attemptId).execute();
       const ended = await glow(['attempts', 'message', attemptId, 'One more thing', '--audio', audio], env);
       assert.equal(ended.code, 1, ended.stderr);
       assert.match(ended.stderr, /is completed; start a new attempt.*Nothing was uploaded/);

@@ -23,9 +23,17 @@ export async function messageCommand(context: CommandContext): Promise<number> {
   const files = Object.keys(ATTACH_FLAGS).some((flagName) => allStringFlags(context.args, flagName).length > 0);
   if (files) {
     // The files go up before the turn: not for an attempt that will refuse it, which would leave them unused.
-    const attempt = await context.client.call('/attempt/get', { id: attemptId }) as { data?: { state?: string } };
+    const attempt = await context.client.call('/attempt/get', { id: attemptId }) as { data?: { state?: string; simulation_id?: string; turn_count?: number } };
     if (attempt.data?.state !== undefined && attempt.data.state !== 'in_progress') {
       context.output.err(`attempt ${attemptId} is ${attempt.data.state}; start a new attempt to keep practising. Nothing was uploaded.`);
+      return 1;
+    }
+    const simulation = attempt.data?.simulation_id
+      ? await context.client.call('/simulation/get', { id: attempt.data.simulation_id }).catch(() => undefined) as { data?: { max_turns?: number } } | undefined
+      : undefined;
+    const maxTurns = simulation?.data?.max_turns;
+    if (maxTurns !== undefined && (attempt.data?.turn_count ?? 0) >= maxTurns) {
+      context.output.err(`attempt ${attemptId} has used all ${maxTurns} turns; it ends when the persona's last reply is in. Nothing was uploaded.`);
       return 1;
     }
   }
