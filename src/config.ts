@@ -69,7 +69,7 @@ export const CONFIG_DESCRIPTIONS: Record<keyof Environment, string> = {
   GLOW_GROUP_WINDOW_MINUTES: 'Sliding window after which a new generation group is opened for a profile and session.',
   GLOW_EVENT_RETENTION_DAYS: 'How long generation events are kept for replay.',
   GLOW_PGLITE_VACUUM_MINUTES: 'Embedded PGlite only (it has no autovacuum): how often every table is vacuumed and analyzed; 0 turns it off.',
-  GLOW_MAX_UPLOAD_BYTES: 'Largest accepted upload, in bytes (413 beyond).',
+  GLOW_MAX_UPLOAD_BYTES: 'Largest accepted upload, in bytes (413 beyond); media the server makes are not bound by it.',
   GLOW_S3_BUCKET: 'Store media in this S3-compatible bucket instead of GLOW_DATA_DIR.',
   GLOW_S3_REGION: 'S3 region.',
   GLOW_S3_ENDPOINT: 'S3-compatible endpoint URL (MinIO, Ceph, R2...).',

@@ -17,6 +17,9 @@ import {
 } from './upload-store.ts';
 import { visibleUploadIds, type ArtifactReadRules } from './visibility.ts';
 
+/** The largest media file the server keeps of what it produced (a provider's image or speech, a composed video). */
+export const PRODUCED_MEDIA_MAX_BYTES = 1024 * 1024 * 1024;
+
 /** What the first bytes of a staged file turned out to be: the sniffed type, and whether they read as text. */
 interface SniffedHead {
   type?: string;
@@ -161,7 +164,7 @@ export class MediaService {
    * what the head was. `lenient`: a type the client chose by default, whose text check is
    * provenType's to settle rather than a refusal.
    */
-  private async stageBytes(mimeType: string, bytes: Buffer | Readable, head: SniffedHead = { text: false }, lenient = false, kind?: MediaKind): Promise<StagedBlob> {
+  private async stageBytes(mimeType: string, bytes: Buffer | Readable, head: SniffedHead = { text: false }, lenient = false, kind?: MediaKind, maxBytes = this.maxUploadBytes): Promise<StagedBlob> {
     const signatureCheck = new HeadCheck(SNIFF_BYTES, async (bytesAtHead) => {
       const sniffed = await fileTypeFromBuffer(bytesAtHead);
       // file-type names some types with parameters or capitals (audio/ogg; codecs=opus, video/MP1S).
@@ -178,9 +181,9 @@ export class MediaService {
       if (kind === 'video' && head.type === undefined) throw mismatch(`the bytes have no recognisable video signature (${mimeType})`);
     });
     try {
-      return await this.store.stage(bytes, { maxBytes: this.maxUploadBytes, before: [signatureCheck] });
+      return await this.store.stage(bytes, { maxBytes, before: [signatureCheck] });
     } catch (error) {
-      if (error instanceof BlobTooLargeError) throw payloadTooLarge(`The file is larger than the upload limit of ${this.maxUploadBytes} bytes.`);
+      if (error instanceof BlobTooLargeError) throw payloadTooLarge(`The file is larger than the upload limit of ${maxBytes} bytes.`);
       throw error;
     }
   }
@@ -270,10 +273,13 @@ export class MediaService {
   /**
    * Stores bytes the server produced (generated images, synthesized speech) as an upload of
    * `profileId`, with a wrapper, checked against the kind's allowlist and signature like any upload.
+   * GLOW_MAX_UPLOAD_BYTES bounds what clients send, not what the server makes: a spoken reply
+   * (uncompressed WAV offline, ~48 KB a second) must not fail because learners' uploads are kept
+   * small. They are bounded by PRODUCED_MEDIA_MAX_BYTES instead, and are already in memory.
    */
   async storeUpload(input: StoreUploadInput): Promise<UploadIds> {
     const mimeType = this.acceptedType(input.kind, input.mimeType);
-    const blob = await this.stageBytes(mimeType, input.bytes);
+    const blob = await this.stageBytes(mimeType, input.bytes, undefined, false, undefined, PRODUCED_MEDIA_MAX_BYTES);
     const filename = cleanFilename(input.filename);
     try {
       return await this.publishWith(blob, (executor) => this.insertStoredUpload(executor, input, { mimeType, filename, size: blob.size, sha256: blob.sha256 }));

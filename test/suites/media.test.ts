@@ -462,6 +462,16 @@ describe('media', () => {
       assert.deepEqual(mediaFiles(limitMedia), filesBefore);
       const fits = await upload(client, '/document/file_upload', { bytes: Buffer.alloc(64 * 1024, 7), type: 'application/octet-stream' });
       assert.equal(fits.status, 200, 'exactly the limit is accepted');
+      // The limit is on what clients send: speech the server makes (offline WAV, ~48 KB a second) is kept whatever its size.
+      const spoken = await client.post('/persona/generate', {
+        instructions: ['A talkative student who explains at length why the essay is late, and what they plan to do about it this week'],
+        modality: 'audio',
+        wait_for_complete: true,
+      });
+      assert.equal(spoken.status, 200, spoken.text);
+      assert.equal(spoken.body.status, 'completed', spoken.text);
+      const speech = await server.database.db.selectFrom('uploads').select('size').where('id', '=', spoken.body.produced_media[0].upload_id).executeTakeFirstOrThrow();
+      assert.ok(Number(speech.size) > 64 * 1024, `the speech is over the upload limit (${speech.size} bytes)`);
     } finally {
       await server.app.close();
       await server.database.close();
