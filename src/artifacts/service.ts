@@ -91,6 +91,15 @@ export interface ArtifactWriteGuard {
 /** Unique indexes over record data (migration 0001), by the data field they keep unique. */
 const UNIQUE_FIELDS: Record<string, string> = { profiles_email_per_org: 'email' };
 
+/** A write refused by a unique index on a data field: 409 naming the field, not the index. */
+function asUniqueConflict(type: ArtifactType): (error: unknown) => never {
+  return (error) => {
+    const field = (error as { code?: string; constraint?: string }).code === '23505' ? UNIQUE_FIELDS[(error as { constraint?: string }).constraint ?? ''] : undefined;
+    if (field) throw conflict(`data.${field}: another ${type} of this org already has this ${field}.`, { field: `data.${field}` });
+    throw error;
+  };
+}
+
 export class ArtifactService {
   private readonly changeListeners: ((type: ArtifactType) => void)[] = [];
   private readonly writeGuards: ArtifactWriteGuard[] = [];
@@ -163,7 +172,12 @@ export class ArtifactService {
     if (input.draft_id) return this.publishDraft(actor, family, input, options);
     if (!input.name) throw badRequest('name: is required when creating a record (or pass draft_id to publish a draft).', { fields: [{ path: 'name', message: 'is required' }] });
     if (input.data === undefined) throw badRequest('data: is required when creating a record (or pass draft_id to publish a draft).', { fields: [{ path: 'data', message: 'is required' }] });
-    const data = parseWith(completeData(family), input.data, ['data']) as Record<string, unknown>;
+    // A profile's or token's name is also its data.name: given once, the other follows.
+    const given = family.nameInData && input.data !== undefined && input.data.name === undefined ? { ...input.data, name: input.name } : input.data;
+    const data = parseWith(completeData(family), given, ['data']) as Record<string, unknown>;
+    if (family.nameInData && data.name !== input.name) {
+      throw badRequest(`data.name: differs from name (${JSON.stringify(input.name)}); a ${type}'s name is one name, give the same in both.`, { fields: [{ path: 'data.name', message: 'differs from name' }] });
+    }
     return this.inTransaction(options.executor, async (executor) => {
       await this.checkReferences(executor, actor, family, data);
       // The audit row goes in with the record: one statement.
@@ -171,7 +185,7 @@ export class ArtifactService {
         executor,
         { id: options.id, orgId: actor.orgId, type, name: input.name!, description: input.description ?? '', status: 'published', data, createdBy: actor.profileId },
         (id) => auditRow(actor, actor.orgId, { action: `${type}.create`, artifactType: type, artifactId: id }),
-      );
+      ).catch(asUniqueConflict(type));
       await this.linkUploads(executor, family, row);
       return toRecord(row);
     });
@@ -269,11 +283,7 @@ export class ArtifactService {
         description: input.description ?? existing.description,
         status: existing.status,
         data,
-      }).catch((error: unknown) => {
-        const field = (error as { code?: string; constraint?: string }).code === '23505' ? UNIQUE_FIELDS[(error as { constraint?: string }).constraint ?? ''] : undefined;
-        if (field) throw conflict(`data.${field}: another ${type} of this org already has this ${field}.`, { field: `data.${field}` });
-        throw error;
-      });
+      }).catch(asUniqueConflict(type));
       await this.linkUploads(executor, family, row);
       await recordAudit(executor, actor, actor.orgId, { action: `${type}.update`, artifactType: type, artifactId: row.id, details: { version: row.version } });
       return toRecord(row);

@@ -63,11 +63,12 @@ export interface FamilyDefinition<Schema extends z.ZodObject = z.ZodObject> {
    */
   rules?: (data: z.infer<Schema>) => DataRuleBreach[];
   /**
-   * Generated data only: fields that follow from the records it names, which a model cannot know
-   * (an attempt's persona and turn limit are its simulation's). `referenced` holds the data of
-   * each single-id reference that exists, by field.
+   * Generated data only: settles what a model cannot know or may not decide. Fields that follow
+   * from the records the data names (an attempt's persona and turn limit are its simulation's;
+   * `referenced` holds the data of each single-id reference that exists, by field), and fields
+   * generation may not set (a generated model is never the org's default).
    */
-  fromReferenced?: (data: z.infer<Schema>, referenced: Partial<Record<string, Record<string, unknown>>>) => z.infer<Schema>;
+  settleGenerated?: (data: z.infer<Schema>, referenced: Partial<Record<string, Record<string, unknown>>>) => z.infer<Schema>;
   /** A complete valid example of `data`: documentation, CLI help and tests. */
   example: z.infer<Schema>;
   /** Builds a schema-valid artifact from the instructions, deterministically, with no model. */

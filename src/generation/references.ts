@@ -29,10 +29,10 @@ export async function resolveReferences(
   instructionText: string,
 ): Promise<Record<string, unknown>> {
   const resolved = await resolveOnce(executor, owner, family, generated, instructionText);
-  if (!family.fromReferenced) return resolved;
+  if (!family.settleGenerated) return resolved;
   // What follows from the named records may name records again (a simulation's persona): those
   // pass the same checks, so a reference the simulation still holds to a deleted record is dropped.
-  const followed = family.fromReferenced(resolved as never, await referencedData(executor, owner.orgId, family, resolved));
+  const followed = family.settleGenerated(resolved as never, await referencedData(executor, owner.orgId, family, resolved));
   return resolveOnce(executor, owner, family, followed as Record<string, unknown>, instructionText);
 }
 

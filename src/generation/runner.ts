@@ -308,7 +308,8 @@ export class RunExecutor {
           const record = await artifacts.create(
             actor,
             type,
-            { name: clip(generated.name, 200) || `${type} ${index + 1}`, description: clip(generated.description, 5000), data },
+            // A profile's or token's name is its data.name: one name, which the data holds.
+            { name: family.nameInData && typeof data.name === 'string' ? data.name : clip(generated.name, 200) || `${type} ${index + 1}`, description: clip(generated.description, 5000), data },
             { executor: trx, id: artifactId },
           );
           await linkUnlistedMedia(trx, run, type, record.id, assets);

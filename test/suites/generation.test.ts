@@ -257,6 +257,38 @@ describe('generation', () => {
     assert.match(onDrawn.body.error.message, /no conversation: it is a record written directly .*not started with attempt\/start/);
   });
 
+  test('generated identity and model records keep the API\'s own rules: one name, a unique email (a clean error), and a generated model is never the default', async () => {
+    const rulesOrg = await harness.newOrg('generated-rules');
+    for (const type of ['profile', 'auth'] as const) {
+      const handles = await generate(rulesOrg.admin, type, { instructions: [`A ${type} for the nursing course`], config: { params: { count: 2 } } });
+      const terminal = (await watchToEnd(rulesOrg.admin, type, handles.run_id)).at(-1)!.data;
+      assert.equal(terminal.type, 'GenerationCompleteEvent', JSON.stringify(terminal));
+      for (const id of terminal.artifact_ids as string[]) {
+        const record = (await rulesOrg.admin.post(`/${type}/get`, { id })).body;
+        assert.equal(record.name, record.data.name, `${type}: the record's name is its data.name`);
+      }
+    }
+
+    const taken = await rulesOrg.admin.post('/profile/create', { name: 'Amara Mensah', email: 'amara.mensah@example.edu', role: 'member' });
+    assert.equal(taken.status, 200, taken.text);
+    const clash = await generate(rulesOrg.admin, 'profile', { instructions: ['A teacher named Amara Mensah, amara@example.edu'] });
+    const [error] = await watchToEnd(rulesOrg.admin, 'profile', clash.run_id);
+    assert.equal(error!.data.type, 'GenerationErrorEvent');
+    assert.match(error!.data.message, /data\.email: another profile of this org already has this email/);
+    assert.doesNotMatch(error!.data.message, /constraint|duplicate key/);
+
+    const model = await generate(rulesOrg.admin, 'model', { instructions: ['The default text model, gpt-4o-mini'] });
+    const modelTerminal = (await watchToEnd(rulesOrg.admin, 'model', model.run_id)).at(-1)!.data;
+    assert.equal(modelTerminal.type, 'GenerationCompleteEvent', JSON.stringify(modelTerminal));
+    const saved = (await rulesOrg.admin.post('/model/get', { id: modelTerminal.artifact_id })).body;
+    assert.equal(saved.data.is_default, undefined, 'a generated model is not the default');
+    const next = await generate(rulesOrg.admin, 'rubric', { instructions: ['Still offline'], wait_for_complete: true });
+    assert.equal(next.status, 'completed', JSON.stringify(next));
+    const providerless = await rulesOrg.admin.post('/model/create', { name: 'nowhere', data: { model_name: 'x', purpose: 'text', input_price_per_token: 0, output_price_per_token: 0 } });
+    assert.equal(providerless.status, 400, providerless.text);
+    assert.match(providerless.body.error.message, /data\.provider_id: is required unless provider_kind is given/);
+  });
+
   test('a family with a required reference the org cannot satisfy ends with an error naming it', async () => {
     const emptyOrg = await harness.newOrg('empty');
     const handles = await generate(emptyOrg.admin, 'simulation', { instructions: ['A voice simulation'] });

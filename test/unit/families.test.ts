@@ -358,13 +358,13 @@ describe('generated data that follows from the records it names', () => {
 
   it('an attempt takes its simulation\'s persona, scenario and rubric, at most max_turns turns, and no conversation group', () => {
     const generated = { simulation_id: 'sim-1', state: 'completed' as const, turn_count: 9, persona_id: 'other', group_id: 'made-up' };
-    const followed = familyOf('attempt').fromReferenced!(generated, { simulation_id: simulation }) as Record<string, unknown>;
+    const followed = familyOf('attempt').settleGenerated!(generated, { simulation_id: simulation }) as Record<string, unknown>;
     assert.deepEqual(followed, { simulation_id: 'sim-1', state: 'completed', turn_count: 4, persona_id: 'p-1', scenario_id: 's-1', rubric_id: 'r-1' });
   });
 
   it('an attempt whose simulation is gone keeps its own fields, still without a group', () => {
     const generated = { simulation_id: 'sim-1', state: 'in_progress' as const, turn_count: 9, group_id: 'made-up' };
-    assert.deepEqual(familyOf('attempt').fromReferenced!(generated, {}), { simulation_id: 'sim-1', state: 'in_progress', turn_count: 9 });
+    assert.deepEqual(familyOf('attempt').settleGenerated!(generated, {}), { simulation_id: 'sim-1', state: 'in_progress', turn_count: 9 });
   });
 
   it('an attempt\'s times are ISO 8601 instants, with Z or an offset', () => {

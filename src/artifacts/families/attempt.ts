@@ -79,7 +79,7 @@ export const attemptFamily = defineFamily({
   // A generated attempt plays its simulation as a started one would: the same persona, scenario
   // and rubric, and no more turns than the simulation allows. It is a record, not a conversation:
   // a group id the model made up would name nobody's transcript.
-  fromReferenced: (data, { simulation_id: simulation }) => {
+  settleGenerated: (data, { simulation_id: simulation }) => {
     const { group_id: _group, ...recorded } = data;
     if (!simulation) return recorded;
     const rules = simulation as SimulationData;

@@ -62,6 +62,13 @@ export const modelFamily = defineFamily({
   data: modelData,
   writeRole: 'admin',
   artifactRefs: { provider_id: 'provider' },
+  rules: (data) => (data.provider_id === undefined && data.provider_kind === undefined ? [{ path: ['provider_id'], message: 'is required unless provider_kind is given: name the provider record that serves the model, or its kind' }] : []),
+  // A model made by generation is never the default: one wrongly named default model would make
+  // every generation of the org fail. An admin makes a model the default by hand.
+  settleGenerated: (data) => {
+    const { is_default: _default, ...rest } = data;
+    return rest;
+  },
   example: {
     provider_id: '0190b3a4-0000-7000-8000-000000000007',
     model_name: 'gpt-4o-mini',
@@ -100,7 +107,6 @@ export const modelFamily = defineFamily({
         input_price_per_token: perToken(known.inputPerMillion),
         output_price_per_token: perToken(known.outputPerMillion),
         ...(contextWindow !== undefined && contextWindow >= 1 && contextWindow <= 10000000 ? { context_window: contextWindow } : {}),
-        is_default: /\bdefault\b/i.test(text),
       },
     };
   },
