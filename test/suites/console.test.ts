@@ -85,7 +85,7 @@ describe('web console', () => {
     };
 
     /** A published text simulation with a voiceless persona "Maya", at most 2 turns, made by the org's admin. */
-    const createSimulation = async (): Promise<string> => {
+    const createSimulation = async (rules: Record<string, unknown> = {}): Promise<string> => {
       const { voice: _voice, ...silent } = FAMILIES.persona.example as Record<string, unknown>;
       const persona = await org.admin.post('/persona/create', { name: 'Maya', data: silent });
       const scenarioData = structuredClone(FAMILIES.scenario.example) as Record<string, unknown>;
@@ -94,7 +94,7 @@ describe('web console', () => {
       const scenario = await org.admin.post('/scenario/create', { name: 'Office hours', data: scenarioData });
       const simulation = await org.admin.post('/simulation/create', {
         name: 'Catch-up talk',
-        data: { persona_id: persona.body.id, scenario_id: scenario.body.id, modality: 'text', max_turns: 2 },
+        data: { persona_id: persona.body.id, scenario_id: scenario.body.id, modality: 'text', max_turns: 2, ...rules },
       });
       assert.equal(simulation.status, 200, simulation.text);
       return simulation.body.id;
@@ -279,6 +279,26 @@ describe('web console', () => {
       const attempt = await org.admin.post('/attempt/get', { id: started.body.id });
       assert.equal(attempt.body.data.state, 'completed');
       assert.equal(attempt.body.data.turn_count, 0);
+      await page.close();
+    });
+
+    test('practise: a turn refused because the attempt ended meanwhile (its time ran out) closes the page, with the reason', async (context) => {
+      const page = await open(context, org.admin.token!);
+      if (!page) return;
+      const started = await org.admin.post('/attempt/start', { simulation_id: await createSimulation({ time_limit_minutes: 1 }) });
+      assert.equal(started.status, 200, started.text);
+      await page.goto(`${harness.baseUrl}/console/#/attempt/practice/${started.body.id}`);
+      await page.waitForSelector('textarea[name=text]');
+      // The learner walked away: the limit passes while the page is open.
+      const row = await harness.database.db.selectFrom('artifacts').select('data').where('id', '=', started.body.id).executeTakeFirstOrThrow();
+      await harness.database.db.updateTable('artifacts').set({ data: JSON.stringify({ ...(row.data as object), started_at: new Date(Date.now() - 2 * 60_000).toISOString() }) }).where('id', '=', started.body.id).execute();
+      await page.fill('textarea[name=text]', 'Sorry, I was away.');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('p.notice');
+      assert.match(await page.textContent('.error[role=alert]') ?? '', /time limit of 1 minute/);
+      assert.match(await page.textContent('p.notice') ?? '', /has ended/);
+      assert.equal(await page.isDisabled('button[type=submit]'), true);
+      assert.equal(await page.isDisabled('button:text-is("End attempt")'), true);
       await page.close();
     });
 

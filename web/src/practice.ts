@@ -170,10 +170,9 @@ export async function renderPractice({ api, me, main, signal }: Context, family:
     send.disabled = true;
     finish.disabled = true;
     const simulationId = typeof attempt.data.simulation_id === 'string' ? attempt.data.simulation_id : undefined;
-    replaceChildren(
-      problem,
-      h('p', { class: 'notice' }, 'This attempt has ended; start a new one from ', simulationId ? h('a', { href: `#/simulation/id/${simulationId}` }, 'its simulation') : 'its simulation', ' to practise again.'),
-    );
+    // After the server's own words on why (a refused turn), if any.
+    if (problem.querySelector('p.notice')) return;
+    problem.append(h('p', { class: 'notice' }, 'This attempt has ended; start a new one from ', simulationId ? h('a', { href: `#/simulation/id/${simulationId}` }, 'its simulation') : 'its simulation', ' to practise again.'));
   };
 
   /** The learner is done before the turns or the time run out. */
@@ -218,6 +217,12 @@ export async function renderPractice({ api, me, main, signal }: Context, family:
       close(String(now.data.state));
     } catch (error) {
       replaceChildren(problem, problemView(error));
+      // Refused because the attempt ended meanwhile (its time ran out, another tab): the page follows it.
+      const now = await api.call<ArtifactRecord>('/attempt/get', { id: attemptId }).catch(() => undefined);
+      if (now) {
+        showTurns(now.data.turn_count);
+        close(String(now.data.state));
+      }
     } finally {
       conversation.setAttribute('aria-busy', 'false');
       if (!ended(state.textContent ?? '')) {

@@ -9,7 +9,9 @@ const PAGE = 25;
 
 export async function renderRecordList({ api, me, main, params, navigate }: Context, family: Family): Promise<void> {
   if (!family.crud) {
-    replaceChildren(main, familyHeader(family, 'list', me), h('p', { class: 'muted' }, `${family.plural} are only generated: generate, or browse their generations (an admin also reads them with glow system get).`));
+    // Only what the user may do is offered: a member cannot generate these.
+    const how = mayWrite(me, family) ? 'generate, or browse their generations (an admin also reads them with glow system get)' : 'an org admin generates and reads them';
+    replaceChildren(main, familyHeader(family, 'list', me), h('p', { class: 'muted' }, `${family.plural} are only generated: ${how}.`));
     return;
   }
   const search = params.get('search') ?? '';
