@@ -92,7 +92,12 @@ export async function followEvents(options: FollowOptions): Promise<'terminal' |
     if (end === 'stopped') return 'terminal';
     if (end === 'ended' && !options.reconnectOnEnd) return 'ended';
     reconnects++;
-    if (reconnects > maxReconnects) throw new StreamLost(maxReconnects);
+    // A server that keeps ending the stream cleanly (going down, and not back yet) ended it; one
+    // that cannot be reached lost it.
+    if (reconnects > maxReconnects) {
+      if (end === 'ended') return 'ended';
+      throw new StreamLost(maxReconnects);
+    }
     options.onReconnect?.(reconnects);
     await sleep(Math.min(250 * 2 ** (reconnects - 1), 4000));
   }

@@ -543,20 +543,37 @@ describe('cli', () => {
       assert.match(result.stderr, /had already ended/);
     });
 
-    test('a run watch the server ends before the run does exits 0 and names the --last-event-id that resumes it', async () => {
-      // A server that is stopping ends its streams cleanly: two progress frames, then the end.
+    test('a run watch the server ends before the run does is resumed with Last-Event-ID; if the server keeps ending it, exit 0 naming the --last-event-id', async () => {
+      // A server that is stopping ends its streams cleanly: two progress frames, then the end. Back
+      // up (\`back\`), it answers a resumed watch with the terminal frame; still going down, with nothing.
+      let back = true;
+      const resumedWith: (string | undefined)[] = [];
       const stopping = createHttpServer((request, response) => {
         response.writeHead(200, { 'content-type': 'text/event-stream' });
-        const frame = (id: number, percent: number) =>
-          `id: ${id}\nevent: .generation.progress\ndata: ${JSON.stringify({ type: 'GenerationProgressEvent', run_id: 'r-1', resource_type: 'persona', resource_id: 'p-1', index: 0, total: 1, percent })}\n\n`;
-        response.end(frame(7, 10) + frame(8, 50));
+        const frame = (id: number, data: Record<string, unknown>) => `id: ${id}\nevent: x\ndata: ${JSON.stringify({ run_id: 'r-1', resource_type: 'persona', ...data })}\n\n`;
+        const resumeAfter = request.headers['last-event-id'] as string | undefined;
+        resumedWith.push(resumeAfter);
+        if (resumeAfter === undefined) {
+          response.end(frame(7, { type: 'GenerationProgressEvent', resource_id: 'p-1', index: 0, total: 1, percent: 10 }) + frame(8, { type: 'GenerationProgressEvent', resource_id: 'p-1', index: 0, total: 1, percent: 50 }));
+        } else {
+          response.end(back ? frame(9, { type: 'GenerationCompleteEvent', artifact_id: 'p-1', artifact_ids: ['p-1'], message: 'Saved persona p-1.' }) : '');
+        }
       });
       await new Promise<void>((resolve) => stopping.listen(0, '127.0.0.1', resolve));
       try {
         const port = (stopping.address() as { port: number }).port;
+        const resumed = await glow(['personas', 'watch', 'r-1', '--json'], { ...env, GLOW_INSTANCE_URL: `http://127.0.0.1:${port}` });
+        assert.equal(resumed.code, 0, resumed.stderr);
+        assert.deepEqual(resumed.stdout.trim().split('\n').map((line) => JSON.parse(line).event_id), ['7', '8', '9'], 'every frame once');
+        assert.doesNotMatch(resumed.stderr, /closing the stream/);
+        assert.deepEqual(resumedWith, [undefined, '8']);
+
+        back = false;
+        resumedWith.length = 0;
         const result = await glow(['personas', 'watch', 'r-1'], { ...env, GLOW_INSTANCE_URL: `http://127.0.0.1:${port}` });
         assert.equal(result.code, 0, result.stderr);
-        assert.match(result.stderr, /closed the stream before run r-1 ended; `glow personas watch r-1 --last-event-id 8` follows it on from there/);
+        assert.match(result.stderr, /kept closing the stream before run r-1 ended; `glow personas watch r-1 --last-event-id 8` follows it on from there/);
+        assert.ok(resumedWith.length > 2 && resumedWith.slice(1).every((id) => id === '8'), JSON.stringify(resumedWith));
       } finally {
         await new Promise((resolve) => stopping.close(resolve));
       }

@@ -22,7 +22,7 @@ class MalformedFrame extends Error {}
 export async function followRun(api: Api, type: string, runId: string, onFrame: (frame: Frame) => void, signal: AbortSignal, onReconnect?: (attempt: number) => void): Promise<Frame | undefined> {
   let terminal: Frame | undefined;
   try {
-    await followEvents({
+    const outcome = await followEvents({
       connect: async (lastEventId) => {
         const headers: Record<string, string> = { ...api.headers, accept: 'text/event-stream' };
         if (lastEventId) headers['last-event-id'] = lastEventId;
@@ -49,6 +49,8 @@ export async function followRun(api: Api, type: string, runId: string, onFrame: 
       signal,
       ...(onReconnect ? { onReconnect } : {}),
     });
+    // The server kept ending the stream before the run's end: as lost as a stream that kept dropping.
+    if (outcome === 'ended') throw new StreamLost(MAX_RECONNECTS);
   } catch (error) {
     if (error instanceof StreamLost) throw new Error(`The stream of run ${runId} kept dropping; it may still be running (see its group).`);
     throw error;

@@ -55,8 +55,9 @@ export async function messageCommand(context: CommandContext): Promise<number> {
 
   let shown = '';
   let failed = false;
-  await followWatch(context.client, `/attempt/watch?run_id=${encodeURIComponent(turn.run_id)}`, {
-    reconnectOnEnd: false,
+  const outcome = await followWatch(context.client, `/attempt/watch?run_id=${encodeURIComponent(turn.run_id)}`, {
+    // A server going down for a restart ends the stream: it is resumed, as a dropped one.
+    reconnectOnEnd: true,
     onFrame: (frame: Frame) => {
       if (context.output.json) context.output.out(JSON.stringify(frame));
       else if (frameKind(frame) === 'progress' && typeof frame.text === 'string') {
@@ -75,6 +76,10 @@ export async function messageCommand(context: CommandContext): Promise<number> {
       return isTerminal(frame);
     },
   });
+  if (outcome === 'ended') {
+    if (shown) context.output.write('\n');
+    context.output.err(`the server kept closing the stream before the reply ended; \`glow attempts transcript ${attemptId}\` shows it once it is in.`);
+  }
   return failed ? 1 : 0;
 }
 

@@ -46,7 +46,11 @@ export async function generateCommand(context: CommandContext): Promise<number> 
   return watchRun(context, handles.run_id);
 }
 
-/** Follows one run to its terminal frame: 0 on complete, 1 on error, 0 when the stream ends without one. */
+/**
+ * Follows one run to its terminal frame: 0 on complete, 1 on error. A stream the server ends
+ * before the terminal (a server going down for a restart) is resumed with Last-Event-ID; if the
+ * server keeps ending it, 0 with the command that follows it on.
+ */
 export async function watchRun(context: CommandContext, runId: string, resumeAfter?: string, options: { noteSilence?: boolean } = {}): Promise<number> {
   const display = new FrameDisplay(context.output);
   const stopOnInterrupt = interruptHandler(display);
@@ -61,7 +65,7 @@ export async function watchRun(context: CommandContext, runId: string, resumeAft
     : undefined;
   try {
     const outcome = await followWatch(context.client, `/${context.type}/watch?run_id=${encodeURIComponent(runId)}`, {
-      reconnectOnEnd: false,
+      reconnectOnEnd: true,
       resumeAfter,
       onFrame: (frame: Frame) => {
         clearTimeout(silence);
@@ -77,7 +81,7 @@ export async function watchRun(context: CommandContext, runId: string, resumeAft
       display.close();
       // Resuming after the last frame shown, so nothing is printed twice.
       const resume = lastEventId === undefined ? '' : ` --last-event-id ${lastEventId}`;
-      context.output.err(`the server closed the stream before run ${runId} ended; \`glow ${context.noun} watch ${runId}${resume}\` follows it on from there.`);
+      context.output.err(`the server kept closing the stream before run ${runId} ended; \`glow ${context.noun} watch ${runId}${resume}\` follows it on from there.`);
     } else if (outcome === 'already-ended') {
       display.close();
       context.output.err(`run ${runId} had already ended: nothing follows event ${resumeAfter}.`);
