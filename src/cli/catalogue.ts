@@ -237,11 +237,16 @@ function generateFields(type: ArtifactType, operation: Operation): FieldHelp[] {
     'config.params.speech_model_id': offered.includes('audio') || offered.includes('video'),
     'config.params.artifact_id': offered.length > 1,
   };
-  return fieldsOf(operation.body, 2).filter((field) => applies[field.name] ?? true).map((field) =>
-    field.name === 'modality' || field.name === 'modalities'
-      ? { ...field, type: field.name === 'modality' ? modalities : `${modalities}[]`, description: `What to produce besides the record's text (default text)${modalities === 'text' ? `: ${FAMILIES[type].plural} are text only` : ''}.` }
-      : field,
-  );
+  const media = offered.filter((modality) => modality !== 'text').map((modality) => (modality === 'audio' ? 'speech' : modality));
+  return fieldsOf(operation.body, 2).filter((field) => applies[field.name] ?? true).map((field) => {
+    if (field.name === 'modality' || field.name === 'modalities') {
+      return { ...field, type: field.name === 'modality' ? modalities : `${modalities}[]`, description: `What to produce besides the record's text (default text)${modalities === 'text' ? `: ${FAMILIES[type].plural} are text only` : ''}.` };
+    }
+    if (field.name === 'title') {
+      return { ...field, description: media.length > 0 ? `Display name for the produced ${media.join(' or ')}; also names a new group.` : 'Names a new group.' };
+    }
+    return field;
+  });
 }
 
 /** Lines of help after an action's fields. */

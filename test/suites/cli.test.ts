@@ -713,6 +713,14 @@ describe('cli', () => {
       fake.reset();
       assert.equal(waited.code, 1, waited.stdout + waited.stderr);
       assert.match(waited.stderr, /ended in error: .*did not produce a valid persona/);
+      fake.setDefault({ reply: 'Still no JSON. <<<garbage>>>' });
+      const waitedJson = await glow(['personas', 'generate', '--wait-for-complete', 'true', '--instructions', 'A confused student', '--config.params.model-id', modelId, '--json'], env);
+      fake.reset();
+      assert.equal(waitedJson.code, 1, waitedJson.stdout + waitedJson.stderr);
+      assert.equal(JSON.parse(waitedJson.stdout).status, 'error', 'the answer itself is printed');
+      const document = JSON.parse(waitedJson.stderr);
+      assert.equal(document.error.code, 'cli_error');
+      assert.match(document.error.message, /ended in error: .*did not produce a valid persona/);
     });
   });
 

@@ -1,5 +1,6 @@
 import { hasSwitch, stringFlag, UsageError } from '../args.ts';
 import type { CommandContext } from '../context.ts';
+import { CliError } from '../http.ts';
 import { formatKeyValues, formatTable, printResult } from '../output.ts';
 import { FrameDisplay, followWatch, isFailure, isTerminal, type Frame } from '../watch.ts';
 import type { GroupResponse } from '../../generation/http-schemas.ts';
@@ -35,8 +36,8 @@ export async function generateCommand(context: CommandContext): Promise<number> 
     printResult(context.output, handles);
     // With wait_for_complete the answer says how the run ended: a failed run fails the command.
     if (handles.status === 'error' || handles.status === 'cancelled') {
-      context.output.err(`error: run ${handles.run_id} ended ${handles.status === 'cancelled' ? 'cancelled' : 'in error'}: ${handles.message ?? ''}`.trimEnd());
-      return 1;
+      // A failure of the command like any other: with --json, one {"error":...} document on stderr.
+      throw new CliError(`run ${handles.run_id} ended ${handles.status === 'cancelled' ? 'cancelled' : 'in error'}: ${handles.message ?? ''}`.trimEnd());
     }
     if (handles.status === 'completed') await noteOfflineRun(context, handles.group_id, handles.run_id);
     return 0;
@@ -61,7 +62,7 @@ export async function watchRun(context: CommandContext, runId: string, resumeAft
   // triggered) open and silent: say so, in case the id is a typo or a group's.
   // Not when resuming: a live run may well be busy in a model call for a while.
   const silence = options.noteSilence && resumeAfter === undefined
-    ? setTimeout(() => context.output.err(`waiting for run ${runId}: no event yet. It may not have started; a group is watched with --group <group_id>.`), SILENCE_NOTE_MS)
+    ? setTimeout(() => context.output.err(`waiting for run ${runId}: no event yet. It may be queued, in a long first model call, or not triggered yet (a group is watched with --group <group_id>).`), SILENCE_NOTE_MS)
     : undefined;
   try {
     const outcome = await followWatch(context.client, `/${context.type}/watch?run_id=${encodeURIComponent(runId)}`, {
