@@ -5,16 +5,30 @@ import { validationMessage } from './validation-messages.ts';
 z.config({ customError: validationMessage });
 
 export class AppError extends Error {
+  readonly details?: Record<string, unknown>;
+
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly details?: Record<string, unknown>,
+    details?: Record<string, unknown>,
     readonly headers?: Record<string, string>,
   ) {
     super(message);
     this.name = 'AppError';
+    this.details = withFieldList(message, details);
   }
+}
+
+/**
+ * An error about one field (`details.field`) also lists it as validation errors do,
+ * `details.fields: [{path, message}]`, so a client reads every field error from one place.
+ */
+function withFieldList(message: string, details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const field = details?.field;
+  if (typeof field !== 'string' || details!.fields !== undefined) return details;
+  const own = message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message;
+  return { ...details, fields: [{ path: field, message: own.replace(/\.$/, '') }] };
 }
 
 export const badRequest = (message: string, details?: Record<string, unknown>) => new AppError(400, 'invalid_request', message, details);

@@ -401,6 +401,8 @@ describe('foundation', () => {
       const taken = await org.admin.post('/profile/update', { id: memberId, data: { ...member.data, email: adminProfile.data.email.toUpperCase() } });
       assert.equal(taken.status, 409, taken.text);
       assert.equal(taken.body.error.details.field, 'data.email');
+      // Listed as validation errors list theirs, so a client reads every field error from one place.
+      assert.deepEqual(taken.body.error.details.fields, [{ path: 'data.email', message: 'another profile of this org already has this email' }]);
 
       const minted = await org.admin.post('/auth/create', { profile_id: memberId, name: 'laptop' });
       const record = (await org.admin.post('/auth/get', { id: minted.body.id })).body;
