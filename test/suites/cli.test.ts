@@ -806,7 +806,7 @@ describe('cli', () => {
 
     /** A simulation of a text persona and a scenario, made through the API (the CLI is what is under test). */
     async function createSimulation(): Promise<string> {
-      const persona = await org.admin.post('/persona/create', { name: 'Chat student', data: personaData });
+      const persona = await org.admin.post('/persona/create', { name: 'Chat student', data: { ...personaData, opening_line: 'Uh... hi. You wanted to see me?' } });
       const scenarioData = { ...FAMILIES.scenario.example } as Record<string, unknown>;
       for (const field of Object.keys(FAMILIES.scenario.uploadRefs ?? {})) delete scenarioData[field];
       const scenario = await org.admin.post('/scenario/create', { name: 'Office hours', data: scenarioData });
@@ -837,10 +837,11 @@ describe('cli', () => {
       assert.match(result.stdout, /\S/, 'the persona answered');
     });
 
-    test('attempts transcript shows both turns with the learner\'s audio upload', async (t) => {
+    test('attempts transcript shows the persona\'s opening line, then both turns with the learner\'s audio upload', async (t) => {
       if (!needsRoutes(t, '/attempt/chat_message', '/system/group') || !attemptId) return;
       const result = await glow(['attempts', 'transcript', attemptId], env);
       assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /^\[opening\]\n  Uh\.\.\. hi\. You wanted to see me\?\n\[user\]/, 'the persona\'s opening line comes first, as on the practice page');
       assert.match(result.stdout, /\[user\][^\n]*\n  Hi, thanks for coming in\.\n  audio uploads: [0-9a-f-]{36}/);
       assert.match(result.stdout, /\[assistant\]/);
     });

@@ -83,21 +83,27 @@ export async function messageCommand(context: CommandContext): Promise<number> {
   return failed ? 1 : 0;
 }
 
-/** `glow attempts transcript <attempt_id>`: every turn of the attempt's group, oldest first. */
+/** `glow attempts transcript <attempt_id>`: the persona's opening line, then every turn of the attempt's group, oldest first. */
 export async function transcriptCommand(context: CommandContext): Promise<number> {
   const [attemptId, extra] = context.args.positionals;
   if (!attemptId || extra !== undefined) throw new UsageError('usage: glow attempts transcript <attempt_id>');
-  const attempt = await context.client.call('/attempt/get', { id: attemptId }) as { data?: { group_id?: string } };
+  const attempt = await context.client.call('/attempt/get', { id: attemptId }) as { data?: { group_id?: string; persona_id?: string } };
   const groupId = attempt.data?.group_id;
   // A well-formed command about a record without a transcript: the answer is no, not a usage error.
   if (!groupId) throw new CliError(`attempt ${attemptId} has no conversation: it is a record written directly (generated, or by an admin), not started with \`glow attempts start <simulation_id>\`.`);
   const group = await context.client.call('/system/group', { group_id: groupId, include_detail: true }) as { runs?: { messages?: GroupMessage[] }[] };
   const messages = (group.runs ?? []).flatMap((run) => run.messages ?? [])
     .sort((a, b) => String(a.created_at ?? '').localeCompare(String(b.created_at ?? '')));
+  // The persona's opening line starts the conversation, as the practice page shows it (it is not a stored message).
+  const persona = attempt.data?.persona_id
+    ? await context.client.call('/persona/get', { id: attempt.data.persona_id }).catch(() => undefined) as { data?: { opening_line?: string } } | undefined
+    : undefined;
+  const opening = persona?.data?.opening_line;
   if (context.output.json) {
-    context.output.out(JSON.stringify({ attempt_id: attemptId, group_id: groupId, messages }, null, 2));
+    context.output.out(JSON.stringify({ attempt_id: attemptId, group_id: groupId, ...(opening ? { opening_line: opening } : {}), messages }, null, 2));
     return 0;
   }
-  context.output.out(messages.length === 0 ? '(no messages yet)' : messages.flatMap((message) => describeMessage(message)).join('\n'));
+  const lines = [...(opening ? ['[opening]', ...opening.split('\n').map((line) => `  ${line}`)] : []), ...messages.flatMap((message) => describeMessage(message))];
+  context.output.out(messages.length === 0 ? [...lines, '(no turns yet)'].join('\n') : lines.join('\n'));
   return 0;
 }
