@@ -15,7 +15,7 @@ import { linkUploadsToMessage } from '../media/module.ts';
 import { appendEvents } from '../streaming/event-log.ts';
 import { buildAgentInstructions, buildPersonaSystemPrompt, type AgentData, type PersonaData, type ScenarioData } from './persona-prompt.ts';
 import type { SimulationData } from '../artifacts/families/simulation.ts';
-import { turnAnswered, turnUnanswered, type AttemptData, type PersonaReplyInput } from './service.ts';
+import { settleTurn, type AttemptData, type PersonaReplyInput } from './service.ts';
 
 /** A streaming reply is written to the event log at most this often; the final text always follows. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -60,15 +60,16 @@ export function personaReplyHandler(dependencies: PersonaReplyDependencies): Run
     // The turn's outcome for the attempt: answered, the last turn ends it; unanswered, it is given
     // back. A run handed to another process (shutdown, lost lease) is neither: it goes on there.
     let answered = false;
-    const settle = (outcome: typeof turnAnswered) => context.fenced((trx) => outcome(trx, dependencies.artifacts, context.actor, attemptId));
+    const settle = () => context.fenced((trx) => settleTurn(trx, dependencies.artifacts, context.actor, attemptId, run.id, answered));
     try {
       const outcome = await replyTo(context, attempt, attemptData, () => (answered = true));
-      await settle(turnAnswered);
+      await settle();
       return outcome;
     } catch (error) {
       const cause = context.signal.aborted ? context.signal.reason : error;
       const handedOn = cause instanceof RunInterruption && cause.kind !== 'cancelled';
-      if (!handedOn) await settle(answered ? turnAnswered : turnUnanswered).catch(() => {});
+      // Not settled here (the database away, the lease lost), the next turn's count still leaves this one out.
+      if (!handedOn) await settle().catch(() => {});
       throw error;
     }
   };

@@ -13,7 +13,7 @@ import { badRequest, conflict, notFound } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import { assertUploadsUsable, linkUploadsToMessage } from '../media/module.ts';
 import type { ChatMessageBody, ChatMessageResponse, EndAttemptBody, StartAttemptBody } from './http-schemas.ts';
-import { countLearnerAttempts, lockLearnerAttempts } from './store.ts';
+import { countLearnerAttempts, lockLearnerAttempts, turnsOfConversation } from './store.ts';
 
 export type AttemptData = z.infer<(typeof attemptFamily)['data']>;
 
@@ -144,16 +144,15 @@ export class ChatService {
       handler: { kind: PERSONA_REPLY_RUN, input: input as unknown as Record<string, unknown> },
     };
     // The reply belongs to the attempt's learner even when an admin sent the turn: the learner follows it and it acts as them.
-    const { runId, prepared: messageId } = await this.generation.startRun(actor, { type: 'attempt', groupId, request, ownerProfileId: learnerProfileId }, async (executor, runId) => {
+    const { runId, prepared: messageId } = await this.startTurnRun(actor, attempt.id, () => this.generation.startRun(actor, { type: 'attempt', groupId, request, ownerProfileId: learnerProfileId }, async (executor, runId) => {
       // Turns sent at once are counted one at a time, against the attempt as the previous one left it.
       const current = ((await findArtifact(executor, actor.orgId, 'attempt', attempt.id, true))?.data ?? data) as AttemptData;
       if (current.state !== 'in_progress') throw notInProgress(attempt.id, current.state);
       const message = await insertMessage(executor, { runId, groupId, role: 'user', text: body.text ?? '', uploads });
       await linkUploadsToMessage(executor, { orgId: actor.orgId, messageId: message.id, readerProfileId: learnerProfileId, uploadIds: Object.values(uploads).flat() });
-      const taken = current.turn_count ?? 0;
-      if (rules !== undefined && taken >= rules.max_turns) {
-        throw conflict(`attempt ${attempt.id} has used all ${rules.max_turns} turns; it ends when the persona's last reply is in (or end it with attempt/end).`, { state: current.state, max_turns: rules.max_turns });
-      }
+      // Counted from the conversation: turns whose reply failed or was cancelled are not taken.
+      const { taken, pending } = await turnsOfConversation(executor, groupId, runId);
+      if (rules !== undefined && taken >= rules.max_turns) throw new TurnsUsedUp(rules.max_turns, pending > 0);
       await this.artifacts.update(actor, 'attempt', { id: attempt.id, data: { ...current, turn_count: taken + 1 } }, { executor, serverFlow: true });
       if (idempotency) {
         const answer: ChatMessageResponse = { message_id: message.id, run_id: runId, group_id: groupId };
@@ -161,8 +160,25 @@ export class ChatService {
         if (!claim.claimed) throw new TurnKeyTaken();
       }
       return message.id;
-    });
+    }));
     return { message_id: messageId, run_id: runId, group_id: groupId };
+  }
+
+  /**
+   * Starts a turn's reply run. Its turns used up: 409 while the last replies are still being
+   * written (they end the attempt); with none coming, the attempt ends now (its last reply was
+   * cancelled while queued, or the simulation's max_turns was lowered).
+   */
+  private async startTurnRun<T>(actor: Actor, attemptId: string, start: () => Promise<T>): Promise<T> {
+    try {
+      return await start();
+    } catch (error) {
+      if (!(error instanceof TurnsUsedUp)) throw error;
+      if (error.repliesComing) {
+        throw conflict(`attempt ${attemptId} has used all ${error.maxTurns} turns; it ends when the persona's last reply is in (or end it with attempt/end).`, { state: 'in_progress', max_turns: error.maxTurns });
+      }
+      throw await this.endedNow(actor, attemptId, new Date().toISOString(), `its ${error.maxTurns} turns were used`);
+    }
   }
 
   /** `attempt/end`: the learner (or an admin) is done; 409 when the attempt has already ended. */
@@ -204,27 +220,24 @@ export class ChatService {
 }
 
 /**
- * A reply is in: the attempt ends if its turns are used up (the turn that reached `max_turns` was
- * the last, and is now answered). Runs in the reply's fenced transaction; idempotent.
+ * The reply of run `runId` is in (`answered`), or it ended without one (the model failed, the
+ * learner cancelled it): the attempt's `turn_count` is counted again from its conversation, so a
+ * turn with no reply is given back and can be sent again. With its turns used up and no other
+ * reply still coming, the attempt ends. Runs in the reply's fenced transaction; a recount, so
+ * running it again (a re-executed run) changes nothing.
  */
-export async function turnAnswered(executor: Executor, artifacts: ArtifactService, actor: Actor, attemptId: string): Promise<void> {
+export async function settleTurn(executor: Executor, artifacts: ArtifactService, actor: Actor, attemptId: string, runId: string, answered: boolean): Promise<void> {
   const attempt = await findArtifact(executor, actor.orgId, 'attempt', attemptId, true);
   const current = attempt?.data as AttemptData | undefined;
-  if (current?.state !== 'in_progress') return;
+  if (current?.state !== 'in_progress' || !current.group_id) return;
+  const others = await turnsOfConversation(executor, current.group_id, runId);
+  const taken = others.taken + (answered ? 1 : 0);
   const rules = (await findArtifact(executor, actor.orgId, 'simulation', current.simulation_id))?.data as SimulationData | undefined;
-  if (rules === undefined || (current.turn_count ?? 0) < rules.max_turns) return;
-  await artifacts.update(actor, 'attempt', { id: attemptId, data: { ...current, state: 'completed', ended_at: new Date().toISOString() } }, { executor, serverFlow: true });
-}
-
-/**
- * No reply came (the model failed, or the learner cancelled it): the turn is given back, so a
- * failing model does not use up the learner's turns, and the last turn can be sent again.
- */
-export async function turnUnanswered(executor: Executor, artifacts: ArtifactService, actor: Actor, attemptId: string): Promise<void> {
-  const attempt = await findArtifact(executor, actor.orgId, 'attempt', attemptId, true);
-  const current = attempt?.data as AttemptData | undefined;
-  if (current?.state !== 'in_progress' || !current.turn_count) return;
-  await artifacts.update(actor, 'attempt', { id: attemptId, data: { ...current, turn_count: current.turn_count - 1 } }, { executor, serverFlow: true });
+  const ends = rules !== undefined && taken >= rules.max_turns && others.pending === 0;
+  if (!ends && taken === current.turn_count) return;
+  // Its last reply came after the time limit: the attempt ended at the limit, as attempt/end records it.
+  const ending = ends ? { state: 'completed' as const, ended_at: new Date(Math.min(Date.now(), deadlineOf(rules, current))).toISOString() } : {};
+  await artifacts.update(actor, 'attempt', { id: attemptId, data: { ...current, turn_count: taken, ...ending } }, { executor, serverFlow: true });
 }
 
 /**
@@ -240,6 +253,12 @@ export async function endAttempt(database: Database, artifacts: ArtifactService,
 }
 
 class TurnKeyTaken extends Error {}
+
+class TurnsUsedUp extends Error {
+  constructor(readonly maxTurns: number, readonly repliesComing: boolean) {
+    super(`all ${maxTurns} turns are used`);
+  }
+}
 
 function replayTurn(previous: { request_hash: string; response: Record<string, unknown> }, hash: string, key: string): ChatMessageResponse {
   if (previous.request_hash !== hash || typeof previous.response.message_id !== 'string') {

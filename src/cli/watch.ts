@@ -122,8 +122,8 @@ export class FrameDisplay {
 export interface WatchOptions {
   /** Called for every frame; answer true to stop following (a terminal frame was seen). */
   onFrame: (frame: Frame) => boolean;
-  /** Group streams stay open: reconnect even when the server ends the stream cleanly. */
-  reconnectOnEnd: boolean;
+  /** When to reconnect after the server ended the stream cleanly (src/streaming/follow.ts). */
+  reconnectOnEnd: boolean | 'once-streaming';
   /** Start after this event id (a watch resumed by hand). */
   resumeAfter?: string;
 }

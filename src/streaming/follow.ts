@@ -45,8 +45,12 @@ export interface FollowOptions {
   onEvent(id: string | undefined, data: string): boolean;
   /** Whether a failed connection may be tried again (a dropped network, a 5xx); `connectedBefore` tells a first attempt apart. */
   retryable(error: unknown, connectedBefore: boolean): boolean;
-  /** Group streams stay open: reconnect even when the server ends the stream cleanly. */
-  reconnectOnEnd: boolean;
+  /**
+   * Reconnect when the server ends the stream cleanly: `true` for group streams, which stay open;
+   * `'once-streaming'` for a run's stream, once it has carried an event (a server going down for a
+   * restart ends it early; a silent one it ends after its idle cut-off means nothing is coming).
+   */
+  reconnectOnEnd: boolean | 'once-streaming';
   /** Start after this event id. */
   resumeAfter?: string;
   /** Reconnections in a row without receiving an event before giving up (default 5). */
@@ -90,7 +94,7 @@ export async function followEvents(options: FollowOptions): Promise<'terminal' |
     }
     if (options.signal?.aborted) return 'aborted';
     if (end === 'stopped') return 'terminal';
-    if (end === 'ended' && !options.reconnectOnEnd) return 'ended';
+    if (end === 'ended' && (options.reconnectOnEnd === false || (options.reconnectOnEnd === 'once-streaming' && lastEventId === undefined))) return 'ended';
     reconnects++;
     // A server that keeps ending the stream cleanly (going down, and not back yet) ended it; one
     // that cannot be reached lost it.

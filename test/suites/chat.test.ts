@@ -640,6 +640,29 @@ describe('chat', () => {
       assert.ok(Date.parse(ended.ended_at) >= Date.parse(replyAt), 'the attempt ends once its last reply is in');
     });
 
+    test('turns sent together: the attempt ends when the last of their replies is in, not the first', async () => {
+      const { voice: _voice, ...silentPersona } = example;
+      const { simulationId } = await createSimulation(providerOrg, 'Sky', silentPersona, { max_turns: 2 });
+      const attempt = await startAttempt(providerLearner.client, simulationId);
+      fake.reset();
+      // The first reply asked for comes quickly, the other much later, whichever turn each answers.
+      fake.enqueue({ delayMs: 800, then: { reply: 'Quick.' } });
+      fake.enqueue({ delayMs: 2500, then: { reply: 'Slow.' } });
+      const runs: string[] = [];
+      for (const text of ['First.', 'Second.']) {
+        const sent = await providerLearner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text });
+        assert.equal(sent.status, 200, sent.text);
+        runs.push(sent.body.run_id);
+      }
+      const watches = runs.map((runId) => watchRunToEnd(providerLearner.client, 'attempt', runId));
+      await Promise.race(watches);
+      const meanwhile = (await providerLearner.client.post('/attempt/get', { id: attempt.id })).body.data;
+      assert.deepEqual([meanwhile.state, meanwhile.turn_count], ['in_progress', 2], 'one reply is still being written');
+      await Promise.all(watches);
+      const ended = (await providerLearner.client.post('/attempt/get', { id: attempt.id })).body.data;
+      assert.deepEqual([ended.state, ended.turn_count], ['completed', 2]);
+    });
+
     test('the simulation\'s agent drives the reply: its model, temperature, system prompt and guardrails', async () => {
       const agentOrg = await harness.newOrg('chat-agent');
       const agentLearner = await agentOrg.addProfile('member', 'Agent learner');

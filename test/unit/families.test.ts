@@ -367,13 +367,22 @@ describe('generated data that follows from the records it names', () => {
     assert.deepEqual(familyOf('attempt').settleGenerated!(generated, {}), { simulation_id: 'sim-1', state: 'in_progress', turn_count: 9 });
   });
 
-  it('an attempt\'s times are ISO 8601 instants, with Z or an offset', () => {
+  it('an attempt\'s times are ISO 8601 instants, with Z or an offset (a rule: a stored record that is not can still be renamed)', () => {
     const base = { simulation_id: '0190b3a4-0000-7000-8000-000000000004', state: 'completed' };
+    const complete = completeData(familyOf('attempt'));
     for (const started_at of ['2025-03-14T09:30:00Z', '2025-03-14T09:30:00.123+02:00']) {
-      assert.equal(familyOf('attempt').data.safeParse({ ...base, started_at }).success, true, started_at);
+      assert.equal(complete.safeParse({ ...base, started_at }).success, true, started_at);
     }
     for (const started_at of ['yesterday', '2025-03-14', '14/03/2025 09:30']) {
-      assert.equal(familyOf('attempt').data.safeParse({ ...base, started_at }).success, false, started_at);
+      assert.equal(complete.safeParse({ ...base, started_at }).success, false, started_at);
+      assert.equal(familyOf('attempt').data.safeParse({ ...base, started_at }).success, true, `${started_at}: the field schema alone keeps old records readable`);
     }
+  });
+
+  it('a generated model is never the default, whatever the model said', () => {
+    const generated: Record<string, unknown> = { ...(FAMILIES.model.example as Record<string, unknown>), is_default: true };
+    const settled = familyOf('model').settleGenerated!(generated as never, {}) as Record<string, unknown>;
+    assert.equal('is_default' in settled, false);
+    assert.equal(settled.model_name, generated.model_name);
   });
 });

@@ -5,6 +5,7 @@ import { uuid } from '../../ids.ts';
 import type { SimulationData } from './simulation.ts';
 
 const ATTEMPT_STATES = ['in_progress', 'completed', 'abandoned'] as const;
+const ISO_INSTANT = z.iso.datetime({ offset: true });
 
 const criterionScore = z.strictObject({
   criterion: z.string().min(1).max(100)
@@ -40,9 +41,9 @@ const attemptData = z.strictObject({
     .describe('Points per rubric criterion, once graded.'),
   feedback: z.string().min(1).max(4000).optional()
     .describe('Summary feedback to the learner: what went well and what to try next time.'),
-  started_at: z.iso.datetime({ offset: true }).max(40).optional()
+  started_at: z.string().max(40).optional()
     .describe('When the attempt started, ISO 8601 (e.g. 2025-03-14T09:30:00Z).'),
-  ended_at: z.iso.datetime({ offset: true }).max(40).optional()
+  ended_at: z.string().max(40).optional()
     .describe('When the attempt ended, ISO 8601.'),
 });
 
@@ -54,6 +55,12 @@ export const attemptFamily = defineFamily({
   // Learners start attempts (attempt/start) and advance them (attempt/chat_message), which keep
   // state, turn count and transcript group right; writing a record directly (grading) is an admin's.
   writeRole: 'admin',
+  // A time limit is reckoned from started_at. A rule, not the field's schema: records stored
+  // before it was checked can still be renamed (rules hold for data sent).
+  rules: (data) => (['started_at', 'ended_at'] as const).flatMap((field) => {
+    const value = data[field];
+    return value === undefined || ISO_INSTANT.safeParse(value).success ? [] : [{ path: [field], message: 'must be an ISO 8601 instant with Z or an offset, e.g. 2025-03-14T09:30:00Z' }];
+  }),
   artifactRefs: {
     simulation_id: 'simulation', learner_profile_id: 'profile', persona_id: 'persona', scenario_id: 'scenario', rubric_id: 'rubric',
   },

@@ -57,7 +57,7 @@ export async function messageCommand(context: CommandContext): Promise<number> {
   let failed = false;
   const outcome = await followWatch(context.client, `/attempt/watch?run_id=${encodeURIComponent(turn.run_id)}`, {
     // A server going down for a restart ends the stream: it is resumed, as a dropped one.
-    reconnectOnEnd: true,
+    reconnectOnEnd: 'once-streaming',
     onFrame: (frame: Frame) => {
       if (context.output.json) context.output.out(JSON.stringify(frame));
       else if (frameKind(frame) === 'progress' && typeof frame.text === 'string') {

@@ -66,7 +66,7 @@ export async function watchRun(context: CommandContext, runId: string, resumeAft
     : undefined;
   try {
     const outcome = await followWatch(context.client, `/${context.type}/watch?run_id=${encodeURIComponent(runId)}`, {
-      reconnectOnEnd: true,
+      reconnectOnEnd: 'once-streaming',
       resumeAfter,
       onFrame: (frame: Frame) => {
         clearTimeout(silence);
@@ -136,7 +136,7 @@ export async function watchCommand(context: CommandContext): Promise<number> {
   const display = new FrameDisplay(context.output, { labelRuns: true, family: context.type });
   const stopOnInterrupt = interruptHandler(display);
   try {
-    await followWatch(context.client, `/${context.type}/watch?${query}`, {
+    const outcome = await followWatch(context.client, `/${context.type}/watch?${query}`, {
       reconnectOnEnd: true,
       resumeAfter,
       onFrame: (frame) => {
@@ -144,6 +144,8 @@ export async function watchCommand(context: CommandContext): Promise<number> {
         return false;
       },
     });
+    // A group stream stays open: one the server kept ending is lost, as one that kept dropping.
+    if (outcome === 'ended') throw new CliError(`the server kept closing the event stream of group ${group}; \`glow ${context.noun} watch --group ${group}\` opens it again.`);
   } finally {
     stopOnInterrupt();
     display.close();
