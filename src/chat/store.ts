@@ -56,16 +56,18 @@ function uuidOrNull(text: RawBuilder<unknown>): RawBuilder<string | null> {
 
 /**
  * The turns an attempt's conversation has taken, from its reply runs (one per turn): those not
- * ended without a reply (failed or cancelled before any text of it was stored), and how many are
- * still queued or running. `exceptRunId` leaves one run out (the one asking). A count rather than
- * a counter, so a run ended by the sweeper or cancelled while queued needs no one to give its turn back.
+ * ended without a reply (failed or cancelled before any text of it was stored), and how many
+ * replies are still coming (runs queued or running with no reply stored yet: a run whose reply is
+ * stored is still `running` until its worker ends it, a moment later). `exceptRunId` leaves one
+ * run out (the one asking). A count rather than a counter, so a run ended by the sweeper or
+ * cancelled while queued needs no one to give its turn back.
  */
 export async function turnsOfConversation(executor: Executor, groupId: string, exceptRunId: string): Promise<{ taken: number; pending: number }> {
   const { rows } = await sql<{ taken: string | number; pending: string | number }>`
-    SELECT count(*) FILTER (WHERE r.status NOT IN ('error', 'cancelled')
-                               OR EXISTS (SELECT 1 FROM generation_messages m WHERE m.run_id = r.id AND m.role = 'assistant')) AS taken,
-           count(*) FILTER (WHERE r.status IN ('queued', 'running')) AS pending
-      FROM generation_runs r
+    SELECT count(*) FILTER (WHERE r.status NOT IN ('error', 'cancelled') OR replied) AS taken,
+           count(*) FILTER (WHERE r.status IN ('queued', 'running') AND NOT replied) AS pending
+      FROM generation_runs r,
+           LATERAL (SELECT EXISTS (SELECT 1 FROM generation_messages m WHERE m.run_id = r.id AND m.role = 'assistant') AS replied) reply
      WHERE r.group_id = ${groupId} AND r.id <> ${exceptRunId}`.execute(executor);
   return { taken: Number(rows[0]?.taken ?? 0), pending: Number(rows[0]?.pending ?? 0) };
 }
