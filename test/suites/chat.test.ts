@@ -247,6 +247,8 @@ describe('chat', () => {
     const attempt = await startAttempt(learner.client, simulationId);
     const first = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Hello.' });
     assert.equal(first.status, 200, first.text);
+    // Each reply in before the next turn, as a learner reads it: the last reply then ends the attempt.
+    await watchRunToEnd(learner.client, 'attempt', first.body.run_id);
     assert.equal((await learner.client.post('/attempt/get', { id: attempt.id })).body.data.state, 'in_progress');
     const second = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'One more thing.' });
     assert.equal(second.status, 200, second.text);
@@ -356,6 +358,7 @@ describe('chat', () => {
     for (const response of sent) assert.equal(response.status, 200, response.text);
     assert.equal(new Set(sent.map((response) => response.body.message_id)).size, 1, 'one turn for three sends at once');
     assert.equal((await learner.client.post('/attempt/get', { id: attempt.id })).body.data.turn_count, 1);
+    await watchRunToEnd(learner.client, 'attempt', sent[0]!.body.run_id);
 
     const lastKey = randomUUID();
     const last = await learner.client.post('/attempt/chat_message', { attempt_id: attempt.id, text: 'Bye.', idempotency_key: lastKey });
