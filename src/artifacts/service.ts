@@ -173,7 +173,7 @@ export class ArtifactService {
     if (!input.name) throw badRequest('name: is required when creating a record (or pass draft_id to publish a draft).', { fields: [{ path: 'name', message: 'is required' }] });
     if (input.data === undefined) throw badRequest('data: is required when creating a record (or pass draft_id to publish a draft).', { fields: [{ path: 'data', message: 'is required' }] });
     // A profile's or token's name is also its data.name: given once, the other follows.
-    const given = family.nameInData && input.data !== undefined && input.data.name === undefined ? { ...input.data, name: input.name } : input.data;
+    const given = family.nameInData && input.data.name === undefined ? { ...input.data, name: input.name } : input.data;
     const data = parseWith(completeData(family), given, ['data']) as Record<string, unknown>;
     if (family.nameInData && data.name !== input.name) {
       throw badRequest(`data.name: differs from name (${JSON.stringify(input.name)}); a ${type}'s name is one name, give the same in both.`, { fields: [{ path: 'data.name', message: 'differs from name' }] });

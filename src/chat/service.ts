@@ -86,7 +86,7 @@ export class ChatService {
    * transaction; answers before any model call. Upload ids must be visible to the caller (404)
    * and of the field's kind (400). The simulation's rules hold: past its `time_limit_minutes`
    * the attempt ends (409), and the turn that reaches `max_turns` is the last: its reply ends the
-   * attempt (see turnAnswered), and a turn whose reply fails is given back (turnUnanswered).
+   * attempt, and a turn whose reply fails is given back (settleTurn).
    */
   async sendMessage(actor: Actor, body: ChatMessageBody): Promise<ChatMessageResponse> {
     const attempt = await this.ownAttempt(actor, body.attempt_id);
@@ -195,9 +195,8 @@ export class ChatService {
     return ended;
   }
 
-  /** The simulation's rules as they are now; a deleted simulation leaves the attempt without limits. */
-  private async rulesOf(actor: Actor, data: AttemptData): Promise<SimulationData | undefined> {
-    return (await findArtifact(this.database.db, actor.orgId, 'simulation', data.simulation_id))?.data as SimulationData | undefined;
+  private rulesOf(actor: Actor, data: AttemptData): Promise<SimulationData | undefined> {
+    return rulesOf(this.database.db, actor.orgId, data);
   }
 
   /** Ends the attempt at `endedAt` and answers the turn that found it over: 409 saying why. */
@@ -232,7 +231,7 @@ export async function settleTurn(executor: Executor, artifacts: ArtifactService,
   if (current?.state !== 'in_progress' || !current.group_id) return;
   const others = await turnsOfConversation(executor, current.group_id, runId);
   const taken = others.taken + (answered ? 1 : 0);
-  const rules = (await findArtifact(executor, actor.orgId, 'simulation', current.simulation_id))?.data as SimulationData | undefined;
+  const rules = await rulesOf(executor, actor.orgId, current);
   const ends = rules !== undefined && taken >= rules.max_turns && others.pending === 0;
   if (!ends && taken === current.turn_count) return;
   // Its last reply came after the time limit: the attempt ended at the limit, as attempt/end records it.
@@ -269,6 +268,11 @@ function replayTurn(previous: { request_hash: string; response: Record<string, u
 
 function notInProgress(attemptId: string, state: AttemptData['state'], message = `attempt ${attemptId} is ${state}; start a new attempt to keep practising.`) {
   return conflict(message, { state });
+}
+
+/** The simulation's rules as they are now; a deleted simulation leaves the attempt without limits. */
+async function rulesOf(executor: Executor, orgId: string, data: AttemptData): Promise<SimulationData | undefined> {
+  return (await findArtifact(executor, orgId, 'simulation', data.simulation_id))?.data as SimulationData | undefined;
 }
 
 /** When the attempt's time runs out (ms since the epoch); Infinity without a time limit. */
