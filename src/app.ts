@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Config } from './config.ts';
-import { ForegroundWork } from './db/coalescer.ts';
 import type { Database } from './db/database.ts';
 import { startPgliteMaintenance, type Maintenance } from './db/maintenance.ts';
 import { pendingMigrations } from './db/migrate.ts';
@@ -10,6 +9,7 @@ import { artifactOperations } from './artifacts/routes.ts';
 import { ArtifactService } from './artifacts/service.ts';
 import { buildOpenApiDocument } from './http/openapi.ts';
 import { defineOperation, registerOperations, type Operation } from './http/operations.ts';
+import { ForegroundWork, reportServedRequests } from './http/foreground.ts';
 import { createHttpServer } from './http/server.ts';
 import { IdentityService, TokenRevocation } from './identity/service.ts';
 import { adminGuard } from './identity/admin-guard.ts';
@@ -73,7 +73,8 @@ export async function createApp(config: Config, database: Database): Promise<Glo
   const artifacts = new ArtifactService(database, createUploadLinks(database));
   artifacts.addWriteGuard(adminGuard);
   const foreground = new ForegroundWork();
-  const identity = new IdentityService(database, artifacts, foreground, config.GLOW_TOKEN_CACHE_SECONDS * 1000);
+  reportServedRequests(http.server, foreground);
+  const identity = new IdentityService(database, artifacts, config.GLOW_TOKEN_CACHE_SECONDS * 1000);
   const revocation = new TokenRevocation(database, artifacts);
   // Another process's changes arrive through the database (IdentityService.followChanges); this
   // process's own are forgotten as soon as they commit.

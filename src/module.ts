@@ -1,5 +1,5 @@
 import type { Config } from './config.ts';
-import type { ForegroundWork } from './db/coalescer.ts';
+import type { ForegroundWork } from './http/foreground.ts';
 import type { Database } from './db/database.ts';
 import type { ArtifactService } from './artifacts/service.ts';
 import type { IdentityService } from './identity/service.ts';

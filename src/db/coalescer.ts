@@ -23,8 +23,6 @@ export interface CoalescerOptions {
   settleMs?: number;
   concurrency?: number;
   retryAlone?: boolean;
-  /** Counts this coalescer as foreground work while it has calls waiting or in flight. */
-  foreground?: ForegroundWork;
 }
 
 /**
@@ -35,51 +33,6 @@ export interface CoalescerOptions {
  * turn, not this long.
  */
 export const REQUEST_SETTLE_MS = 5;
-
-/**
- * Whether requests are being served: the coalescers that authenticate and trigger report here
- * while busy. Background work that competes with them for the process's CPU and the database
- * (executing runs) waits until it is quiet, unless it has been busy for a while (steady load),
- * so a burst of requests is answered first.
- */
-export class ForegroundWork {
-  private busy = 0;
-  private busySince = 0;
-  private onQuiet: (() => void)[] = [];
-  private quietCheck = false;
-
-  enter(): void {
-    // Busy again before quiet was declared (a caller going on to the next coalescer): the same busy spell.
-    if (this.busy === 0 && !this.quietCheck) this.busySince = performance.now();
-    this.busy += 1;
-  }
-
-  leave(): void {
-    this.busy -= 1;
-    if (this.busy > 0 || this.quietCheck) return;
-    // Callers of the work that just ended go on in promise callbacks, and may start more (an
-    // authenticated request goes on to trigger): it is quiet only if it still is once they ran.
-    this.quietCheck = true;
-    setImmediate(() => {
-      this.quietCheck = false;
-      if (this.busy > 0) return;
-      const callbacks = this.onQuiet;
-      this.onQuiet = [];
-      for (const callback of callbacks) callback();
-    });
-  }
-
-  /** Milliseconds since it was last quiet (0 when quiet). */
-  get busyFor(): number {
-    return this.busy === 0 ? 0 : performance.now() - this.busySince;
-  }
-
-  /** Calls `callback` once it is quiet (at once if it is). */
-  whenQuiet(callback: () => void): void {
-    if (this.busy === 0 && !this.quietCheck) callback();
-    else this.onQuiet.push(callback);
-  }
-}
 
 export class Coalescer<In, Out> {
   private pending: { input: In; resolve: (value: Out) => void; reject: (error: unknown) => void }[] = [];
@@ -102,7 +55,6 @@ export class Coalescer<In, Out> {
 
   submit(input: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
-      if (this.idle) this.options.foreground?.enter();
       this.pending.push({ input, resolve, reject });
       if (this.draining < this.concurrency) {
         this.draining += 1;
@@ -148,7 +100,6 @@ export class Coalescer<In, Out> {
       }
     }
     this.draining -= 1;
-    if (this.idle) this.options.foreground?.leave();
   }
 
   private async processAlone(batch: typeof this.pending): Promise<void> {

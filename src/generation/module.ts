@@ -50,7 +50,7 @@ export async function createGenerationModule(services: CoreServices, media: Medi
   const mediaSteps = new MediaSteps(database, mediaGateway, media);
   const executor = new RunExecutor({ database, artifacts, gateway, ownerId, leaseMs: RUN_LEASE_MS, maxAttempts: MAX_RUN_ATTEMPTS, media: mediaSteps });
   const mediaCheck = new MediaRequestCheck(artifacts, gateway, media);
-  const generation = new GenerationService({ config, database, queue, hub, executor, gateway, mediaCheck, foreground: services.foreground });
+  const generation = new GenerationService({ config, database, queue, hub, executor, gateway, mediaCheck });
   const groups = new GroupService(database);
   const watch = new WatchService(database, hub, streams);
   const sweeper = new RunSweeper({ database, queue, maxAttempts: MAX_RUN_ATTEMPTS, intervalMs: SWEEP_INTERVAL_MS, retentionDays: config.GLOW_EVENT_RETENTION_DAYS });

@@ -1,5 +1,5 @@
 import PgBoss from 'pg-boss';
-import type { ForegroundWork } from '../db/coalescer.ts';
+import type { ForegroundWork } from '../http/foreground.ts';
 import type { Database, Executor } from '../db/database.ts';
 
 const RUN_QUEUE = 'glow-generation-run';

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../config.ts';
-import { Coalescer, REQUEST_SETTLE_MS, type ForegroundWork } from '../db/coalescer.ts';
+import { Coalescer, REQUEST_SETTLE_MS } from '../db/coalescer.ts';
 import type { Database, Executor } from '../db/database.ts';
 import { TERMINAL_RUN_STATUSES } from '../db/schema-generation.ts';
 import { familyOf } from '../artifacts/families/index.ts';
@@ -87,8 +87,6 @@ export interface GenerationServiceOptions {
   gateway: ModelGateway;
   /** Checks a request's media part at trigger time (modality per family, media models, config.params.artifact_id). */
   mediaCheck?: { check(actor: Actor, type: ArtifactType, body: GenerateBody): Promise<void> };
-  /** Requests being served: trigger batches count among them. */
-  foreground: ForegroundWork;
 }
 
 /** A trigger with nothing that needs its own transaction: no idempotency key, client_run_id or explicit group. */
@@ -118,7 +116,6 @@ export class GenerationService {
     this.windowTriggerBatches ??= new Coalescer((batch) => this.commitWindowTriggers(batch), {
       concurrency: this.options.database.parallelTransactions ? 2 : 1,
       retryAlone: true,
-      foreground: this.options.foreground,
       settleMs: REQUEST_SETTLE_MS,
     });
     return this.windowTriggerBatches;

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { Database, Executor } from '../db/database.ts';
 import { recordAudit } from '../audit/audit-log.ts';
-import { Coalescer, REQUEST_SETTLE_MS, type ForegroundWork } from '../db/coalescer.ts';
+import { Coalescer, REQUEST_SETTLE_MS } from '../db/coalescer.ts';
 import { insertArtifact } from '../artifacts/store.ts';
 import { toRecord, type ArtifactRecord, type ArtifactService } from '../artifacts/service.ts';
 import { AppError, badRequest, conflict, forbidden } from '../http/errors.ts';
@@ -45,10 +45,9 @@ export class IdentityService {
   constructor(
     private readonly database: Database,
     private readonly artifacts: ArtifactService,
-    foreground?: ForegroundWork,
     private readonly keepMs = 0,
   ) {
-    this.lookups = new Coalescer((hashes) => this.lookUp(hashes), { concurrency: database.parallelTransactions ? 2 : 1, foreground, settleMs: REQUEST_SETTLE_MS });
+    this.lookups = new Coalescer((hashes) => this.lookUp(hashes), { concurrency: database.parallelTransactions ? 2 : 1, settleMs: REQUEST_SETTLE_MS });
   }
 
   /** Resolves a presented token to its actor, or null. */

@@ -15,7 +15,7 @@ import { errorEvent } from '../../src/generation/events.ts';
 import { endRun } from '../../src/generation/lifecycle.ts';
 import { MAX_RUN_ATTEMPTS } from '../../src/generation/module.ts';
 import { RunQueue, RUNS_PER_JOB } from '../../src/generation/queue.ts';
-import { ForegroundWork } from '../../src/db/coalescer.ts';
+import { ForegroundWork } from '../../src/http/foreground.ts';
 import { claimRuns, finishRun, holdQueuedRuns, renewLease, staleQueuedRuns } from '../../src/generation/store.ts';
 import { appendEvents, EVENTS_CHANNEL, parseNotification } from '../../src/streaming/event-log.ts';
 import { startFakeProvider, type FakeProvider } from '../support/fake-provider.ts';

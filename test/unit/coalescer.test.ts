@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Coalescer, ForegroundWork } from '../../src/db/coalescer.ts';
+import { Coalescer } from '../../src/db/coalescer.ts';
 
 /** A batch processor whose batches end when the test says so. */
 function controlled() {
@@ -58,54 +58,6 @@ test('an input answered with an Error rejects only its own call', async () => {
   batches[0]!.finish();
   assert.equal(await good, 10);
   await assert.rejects(bad, /bad -1/);
-});
-
-test('foreground work: busy while any reporting coalescer has calls waiting or in flight; whenQuiet fires once when all are idle', async () => {
-  const foreground = new ForegroundWork();
-  const first = controlled();
-  const second = controlled();
-  const lookups = new Coalescer(first.process, { concurrency: 2, foreground });
-  const triggers = new Coalescer(second.process, { foreground });
-  let quietCalls = 0;
-  foreground.whenQuiet(() => (quietCalls += 1));
-  assert.equal(quietCalls, 1, 'quiet at once when nothing is in flight');
-  assert.equal(foreground.busyFor, 0);
-  const a = lookups.submit(1);
-  await turn();
-  const b = lookups.submit(2);
-  const c = triggers.submit(3);
-  await turn();
-  foreground.whenQuiet(() => (quietCalls += 1));
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.ok(foreground.busyFor >= 15, `busyFor ${foreground.busyFor}`);
-  first.batches[0]!.finish();
-  await a;
-  first.batches[1]!.finish();
-  await b;
-  await turn();
-  assert.equal(quietCalls, 1, 'a trigger batch is still in flight');
-  second.batches[0]!.finish();
-  await c;
-  await turn();
-  assert.equal(quietCalls, 2);
-  assert.equal(foreground.busyFor, 0);
-});
-
-test('foreground work stays busy while a caller goes on from one coalescer to the next (an authenticated request to its trigger)', async () => {
-  const foreground = new ForegroundWork();
-  const lookups = new Coalescer(async (inputs: number[]) => inputs, { foreground });
-  const second = controlled();
-  const triggers = new Coalescer(second.process, { foreground });
-  let quietCalls = 0;
-  const flow = lookups.submit(1).then((value) => triggers.submit(value));
-  foreground.whenQuiet(() => (quietCalls += 1));
-  for (let i = 0; i < 3; i += 1) await turn();
-  assert.equal(second.batches.length, 1, 'the caller went on to the second coalescer');
-  assert.equal(quietCalls, 0, 'quiet was reported between the two');
-  second.batches[0]!.finish();
-  assert.equal(await flow, 10);
-  await turn();
-  assert.equal(quietCalls, 1);
 });
 
 test('with retryAlone a failed batch is processed again input by input, and a throw fails only its own input', async () => {

@@ -46,7 +46,7 @@ function heldDatabase() {
 describe('kept token identities', () => {
   test('an identity read is kept: the next request with the token reads nothing', async () => {
     const held = heldDatabase();
-    const identity = new IdentityService(held.database, {} as ArtifactService, undefined, 10_000);
+    const identity = new IdentityService(held.database, {} as ArtifactService, 10_000);
     const first = identity.authenticate(TOKEN);
     await held.answer();
     assert.equal((await first)?.role, 'admin');
@@ -56,7 +56,7 @@ describe('kept token identities', () => {
 
   test('a lookup in flight when a change is announced answers its request but keeps nothing', async () => {
     const held = heldDatabase();
-    const identity = new IdentityService(held.database, {} as ArtifactService, undefined, 10_000);
+    const identity = new IdentityService(held.database, {} as ArtifactService, 10_000);
     const first = identity.authenticate(TOKEN);
     while (held.lookups === 0) await new Promise((resolve) => setImmediate(resolve));
     identity.forgetActors();
@@ -71,7 +71,7 @@ describe('kept token identities', () => {
 
   test('with GLOW_TOKEN_CACHE_SECONDS 0 every request reads the token', async () => {
     const held = heldDatabase();
-    const identity = new IdentityService(held.database, {} as ArtifactService, undefined, 0);
+    const identity = new IdentityService(held.database, {} as ArtifactService, 0);
     for (let i = 0; i < 2; i += 1) {
       const pending = identity.authenticate(TOKEN);
       await held.answer();

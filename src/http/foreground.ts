@@ -1,0 +1,69 @@
+import type http from 'node:http';
+
+/**
+ * Whether requests are being served (reportServedRequests). Background work that competes with
+ * them for the process's CPU and the database (executing runs) waits until it is quiet, unless it
+ * has been busy for a while (steady load), so a burst of requests is answered first.
+ */
+export class ForegroundWork {
+  private busy = 0;
+  private busySince = 0;
+  private onQuiet: (() => void)[] = [];
+  private quietCheck = false;
+
+  enter(): void {
+    // Busy again before quiet was declared (the next request of a burst): the same busy spell.
+    if (this.busy === 0 && !this.quietCheck) this.busySince = performance.now();
+    this.busy += 1;
+  }
+
+  leave(): void {
+    this.busy -= 1;
+    if (this.busy > 0 || this.quietCheck) return;
+    // The next request of a burst may already be on its way in: it is quiet only if it still is
+    // once the pending I/O has been read.
+    this.quietCheck = true;
+    setImmediate(() => {
+      this.quietCheck = false;
+      if (this.busy > 0) return;
+      const callbacks = this.onQuiet;
+      this.onQuiet = [];
+      for (const callback of callbacks) callback();
+    });
+  }
+
+  /** Milliseconds since it was last quiet (0 when quiet). */
+  get busyFor(): number {
+    return this.busy === 0 ? 0 : performance.now() - this.busySince;
+  }
+
+  /** Calls `callback` once it is quiet (at once if it is). */
+  whenQuiet(callback: () => void): void {
+    if (this.busy === 0 && !this.quietCheck) callback();
+    else this.onQuiet.push(callback);
+  }
+}
+
+/**
+ * Reports each request to `work` (enter, then leave once) while it is being served: from its
+ * arrival until its response head is written, or its connection closes. A streamed response (a
+ * watch, a download) stops counting once its head is out: its body may flow for hours.
+ */
+export function reportServedRequests(server: http.Server, work: ForegroundWork): void {
+  server.on('request', (_request: http.IncomingMessage, response: http.ServerResponse) => {
+    work.enter();
+    let served = false;
+    const leave = () => {
+      if (served) return;
+      served = true;
+      work.leave();
+    };
+    // Node writes an implicit head through this method too, so every response passes here.
+    const writeHead = response.writeHead;
+    response.writeHead = function (this: http.ServerResponse, ...args: Parameters<typeof writeHead>) {
+      leave();
+      return writeHead.apply(this, args);
+    } as typeof writeHead;
+    response.once('close', leave);
+  });
+}

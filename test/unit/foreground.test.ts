@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { ForegroundWork, reportServedRequests } from '../../src/http/foreground.ts';
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A server reporting to a ForegroundWork, whose responses the test writes itself. */
+async function served() {
+  const foreground = new ForegroundWork();
+  const waiting: http.ServerResponse[] = [];
+  const arrived: (() => void)[] = [];
+  const server = http.createServer((_request, response) => {
+    waiting.push(response);
+    arrived.shift()?.();
+  });
+  reportServedRequests(server, foreground);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  /** Sends a request and resolves with its response object on the server once it arrived there. */
+  const request = async (signal?: AbortSignal) => {
+    const there = new Promise<void>((resolve) => arrived.push(resolve));
+    const answer = fetch(url, { signal }).then((response) => response.text()).catch((error: unknown) => error);
+    await there;
+    return { response: waiting.at(-1)!, answer };
+  };
+  const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  server.unref();
+  return { foreground, request, close };
+}
+
+test('requests count as foreground work from arrival to their answer; quiet is reported once, after the last one', async () => {
+  const { foreground, request, close } = await served();
+  try {
+    let quietCalls = 0;
+    foreground.whenQuiet(() => (quietCalls += 1));
+    assert.equal(quietCalls, 1, 'quiet at once when nothing is being served');
+    assert.equal(foreground.busyFor, 0);
+    const first = await request();
+    const second = await request();
+    foreground.whenQuiet(() => (quietCalls += 1));
+    await sleep(20);
+    assert.ok(foreground.busyFor >= 15, `busy for ${foreground.busyFor} ms`);
+    first.response.end('one');
+    assert.equal(await first.answer, 'one');
+    await turn();
+    assert.equal(quietCalls, 1, 'the second request is still being served');
+    assert.ok(foreground.busyFor > 0);
+    second.response.end('two');
+    assert.equal(await second.answer, 'two');
+    await turn();
+    assert.equal(quietCalls, 2);
+    assert.equal(foreground.busyFor, 0);
+  } finally {
+    await close();
+  }
+});
+
+test('a streamed response stops counting once its head is written, with writeHead or implicitly by its first write', async () => {
+  const { foreground, request, close } = await served();
+  try {
+    const stream = await request();
+    const implicit = await request();
+    stream.response.writeHead(200, { 'content-type': 'text/event-stream' });
+    stream.response.write('data: 1\n\n');
+    assert.ok(foreground.busyFor > 0, 'the second response has not begun');
+    implicit.response.write('partial');
+    await turn();
+    assert.equal(foreground.busyFor, 0, 'both bodies are still flowing, and neither counts');
+    let quiet = false;
+    foreground.whenQuiet(() => (quiet = true));
+    assert.ok(quiet);
+    // Ending them later reports nothing more: the count never goes below zero.
+    stream.response.end();
+    implicit.response.end();
+    await Promise.all([stream.answer, implicit.answer]);
+    const next = await request();
+    assert.ok(foreground.busyFor > 0, 'a new request counts again');
+    next.response.end();
+    await next.answer;
+    await turn();
+    assert.equal(foreground.busyFor, 0);
+  } finally {
+    await close();
+  }
+});
+
+test('a request whose client goes away before its answer stops counting', async () => {
+  const { foreground, request, close } = await served();
+  try {
+    const controller = new AbortController();
+    const abandoned = await request(controller.signal);
+    assert.ok(foreground.busyFor > 0);
+    let quiet = false;
+    foreground.whenQuiet(() => (quiet = true));
+    controller.abort();
+    await abandoned.answer;
+    await new Promise<void>((resolve) => (abandoned.response.closed ? resolve() : abandoned.response.once('close', () => resolve())));
+    await turn();
+    assert.ok(quiet, 'quiet once the connection closed');
+    assert.equal(foreground.busyFor, 0);
+  } finally {
+    await close();
+  }
+});
