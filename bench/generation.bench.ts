@@ -432,6 +432,7 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   const oneSession = await repeated(() => load.burst(single(TRIGGER_CONCURRENCY)), waitForAllRuns);
   console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, ${SESSIONS} sessions, ${BURSTS} bursts:  ${p(manySessions.client)}   (target p99 <= ${TRIGGER_P99_TARGET_MS} ms)`);
   console.log(`  ${spread(manySessions)}${overTarget(manySessions)}`);
+  console.log(`  each burst's p99 in order, ms: ${manySessions.burstP99.map((value) => value.toFixed(1)).join(' ')}`);
   console.log(`  the same, server-side: ${p(manySessions.server)};  main thread busy ${(manySessions.busyPerRequest * 1000).toFixed(0)} µs per trigger (runs executing beside them included)`);
   console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, one session:  ${p(oneSession.client)};  ${spread(oneSession)}${overTarget(oneSession)}`);
   console.log(`  ${cpuLine(manySessions, 'trigger')}`);

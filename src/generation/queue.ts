@@ -260,7 +260,11 @@ export class RunQueue {
     if (this.completing) return this.completing;
     this.completing = (async () => {
       try {
-        if (!this.stopping) await new Promise((resolve) => setTimeout(resolve, COMPLETE_DELAY_MS));
+        if (!this.stopping) {
+          await new Promise((resolve) => setTimeout(resolve, COMPLETE_DELAY_MS));
+          // Bookkeeping only (the runs have ended): it waits for a burst of requests to be answered.
+          await this.work?.foreground?.quietOrAfter(STEADY_LOAD_MS);
+        }
         while (this.finished.length > 0) {
           const ids = this.finished.splice(0, 500);
           await this.boss.complete(this.name, ids).catch(() => {

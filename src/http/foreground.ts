@@ -37,6 +37,22 @@ export class ForegroundWork {
     return this.busy === 0 ? 0 : performance.now() - this.busySince;
   }
 
+  /** Resolves once it is quiet, or after `ms` if it is not by then (steady load). */
+  quietOrAfter(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.busy === 0 && !this.quietCheck) return resolve();
+      const quiet = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.onQuiet = this.onQuiet.filter((callback) => callback !== quiet);
+        resolve();
+      }, ms);
+      this.onQuiet.push(quiet);
+    });
+  }
+
   /** Calls `callback` once it is quiet (at once if it is). */
   whenQuiet(callback: () => void): void {
     if (this.busy === 0 && !this.quietCheck) callback();

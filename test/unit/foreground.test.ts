@@ -105,3 +105,25 @@ test('a request whose client goes away before its answer stops counting', async 
     await close();
   }
 });
+
+test('quietOrAfter resolves when the requests are answered, or after its time while they are not', async () => {
+  const { foreground, request, close } = await served();
+  try {
+    await foreground.quietOrAfter(60_000); // nothing served: at once
+    const slow = await request();
+    const started = performance.now();
+    await foreground.quietOrAfter(30);
+    assert.ok(performance.now() - started >= 25, 'it waited while the request was being served');
+    assert.ok(foreground.busyFor > 0, 'the request is still being served');
+    let quiet = false;
+    const waiting = foreground.quietOrAfter(60_000).then(() => (quiet = true));
+    await sleep(10);
+    assert.equal(quiet, false);
+    slow.response.end();
+    await slow.answer;
+    await waiting;
+    assert.ok(quiet);
+  } finally {
+    await close();
+  }
+});
