@@ -9,7 +9,7 @@ import { artifactOperations } from './artifacts/routes.ts';
 import { ArtifactService } from './artifacts/service.ts';
 import { buildOpenApiDocument } from './http/openapi.ts';
 import { defineOperation, registerOperations, type Operation } from './http/operations.ts';
-import { ForegroundWork, reportServedRequests } from './http/foreground.ts';
+import { ForegroundWork, MAINTENANCE_WAIT_MS, reportServedRequests } from './http/foreground.ts';
 import { createHttpServer } from './http/server.ts';
 import { IdentityService, TokenRevocation } from './identity/service.ts';
 import { adminGuard } from './identity/admin-guard.ts';
@@ -93,8 +93,11 @@ export async function createApp(config: Config, database: Database): Promise<Glo
     name: 'database maintenance',
     operations: [],
     start: async () => {
-      maintenance = startPgliteMaintenance(database, config.GLOW_PGLITE_VACUUM_MINUTES * 60_000, (table, error) =>
-        http.log.warn({ err: error, table }, 'database maintenance: VACUUM failed'),
+      maintenance = startPgliteMaintenance(
+        database,
+        config.GLOW_PGLITE_VACUUM_MINUTES * 60_000,
+        (table, error) => http.log.warn({ err: error, table }, 'database maintenance: VACUUM failed'),
+        () => foreground.quietOrAfter(MAINTENANCE_WAIT_MS),
       );
     },
     // First thing on the way down: a pass under way must not hold the one connection while the rest stops.

@@ -26,9 +26,13 @@ async function maintainedTables(database: Database): Promise<string[]> {
  * between instead of waiting for the whole database. Answers the tables done; `onError` hears of
  * each table that failed. Stops between tables once `stopped()` says so.
  */
-export async function vacuumTables(database: Database, options: { onError?: (table: string, error: unknown) => void; stopped?: () => boolean } = {}): Promise<string[]> {
+export async function vacuumTables(
+  database: Database,
+  options: { onError?: (table: string, error: unknown) => void; stopped?: () => boolean; beforeEachTable?: () => Promise<void> } = {},
+): Promise<string[]> {
   const done: string[] = [];
   for (const table of await maintainedTables(database)) {
+    await options.beforeEachTable?.();
     if (options.stopped?.()) break;
     try {
       await database.executeSql(`VACUUM (ANALYZE) ${table}`);
@@ -41,14 +45,23 @@ export async function vacuumTables(database: Database, options: { onError?: (tab
   return done;
 }
 
-/** On PGlite, vacuums every `everyMs`; a no-op elsewhere or with `everyMs` 0. */
-export function startPgliteMaintenance(database: Database, everyMs: number, onError?: (table: string, error: unknown) => void): Maintenance {
+/**
+ * On PGlite, vacuums every `everyMs`; a no-op elsewhere or with `everyMs` 0. `beforeEachTable`
+ * may hold each table's VACUUM back (until a burst of requests is answered: it holds the one
+ * connection while it runs).
+ */
+export function startPgliteMaintenance(
+  database: Database,
+  everyMs: number,
+  onError?: (table: string, error: unknown) => void,
+  beforeEachTable?: () => Promise<void>,
+): Maintenance {
   if (database.backend !== 'pglite' || everyMs <= 0) return { stop: async () => {} };
   let stopped = false;
   let running: Promise<unknown> | undefined;
   // everyMs stays below a timer's 2^31 ms limit: GLOW_PGLITE_VACUUM_MINUTES is capped at 35000.
   const timer = setInterval(() => {
-    running ??= vacuumTables(database, { onError, stopped: () => stopped })
+    running ??= vacuumTables(database, { onError, stopped: () => stopped, beforeEachTable })
       .catch((error: unknown) => onError?.('(listing tables)', error))
       .finally(() => {
         running = undefined;

@@ -53,7 +53,7 @@ export async function createGenerationModule(services: CoreServices, media: Medi
   const generation = new GenerationService({ config, database, queue, hub, executor, gateway, mediaCheck });
   const groups = new GroupService(database);
   const watch = new WatchService(database, hub, streams);
-  const sweeper = new RunSweeper({ database, queue, maxAttempts: MAX_RUN_ATTEMPTS, intervalMs: SWEEP_INTERVAL_MS, retentionDays: config.GLOW_EVENT_RETENTION_DAYS });
+  const sweeper = new RunSweeper({ database, queue, maxAttempts: MAX_RUN_ATTEMPTS, intervalMs: SWEEP_INTERVAL_MS, retentionDays: config.GLOW_EVENT_RETENTION_DAYS, foreground: services.foreground });
   let stopListeningForCancels: Unlisten | undefined;
 
   return {

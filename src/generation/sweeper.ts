@@ -1,4 +1,5 @@
 import type { Database, Executor } from '../db/database.ts';
+import { MAINTENANCE_WAIT_MS, type ForegroundWork } from '../http/foreground.ts';
 import { deleteEventsOlderThan } from '../streaming/event-log.ts';
 import { errorEvent } from './events.ts';
 import { endRun } from './lifecycle.ts';
@@ -12,6 +13,8 @@ export interface SweeperOptions {
   maxAttempts: number;
   intervalMs: number;
   retentionDays: number;
+  /** Requests being served: a sweep waits for a burst of them to be answered. */
+  foreground?: ForegroundWork;
 }
 
 const RETENTION_EVERY_MS = 60 * 60 * 1000;
@@ -43,6 +46,7 @@ export class RunSweeper {
     if (this.sweeping) return;
     this.sweeping = true;
     try {
+      await this.options.foreground?.quietOrAfter(MAINTENANCE_WAIT_MS);
       await this.sweepOnce();
       if (Date.now() - this.lastRetention >= RETENTION_EVERY_MS) {
         this.lastRetention = Date.now();

@@ -1,4 +1,7 @@
-import type http from 'node:http';
+import http from 'node:http';
+
+/** How long periodic maintenance (the run sweep, PGlite's VACUUM) waits for requests to be answered before it goes ahead anyway. */
+export const MAINTENANCE_WAIT_MS = 1_000;
 
 /**
  * Whether requests are being served (reportServedRequests). Background work that competes with
@@ -66,20 +69,23 @@ export class ForegroundWork {
  * watch, a download) stops counting once its head is out: its body may flow for hours.
  */
 export function reportServedRequests(server: http.Server, work: ForegroundWork): void {
+  // Shared by every request (no closures made per request): the trigger path is hot.
+  const beingServed = new WeakSet<http.ServerResponse>();
+  const served = (response: http.ServerResponse) => {
+    if (beingServed.delete(response)) work.leave();
+  };
+  // Node writes an implicit head through this method too, so every response passes here.
+  function writeHeadOnce(this: http.ServerResponse, ...args: unknown[]) {
+    served(this);
+    return (http.ServerResponse.prototype.writeHead as (...head: unknown[]) => http.ServerResponse).apply(this, args);
+  }
+  function onClose(this: http.ServerResponse) {
+    served(this);
+  }
   server.on('request', (_request: http.IncomingMessage, response: http.ServerResponse) => {
     work.enter();
-    let served = false;
-    const leave = () => {
-      if (served) return;
-      served = true;
-      work.leave();
-    };
-    // Node writes an implicit head through this method too, so every response passes here.
-    const writeHead = response.writeHead;
-    response.writeHead = function (this: http.ServerResponse, ...args: Parameters<typeof writeHead>) {
-      leave();
-      return writeHead.apply(this, args);
-    } as typeof writeHead;
-    response.once('close', leave);
+    beingServed.add(response);
+    response.writeHead = writeHeadOnce as typeof response.writeHead;
+    response.on('close', onClose);
   });
 }
