@@ -58,10 +58,14 @@ export function startPgliteMaintenance(
 ): Maintenance {
   if (database.backend !== 'pglite' || everyMs <= 0) return { stop: async () => {} };
   let stopped = false;
+  let stopping!: () => void;
+  // A pass held back before a table goes on at once when the server stops, and ends there.
+  const stop = new Promise<void>((resolve) => (stopping = resolve));
+  const waitForTurn = beforeEachTable && (() => Promise.race([beforeEachTable(), stop]));
   let running: Promise<unknown> | undefined;
   // everyMs stays below a timer's 2^31 ms limit: GLOW_PGLITE_VACUUM_MINUTES is capped at 35000.
   const timer = setInterval(() => {
-    running ??= vacuumTables(database, { onError, stopped: () => stopped, beforeEachTable })
+    running ??= vacuumTables(database, { onError, stopped: () => stopped, beforeEachTable: waitForTurn })
       .catch((error: unknown) => onError?.('(listing tables)', error))
       .finally(() => {
         running = undefined;
@@ -72,6 +76,7 @@ export function startPgliteMaintenance(
     /** No new pass; a pass under way ends after its current table. */
     async stop() {
       stopped = true;
+      stopping();
       clearInterval(timer);
       await running;
     },

@@ -20,7 +20,7 @@ function runIdsOf(job: RunJob): string[] {
 
 /** How often an idle worker pool looks for jobs nobody told it about (other processes' triggers, the sweeper's requeues). */
 const POLL_MS = 500;
-/** Requests served back to back for this long count as steady load: runs then start without waiting for a quiet moment. */
+/** The longest a wake waits for the requests being served to be answered: under steady load runs still start, this much later. */
 const STEADY_LOAD_MS = 50;
 /** How long finished jobs and freed slots wait to be handled together. */
 const REFILL_DELAY_MS = 2;
@@ -76,7 +76,7 @@ export class RunQueue {
   private running = 0;
   private fetching?: Promise<void>;
   private fetchAgain = false;
-  private wakeWhenQuiet = false;
+  private deferredWake?: Promise<void>;
   private pollTimer?: NodeJS.Timeout;
   private refillTimer?: NodeJS.Timeout;
   private handBackTimer?: NodeJS.Timeout;
@@ -137,16 +137,20 @@ export class RunQueue {
   wakeWorker(): void {
     if (!this.work || this.stopping) return;
     const foreground = this.work.foreground;
-    if (foreground && foreground.busyFor > 0 && foreground.busyFor < STEADY_LOAD_MS) {
-      if (!this.wakeWhenQuiet) {
-        this.wakeWhenQuiet = true;
-        foreground.whenQuiet(() => {
-          this.wakeWhenQuiet = false;
-          this.wakeWorker();
-        });
-      }
+    // A wake already waiting covers this one: it fetches for every free slot.
+    if (this.deferredWake) return;
+    if (foreground && !foreground.quiet) {
+      this.deferredWake = foreground.quietOrAfter(STEADY_LOAD_MS).then(() => {
+        this.deferredWake = undefined;
+        this.fetchNow();
+      });
       return;
     }
+    this.fetchNow();
+  }
+
+  private fetchNow(): void {
+    if (!this.work || this.stopping) return;
     if (this.fetching) {
       this.fetchAgain = true;
       return;

@@ -47,6 +47,7 @@ export class RunSweeper {
     this.sweeping = true;
     try {
       await this.options.foreground?.quietOrAfter(MAINTENANCE_WAIT_MS);
+      if (!this.timer) return; // stopped meanwhile
       await this.sweepOnce();
       if (Date.now() - this.lastRetention >= RETENTION_EVERY_MS) {
         this.lastRetention = Date.now();

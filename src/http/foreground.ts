@@ -5,18 +5,16 @@ export const MAINTENANCE_WAIT_MS = 1_000;
 
 /**
  * Whether requests are being served (reportServedRequests). Background work that competes with
- * them for the process's CPU and the database (executing runs) waits until it is quiet, unless it
- * has been busy for a while (steady load), so a burst of requests is answered first.
+ * them for the process's CPU and the database (executing runs, maintenance) waits until it is
+ * quiet, for a bounded time (quietOrAfter): a burst of requests is answered first, and under
+ * steady load, or with a request that never ends, the work still goes ahead, only later.
  */
 export class ForegroundWork {
   private busy = 0;
-  private busySince = 0;
   private onQuiet: (() => void)[] = [];
   private quietCheck = false;
 
   enter(): void {
-    // Busy again before quiet was declared (the next request of a burst): the same busy spell.
-    if (this.busy === 0 && !this.quietCheck) this.busySince = performance.now();
     this.busy += 1;
   }
 
@@ -35,15 +33,15 @@ export class ForegroundWork {
     });
   }
 
-  /** Milliseconds since it was last quiet (0 when quiet). */
-  get busyFor(): number {
-    return this.busy === 0 ? 0 : performance.now() - this.busySince;
+  /** No request is being served, and none was answered in this turn of the event loop. */
+  get quiet(): boolean {
+    return this.busy === 0 && !this.quietCheck;
   }
 
-  /** Resolves once it is quiet, or after `ms` if it is not by then (steady load). */
+  /** Resolves once it is quiet, or after `ms` if it is not by then. */
   quietOrAfter(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      if (this.busy === 0 && !this.quietCheck) return resolve();
+      if (this.quiet) return resolve();
       const quiet = () => {
         clearTimeout(timer);
         resolve();
@@ -52,14 +50,10 @@ export class ForegroundWork {
         this.onQuiet = this.onQuiet.filter((callback) => callback !== quiet);
         resolve();
       }, ms);
+      // Waiting work does not keep a stopping process alive.
+      timer.unref();
       this.onQuiet.push(quiet);
     });
-  }
-
-  /** Calls `callback` once it is quiet (at once if it is). */
-  whenQuiet(callback: () => void): void {
-    if (this.busy === 0 && !this.quietCheck) callback();
-    else this.onQuiet.push(callback);
   }
 }
 

@@ -1028,6 +1028,22 @@ describe('generation', () => {
       }
     });
 
+    test('the run queue: runs still start while a request is being served that is never answered (steady load, a stalled client)', async () => {
+      const { queue, started, handler, close } = await testQueue();
+      const runIds = [randomUUID(), randomUUID()];
+      try {
+        await harness.database.db.transaction().execute((trx) => queue.enqueueMany(runIds, trx));
+        const foreground = new ForegroundWork();
+        foreground.enter();
+        await queue.startWorking({ concurrency: 4, holdMs: 60_000, hold: async () => {}, handler, foreground });
+        await eventually('both runs started', () => (started.length === 2 ? true : undefined));
+        assert.equal(foreground.quiet, false, 'the request is still being served');
+        assert.deepEqual([...started].sort(), [...runIds].sort());
+      } finally {
+        await close();
+      }
+    });
+
     test('a fetch still in flight when the process stops: none of its runs starts here, all go back to the queue', async (context) => {
       if (harness.backend !== 'postgres') {
         context.skip('needs a second connection to hold the job table while the fetch waits: PGlite has one');

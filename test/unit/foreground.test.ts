@@ -31,28 +31,30 @@ async function served() {
   return { foreground, request, close };
 }
 
-test('requests count as foreground work from arrival to their answer; quiet is reported once, after the last one', async () => {
+/** Whether `promise` has settled after the pending callbacks ran. */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void promise.then(() => (done = true));
+  await turn();
+  return done;
+}
+
+test('requests count as foreground work from arrival to their answer; it is quiet once the last one is answered', async () => {
   const { foreground, request, close } = await served();
   try {
-    let quietCalls = 0;
-    foreground.whenQuiet(() => (quietCalls += 1));
-    assert.equal(quietCalls, 1, 'quiet at once when nothing is being served');
-    assert.equal(foreground.busyFor, 0);
+    assert.ok(foreground.quiet, 'quiet when nothing is being served');
     const first = await request();
     const second = await request();
-    foreground.whenQuiet(() => (quietCalls += 1));
-    await sleep(20);
-    assert.ok(foreground.busyFor >= 15, `busy for ${foreground.busyFor} ms`);
+    assert.equal(foreground.quiet, false);
+    const waiting = foreground.quietOrAfter(60_000);
     first.response.end('one');
     assert.equal(await first.answer, 'one');
-    await turn();
-    assert.equal(quietCalls, 1, 'the second request is still being served');
-    assert.ok(foreground.busyFor > 0);
+    assert.equal(await settled(waiting), false, 'the second request is still being served');
+    assert.equal(foreground.quiet, false);
     second.response.end('two');
     assert.equal(await second.answer, 'two');
-    await turn();
-    assert.equal(quietCalls, 2);
-    assert.equal(foreground.busyFor, 0);
+    assert.equal(await settled(waiting), true);
+    assert.ok(foreground.quiet);
   } finally {
     await close();
   }
@@ -65,23 +67,20 @@ test('a streamed response stops counting once its head is written, with writeHea
     const implicit = await request();
     stream.response.writeHead(200, { 'content-type': 'text/event-stream' });
     stream.response.write('data: 1\n\n');
-    assert.ok(foreground.busyFor > 0, 'the second response has not begun');
+    assert.equal(foreground.quiet, false, 'the second response has not begun');
     implicit.response.write('partial');
     await turn();
-    assert.equal(foreground.busyFor, 0, 'both bodies are still flowing, and neither counts');
-    let quiet = false;
-    foreground.whenQuiet(() => (quiet = true));
-    assert.ok(quiet);
+    assert.ok(foreground.quiet, 'both bodies are still flowing, and neither counts');
     // Ending them later reports nothing more: the count never goes below zero.
     stream.response.end();
     implicit.response.end();
     await Promise.all([stream.answer, implicit.answer]);
     const next = await request();
-    assert.ok(foreground.busyFor > 0, 'a new request counts again');
+    assert.equal(foreground.quiet, false, 'a new request counts again');
     next.response.end();
     await next.answer;
     await turn();
-    assert.equal(foreground.busyFor, 0);
+    assert.ok(foreground.quiet);
   } finally {
     await close();
   }
@@ -92,15 +91,13 @@ test('a request whose client goes away before its answer stops counting', async 
   try {
     const controller = new AbortController();
     const abandoned = await request(controller.signal);
-    assert.ok(foreground.busyFor > 0);
-    let quiet = false;
-    foreground.whenQuiet(() => (quiet = true));
+    assert.equal(foreground.quiet, false);
+    const waiting = foreground.quietOrAfter(60_000);
     controller.abort();
     await abandoned.answer;
     await new Promise<void>((resolve) => (abandoned.response.closed ? resolve() : abandoned.response.once('close', () => resolve())));
-    await turn();
-    assert.ok(quiet, 'quiet once the connection closed');
-    assert.equal(foreground.busyFor, 0);
+    assert.equal(await settled(waiting), true, 'quiet once the connection closed');
+    assert.ok(foreground.quiet);
   } finally {
     await close();
   }
@@ -114,15 +111,13 @@ test('quietOrAfter resolves when the requests are answered, or after its time wh
     const started = performance.now();
     await foreground.quietOrAfter(30);
     assert.ok(performance.now() - started >= 25, 'it waited while the request was being served');
-    assert.ok(foreground.busyFor > 0, 'the request is still being served');
-    let quiet = false;
-    const waiting = foreground.quietOrAfter(60_000).then(() => (quiet = true));
+    assert.equal(foreground.quiet, false, 'the request is still being served');
+    const waiting = foreground.quietOrAfter(60_000);
     await sleep(10);
-    assert.equal(quiet, false);
+    assert.equal(await settled(waiting), false);
     slow.response.end();
     await slow.answer;
     await waiting;
-    assert.ok(quiet);
   } finally {
     await close();
   }
