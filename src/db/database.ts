@@ -149,9 +149,14 @@ async function openPglite(dataDir: string, onCreatingStore?: (location: string) 
 /** How the listening connection names itself (`pg_stat_activity.application_name`). */
 export const LISTEN_APPLICATION_NAME = 'glow-listen';
 const LISTEN_HEARTBEAT_MS = 30_000;
+/** Connections a quiet pool keeps: as many as a burst of triggers uses at once (two token lookups, two trigger batches). */
+const WARM_CONNECTIONS = 4;
 
 async function openPostgres(databaseUrl: string, maxConnections: number): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: maxConnections });
+  // A few connections stay open through quiet spells (the pool closes idle ones after 10 s): a
+  // burst of requests after a pause would otherwise wait for new connections, and PostgreSQL for
+  // their backends to start.
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: maxConnections, min: Math.min(WARM_CONNECTIONS, maxConnections) });
   pool.on('error', () => {
     // An idle client lost its connection; the pool replaces it on next use.
   });
