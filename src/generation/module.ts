@@ -58,7 +58,7 @@ export async function createGenerationModule(services: CoreServices, media: Medi
 
   return {
     name: 'generation',
-    operations: generationOperations({ generation, groups, watch }),
+    operations: generationOperations({ generation, groups, watch, foreground: services.foreground }),
     callRecords: { findCallRecord: (actor, runId) => groups.callRecord(actor, runId) },
     generation,
     modelGateway: gateway,

@@ -1,5 +1,6 @@
 import { FAMILIES } from '../artifacts/families/index.ts';
 import type { ArtifactType } from '../artifacts/types.ts';
+import type { ForegroundWork } from '../http/foreground.ts';
 import { defineOperation, type Operation } from '../http/operations.ts';
 import type { GroupService } from './groups.ts';
 import {
@@ -12,6 +13,8 @@ import { withArticle } from '../http/wording.ts';
 
 export interface GenerationRouteServices {
   generation: GenerationService;
+  /** Requests being served: a wait_for_complete trigger stops counting while it waits for its run. */
+  foreground: ForegroundWork;
   groups: GroupService;
   watch: WatchService;
 }
@@ -43,7 +46,7 @@ export function generationOperations(services: GenerationRouteServices): Operati
         body: generateBodySchema,
         response: generateResponseSchema,
         errors: [400, 403, 404, 409],
-        handler: ({ actor, body }) => services.generation.trigger(actor, type, body),
+        handler: ({ actor, body, reply }) => services.generation.trigger(actor, type, body, () => services.foreground.release(reply.raw)),
       }),
       defineOperation({
         ...common,

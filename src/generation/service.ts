@@ -121,7 +121,8 @@ export class GenerationService {
     return this.windowTriggerBatches;
   }
 
-  async trigger(actor: Actor, type: ArtifactType, body: GenerateBody): Promise<GenerateResponse> {
+  /** `onWaiting` is called when a wait_for_complete trigger, committed, starts waiting for its run. */
+  async trigger(actor: Actor, type: ArtifactType, body: GenerateBody, onWaiting?: () => void): Promise<GenerateResponse> {
     const family = familyOf(type);
     if (family.writeRole === 'admin' && actor.role !== 'admin') {
       throw forbidden(`Only an org admin may generate ${family.plural}: saving one needs the right to create it.`);
@@ -134,12 +135,11 @@ export class GenerationService {
     const key = body.idempotency_key;
     if (!key && !body.client_run_id && !(body.group_id ?? body.config?.group_id)) {
       const response = await this.windowTriggers.submit({ actor, type, body, hash });
-      if (body.wait_for_complete) Object.assign(response, await this.waitForEnd(response.group_id, response.run_id));
-      return response;
+      return this.untilEndIfAsked(response, body, onWaiting);
     }
     if (key) {
       const previous = await findIdempotencyEntry(this.options.database.db, actor.orgId, actor.profileId, key);
-      if (previous) return this.replay(previous, type, hash, body);
+      if (previous) return this.replay(previous, type, hash, body, onWaiting);
     }
     let response: GenerateResponse;
     try {
@@ -181,8 +181,7 @@ export class GenerationService {
       throw error;
     }
     this.options.queue.wakeWorker();
-    if (body.wait_for_complete) Object.assign(response, await this.waitForEnd(response.group_id, response.run_id));
-    return response;
+    return this.untilEndIfAsked(response, body, onWaiting);
   }
 
   /**
@@ -234,7 +233,7 @@ export class GenerationService {
     return responses;
   }
 
-  private async replay(previous: { request_hash: string; response: GenerateResponse }, type: ArtifactType, hash: string, body: GenerateBody): Promise<GenerateResponse> {
+  private async replay(previous: { request_hash: string; response: GenerateResponse }, type: ArtifactType, hash: string, body: GenerateBody, onWaiting?: () => void): Promise<GenerateResponse> {
     if (previous.request_hash !== hash) {
       throw conflict(`idempotency_key ${body.idempotency_key} was already used with a different request body.`, { idempotency_key: body.idempotency_key });
     }
@@ -245,8 +244,7 @@ export class GenerationService {
       throw conflict(`idempotency_key ${body.idempotency_key} was already used for a ${run.artifact_type} generation; use a new key for this ${type} one.`, { idempotency_key: body.idempotency_key });
     }
     const response = { ...previous.response, produced_media: [...(previous.response.produced_media ?? [])] };
-    if (body.wait_for_complete) Object.assign(response, await this.waitForEnd(response.group_id, response.run_id));
-    return response;
+    return this.untilEndIfAsked(response, body, onWaiting);
   }
 
   private async resolveGroup(trx: Executor, actor: Actor, type: ArtifactType, body: GenerateBody): Promise<{ id: string }> {
@@ -293,6 +291,13 @@ export class GenerationService {
    * Resolves when the run's terminal event is committed: the media it produced, and how it ended
    * (a caller that waited has no stream to tell it).
    */
+  /** With wait_for_complete, the response once the run has ended (its status, message and media). */
+  private async untilEndIfAsked(response: GenerateResponse, body: GenerateBody, onWaiting?: () => void): Promise<GenerateResponse> {
+    if (!body.wait_for_complete) return response;
+    onWaiting?.();
+    return Object.assign(response, await this.waitForEnd(response.group_id, response.run_id));
+  }
+
   async waitForEnd(groupId: string, runId: string): Promise<Pick<GenerateResponse, 'produced_media' | 'status' | 'message'>> {
     const { media, message } = await new Promise<{ media: ProducedMedia[]; message: string }>((resolve) => {
       const media: ProducedMedia[] = [];

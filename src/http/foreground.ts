@@ -13,6 +13,8 @@ export class ForegroundWork {
   private busy = 0;
   private onQuiet: (() => void)[] = [];
   private quietCheck = false;
+  /** Requests counted by track and not yet released, each by an object standing for it (its response). */
+  private readonly tracked = new WeakSet<object>();
 
   enter(): void {
     this.busy += 1;
@@ -31,6 +33,21 @@ export class ForegroundWork {
       this.onQuiet = [];
       for (const callback of callbacks) callback();
     });
+  }
+
+  /** Counts `request` as being served until it is released. */
+  track(request: object): void {
+    this.tracked.add(request);
+    this.enter();
+  }
+
+  /**
+   * Stops counting `request`; once only, so every way a request can end may call it. A request
+   * that goes on to wait for background work (a trigger awaiting its run) calls it then: the work
+   * it waits for would otherwise be held back for it.
+   */
+  release(request: object): void {
+    if (this.tracked.delete(request)) this.leave();
   }
 
   /** No request is being served, and none was answered in this turn of the event loop. */
@@ -64,21 +81,16 @@ export class ForegroundWork {
  */
 export function reportServedRequests(server: http.Server, work: ForegroundWork): void {
   // Shared by every request (no closures made per request): the trigger path is hot.
-  const beingServed = new WeakSet<http.ServerResponse>();
-  const served = (response: http.ServerResponse) => {
-    if (beingServed.delete(response)) work.leave();
-  };
   // Node writes an implicit head through this method too, so every response passes here.
   function writeHeadOnce(this: http.ServerResponse, ...args: unknown[]) {
-    served(this);
+    work.release(this);
     return (http.ServerResponse.prototype.writeHead as (...head: unknown[]) => http.ServerResponse).apply(this, args);
   }
   function onClose(this: http.ServerResponse) {
-    served(this);
+    work.release(this);
   }
   server.on('request', (_request: http.IncomingMessage, response: http.ServerResponse) => {
-    work.enter();
-    beingServed.add(response);
+    work.track(response);
     response.writeHead = writeHeadOnce as typeof response.writeHead;
     response.on('close', onClose);
   });

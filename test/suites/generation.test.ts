@@ -838,6 +838,27 @@ describe('generation', () => {
     assert.match(elsewhere.body.error.message, /scenario run .* was not found/);
   });
 
+  test('a wait_for_complete trigger stops counting as a request being served once it waits for its run (runs are not held back for it)', async () => {
+    fake.reset();
+    fake.setDefault({ hang: true });
+    const foreground = harness.app.services.foreground;
+    try {
+      const modelCalls = fake.requests.length;
+      const waiting = generate(org.admin, 'persona', { instructions: ['Waited for'], config: { params: { model_id: fakeModelId } }, wait_for_complete: true });
+      await eventually('the model request', () => (fake.requests.length > modelCalls ? true : undefined));
+      await eventually('nothing counted as being served', () => (foreground.quiet ? true : undefined));
+      const run = await harness.database.db.selectFrom('generation_runs').select(['id', 'status']).where('status', '=', 'running').where('org_id', '=', org.orgId).executeTakeFirstOrThrow();
+      // A request that is still being answered counts: the cancel's own, until its head is written.
+      const cancelled = await org.admin.post('/persona/cancel', { run_id: run.id });
+      assert.equal(cancelled.status, 200, cancelled.text);
+      const ended = await waiting;
+      assert.equal(ended.status, 'cancelled');
+      assert.match(ended.message!, /cancel/i);
+    } finally {
+      fake.reset();
+    }
+  });
+
   test('wait_for_complete blocks until the run ended', async () => {
     const handles = await generate(org.admin, 'tool', { instructions: ['A calculator tool'], wait_for_complete: true });
     const run = await harness.database.db.selectFrom('generation_runs').select(['status', 'terminal_event_seq']).where('id', '=', handles.run_id).executeTakeFirstOrThrow();
