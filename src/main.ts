@@ -4,6 +4,9 @@ import { openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { environmentModel } from './llm/resolve.ts';
 
+/** How long a stopping server lets in-flight requests finish before it exits anyway. */
+const SHUTDOWN_GRACE_MS = 30_000;
+
 /** Which model generates by default: an org's own provider and model records take precedence. */
 function modelLine(config: Config): string {
   const text = environmentModel(config, 'text');
@@ -28,10 +31,14 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // An upload or a slow client can hold the drain for its full 30 s: a second signal is the way out.
+      process.stdout.write(`Received ${signal} again: stopping now.\n`);
+      process.exit(1);
+    }
     stopping = true;
-    process.stdout.write(`Received ${signal}: finishing in-flight requests, then stopping.\n`);
-    const forceExit = setTimeout(() => process.exit(1), 30_000);
+    process.stdout.write(`Received ${signal}: finishing in-flight requests (at most 30 s; send it again to stop at once), then stopping.\n`);
+    const forceExit = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS);
     forceExit.unref();
     try {
       await app.close();

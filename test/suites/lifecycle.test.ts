@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -53,6 +54,31 @@ describe('server process', () => {
       assert.deepEqual(read.body, created.body);
     } finally {
       assert.equal(await second.stop('SIGINT'), 0, second.output());
+    }
+  });
+  test('a stopping server lets a request in flight finish; a second signal stops it at once', async () => {
+    const env: Record<string, string> = { GLOW_DATA_DIR: dataDir, GLOW_ADMIN_TOKEN: 'lifecycle-admin-token' };
+    if (harness.backend === 'postgres') env.DATABASE_URL = harness.config.DATABASE_URL!;
+    const server = await startServerProcess(env);
+    const { hostname, port } = new URL(server.url);
+    // A body announced and never sent: the request stays in flight.
+    const socket = net.connect(Number(port), hostname);
+    try {
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write('POST /persona/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer lifecycle-admin-token\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"name":');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      server.child.kill('SIGINT');
+      const deadline = Date.now() + 20_000;
+      while (!/Received SIGINT: finishing in-flight requests/.test(server.output())) {
+        assert.ok(Date.now() < deadline, server.output());
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(server.child.exitCode, null, 'it waits for the request in flight');
+      assert.equal(await server.stop('SIGINT'), 1, server.output());
+      assert.match(server.output(), /Received SIGINT again: stopping now/);
+    } finally {
+      socket.destroy();
+      await server.stop('SIGKILL');
     }
   });
 });
