@@ -287,10 +287,6 @@ export class GenerationService {
     );
   }
 
-  /**
-   * Resolves when the run's terminal event is committed: the media it produced, and how it ended
-   * (a caller that waited has no stream to tell it).
-   */
   /** With wait_for_complete, the response once the run has ended (its status, message and media). */
   private async untilEndIfAsked(response: GenerateResponse, body: GenerateBody, onWaiting?: () => void): Promise<GenerateResponse> {
     if (!body.wait_for_complete) return response;
@@ -298,6 +294,10 @@ export class GenerationService {
     return Object.assign(response, await this.waitForEnd(response.group_id, response.run_id));
   }
 
+  /**
+   * Resolves when the run's terminal event is committed: the media it produced, and how it ended
+   * (a caller that waited has no stream to tell it).
+   */
   async waitForEnd(groupId: string, runId: string): Promise<Pick<GenerateResponse, 'produced_media' | 'status' | 'message'>> {
     const { media, message } = await new Promise<{ media: ProducedMedia[]; message: string }>((resolve) => {
       const media: ProducedMedia[] = [];
