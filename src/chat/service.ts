@@ -112,7 +112,7 @@ export class ChatService {
   private async storeTurn(actor: Actor, attempt: ArtifactRecord, body: ChatMessageBody, idempotency: { key: string; hash: string } | undefined): Promise<ChatMessageResponse> {
     const data = attempt.data as AttemptData;
     if (data.state !== 'in_progress') throw notInProgress(attempt.id, data.state);
-    const rules = await this.rulesOf(actor, data);
+    const rules = await rulesOf(this.database.db, actor.orgId, data);
     const deadline = deadlineOf(rules, data);
     if (Date.now() > deadline) {
       throw await this.endedNow(actor, attempt.id, new Date(deadline).toISOString(), `its time limit of ${minutes(rules!.time_limit_minutes!)} had passed`);
@@ -186,17 +186,13 @@ export class ChatService {
     const attempt = await this.ownAttempt(actor, body.attempt_id);
     const data = attempt.data as AttemptData;
     // Ended after its time limit ran out, it ended at that limit, as a turn sent then would record.
-    const deadline = deadlineOf(await this.rulesOf(actor, data), data);
+    const deadline = deadlineOf(await rulesOf(this.database.db, actor.orgId, data), data);
     const ended = await this.endAttempt(actor, attempt.id, new Date(Math.min(Date.now(), deadline)).toISOString());
     if (!ended) {
       const state = ((await this.artifacts.get(actor, 'attempt', attempt.id)).data as AttemptData).state;
       throw notInProgress(attempt.id, state, `attempt ${attempt.id} has already ended (${state}).`);
     }
     return ended;
-  }
-
-  private rulesOf(actor: Actor, data: AttemptData): Promise<SimulationData | undefined> {
-    return rulesOf(this.database.db, actor.orgId, data);
   }
 
   /** Ends the attempt at `endedAt` and answers the turn that found it over: 409 saying why. */

@@ -153,18 +153,22 @@ export class MediaService {
     const undeclared = declared === 'application/octet-stream' || (kind === 'file' && declared === 'text/plain');
     const head: SniffedHead = { text: false };
     // A default type is not held against the bytes: what they prove replaces it, else it stays.
-    const blob = await this.stageBytes(declared, file.stream, head, undeclared, kind);
+    const blob = await this.stageBytes(declared, file.stream, { head, lenient: undeclared, kind, maxBytes: this.maxUploadBytes });
     const found = undeclared ? provenType(declared, head.type, head.text) : undefined;
     const mimeType = found && isAllowed(kind, found) ? found : declared;
     return { blob, mimeType, filename: cleanFilename(file.filename) };
   }
 
   /**
-   * Stages the bytes once their head agrees with `mimeType` (see checkSignature); `head` is told
-   * what the head was. `lenient`: a type the client chose by default, whose text check is
-   * provenType's to settle rather than a refusal.
+   * Stages the bytes once their head agrees with `mimeType` (see checkSignature), up to `maxBytes`;
+   * `head` is told what the head was. `lenient`: a type the client chose by default, whose text
+   * check is provenType's to settle rather than a refusal.
    */
-  private async stageBytes(mimeType: string, bytes: Buffer | Readable, head: SniffedHead = { text: false }, lenient = false, kind?: MediaKind, maxBytes = this.maxUploadBytes): Promise<StagedBlob> {
+  private async stageBytes(
+    mimeType: string,
+    bytes: Buffer | Readable,
+    { head = { text: false }, lenient = false, kind, maxBytes }: { head?: SniffedHead; lenient?: boolean; kind?: MediaKind; maxBytes: number },
+  ): Promise<StagedBlob> {
     const signatureCheck = new HeadCheck(SNIFF_BYTES, async (bytesAtHead) => {
       const sniffed = await fileTypeFromBuffer(bytesAtHead);
       // file-type names some types with parameters or capitals (audio/ogg; codecs=opus, video/MP1S).
@@ -279,7 +283,7 @@ export class MediaService {
    */
   async storeUpload(input: StoreUploadInput): Promise<UploadIds> {
     const mimeType = this.acceptedType(input.kind, input.mimeType);
-    const blob = await this.stageBytes(mimeType, input.bytes, undefined, false, undefined, PRODUCED_MEDIA_MAX_BYTES);
+    const blob = await this.stageBytes(mimeType, input.bytes, { maxBytes: PRODUCED_MEDIA_MAX_BYTES });
     const filename = cleanFilename(input.filename);
     try {
       return await this.publishWith(blob, (executor) => this.insertStoredUpload(executor, input, { mimeType, filename, size: blob.size, sha256: blob.sha256 }));
