@@ -357,17 +357,6 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   const single = (count: number) => Array.from({ length: count }, () => triggerRequest(adminToken));
   const health = (count: number): Request[] => Array.from({ length: count }, () => ({ method: 'GET', path: '/health' }));
 
-  // Warm-up: JIT, connections (client keep-alive sockets and pools), pg-boss queue, the groups.
-  // Fewer rounds leave the first measured bursts visibly slower (code still being optimized).
-  for (let round = 0; round < WARMUP_BURSTS; round += 1) {
-    await load.burst(health(TRIGGER_CONCURRENCY));
-    await load.burst(many(TRIGGER_CONCURRENCY));
-    await load.burst(single(20));
-    await waitForAllRuns();
-  }
-
-  // Trigger latency: the same burst shapes, repeated; the runs of each burst finish before the next.
-  if (PHASES.has('trigger')) {
   // The server's own view of the bursts, beside the client's: each request from its headers parsed to
   // its response written (the difference is queueing in the client and sockets on the shared
   // CPUs), and the main thread's busy time per request.
@@ -420,14 +409,36 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
     `per-burst p99: median ${ms(percentile(run.burstP99, 50))}, best ${ms(Math.min(...run.burstP99))}, worst ${ms(Math.max(...run.burstP99))}`;
   // The p99 over all triggers is set by the worst bursts: say how many of them missed the target.
   const overTarget = (run: { burstP99: number[] }) => `, ${run.burstP99.filter((value) => value > TRIGGER_P99_TARGET_MS).length} of ${run.burstP99.length} over ${TRIGGER_P99_TARGET_MS} ms`;
-  const healthRun = await repeated(() => load.burst(health(TRIGGER_CONCURRENCY)));
-  const bare = await startBareWriteServer(database);
-  const bareTrigger = (): Request => ({ method: 'POST', path: '/', body: { instructions: ['A passive student who starts every reply with Uh...'] } });
-  for (let round = 0; round < WARMUP_BURSTS; round += 1) await load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url);
-  const bareRun = await repeated(() => load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url));
-  await bare.close();
-  const serialInserts = await serialRawInserts();
-  const concurrentInserts = await Promise.all(Array.from({ length: TRIGGER_CONCURRENCY }, timedRawInsert));
+  async function measureReferences() {
+    for (let round = 0; round < WARMUP_BURSTS; round += 1) await load.burst(health(TRIGGER_CONCURRENCY));
+    const healthRun = await repeated(() => load.burst(health(TRIGGER_CONCURRENCY)));
+    const bare = await startBareWriteServer(database);
+    const bareTrigger = (): Request => ({ method: 'POST', path: '/', body: { instructions: ['A passive student who starts every reply with Uh...'] } });
+    for (let round = 0; round < WARMUP_BURSTS; round += 1) await load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url);
+    const bareRun = await repeated(() => load.burst(Array.from({ length: TRIGGER_CONCURRENCY }, bareTrigger), bare.url));
+    await bare.close();
+    const serialInserts = await serialRawInserts();
+    const concurrentInserts = await Promise.all(Array.from({ length: TRIGGER_CONCURRENCY }, timedRawInsert));
+    return { healthRun, bareRun, serialInserts, concurrentInserts };
+  }
+
+  // The references first, then the warm-up, then the measured bursts: the references run other code
+  // in this process (a bare node:http server, raw INSERTs through the same driver), and measured right
+  // before the triggers they left the first trigger burst 3-10 ms slower than the rest.
+  const references = PHASES.has('trigger') ? await measureReferences() : undefined;
+
+  // Warm-up: JIT, connections (client keep-alive sockets and pools), pg-boss queue, the groups.
+  // Fewer rounds leave the first measured bursts visibly slower (code still being optimized).
+  for (let round = 0; round < WARMUP_BURSTS; round += 1) {
+    await load.burst(health(TRIGGER_CONCURRENCY));
+    await load.burst(many(TRIGGER_CONCURRENCY));
+    await load.burst(single(20));
+    await waitForAllRuns();
+  }
+
+  // Trigger latency: the same burst shapes, repeated; the runs of each burst finish before the next.
+  if (PHASES.has('trigger')) {
+  const { healthRun, bareRun, serialInserts, concurrentInserts } = references!;
   const manySessions = await profiled(label, 'trigger', () => repeated(() => load.burst(many(TRIGGER_CONCURRENCY)), waitForAllRuns));
   const oneSession = await repeated(() => load.burst(single(TRIGGER_CONCURRENCY)), waitForAllRuns);
   console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, ${SESSIONS} sessions, ${BURSTS} bursts:  ${p(manySessions.client)}   (target p99 <= ${TRIGGER_P99_TARGET_MS} ms)`);
