@@ -16,7 +16,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
-import { performance } from 'node:perf_hooks';
+import { constants as perfConstants, performance, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import path from 'node:path';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
@@ -357,12 +357,20 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   const single = (count: number) => Array.from({ length: count }, () => triggerRequest(adminToken));
   const health = (count: number): Request[] => Array.from({ length: count }, () => ({ method: 'GET', path: '/health' }));
 
+  // Garbage collection pauses on the server's thread, to tell a burst slowed by a collection from one
+  // slowed by something else on the machine.
+  const gcPauses: PerformanceEntry[] = [];
+  const gcObserver = new PerformanceObserver((list) => gcPauses.push(...list.getEntries()));
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const isMajorGc = (entry: PerformanceEntry) => (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR;
+
   // The server's own view of the bursts, beside the client's: each request from its headers parsed to
   // its response written (the difference is queueing in the client and sockets on the shared
   // CPUs), and the main thread's busy time per request.
   const repeated = async (burst: () => Promise<number[]>, between: () => Promise<void> = async () => {}) => {
     const client: number[] = [];
     const burstP99: number[] = [];
+    const burstGc: { pauseMs: number; major: number }[] = [];
     const server: number[] = [];
     let busy = 0;
     const cpu = { server: 0, database: 0, client: 0, machine: 0 };
@@ -380,7 +388,10 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
         const loopBefore = performance.eventLoopUtilization();
         const serverBefore = process.cpuUsage();
         const [machineBefore, databaseBefore, clientBefore] = [machineBusyMs(), processCpuMs(databasePids), processCpuMs([loadChild.pid!])];
+        const gcBefore = gcPauses.length;
         const latencies = await burst();
+        const pauses = gcPauses.slice(gcBefore);
+        burstGc.push({ pauseMs: pauses.reduce((sum, entry) => sum + entry.duration, 0), major: pauses.filter(isMajorGc).length });
         busy += performance.eventLoopUtilization(loopBefore).active;
         const serverCpu = process.cpuUsage(serverBefore);
         cpu.server += (serverCpu.user + serverCpu.system) / 1000;
@@ -397,7 +408,7 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
     const perRequest = (total: number) => (total * 1000) / client.length;
     // A database on another machine has no processes here: its CPU is not known (NaN), not 0.
     const cpuPerRequest = { server: perRequest(cpu.server), database: databaseSeen ? perRequest(cpu.database) : NaN, client: perRequest(cpu.client), machine: perRequest(cpu.machine) };
-    return { client, burstP99, server, busyPerRequest: busy / client.length, cpuPerRequest };
+    return { client, burstP99, burstGc, server, busyPerRequest: busy / client.length, cpuPerRequest };
   };
   // Where a burst's CPU goes, and the shortest a burst can take with it spread over every CPU.
   const cpuLine = (run: { cpuPerRequest: Record<'server' | 'database' | 'client' | 'machine', number> }, what: string) => {
@@ -444,6 +455,7 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, ${SESSIONS} sessions, ${BURSTS} bursts:  ${p(manySessions.client)}   (target p99 <= ${TRIGGER_P99_TARGET_MS} ms)`);
   console.log(`  ${spread(manySessions)}${overTarget(manySessions)}`);
   console.log(`  each burst's p99 in order, ms: ${manySessions.burstP99.map((value) => value.toFixed(1)).join(' ')}`);
+  console.log(`  the server thread's GC pauses in each burst, ms (* with a full collection): ${manySessions.burstGc.map(({ pauseMs, major }) => `${pauseMs.toFixed(1)}${major ? '*' : ''}`).join(' ')}`);
   console.log(`  the same, server-side: ${p(manySessions.server)};  main thread busy ${(manySessions.busyPerRequest * 1000).toFixed(0)} µs per trigger (runs executing beside them included)`);
   console.log(`trigger latency, ${TRIGGER_CONCURRENCY} concurrent, one session:  ${p(oneSession.client)};  ${spread(oneSession)}${overTarget(oneSession)}`);
   console.log(`  ${cpuLine(manySessions, 'trigger')}`);
@@ -455,6 +467,7 @@ async function benchBackend(label: string, databaseUrl: string | undefined): Pro
   );
   console.log(`  reference raw INSERT (in process): serial ${p(serialInserts)};  ${TRIGGER_CONCURRENCY} concurrent ${p(concurrentInserts)}`);
   }
+  gcObserver.disconnect();
 
   // Completed offline runs per second: from the first trigger to the last terminal event.
   if (PHASES.has('runs')) {
