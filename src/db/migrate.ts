@@ -1,7 +1,8 @@
-import { Migrator, sql, type Kysely, type MigrationProvider } from 'kysely';
+import { Migrator, type Kysely, type MigrationProvider } from 'kysely';
 import type { DB } from './schema.ts';
 import type { Database } from './database.ts';
 import { MIGRATIONS } from './migrations/index.ts';
+import { withSessionLock } from './session-lock.ts';
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
@@ -11,14 +12,7 @@ const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
  * advisory lock around the whole run makes it one at a time.
  */
 export async function migrateToLatest(database: Database): Promise<string[]> {
-  return database.db.connection().execute(async (connection) => {
-    await sql`SELECT pg_advisory_lock(hashtext('glow.migrations'))`.execute(connection);
-    try {
-      return await runMigrations(connection);
-    } finally {
-      await sql`SELECT pg_advisory_unlock(hashtext('glow.migrations'))`.execute(connection);
-    }
-  });
+  return withSessionLock(database, 'glow.migrations', runMigrations);
 }
 
 async function runMigrations(db: Kysely<DB>): Promise<string[]> {

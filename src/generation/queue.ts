@@ -1,8 +1,9 @@
 import PgBoss from 'pg-boss';
 import type { ForegroundWork } from '../http/foreground.ts';
 import type { Database, Executor } from '../db/database.ts';
+import { withSessionLock } from '../db/session-lock.ts';
 
-const RUN_QUEUE = 'glow-generation-run';
+export const RUN_QUEUE = 'glow-generation-run';
 
 /** A job carries up to RUNS_PER_JOB runs (`run_id`: a job enqueued before jobs carried several). */
 type RunJob = { run_ids: string[] } | { run_id: string };
@@ -105,9 +106,16 @@ export class RunQueue {
   }
 
   async start(): Promise<void> {
-    await this.boss.start();
-    this.started = true;
-    await this.boss.createQueue(this.name);
+    // pg-boss's setup does not expect another process doing it at the same moment: on a new
+    // database two processes starting at once made the pgboss schema twice, or deadlocked creating
+    // the queue. So processes take turns. PGlite is one process, and its one connection cannot be
+    // held for a lock while pg-boss needs it.
+    const setUp = async () => {
+      await this.boss.start();
+      this.started = true;
+      await this.boss.createQueue(this.name);
+    };
+    await (this.database.parallelTransactions ? withSessionLock(this.database, 'glow.run-queue-setup', setUp) : setUp());
   }
 
   /** Executes the runs of the queue's jobs, up to `concurrency` at a time. */

@@ -14,7 +14,9 @@ import type { ArtifactType } from '../../src/artifacts/types.ts';
 import { errorEvent } from '../../src/generation/events.ts';
 import { endRun } from '../../src/generation/lifecycle.ts';
 import { MAX_RUN_ATTEMPTS } from '../../src/generation/module.ts';
-import { RunQueue, RUNS_PER_JOB } from '../../src/generation/queue.ts';
+import { RUN_QUEUE, RunQueue, RUNS_PER_JOB } from '../../src/generation/queue.ts';
+import { openDatabase } from '../../src/db/database.ts';
+import { migrateToLatest } from '../../src/db/migrate.ts';
 import { ForegroundWork } from '../../src/http/foreground.ts';
 import { claimRuns, finishRun, holdQueuedRuns, renewLease, staleQueuedRuns } from '../../src/generation/store.ts';
 import { appendEvents, EVENTS_CHANNEL, parseNotification } from '../../src/streaming/event-log.ts';
@@ -1153,6 +1155,38 @@ describe('generation', () => {
       assert.equal(run.attempts, 1);
       const frames = await watchToEnd(org.admin, 'persona', runId);
       assert.deepEqual(kinds(frames), ['GenerationProgressEvent', 'GenerationSavedEvent', 'GenerationCompleteEvent']);
+    });
+
+    test('processes starting at once on a new PostgreSQL database all set up the schema and the run queue, one after another', async (context) => {
+      if (harness.backend !== 'postgres') {
+        context.skip('needs PostgreSQL: PGlite is one process');
+        return;
+      }
+      // Each handle has a pool of its own, as a server process does; pg-boss's own setup raced
+      // (a duplicate pgboss schema, a deadlock creating the queue) in about one start in three.
+      for (let round = 0; round < 3; round += 1) {
+        const scratch = await createScratchDatabase(process.env.GLOW_TEST_DATABASE_URL ?? DEFAULT_POSTGRES_URL);
+        const handles = await Promise.all(Array.from({ length: 4 }, () => openDatabase({ databaseUrl: scratch.url, dataDir: os.tmpdir() })));
+        const queues: RunQueue[] = [];
+        try {
+          const starts = await Promise.allSettled(
+            handles.map(async (database) => {
+              await migrateToLatest(database);
+              const queue = new RunQueue(database);
+              queues.push(queue);
+              await queue.start();
+            }),
+          );
+          const failures = starts.flatMap((start) => (start.status === 'rejected' ? [String(start.reason)] : []));
+          assert.deepEqual(failures, [], `round ${round + 1}`);
+          const { rows } = await handles[0]!.executeSql('SELECT name FROM pgboss.queue WHERE name = $1', [RUN_QUEUE]);
+          assert.equal(rows.length, 1);
+        } finally {
+          for (const queue of queues) await queue.stop().catch(() => {});
+          for (const database of handles) await database.close();
+          await scratch.drop();
+        }
+      }
     });
 
     test('two server processes: trigger on one, watch on the other; kill -9 of the worker mid-run; the reconnecting watcher sees exactly one terminal', async (context) => {
