@@ -33,8 +33,11 @@ export interface GenerationModule extends GlowModule {
   sweeper: RunSweeper;
 }
 
-/** How long a worker's claim on a run lasts without renewal: a dead worker's run is taken over after this. */
-export const RUN_LEASE_MS = 15_000;
+/**
+ * How long a worker's claim on a run lasts without renewal (renewed every third of it): a dead
+ * worker's run is taken over after this plus at most one sweep, so within about 15 s.
+ */
+export const RUN_LEASE_MS = 10_000;
 export const SWEEP_INTERVAL_MS = 5_000;
 export const MAX_RUN_ATTEMPTS = 3;
 
