@@ -243,7 +243,8 @@ function generateFields(type: ArtifactType, operation: Operation): FieldHelp[] {
       return { ...field, type: field.name === 'modality' ? modalities : `${modalities}[]`, description: `What to produce besides the record's text (default text)${modalities === 'text' ? `: ${FAMILIES[type].plural} are text only` : ''}.` };
     }
     if (field.name === 'title') {
-      return { ...field, description: media.length > 0 ? `Display name for the produced ${media.join(' or ')}; also names a new group.` : 'Names a new group.' };
+      const groupName = "names the group if this run starts one (a run inside the session's group window, GLOW_GROUP_WINDOW_MINUTES, joins its open group)";
+      return { ...field, description: media.length > 0 ? `Display name for the produced ${media.join(' or ')}; also ${groupName}.` : `Only ${groupName}.` };
     }
     return field;
   });

@@ -650,13 +650,16 @@ describe('cli', () => {
       assert.match(handles.group_id, /^[0-9a-f-]{36}$/);
     });
 
-    test("the positional form offers each family's own modalities and refuses the others before asking the server", async () => {
+    test("the positional form offers each family's own modalities, needs its title, and refuses the others before asking the server", async () => {
       const sentence = await glow(['personas', 'generate', 'A shy student'], env);
       assert.equal(sentence.code, 2);
       assert.match(sentence.stderr, /unexpected argument "A shy student".*the only positional form is `glow personas generate <text\|audio> <title>`/);
       const audioScenario = await glow(['scenarios', 'generate', 'audio', 'Office'], env);
       assert.equal(audioScenario.code, 2);
       assert.match(audioScenario.stderr, /scenario generation cannot produce audio; the positional form is `glow scenarios generate <text\|image\|video> <title>`/);
+      const untitled = await glow(['scenarios', 'generate', 'text', '--instructions', 'An office-hours meeting'], env);
+      assert.equal(untitled.code, 2);
+      assert.match(untitled.stderr, /the positional form needs a title after "text": `glow scenarios generate <text\|image\|video> <title>`/);
     });
   });
 
