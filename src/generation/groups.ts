@@ -58,7 +58,7 @@ export class GroupService {
       offset: body.page_offset ?? 0,
     });
     return {
-      items: rows.map((row) => ({ group_id: row.id, group_name: row.name, session_id: row.session_id, created_at: iso(row.created_at) })),
+      items: rows.map((row) => ({ group_id: row.id, group_name: row.name, profile_id: row.profile_id, session_id: row.session_id, created_at: iso(row.created_at) })),
       total_count: total,
     };
   }

@@ -162,7 +162,7 @@ export const generationsBodySchema = z
 export type GenerationsBody = z.infer<typeof generationsBodySchema>;
 
 export const generationsResponseSchema = z.strictObject({
-  items: z.array(z.strictObject({ group_id: uuid(), group_name: z.string(), session_id: uuid(), created_at: z.string() })),
+  items: z.array(z.strictObject({ group_id: uuid(), group_name: z.string(), profile_id: uuid().describe('Whose group it is: the profile whose runs it holds.'), session_id: uuid(), created_at: z.string() })),
   total_count: z.number().int(),
 });
 export type GenerationsResponse = z.infer<typeof generationsResponseSchema>;

@@ -601,10 +601,13 @@ describe('generation', () => {
     assert.equal(aliceOwn.status, 200);
     assert.equal(aliceOwn.body.total_count, 2);
     assert.deepEqual(aliceOwn.body.items.map((item: any) => item.group_name), ['Confident senior', 'Confused sophomore']);
-    for (const item of aliceOwn.body.items) assert.deepEqual(Object.keys(item).sort(), ['created_at', 'group_id', 'group_name', 'session_id']);
+    for (const item of aliceOwn.body.items) assert.deepEqual(Object.keys(item).sort(), ['created_at', 'group_id', 'group_name', 'profile_id', 'session_id']);
+    assert.deepEqual(aliceOwn.body.items.map((item: any) => item.profile_id), [alice.profileId, alice.profileId]);
 
     const adminView = await scoped.admin.post('/persona/generations', {});
     assert.equal(adminView.body.total_count, 3);
+    // The admin's view says whose each group is.
+    assert.deepEqual(adminView.body.items.map((item: any) => item.profile_id), [bob.profileId, alice.profileId, alice.profileId]);
     const searched = await scoped.admin.post('/persona/generations', { search: 'confused', page_limit: 1 });
     assert.equal(searched.body.total_count, 2);
     assert.equal(searched.body.items.length, 1);

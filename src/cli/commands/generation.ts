@@ -158,7 +158,7 @@ export async function watchCommand(context: CommandContext): Promise<number> {
 export async function generationsCommand(context: CommandContext): Promise<number> {
   if (context.args.positionals.length > 0) throw new UsageError(`unexpected argument "${context.args.positionals[0]}"; pass --search, --date-from, --date-to, --page-limit, --page-offset.`);
   const result = await callOperation(context, await operationBody(context, []));
-  printResult(context.output, result, ['group_id', 'group_name', 'session_id', 'created_at']);
+  printResult(context.output, result, ['group_id', 'group_name', 'profile_id', 'session_id', 'created_at']);
   return 0;
 }
 
