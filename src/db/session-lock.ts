@@ -10,10 +10,16 @@ import type { Database } from './database.ts';
 export async function withSessionLock<T>(database: Database, key: string, body: (connection: Kysely<DB>) => Promise<T>): Promise<T> {
   return database.db.connection().execute(async (connection) => {
     await sql`SELECT pg_advisory_lock(hashtext(${key}))`.execute(connection);
+    const unlock = () => sql`SELECT pg_advisory_unlock(hashtext(${key}))`.execute(connection);
+    let result: T;
     try {
-      return await body(connection);
-    } finally {
-      await sql`SELECT pg_advisory_unlock(hashtext(${key}))`.execute(connection);
+      result = await body(connection);
+    } catch (error) {
+      // The body's failure is the one to report; a lock left by a lost connection ends with it.
+      await unlock().catch(() => {});
+      throw error;
     }
+    await unlock();
+    return result;
   });
 }

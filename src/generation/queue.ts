@@ -3,7 +3,7 @@ import type { ForegroundWork } from '../http/foreground.ts';
 import type { Database, Executor } from '../db/database.ts';
 import { withSessionLock } from '../db/session-lock.ts';
 
-export const RUN_QUEUE = 'glow-generation-run';
+const RUN_QUEUE = 'glow-generation-run';
 
 /** A job carries up to RUNS_PER_JOB runs (`run_id`: a job enqueued before jobs carried several). */
 type RunJob = { run_ids: string[] } | { run_id: string };
