@@ -243,8 +243,8 @@ function generateFields(type: ArtifactType, operation: Operation): FieldHelp[] {
       return { ...field, type: field.name === 'modality' ? modalities : `${modalities}[]`, description: `What to produce besides the record's text (default text)${modalities === 'text' ? `: ${FAMILIES[type].plural} are text only` : ''}.` };
     }
     if (field.name === 'title') {
-      const groupName = "names the group if this run starts one (a run inside the session's group window, GLOW_GROUP_WINDOW_MINUTES, joins its open group)";
-      return { ...field, description: media.length > 0 ? `Display name for the produced ${media.join(' or ')}; also ${groupName}.` : `Only ${groupName}.` };
+      const groupName = "the group's name if this run starts a new group (a run inside the session's group window, GLOW_GROUP_WINDOW_MINUTES, joins its open group)";
+      return { ...field, description: `Given to the model with the instructions; ${media.length > 0 ? `the display name of the produced ${media.join(' or ')}; ` : ''}and ${groupName}.` };
     }
     return field;
   });

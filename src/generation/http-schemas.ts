@@ -55,7 +55,7 @@ export const generateBodySchema = z
       .describe('Run id minted by the client (a random UUID, e.g. crypto.randomUUID()), so it can open /watch before triggering. Reusing one is 409.'),
     modality: modalityOrList.optional(),
     modalities: modalityOrList.optional(),
-    title: z.string().min(1).max(200).optional().describe('Display name for the produced media asset (image, video or speech); also names a new group.'),
+    title: z.string().min(1).max(200).optional().describe('Given to the model with the instructions; the display name of the produced media asset (image, video or speech); and the group\'s name if this run starts a new group (a run inside the session\'s group window joins its open group).'),
     audio: z.union([z.strictObject({ audios_id: uuid() }), z.strictObject({ upload_id: uuid() })]).optional()
       .describe('Spoken instructions: an audio upload you may read. Transcribed when the org has a speech-to-text model and added to the instructions; kept with the run\'s messages either way.'),
     idempotency_key: uuid().optional().describe('A repeat with the same body returns the first response; another body is 409.'),
