@@ -613,7 +613,7 @@ describe('cli', () => {
       if (!needsRoutes(t, '/persona/generations', '/system/group') || !groupId) return;
       const list = await glow(['personas', 'generations', '--page-limit', '5'], env);
       assert.equal(list.code, 0, list.stderr);
-      assert.match(list.stdout, /^group_id\s+group_name\s+session_id\s+created_at/);
+      assert.match(list.stdout, /^group_id\s+group_name\s+profile_id\s+session_id\s+created_at/);
       assert.ok(list.stdout.includes(groupId), list.stdout);
 
       const group = await glow(['system', 'group', groupId, '--detail'], env);

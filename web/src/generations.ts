@@ -1,4 +1,4 @@
-import type { Family, GenerationsResponse, GroupResponse } from './api.ts';
+import type { Api, ArtifactRecord, Family, GenerationsResponse, GroupResponse, Me } from './api.ts';
 import { badge, h, replaceChildren, when } from './dom.ts';
 import type { Context } from './main.ts';
 import { familyHeader, hashWith, mediaView, pager } from './parts.ts';
@@ -22,6 +22,9 @@ export async function renderGenerations({ api, me, main, params, navigate }: Con
     page_limit: PAGE,
     page_offset: offset,
   });
+  // An admin's listing holds the whole org's groups: it says whose each one is.
+  const owners = me.role === 'admin' ? await ownerNames(api, me, page.items.map((item) => item.profile_id)) : undefined;
+  const ownerCell = (profileId: string) => h('td', {}, h('a', { href: `#/profile/id/${profileId}` }, owners?.get(profileId) ?? profileId));
   const hrefFor = (changes: Record<string, string | number>) => hashWith(`#/${family.type}/generations`, { search, from, to, offset }, changes);
   const searchInput = h('input', { type: 'search', name: 'search', value: search, placeholder: 'Search names and instructions', attrs: { 'aria-label': 'Search generations' } });
   const fromInput = h('input', { type: 'date', name: 'from', value: from });
@@ -42,11 +45,20 @@ export async function renderGenerations({ api, me, main, params, navigate }: Con
       : h(
           'table',
           {},
-          h('thead', {}, h('tr', {}, h('th', {}, 'Group'), h('th', {}, 'Started'))),
-          h('tbody', {}, page.items.map((item) => h('tr', {}, h('td', {}, h('a', { href: `#/${family.type}/group/${item.group_id}` }, item.group_name)), h('td', {}, when(item.created_at))))),
+          h('thead', {}, h('tr', {}, h('th', {}, 'Group'), owners ? h('th', {}, 'Owner') : null, h('th', {}, 'Started'))),
+          h('tbody', {}, page.items.map((item) => h('tr', {}, h('td', {}, h('a', { href: `#/${family.type}/group/${item.group_id}` }, item.group_name)), owners ? ownerCell(item.profile_id) : null, h('td', {}, when(item.created_at))))),
         ),
     pager(offset, page.items.length, page.total_count, PAGE, (next) => hrefFor({ offset: next })),
   );
+}
+
+/** The names of the profiles on a page ("you" for the signed-in one); a profile that cannot be read keeps its id. */
+async function ownerNames(api: Api, me: Me, profileIds: string[]): Promise<Map<string, string>> {
+  const others = [...new Set(profileIds)].filter((id) => id !== me.profile.id);
+  const records = await Promise.all(others.map((id) => api.call<ArtifactRecord>('/profile/get', { id }).catch(() => undefined)));
+  const names = new Map<string, string>([[me.profile.id, 'you']]);
+  for (const record of records) if (record) names.set(record.id, record.name);
+  return names;
 }
 
 /** A model's JSON answer, indented; any other text as it is (a malformed answer is shown raw, as stored). */
