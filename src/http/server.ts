@@ -155,6 +155,7 @@ export function createHttpServer(options: { logLevel: string; bodyLimit?: number
   app.setErrorHandler(async (error: any, request, reply) => {
     await closeIfBodyUnread(request, reply);
     if (error instanceof AppError) {
+      if (error.status >= 500) request.log.error({ err: error }, 'request failed');
       if (error.headers) reply.headers(error.headers);
       return reply.status(error.status).send(errorBody(error.code, error.message, error.details));
     }

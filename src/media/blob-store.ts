@@ -49,6 +49,17 @@ export class BlobTooLargeError extends Error {
   }
 }
 
+/**
+ * Bytes the database records that the store does not hold: lost, or written by a process that
+ * uses another store (servers sharing a database each with a GLOW_DATA_DIR of their own).
+ */
+export class BlobMissingError extends Error {
+  constructor(readonly sha256: string) {
+    super(`blob ${sha256} is not in the media store`);
+    this.name = 'BlobMissingError';
+  }
+}
+
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Hashes and counts the bytes passing through; errors the moment the count crosses `maxBytes`. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { v7 as uuidv7 } from 'uuid';
-import { HashingMeter, SHA256_HEX, toReadable, type BlobStore, type ByteRange, type StagedBlob, type StageOptions } from './blob-store.ts';
+import { BlobMissingError, HashingMeter, SHA256_HEX, toReadable, type BlobStore, type ByteRange, type StagedBlob, type StageOptions } from './blob-store.ts';
 
 const STAGING_SUFFIX = '.part';
 const READ_CHUNK_BYTES = 256 * 1024;
@@ -78,7 +78,7 @@ export class LocalBlobStore implements BlobStore {
     // Surface a missing file as a rejected promise rather than an error on a stream already handed out.
     await new Promise<void>((resolve, reject) => {
       stream.once('open', () => resolve());
-      stream.once('error', reject);
+      stream.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? new BlobMissingError(sha256) : error));
     });
     return stream;
   }

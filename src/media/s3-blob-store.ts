@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { v7 as uuidv7 } from 'uuid';
-import { HashingMeter, SHA256_HEX, toReadable, type BlobStore, type ByteRange, type StagedBlob, type StageOptions } from './blob-store.ts';
+import { BlobMissingError, HashingMeter, SHA256_HEX, toReadable, type BlobStore, type ByteRange, type StagedBlob, type StageOptions } from './blob-store.ts';
 
 export interface S3Settings {
   bucket: string;
@@ -96,9 +96,11 @@ export class S3BlobStore implements BlobStore {
   }
 
   async read(sha256: string, range?: ByteRange): Promise<Readable> {
-    const output = await this.client.send(
-      new GetObjectCommand({ Bucket: this.settings.bucket, Key: s3BlobKey(sha256), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
-    );
+    const output = await this.client
+      .send(new GetObjectCommand({ Bucket: this.settings.bucket, Key: s3BlobKey(sha256), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }))
+      .catch((error: unknown) => {
+        throw (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404 ? new BlobMissingError(sha256) : error;
+      });
     if (!(output.Body instanceof Readable)) throw new Error(`S3 returned no stream for ${sha256}`);
     return output.Body;
   }

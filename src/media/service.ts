@@ -5,10 +5,10 @@ import type { Database, Executor } from '../db/database.ts';
 import type { UploadKind } from '../db/schema-media.ts';
 import type { ArtifactType, MediaKind } from '../artifacts/types.ts';
 import { recordAudit } from '../audit/audit-log.ts';
-import { conflict, notFound, payloadTooLarge, unprocessable, unsupportedMediaType } from '../http/errors.ts';
+import { AppError, conflict, notFound, payloadTooLarge, unprocessable, unsupportedMediaType } from '../http/errors.ts';
 import type { Actor } from '../identity/actor.ts';
 import type { CallRecordSource } from '../module.ts';
-import { BlobTooLargeError, HeadCheck, type BlobStore, type ByteRange, type StagedBlob } from './blob-store.ts';
+import { BlobMissingError, BlobTooLargeError, HeadCheck, type BlobStore, type ByteRange, type StagedBlob } from './blob-store.ts';
 import { allowlistDescription, bareMimeType, checkSignature, fallbackSniff, holdsBinary, isAllowed, isTextual, looksLikeText, provenType, SNIFF_BYTES, type DownloadKind } from './kinds.ts';
 import { PreviewFailedError, type PreviewRenderer } from './preview-renderer.ts';
 import {
@@ -348,7 +348,21 @@ export class MediaService {
   }
 
   openBytes(upload: StoredUpload, range?: ByteRange): Promise<Readable> {
-    return this.store.read(upload.sha256, range);
+    return this.readBlob(upload.sha256, range);
+  }
+
+  /** The store's bytes; recorded bytes it does not hold are the operator's problem to fix, told as such. */
+  private async readBlob(sha256: string, range?: ByteRange): Promise<Readable> {
+    try {
+      return await this.store.read(sha256, range);
+    } catch (error) {
+      if (!(error instanceof BlobMissingError)) throw error;
+      throw new AppError(
+        500,
+        'blob_missing',
+        "The file is recorded but its bytes are not in this server's media store. Server processes that share a database must share one media store: the same GLOW_DATA_DIR on a shared filesystem, or S3 (GLOW_S3_BUCKET).",
+      );
+    }
   }
 
   async recordRead(actor: Actor, artifact: ArtifactType, kind: DownloadKind | 'file_preview', subject: { upload_id: string } | { call_id: string }): Promise<void> {
@@ -383,11 +397,11 @@ export class MediaService {
     // The size comes from the store, not the row: Content-Length must match the bytes actually sent.
     const stored = await this.store.stat(row.png_sha256);
     if (!stored) return undefined; // the cached bytes are gone (store wiped by hand): render again
-    return { png: () => this.store.read(row.png_sha256), size: stored.size, sha256: row.png_sha256 };
+    return { png: () => this.readBlob(row.png_sha256), size: stored.size, sha256: row.png_sha256 };
   }
 
   private async renderAndCache(upload: StoredUpload): Promise<Preview> {
-    const pdf = await readAll(await this.store.read(upload.sha256));
+    const pdf = await readAll(await this.readBlob(upload.sha256));
     let rendered;
     try {
       rendered = await this.renderer.render(pdf);

@@ -15,7 +15,7 @@ import { executableLike, mp4Like, noisePng, smallJpeg, SVG_WITH_SCRIPT, tiffWith
 import { ARTIFACT_TYPES } from '../../src/artifacts/types.ts';
 import { checkSignature, looksLikeText } from '../../src/media/kinds.ts';
 import { inlineDisposition, planDownload } from '../../src/media/http-download.ts';
-import { BlobTooLargeError } from '../../src/media/blob-store.ts';
+import { BlobMissingError, BlobTooLargeError } from '../../src/media/blob-store.ts';
 import { S3BlobStore } from '../../src/media/s3-blob-store.ts';
 import { LocalBlobStore } from '../../src/media/local-blob-store.ts';
 import { PreviewRenderer } from '../../src/media/preview-renderer.ts';
@@ -411,6 +411,17 @@ describe('media', () => {
     assert.equal(await storedType(csv.body.upload_id), 'text/csv');
     const download = await fetchBinary(orgA.admin, '/system/text_download', { text_id: csv.body.upload_id });
     assert.ok(download.bytes.equals(utf16));
+  });
+
+  test('a file whose bytes are missing from the media store (servers sharing a database, each with its own folder) is a 500 that says so', async () => {
+    const bytes = Buffer.from(`name,score\nmissing-${randomUUID()},5\n`);
+    const { body } = await upload(orgA.admin, '/document/text_upload', { bytes, type: 'text/csv', filename: 'elsewhere.csv' });
+    const [row] = await harness.database.db.selectFrom('uploads').select('sha256').where('id', '=', body.upload_id).execute();
+    rmSync(path.join(mediaRoot, 'blobs', row!.sha256!.slice(0, 2), row!.sha256!));
+    const download = await fetchBinary(orgA.admin, '/system/text_download', { text_id: body.upload_id });
+    assert.equal(download.status, 500);
+    assert.equal(download.json?.error.code, 'blob_missing');
+    assert.match(download.json?.error.message, /not in this server's media store.*same GLOW_DATA_DIR on a shared filesystem, or S3/);
   });
 
   test('audio/webm;codecs=opus is accepted and stored as audio/webm; labels may come after the file', async () => {
@@ -1265,7 +1276,7 @@ describe('media rules', () => {
     assert.equal(inlineDisposition('notes 🎉.txt'), `inline; filename="notes _.txt"; filename*=UTF-8''notes%20%F0%9F%8E%89.txt`);
   });
 
-  test('S3 blob store against an in-memory S3 endpoint: stage, publish, ranged read, stat, sweep, size limit', async () => {
+  test('S3 blob store against an in-memory S3 endpoint: stage, publish, ranged read, stat, sweep, size limit, a missing blob', async () => {
     // No real S3 here: this checks the store's use of the SDK (keys, copy-on-publish, multipart, ranges), not a provider.
     const s3 = await startFakeS3('glow-media');
     const store = new S3BlobStore({ bucket: 'glow-media', endpoint: s3.endpoint, region: 'us-east-1', accessKeyId: 'test', secretAccessKey: 'test', forcePathStyle: true });
@@ -1300,6 +1311,7 @@ describe('media rules', () => {
       assert.deepEqual(published.sort(), [staged.sha256, multipart.sha256].sort());
       await store.delete(staged.sha256);
       assert.equal(await store.stat(staged.sha256), undefined);
+      await assert.rejects(store.read(staged.sha256), BlobMissingError);
     } finally {
       await s3.close();
     }
