@@ -659,7 +659,7 @@ describe('cli', () => {
       assert.match(audioScenario.stderr, /scenario generation cannot produce audio; the positional form is `glow scenarios generate <text\|image\|video> <title>`/);
       const untitled = await glow(['scenarios', 'generate', 'text', '--instructions', 'An office-hours meeting'], env);
       assert.equal(untitled.code, 2);
-      assert.match(untitled.stderr, /the positional form needs a title after "text": `glow scenarios generate <text\|image\|video> <title>`/);
+      assert.match(untitled.stderr, /the positional form needs a title after "text" \(or --title TEXT\): `glow scenarios generate <text\|image\|video> <title>`/);
     });
   });
 

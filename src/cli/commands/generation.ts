@@ -27,7 +27,7 @@ export async function generateCommand(context: CommandContext): Promise<number> 
       throw new UsageError(`unexpected argument "${first}": pass what you want as --instructions "<text>" (or --body); the only positional form is ${form}.`);
     }
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" after the title (quote a title with spaces).`);
-    if (second === undefined && body.title === undefined) throw new UsageError(`the positional form needs a title after "${first}": ${form}.`);
+    if (second === undefined && body.title === undefined) throw new UsageError(`the positional form needs a title after "${first}" (or --title TEXT): ${form}.`);
     body.modality = first;
     if (second !== undefined) body.title = second;
   }
