@@ -32,12 +32,12 @@ async function main(): Promise<void> {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) {
-      // An upload or a slow client can hold the drain for its full 30 s: a second signal is the way out.
+      // An upload or a slow client can hold the drain for the whole grace period: a second signal is the way out.
       process.stdout.write(`Received ${signal} again: stopping now.\n`);
       process.exit(1);
     }
     stopping = true;
-    process.stdout.write(`Received ${signal}: finishing in-flight requests (at most 30 s; send it again to stop at once), then stopping.\n`);
+    process.stdout.write(`Received ${signal}: finishing in-flight requests (at most ${SHUTDOWN_GRACE_MS / 1000} s; send it again to stop at once), then stopping.\n`);
     const forceExit = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS);
     forceExit.unref();
     try {
