@@ -31,6 +31,16 @@ async function served() {
   return { foreground, request, close };
 }
 
+/** Runs `body` against a new served() server, closed afterwards. */
+async function withServed(body: (server: Awaited<ReturnType<typeof served>>) => Promise<void>): Promise<void> {
+  const server = await served();
+  try {
+    await body(server);
+  } finally {
+    await server.close();
+  }
+}
+
 /** Whether `promise` has settled after the pending callbacks ran. */
 async function settled(promise: Promise<unknown>): Promise<boolean> {
   let done = false;
@@ -40,8 +50,7 @@ async function settled(promise: Promise<unknown>): Promise<boolean> {
 }
 
 test('requests count as foreground work from arrival to their answer; it is quiet once the last one is answered', async () => {
-  const { foreground, request, close } = await served();
-  try {
+  await withServed(async ({ foreground, request }) => {
     assert.ok(foreground.quiet, 'quiet when nothing is being served');
     const first = await request();
     const second = await request();
@@ -55,14 +64,11 @@ test('requests count as foreground work from arrival to their answer; it is quie
     assert.equal(await second.answer, 'two');
     assert.equal(await settled(waiting), true);
     assert.ok(foreground.quiet);
-  } finally {
-    await close();
-  }
+  });
 });
 
 test('a streamed response stops counting once its head is written, with writeHead or implicitly by its first write', async () => {
-  const { foreground, request, close } = await served();
-  try {
+  await withServed(async ({ foreground, request }) => {
     const stream = await request();
     const implicit = await request();
     stream.response.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -81,14 +87,11 @@ test('a streamed response stops counting once its head is written, with writeHea
     await next.answer;
     await turn();
     assert.ok(foreground.quiet);
-  } finally {
-    await close();
-  }
+  });
 });
 
 test('a request whose client goes away before its answer stops counting', async () => {
-  const { foreground, request, close } = await served();
-  try {
+  await withServed(async ({ foreground, request }) => {
     const controller = new AbortController();
     const abandoned = await request(controller.signal);
     assert.equal(foreground.quiet, false);
@@ -98,14 +101,11 @@ test('a request whose client goes away before its answer stops counting', async 
     await new Promise<void>((resolve) => (abandoned.response.closed ? resolve() : abandoned.response.once('close', () => resolve())));
     assert.equal(await settled(waiting), true, 'quiet once the connection closed');
     assert.ok(foreground.quiet);
-  } finally {
-    await close();
-  }
+  });
 });
 
 test('quietOrAfter resolves when the requests are answered, or after its time while they are not', async () => {
-  const { foreground, request, close } = await served();
-  try {
+  await withServed(async ({ foreground, request }) => {
     await foreground.quietOrAfter(60_000); // nothing served: at once
     const slow = await request();
     const started = performance.now();
@@ -118,7 +118,5 @@ test('quietOrAfter resolves when the requests are answered, or after its time wh
     slow.response.end();
     await slow.answer;
     await waiting;
-  } finally {
-    await close();
-  }
+  });
 });
